@@ -1,0 +1,211 @@
+"""Accounts: logins, owned addresses, roles, argon2id password hashes and app passwords."""
+
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+
+from argon2 import PasswordHasher
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from mailcmd.addresses import InvalidAddressError, is_address, normalise_address
+from mailcmd.db.models import Account, AccountAddress, AppPassword
+
+MIN_PASSWORD_LENGTH = 10
+# argon2 costs the same for any length, but an unbounded input is still an easy way
+# to make a server hash megabytes per attempt.
+MAX_PASSWORD_LENGTH = 1024
+GENERATED_PASSWORD_BYTES = 18  # 24 URL-safe characters, 144 bits
+
+_LOGIN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_ROLE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+_LABEL = re.compile(r"[\w.-][\w .-]{0,63}")
+
+# argon2-cffi's defaults are argon2id with RFC 9106's low-memory profile.
+_hasher = PasswordHasher()
+
+
+class AccountError(ValueError):
+    """A request about accounts that cannot be done; the message is one line for the person."""
+
+
+class AccountNotFoundError(AccountError):
+    """No account has the given login."""
+
+
+def hash_password(password: str) -> str:
+    """Return the argon2id hash (PHC string) of `password`."""
+    return _hasher.hash(password)
+
+
+def generate_password() -> str:
+    """Return a new random password strong enough to need no other check."""
+    return secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
+
+
+def check_password(password: str) -> None:
+    """Raise `AccountError` if `password` is too short, too long or empty."""
+    if not password:
+        raise AccountError("the password is empty")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password is shorter than {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"the password is longer than {MAX_PASSWORD_LENGTH} characters")
+
+
+def normalise_login(login: str) -> str:
+    """Return `login` in its stored form (lower case; an address is normalised as one)."""
+    text = login.strip()
+    if is_address(text):
+        try:
+            return normalise_address(text)
+        except InvalidAddressError as error:
+            raise AccountError(f"invalid login: {error}") from None
+    lowered = text.lower()
+    if not _LOGIN.fullmatch(lowered):
+        raise AccountError(
+            f"invalid login {login!r}: use an address, or up to 64 letters, digits, '.', '_', '-'"
+        )
+    return lowered
+
+
+def create_account(
+    session: Session,
+    login: str,
+    password: str,
+    addresses: Iterable[str] = (),
+    roles: Iterable[str] = (),
+) -> Account:
+    """Add an account; a login that is an address also owns that address.
+
+    Raises `AccountError` for an invalid or taken login or address, a bad role or a
+    weak password. The caller commits.
+    """
+    stored_login = normalise_login(login)
+    owned = _normalise_addresses(addresses)
+    if is_address(stored_login) and stored_login not in owned:
+        owned.insert(0, stored_login)
+    stored_roles = _normalise_roles(roles)
+    check_password(password)
+    if session.scalar(select(Account.id).where(Account.login == stored_login)) is not None:
+        raise AccountError(f"an account with login {stored_login} already exists")
+    _refuse_taken_addresses(session, owned)
+    account = Account(
+        login=stored_login,
+        password_hash=hash_password(password),
+        roles=stored_roles,
+        addresses=[AccountAddress(address=address) for address in owned],
+    )
+    session.add(account)
+    _flush(session, f"login {stored_login} or one of its addresses was taken meanwhile")
+    return account
+
+
+def get_account(session: Session, login: str) -> Account:
+    """Return the account with `login`, with its addresses and app passwords loaded."""
+    account = session.scalar(
+        select(Account)
+        .where(Account.login == normalise_login(login))
+        .options(selectinload(Account.addresses), selectinload(Account.app_passwords))
+    )
+    if account is None:
+        raise AccountNotFoundError(f"no account with login {login.strip()}")
+    return account
+
+
+def list_accounts(session: Session) -> Sequence[Account]:
+    """Return every account, by login, with addresses and app passwords loaded."""
+    return session.scalars(
+        select(Account)
+        .order_by(Account.login)
+        .options(selectinload(Account.addresses), selectinload(Account.app_passwords))
+    ).all()
+
+
+def set_password(session: Session, login: str, password: str) -> Account:
+    """Replace the password of the account `login`."""
+    check_password(password)
+    account = get_account(session, login)
+    account.password_hash = hash_password(password)
+    return account
+
+
+def set_enabled(session: Session, login: str, enabled: bool) -> Account:
+    """Enable or disable the account `login`; a disabled account cannot log in."""
+    account = get_account(session, login)
+    account.enabled = enabled
+    return account
+
+
+def delete_account(session: Session, login: str) -> None:
+    """Delete the account `login` with its addresses, app passwords and mailboxes."""
+    session.delete(get_account(session, login))
+
+
+def add_app_password(session: Session, login: str, label: str) -> str:
+    """Create an app password `label` for `login`; return it, the only time it is shown."""
+    account = get_account(session, login)
+    stored_label = label.strip()
+    if not _LABEL.fullmatch(stored_label):
+        raise AccountError(
+            f"invalid label {label!r}: up to 64 letters, digits, spaces, '.', '_', '-'"
+        )
+    if any(existing.label == stored_label for existing in account.app_passwords):
+        raise AccountError(f"{account.login} already has an app password labelled {stored_label!r}")
+    password = generate_password()
+    account.app_passwords.append(
+        AppPassword(label=stored_label, password_hash=hash_password(password))
+    )
+    _flush(session, f"{account.login} got an app password labelled {stored_label!r} meanwhile")
+    return password
+
+
+def revoke_app_password(session: Session, login: str, label: str) -> None:
+    """Remove the app password `label` of `login`; clients using it can no longer log in."""
+    account = get_account(session, login)
+    for app_password in account.app_passwords:
+        if app_password.label == label.strip():
+            account.app_passwords.remove(app_password)
+            return
+    raise AccountError(f"{account.login} has no app password labelled {label.strip()!r}")
+
+
+def _normalise_addresses(addresses: Iterable[str]) -> list[str]:
+    owned: list[str] = []
+    for text in addresses:
+        try:
+            address = normalise_address(text)
+        except InvalidAddressError as error:
+            raise AccountError(str(error)) from None
+        if address not in owned:
+            owned.append(address)
+    return owned
+
+
+def _normalise_roles(roles: Iterable[str]) -> list[str]:
+    stored = sorted({role.strip().lower() for role in roles})
+    for role in stored:
+        if not _ROLE.fullmatch(role):
+            raise AccountError(f"invalid role {role!r}: a letter, then letters, digits, '_', '-'")
+    return stored
+
+
+def _refuse_taken_addresses(session: Session, addresses: Sequence[str]) -> None:
+    if not addresses:
+        return
+    taken = session.scalars(
+        select(AccountAddress.address).where(AccountAddress.address.in_(addresses))
+    ).first()
+    if taken is not None:
+        raise AccountError(f"the address {taken} already belongs to an account")
+
+
+def _flush(session: Session, conflict: str) -> None:
+    # The checks above answer the common case clearly; the unique constraints catch
+    # the race with another writer.
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise AccountError(conflict) from None

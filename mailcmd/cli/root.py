@@ -1,0 +1,71 @@
+"""The root `mailcmd` command: global options, error reporting, and the command groups."""
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.exc import OperationalError
+from typer.core import TyperGroup
+
+from mailcmd.accounts import AccountError
+from mailcmd.cli import config_commands, db_commands, users_commands
+from mailcmd.cli.state import CliState
+from mailcmd.db.migrations import SchemaBehindError
+from mailcmd.settings import SettingsError
+
+# Exit codes: 1 for a request that cannot be done, 2 for bad settings or usage.
+EXIT_REFUSED = 1
+EXIT_BAD_SETTINGS = 2
+
+
+class _ReportingGroup(TyperGroup):
+    """Turns the errors an operator can act on into one line on stderr and an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; expected failures become a message, never a traceback."""
+        try:
+            return super().invoke(ctx)
+        except SettingsError as error:
+            _fail(str(error), EXIT_BAD_SETTINGS)
+        except (AccountError, SchemaBehindError) as error:
+            _fail(str(error), EXIT_REFUSED)
+        except OperationalError as error:
+            # Drivers explain over several lines; the operator gets them as one.
+            reason = " ".join(str(error.orig or error).split())
+            _fail(f"cannot use the database: {reason}", EXIT_REFUSED)
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"mailcmd: {message}", err=True)
+    raise typer.Exit(code)
+
+
+app = typer.Typer(
+    cls=_ReportingGroup,
+    help="mailcmd: email as an application's user interface.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    add_completion=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Settings file (default: $MAILCMD_CONFIG, else ./mailcmd.toml if present).",
+        ),
+    ] = None,
+) -> None:
+    """Serve, and manage accounts, the database and settings."""
+    ctx.obj = CliState(config_file=config)
+
+
+app.add_typer(users_commands.app, name="users")
+app.add_typer(db_commands.app, name="db")
+app.add_typer(config_commands.app, name="config")

@@ -1,0 +1,51 @@
+"""What the root command hands to every subcommand: the settings file, loaded on demand."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+from sqlalchemy.orm import Session
+
+from mailcmd.db.database import Database, open_database
+from mailcmd.settings import LoadedSettings, Settings, load_settings
+
+
+@dataclass
+class CliState:
+    """The `--config` choice and, once read, the settings it leads to."""
+
+    config_file: Path | None
+    _loaded: LoadedSettings | None = field(default=None, init=False)
+
+    @property
+    def loaded(self) -> LoadedSettings:
+        """The settings with their sources, read on first use."""
+        if self._loaded is None:
+            self._loaded = load_settings(self.config_file)
+        return self._loaded
+
+    @property
+    def settings(self) -> Settings:
+        """The effective settings."""
+        return self.loaded.settings
+
+
+def cli_state(ctx: typer.Context) -> CliState:
+    """Return the state the root command stored for this invocation."""
+    state = ctx.find_root().obj
+    if not isinstance(state, CliState):
+        raise RuntimeError("the root command did not run")
+    return state
+
+
+@contextmanager
+def database_session(ctx: typer.Context) -> Iterator[Session]:
+    """Yield a session on the configured database, committed if the block succeeds."""
+    database: Database = open_database(cli_state(ctx).settings.database_url)
+    try:
+        with database.sessions.begin() as session:
+            yield session
+    finally:
+        database.close()

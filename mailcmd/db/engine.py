@@ -1,0 +1,62 @@
+"""Engines and sessions for the configured database, SQLite or PostgreSQL."""
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+# How long a SQLite writer waits for another's lock before giving up, in milliseconds.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def database_url(url: str) -> URL:
+    """Return `url` with the driver mailcmd uses spelled out.
+
+    `postgresql://` means psycopg 3 here (SQLAlchemy would otherwise pick psycopg2,
+    which mailcmd does not install).
+    """
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def is_sqlite(url: str | URL) -> bool:
+    """Tell whether `url` names a SQLite database."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def open_engine(url: str) -> Engine:
+    """Return an engine for `url`, set up the way mailcmd needs it.
+
+    SQLite gets its folder created, WAL journaling, enforced foreign keys and a busy
+    timeout; PostgreSQL connections are checked before use.
+    """
+    parsed = database_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed)
+        event.listen(engine, "connect", _configure_sqlite_connection)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Return a session factory whose objects stay readable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # WAL with synchronous=NORMAL is durable across application crashes; FULL
+        # also survives power loss, which is the promise a 250 makes.
+        cursor.execute("PRAGMA synchronous=FULL")
+    finally:
+        cursor.close()

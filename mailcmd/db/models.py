@@ -1,0 +1,212 @@
+"""The framework's tables: accounts, app passwords, the inbound and outbound queues, mailboxes.
+
+App authors put their own models on the same `Base`, so that one Alembic history
+covers the framework's tables and the app's.
+"""
+
+import enum
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from mailcmd.db.types import UTCDateTime, utc_now
+
+# Constraint names that are the same on every engine, so that a migration can name
+# (and on SQLite, batch-alter) any of them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Longest mail address SMTP can carry (RFC 5321's path limit, less the brackets).
+ADDRESS_LENGTH = 254
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every mailcmd table; its metadata is what Alembic compares."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[str]: JSON(),
+    }
+
+
+class QueueStatus(enum.StrEnum):
+    """Where a queued message stands; the same words for the inbound and outbound queues."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+
+
+def _status_column() -> Mapped[QueueStatus]:
+    return mapped_column(
+        Enum(
+            QueueStatus,
+            name="queue_status",
+            native_enum=False,
+            length=16,
+            values_callable=lambda members: [member.value for member in members],
+            validate_strings=True,
+        ),
+        default=QueueStatus.QUEUED,
+    )
+
+
+class Account(Base):
+    """A person (or robot) who logs in, owns addresses and holds roles."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    roles: Mapped[list[str]] = mapped_column(default=list)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_login_at: Mapped[datetime | None]
+
+    addresses: Mapped[list["AccountAddress"]] = relationship(
+        back_populates="account",
+        cascade="all, delete-orphan",
+        order_by="AccountAddress.address",
+    )
+    app_passwords: Mapped[list["AppPassword"]] = relationship(
+        back_populates="account",
+        cascade="all, delete-orphan",
+        order_by="AppPassword.label",
+    )
+
+
+class AccountAddress(Base):
+    """A mail address owned by one account: it may send as it and receives mail for it."""
+
+    __tablename__ = "account_addresses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    address: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), unique=True)
+
+    account: Mapped[Account] = relationship(back_populates="addresses")
+
+
+class AppPassword(Base):
+    """A labelled extra password for one client, revocable without touching the main one."""
+
+    __tablename__ = "app_passwords"
+    __table_args__ = (UniqueConstraint("account_id", "label"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_used_at: Mapped[datetime | None]
+
+    account: Mapped[Account] = relationship(back_populates="app_passwords")
+
+
+class InboundMessage(Base):
+    """A message the receiver accepted (got its 250), waiting for or done by the worker."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    mail_from: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    rcpt_tos: Mapped[list[str]]
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), index=True
+    )
+    client_address: Mapped[str] = mapped_column(String(64))
+    helo: Mapped[str] = mapped_column(String(255))
+    tls_protocol: Mapped[str | None] = mapped_column(String(32))
+    tls_cipher: Mapped[str | None] = mapped_column(String(128))
+    size: Mapped[int]
+    received_at: Mapped[datetime] = mapped_column(default=utc_now)
+    status: Mapped[QueueStatus] = _status_column()
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboundMessage(Base):
+    """A message mailcmd sends (a reply, a notification), waiting for or done by delivery."""
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    mail_from: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    rcpt_tos: Mapped[list[str]]
+    inbound_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    status: Mapped[QueueStatus] = _status_column()
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class MailFolder(Base):
+    """One folder of an account's mailbox (INBOX, Sent, ...), as the mailbox server shows it."""
+
+    __tablename__ = "mail_folders"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    special_use: Mapped[str | None] = mapped_column(String(16))
+    subscribed: Mapped[bool] = mapped_column(default=True)
+    uid_validity: Mapped[int] = mapped_column(BigInteger)
+    uid_next: Mapped[int] = mapped_column(BigInteger, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class MailMessage(Base):
+    """A message in a folder, with the UID, flags and internal date IMAP needs."""
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (UniqueConstraint("folder_id", "uid"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    folder_id: Mapped[int] = mapped_column(ForeignKey("mail_folders.id", ondelete="CASCADE"))
+    uid: Mapped[int] = mapped_column(BigInteger)
+    flags: Mapped[list[str]] = mapped_column(default=list)
+    # IMAP's INTERNALDATE: when the message arrived in this mailbox.
+    internal_at: Mapped[datetime] = mapped_column(default=utc_now)
+    size: Mapped[int]
+    raw: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,0 +1,217 @@
+"""The one typed settings object: defaults, then `mailcmd.toml`, then `MAILCMD_*` variables."""
+
+import os
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from mailcmd.resources import bundled_path
+
+CONFIG_FILE_NAME = "mailcmd.toml"
+CONFIG_ENV_VAR = "MAILCMD_CONFIG"
+ENV_PREFIX = "MAILCMD_"
+ENV_NESTED_DELIMITER = "__"
+
+MIB = 1024 * 1024
+
+
+class SettingsError(Exception):
+    """Settings could not be read or are invalid; the message is one line for the operator."""
+
+
+class SmtpSettings(BaseModel):
+    """The `[smtp]` table: where the receiver listens and the limits it enforces."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    submission_port: int = Field(default=8587, ge=0, le=65535)
+    smtps_port: int = Field(default=8465, ge=0, le=65535)
+    mx_port: int = Field(default=0, ge=0, le=65535, description="0 turns the MX port off")
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    max_message_size: int = Field(default=25 * MIB, gt=0)
+    max_recipients: int = Field(default=100, gt=0)
+    max_connections: int = Field(default=1000, gt=0)
+    timeout: float = Field(default=300.0, gt=0, description="seconds a client may stay idle")
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> "SmtpSettings":
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key must be set together")
+        return self
+
+
+class Settings(BaseSettings):
+    """Every setting of a mailcmd installation, validated and with paths made absolute."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        extra="forbid",
+        frozen=True,
+    )
+
+    domain: str = Field(default="app.localhost", min_length=1)
+    state_dir: Path = Path(".mailcmd")
+    database_url: str = Field(default="", description="default: SQLite file in state_dir")
+    commands: Path = Field(default_factory=lambda: bundled_path("commands"))
+    templates: Path = Field(default_factory=lambda: bundled_path("templates"))
+    log_format: Literal["text", "json"] = "text"
+    smtp: SmtpSettings = SmtpSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment wins over the file's values, which arrive as init arguments."""
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _complete(self) -> "Settings":
+        state_dir = self.state_dir.absolute()
+        object.__setattr__(self, "state_dir", state_dir)
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{state_dir / 'mailcmd.db'}")
+        return self
+
+    @field_validator("database_url")
+    @classmethod
+    def _parseable_url(cls, value: str) -> str:
+        if value:
+            try:
+                make_url(value)
+            except ArgumentError:
+                raise ValueError("not a database URL (e.g. postgresql://user@host/db)") from None
+        return value
+
+
+@dataclass(frozen=True)
+class SettingSource:
+    """Where one effective setting came from."""
+
+    kind: Literal["default", "file", "environment"]
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.detail})" if self.detail else self.kind
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    """Settings together with the file they were read from and each key's source."""
+
+    settings: Settings
+    config_file: Path | None
+    sources: Mapping[str, SettingSource]
+
+
+# Keys holding paths: a relative path in the file is relative to the file's folder.
+_PATH_KEYS = ("state_dir", "commands", "templates", "smtp.tls_cert", "smtp.tls_key")
+
+
+def find_config_file(explicit: Path | None) -> Path | None:
+    """Return the config file to read: `explicit`, else `$MAILCMD_CONFIG`, else `./mailcmd.toml`.
+
+    An explicitly named file must exist; the file in the current folder is optional.
+    """
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get(CONFIG_ENV_VAR)
+    if from_env:
+        return Path(from_env)
+    default = Path(CONFIG_FILE_NAME)
+    return default if default.exists() else None
+
+
+def load_settings(config_file: Path | None = None) -> LoadedSettings:
+    """Read the settings from `config_file` (see `find_config_file`) and the environment.
+
+    Raises `SettingsError` naming the file or variable and the key for anything
+    unreadable, unknown or of the wrong type.
+    """
+    path = find_config_file(config_file)
+    file_values = _read_toml(path) if path is not None else {}
+    env_values = EnvSettingsSource(Settings)()
+    env_keys = dict(_flatten(env_values))
+    file_keys = dict(_flatten(file_values))
+    try:
+        settings = Settings(**file_values)
+    except ValidationError as error:
+        raise SettingsError(_describe_error(error, path, env_keys)) from None
+    sources: dict[str, SettingSource] = {}
+    for key in dict(_flatten(settings.model_dump())):
+        if key in env_keys:
+            sources[key] = SettingSource("environment", env_name(key))
+        elif key in file_keys and path is not None:
+            sources[key] = SettingSource("file", str(path))
+        else:
+            sources[key] = SettingSource("default")
+    return LoadedSettings(settings=settings, config_file=path, sources=sources)
+
+
+def env_name(key: str) -> str:
+    """Return the environment variable that sets the dotted settings key `key`."""
+    return ENV_PREFIX + key.replace(".", ENV_NESTED_DELIMITER).upper()
+
+
+def flat_settings(settings: Settings) -> dict[str, Any]:
+    """Return the settings as dotted keys (`smtp.submission_port`) and values."""
+    return dict(_flatten(settings.model_dump()))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            values = tomllib.load(file)
+    except OSError as error:
+        raise SettingsError(f"{path}: cannot read: {error.strerror or error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path}: not valid TOML: {error}") from None
+    base = path.parent.absolute()
+    for key in _PATH_KEYS:
+        table, _, name = key.rpartition(".")
+        holder = values.get(table) if table else values
+        if isinstance(holder, dict) and isinstance(holder.get(name), str):
+            holder[name] = str(base / Path(holder[name]).expanduser())
+    return values
+
+
+def _describe_error(error: ValidationError, path: Path | None, env_keys: Mapping[str, Any]) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+    if key in env_keys:
+        where = f"environment variable {env_name(key)}"
+    elif path is not None:
+        where = str(path)
+    else:
+        where = "defaults"
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{where}: {key or 'settings'}: {message}{more}"
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in values.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from _flatten(value, dotted + ".")
+        else:
+            yield dotted, value

@@ -1,0 +1,79 @@
+"""Shared fixtures: a fresh database per test (SQLite, or PostgreSQL if set) and the CLI."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner, Result
+
+from mailcmd.cli.root import app
+from mailcmd.db.engine import database_url as normalised_url
+
+# Point this at an empty PostgreSQL database to run every storage test on PostgreSQL;
+# each test then works in a schema of its own that is dropped afterwards.
+TEST_DATABASE_ENV = "MAILCMD_TEST_DATABASE_URL"
+
+
+def postgres_url() -> str | None:
+    """Return the PostgreSQL URL the suite runs against, or None for SQLite."""
+    return os.environ.get(TEST_DATABASE_ENV) or None
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty database that only this test uses."""
+    base = postgres_url()
+    if base is None:
+        yield f"sqlite:///{tmp_path / 'state' / 'mailcmd.db'}"
+        return
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalised_url(base))
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@dataclass
+class Cli:
+    """Runs `mailcmd` in-process, the way an operator would type it, on the test's database."""
+
+    env: dict[str, str]
+
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        """Run `mailcmd ARGS...`; a traceback fails the test instead of being hidden."""
+        return CliRunner().invoke(
+            app, list(args), input=input, env=self.env, catch_exceptions=False
+        )
+
+
+@pytest.fixture
+def empty_cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """The command line, run from an empty folder against this test's empty database."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for name in list(os.environ):
+        if name.startswith("MAILCMD_") and name != TEST_DATABASE_ENV:
+            monkeypatch.delenv(name)
+    return Cli(
+        env={"MAILCMD_DATABASE_URL": database_url, "MAILCMD_STATE_DIR": str(tmp_path / "state")}
+    )
+
+
+@pytest.fixture
+def cli(empty_cli: Cli) -> Cli:
+    """The command line on a database an operator has upgraded with `mailcmd db upgrade`."""
+    result = empty_cli("db", "upgrade")
+    assert result.exit_code == 0, result.stderr
+    return empty_cli

@@ -1,0 +1,152 @@
+"""Settings from defaults, `mailcmd.toml` and `MAILCMD_*`, as `mailcmd config show` reports them."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mailcmd.resources import bundled_path
+from tests.conftest import Cli
+
+
+def shown(cli: Cli, *args: str) -> dict[str, dict[str, object]]:
+    result = cli(*args, "config", "show", "--json")
+    assert result.exit_code == 0, result.stderr
+    values: dict[str, dict[str, object]] = json.loads(result.stdout)
+    return values
+
+
+@pytest.fixture
+def bare_cli(empty_cli: Cli) -> Cli:
+    """The command line with no settings in the environment at all."""
+    return Cli(env={})
+
+
+def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
+    values = shown(bare_cli)
+
+    expected = {
+        "domain": "app.localhost",
+        "state_dir": str(Path.cwd() / ".mailcmd"),
+        "database_url": f"sqlite:///{Path.cwd() / '.mailcmd' / 'mailcmd.db'}",
+        "commands": str(bundled_path("commands")),
+        "templates": str(bundled_path("templates")),
+        "log_format": "text",
+        "smtp.host": "127.0.0.1",
+        "smtp.submission_port": 8587,
+        "smtp.smtps_port": 8465,
+        "smtp.mx_port": 0,
+        "smtp.tls_cert": None,
+        "smtp.tls_key": None,
+        "smtp.max_message_size": 25 * 1024 * 1024,
+        "smtp.max_recipients": 100,
+        "smtp.max_connections": 1000,
+        "smtp.timeout": 300.0,
+    }
+    assert {key: entry["value"] for key, entry in values.items()} == expected
+    assert {entry["source"] for entry in values.values()} == {"default"}
+
+
+def test_file_in_current_folder_is_read_and_environment_wins(
+    bare_cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Path("mailcmd.toml").write_text(
+        'domain = "example.org"\n[smtp]\nsubmission_port = 2587\nmx_port = 25\n'
+    )
+    monkeypatch.setenv("MAILCMD_SMTP__SUBMISSION_PORT", "3587")
+
+    values = shown(bare_cli)
+
+    assert values["domain"] == {"value": "example.org", "source": "file (mailcmd.toml)"}
+    assert values["smtp.mx_port"]["value"] == 25
+    assert values["smtp.submission_port"] == {
+        "value": 3587,
+        "source": "environment (MAILCMD_SMTP__SUBMISSION_PORT)",
+    }
+    assert values["smtp.smtps_port"]["source"] == "default"
+
+
+def test_config_option_beats_config_variable(
+    bare_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chosen = tmp_path / "chosen.toml"
+    chosen.write_text('domain = "chosen.example"\n')
+    ignored = tmp_path / "ignored.toml"
+    ignored.write_text('domain = "ignored.example"\n')
+    monkeypatch.setenv("MAILCMD_CONFIG", str(ignored))
+
+    assert shown(bare_cli)["domain"]["value"] == "ignored.example"
+    assert shown(bare_cli, "--config", str(chosen))["domain"]["value"] == "chosen.example"
+
+
+def test_relative_paths_in_a_file_are_relative_to_the_file(bare_cli: Cli, tmp_path: Path) -> None:
+    config = tmp_path / "etc" / "mailcmd.toml"
+    config.parent.mkdir()
+    config.write_text('state_dir = "state"\n[smtp]\ntls_cert = "c.pem"\ntls_key = "k.pem"\n')
+
+    values = shown(bare_cli, "--config", str(config))
+
+    assert values["state_dir"]["value"] == str(tmp_path / "etc" / "state")
+    assert values["database_url"]["value"] == f"sqlite:///{tmp_path / 'etc' / 'state'}/mailcmd.db"
+    assert values["smtp.tls_cert"]["value"] == str(tmp_path / "etc" / "c.pem")
+
+
+def test_database_password_is_masked(bare_cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILCMD_DATABASE_URL", "postgresql://mail:s3cret@db.internal/mail")
+
+    table = bare_cli("config", "show")
+
+    assert table.exit_code == 0
+    assert "s3cret" not in table.stdout
+    assert "postgresql://mail:***@db.internal/mail" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('domian = "x"\n', "mailcmd.toml: domian: unknown key"),
+        ("[smtp]\nport = 25\n", "mailcmd.toml: smtp.port: unknown key"),
+        ('[smtp]\nsubmission_port = "many"\n', "mailcmd.toml: smtp.submission_port: Input should"),
+        ("[smtp]\nsubmission_port = 70000\n", "mailcmd.toml: smtp.submission_port: Input should"),
+        ('log_format = "xml"\n', "mailcmd.toml: log_format: Input should be 'text' or 'json'"),
+        ('[smtp]\ntls_cert = "c.pem"\n', "mailcmd.toml: smtp: Value error, tls_cert and tls_key"),
+        ('database_url = "::"\n', "mailcmd.toml: database_url: Value error, not a database URL"),
+        ("domain = \n", "mailcmd.toml: not valid TOML"),
+    ],
+)
+def test_bad_file_is_one_line_naming_file_and_key_with_exit_2(
+    bare_cli: Cli, content: str, message: str
+) -> None:
+    Path("mailcmd.toml").write_text(content)
+
+    result = bare_cli("config", "show")
+
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"mailcmd: {message}")
+
+
+def test_bad_environment_value_names_the_variable(
+    bare_cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILCMD_SMTP__MAX_RECIPIENTS", "lots")
+
+    result = bare_cli("users", "list")
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "mailcmd: environment variable MAILCMD_SMTP__MAX_RECIPIENTS: smtp.max_recipients:"
+    )
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder"])
+def test_unreadable_config_file_is_exit_2(bare_cli: Cli, tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "nothing.toml"
+    if kind == "folder":
+        path.mkdir()
+
+    result = bare_cli("--config", str(path), "config", "show")
+
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"mailcmd: {path}: cannot read: ")
