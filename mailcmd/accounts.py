@@ -1,16 +1,20 @@
 """Accounts: logins, owned addresses, roles, argon2id password hashes and app passwords."""
 
+import functools
 import re
 import secrets
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from mailcmd.addresses import InvalidAddressError, is_address, normalise_address
 from mailcmd.db.models import Account, AccountAddress, AppPassword
+from mailcmd.db.types import utc_now
 
 MIN_PASSWORD_LENGTH = 10
 # argon2 costs the same for any length, but an unbounded input is still an easy way
@@ -209,3 +213,79 @@ def _flush(session: Session, conflict: str) -> None:
     except IntegrityError:
         session.rollback()
         raise AccountError(conflict) from None
+
+
+@dataclass(frozen=True)
+class VerifiedLogin:
+    """An account whose credentials were just checked, and how it proved itself."""
+
+    account_id: int
+    login: str
+    addresses: frozenset[str]
+    roles: frozenset[str]
+    # "password", or "app-password:<label>"
+    method: str
+
+
+def verify_credentials(session: Session, login: str, password: str) -> VerifiedLogin | None:
+    """Return the enabled account that `login` and `password` prove, or None.
+
+    `login` may be the account's login or any address it owns; `password` may be its
+    password or one of its app passwords. Costs one argon2 check per candidate hash,
+    so it belongs off the event loop. Records the time of a successful use.
+    """
+    if not password or len(password) > MAX_PASSWORD_LENGTH:
+        return None
+    account = _find_by_login_or_address(session, login)
+    if account is None or not account.enabled:
+        # Spend the time a real check would, so a probe cannot tell logins apart.
+        _verify_hash(_dummy_hash(), password)
+        return None
+    method: str | None = None
+    if _verify_hash(account.password_hash, password):
+        method = "password"
+    else:
+        for app_password in account.app_passwords:
+            if _verify_hash(app_password.password_hash, password):
+                app_password.last_used_at = utc_now()
+                method = f"app-password:{app_password.label}"
+                break
+    if method is None:
+        return None
+    account.last_login_at = utc_now()
+    return VerifiedLogin(
+        account_id=account.id,
+        login=account.login,
+        addresses=frozenset(entry.address for entry in account.addresses),
+        roles=frozenset(account.roles),
+        method=method,
+    )
+
+
+def _find_by_login_or_address(session: Session, login: str) -> Account | None:
+    try:
+        stored = normalise_login(login)
+    except AccountError:
+        return None
+    loading = (selectinload(Account.addresses), selectinload(Account.app_passwords))
+    account = session.scalar(select(Account).where(Account.login == stored).options(*loading))
+    if account is None and is_address(stored):
+        account = session.scalar(
+            select(Account)
+            .join(AccountAddress)
+            .where(AccountAddress.address == stored)
+            .options(*loading)
+        )
+    return account
+
+
+def _verify_hash(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))

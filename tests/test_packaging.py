@@ -1,14 +1,16 @@
-"""A built wheel works on its own: the CLI, the bundled folders, migrations, from an empty folder."""
+"""A built wheel works on its own: the CLI, bundled folders and migrations, from an empty folder."""
 
 import os
+import smtplib
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.servers import TIMEOUT, clean_environment, free_port, serve_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,9 +24,7 @@ class InstalledWheel:
 
     def run(self, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         """Run the installed console script in `cwd`, with nothing from the checkout in reach."""
-        env = {
-            key: value for key, value in os.environ.items() if not key.startswith("MAILCMD_")
-        }
+        env = {key: value for key, value in os.environ.items() if not key.startswith("MAILCMD_")}
         env["PYTHONPATH"] = str(self.site)
         return subprocess.run(
             [str(self.site / "bin" / "mailcmd"), *args],
@@ -38,7 +38,7 @@ class InstalledWheel:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InstalledWheel]:
+def installed(tmp_path_factory: pytest.TempPathFactory) -> InstalledWheel:
     """The wheel built from this checkout and installed (without dependencies) into a folder."""
     out = tmp_path_factory.mktemp("wheel")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
@@ -52,7 +52,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InstalledWhe
     subprocess.run(
         [*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True, timeout=300
     )
-    yield InstalledWheel(wheel=wheel, site=site)
+    return InstalledWheel(wheel=wheel, site=site)
 
 
 def test_wheel_carries_the_bundled_folders_inside_the_package(installed: InstalledWheel) -> None:
@@ -79,6 +79,24 @@ def test_help_and_db_upgrade_work_from_an_empty_folder(
     assert upgrade.stdout.endswith("(head)\n")
     assert (tmp_path / ".mailcmd" / "mailcmd.db").is_file()
     assert str(installed.site / "mailcmd" / "_bundled" / "commands") in shown.stdout
+
+
+def test_serve_works_from_an_empty_folder(installed: InstalledWheel, tmp_path: Path) -> None:
+    submission = free_port()
+    env = clean_environment(
+        PYTHONPATH=str(installed.site),
+        MAILCMD_SMTP__SUBMISSION_PORT=str(submission),
+        MAILCMD_SMTP__SMTPS_PORT=str(free_port()),
+    )
+    command = [str(installed.site / "bin" / "mailcmd"), "serve"]
+
+    with serve_process(command, cwd=tmp_path, env=env) as served:
+        with smtplib.SMTP("127.0.0.1", submission, timeout=TIMEOUT) as client:
+            assert client.ehlo("client.test")[0] == 250
+        assert served.stop() == 0
+
+    assert (tmp_path / ".mailcmd" / "mailcmd.db").is_file()
+    assert (tmp_path / ".mailcmd" / "tls" / "dev-cert.pem").is_file()
 
 
 def test_python_dash_m_runs_the_same_cli(installed: InstalledWheel, tmp_path: Path) -> None:

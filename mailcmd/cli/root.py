@@ -8,7 +8,7 @@ from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
 from mailcmd.accounts import AccountError
-from mailcmd.cli import config_commands, db_commands, users_commands
+from mailcmd.cli import config_commands, db_commands, serve_command, users_commands
 from mailcmd.cli.state import CliState
 from mailcmd.db.migrations import SchemaBehindError
 from mailcmd.settings import SettingsError
@@ -69,3 +69,4 @@ def root(
 app.add_typer(users_commands.app, name="users")
 app.add_typer(db_commands.app, name="db")
 app.add_typer(config_commands.app, name="config")
+app.command("serve")(serve_command.serve)

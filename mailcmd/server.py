@@ -1,0 +1,101 @@
+"""The mailcmd process: starts the parts in one asyncio loop and stops them cleanly."""
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+
+from mailcmd.authentication import Authenticator
+from mailcmd.db.database import Database
+from mailcmd.inbound import InboundQueue
+from mailcmd.recipients import RecipientDirectory
+from mailcmd.settings import Settings
+from mailcmd.smtp.listeners import SmtpListeners, start_smtp
+from mailcmd.tls import CertificateFiles, ServerTls, development_certificate
+
+log = logging.getLogger(__name__)
+
+# How long transactions in flight may take to finish once a stop is asked for.
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+def server_tls(settings: Settings) -> ServerTls:
+    """Return the TLS context from the configured certificate, or the development one."""
+    if settings.smtp.tls_cert is not None and settings.smtp.tls_key is not None:
+        return ServerTls(CertificateFiles(cert=settings.smtp.tls_cert, key=settings.smtp.tls_key))
+    return ServerTls(development_certificate(settings.state_dir, settings.domain))
+
+
+class Server:
+    """Every part of a running mailcmd, started and stopped together on one event loop."""
+
+    def __init__(self, settings: Settings, database: Database) -> None:
+        """Prepare to serve `settings` from `database`; nothing listens until `start`."""
+        self.settings = settings
+        self.database = database
+        self.tls = server_tls(settings)
+        self._inbound = InboundQueue(database)
+        self._listeners: SmtpListeners | None = None
+
+    @property
+    def addresses(self) -> dict[str, str]:
+        """Each listener's name and the `host:port` it listens on."""
+        return self._listeners.addresses() if self._listeners else {}
+
+    async def start(self) -> None:
+        """Start the inbound queue writer and listen on every configured port."""
+        self._inbound.start()
+        self._listeners = await start_smtp(
+            self.settings,
+            self.tls,
+            Authenticator(self.database),
+            RecipientDirectory(self.database),
+            self._inbound,
+        )
+
+    async def stop(self, grace_seconds: float = SHUTDOWN_GRACE_SECONDS) -> None:
+        """Stop accepting, let transactions in flight finish for a while, then close all."""
+        if self._listeners is not None:
+            self._listeners.stop_accepting()
+            try:
+                await asyncio.wait_for(_transactions_finished(self._listeners), grace_seconds)
+            except TimeoutError:
+                in_flight = self._listeners.transactions_in_flight()
+                log.warning("gave up waiting for %d transactions in flight", in_flight)
+            self._listeners.close_connections()
+        await self._inbound.stop()
+
+    def start_up_lines(self) -> list[str]:
+        """What an operator needs to see at start-up: addresses and the certificate."""
+        lines = [f"listening: {name} on {address}" for name, address in self.addresses.items()]
+        lines += [
+            f"certificate: {self.tls.files.cert}",
+            f"certificate SHA-256 fingerprint: {self.tls.fingerprint}",
+            f"domain: {self.settings.domain}; ready",
+        ]
+        return lines
+
+
+async def serve(settings: Settings, database: Database, announce: Callable[[str], None]) -> None:
+    """Run the server until SIGTERM or SIGINT; SIGHUP reloads the certificate."""
+    server = Server(settings, database)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, server.tls.reload)
+    for line in server.start_up_lines():
+        announce(line)
+    await stop.wait()
+    log.info("stopping: no new connections; letting transactions in flight finish")
+    await server.stop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.remove_signal_handler(signal_number)
+    log.info("stopped")
+
+
+async def _transactions_finished(listeners: SmtpListeners) -> None:
+    # Sessions carry no completion event of their own, so a stop checks on them.
+    while listeners.transactions_in_flight():
+        await asyncio.sleep(0.05)

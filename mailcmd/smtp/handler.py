@@ -1,0 +1,242 @@
+"""The receiver's decisions at each SMTP step: who may log in, send, to whom, and durable accept."""
+
+import base64
+import binascii
+import logging
+import secrets
+from dataclasses import dataclass
+from email.utils import format_datetime
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
+
+from mailcmd.accounts import VerifiedLogin
+from mailcmd.addresses import InvalidAddressError, normalise_address
+from mailcmd.authentication import Authenticator
+from mailcmd.db.types import utc_now
+from mailcmd.inbound import InboundQueue, ReceivedMessage
+from mailcmd.recipients import RecipientDirectory
+from mailcmd.smtp.status import Status
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ListenerPolicy:
+    """What one listening port demands of its clients."""
+
+    name: str
+    # Submission ports: clients must log in and may send only as their own addresses.
+    submission: bool
+    domain: str
+    max_recipients: int
+
+
+class ReceiverHandler:
+    """aiosmtpd hooks for one listener. aiosmtpd finds them by name, so names are exact."""
+
+    def __init__(
+        self,
+        policy: ListenerPolicy,
+        authenticator: Authenticator,
+        recipients: RecipientDirectory,
+        inbound: InboundQueue,
+    ) -> None:
+        """Decide for `policy`'s port, checking logins, recipients, and storing into `inbound`."""
+        self.policy = policy
+        self._authenticator = authenticator
+        self._recipients = recipients
+        self._inbound = inbound
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        """Record the client's name and advertise mailcmd's extensions."""
+        session.host_name = hostname
+        keywords = [line[4:] for line in responses[1:] if line[4:] != "HELP"]
+        keywords += ["PIPELINING", "ENHANCEDSTATUSCODES"]
+        lines = [responses[0]] + [f"250-{keyword}" for keyword in keywords[:-1]]
+        return [*lines, f"250 {keywords[-1]}"]
+
+    async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        """RFC 4616 PLAIN: `authzid NUL login NUL password`, inline or after a 334."""
+        if len(args) == 1:
+            blob = await server.challenge_auth("")
+            if not isinstance(blob, bytes):
+                return AuthResult(success=False, handled=True)
+        else:
+            decoded = _base64(args[1])
+            if decoded is None:
+                await server.push(str(Status.BAD_BASE64))
+                return AuthResult(success=False, handled=True)
+            blob = decoded
+        parts = blob.split(b"\0")
+        if len(parts) != 3:
+            await server.push(str(Status.SYNTAX_ARGUMENTS))
+            return AuthResult(success=False, handled=True)
+        return await self._authenticate(server, parts[1], parts[2])
+
+    async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        """LOGIN with the customary `Username:` and `Password:` challenges."""
+        if len(args) == 1:
+            login = await server.challenge_auth("Username:")
+            if not isinstance(login, bytes):
+                return AuthResult(success=False, handled=True)
+        else:
+            decoded = _base64(args[1])
+            if decoded is None:
+                await server.push(str(Status.BAD_BASE64))
+                return AuthResult(success=False, handled=True)
+            login = decoded
+        password = await server.challenge_auth("Password:")
+        if not isinstance(password, bytes):
+            return AuthResult(success=False, handled=True)
+        return await self._authenticate(server, login, password)
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        """On submission ports, accept only a sender address the logged-in account owns."""
+        verified = _verified_login(session)
+        if self.policy.submission and verified is not None:
+            try:
+                sender = normalise_address(address)
+            except InvalidAddressError:
+                return str(Status.MALFORMED_ADDRESS)
+            if sender not in verified.addresses:
+                return Status.SENDER_NOT_OWNED.with_values(login=verified.login)
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return str(Status.SENDER_OK)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        """Accept local addresses that exist; refuse unknown ones now and relaying always."""
+        if len(envelope.rcpt_tos) >= self.policy.max_recipients:
+            return str(Status.TOO_MANY_RECIPIENTS)
+        try:
+            recipient = normalise_address(address)
+        except InvalidAddressError:
+            return str(Status.MALFORMED_ADDRESS)
+        if recipient.rpartition("@")[2] != self.policy.domain:
+            return Status.RELAY_DENIED.with_values(address=recipient)
+        if not await self._recipients.exists(recipient):
+            return Status.UNKNOWN_RECIPIENT.with_values(address=recipient)
+        envelope.rcpt_tos.append(recipient)
+        envelope.rcpt_options.extend(options)
+        return str(Status.RECIPIENT_OK)
+
+    async def handle_VRFY(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str
+    ) -> str:
+        """Reveal nothing about which addresses exist."""
+        return str(Status.VRFY_NOTHING)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        """Commit the message to the inbound queue; only then say 250."""
+        verified = _verified_login(session)
+        tls = _tls_details(server)
+        client = _client_address(session)
+        raw = self._trace_header(session, envelope, verified, tls) + bytes(
+            envelope.original_content or b""
+        )
+        message = ReceivedMessage(
+            raw=raw,
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            account_id=verified.account_id if verified else None,
+            client_address=client,
+            helo=session.host_name or "",
+            tls_protocol=tls[0] if tls else None,
+            tls_cipher=tls[1] if tls else None,
+        )
+        try:
+            queue_id = await self._inbound.put(message)
+        except Exception:
+            ref = secrets.token_hex(4)
+            log.exception("ref=%s could not store a message from %s", ref, client)
+            return Status.TEMPORARY_FAILURE.with_values(ref=ref)
+        log.info(
+            "queued id=%d port=%s client=%s account=%s from=<%s> to=%s size=%d tls=%s",
+            queue_id,
+            self.policy.name,
+            client,
+            verified.login if verified else "-",
+            message.mail_from,
+            ",".join(f"<{rcpt}>" for rcpt in message.rcpt_tos),
+            len(raw),
+            tls[0] if tls else "none",
+        )
+        return Status.QUEUED.with_values(queue_id=queue_id)
+
+    async def handle_exception(self, error: Exception) -> str:
+        """Log an unexpected error with a reference; the client sees only the reference."""
+        ref = secrets.token_hex(4)
+        log.error("ref=%s internal error in an SMTP session", ref, exc_info=error)
+        return Status.TEMPORARY_FAILURE.with_values(ref=ref)
+
+    async def _authenticate(self, server: SMTP, login: bytes, password: bytes) -> AuthResult:
+        verified = await self._authenticator.verify(
+            login.decode("utf-8", errors="replace"), password.decode("utf-8", errors="replace")
+        )
+        if verified is None:
+            log.info("authentication failed for client %s", _client_address(server.session))
+            await server.push(str(Status.AUTH_INVALID))
+            return AuthResult(success=False, handled=True)
+        log.info("authenticated %s (%s)", verified.login, verified.method)
+        return AuthResult(success=True, auth_data=verified, message=str(Status.AUTH_OK))
+
+    def _trace_header(
+        self,
+        session: Session,
+        envelope: Envelope,
+        verified: VerifiedLogin | None,
+        tls: tuple[str, str] | None,
+    ) -> bytes:
+        protocol = "ESMTP" if session.extended_smtp else "SMTP"
+        protocol += ("S" if tls else "") + ("A" if verified else "")
+        encryption = f" ({tls[0]} {tls[1]})" if tls else ""
+        recipient = f"\r\n\tfor <{envelope.rcpt_tos[0]}>" if len(envelope.rcpt_tos) == 1 else ""
+        header = (
+            f"Received: from {_header_safe(session.host_name or 'unknown')}"
+            f" ([{_client_address(session)}])\r\n"
+            f"\tby {self.policy.domain} (mailcmd) with {protocol}{encryption}{recipient};\r\n"
+            f"\t{format_datetime(utc_now())}\r\n"
+        )
+        return header.encode("ascii", errors="replace")
+
+
+def _verified_login(session: Session) -> VerifiedLogin | None:
+    data: object = session.auth_data
+    return data if session.authenticated and isinstance(data, VerifiedLogin) else None
+
+
+def _base64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        return None
+
+
+def _tls_details(server: SMTP) -> tuple[str, str] | None:
+    transport: Any = server.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    if ssl_object is None:
+        return None
+    cipher = ssl_object.cipher()
+    return (ssl_object.version() or "TLS", cipher[0] if cipher else "unknown")
+
+
+def _client_address(session: Session | None) -> str:
+    peer = session.peer if session is not None else None
+    return str(peer[0]) if isinstance(peer, tuple) else str(peer)
+
+
+def _header_safe(text: str) -> str:
+    return "".join(character for character in text if character.isprintable())[:255]

@@ -1,0 +1,135 @@
+"""The SMTP ports: submission (STARTTLS), submissions (implicit TLS) and the optional MX port."""
+
+import asyncio
+import logging
+import warnings
+from dataclasses import dataclass, field
+
+from mailcmd.authentication import Authenticator
+from mailcmd.inbound import InboundQueue
+from mailcmd.recipients import RecipientDirectory
+from mailcmd.settings import Settings
+from mailcmd.smtp.handler import ListenerPolicy, ReceiverHandler
+from mailcmd.smtp.protocol import ConnectionCounter, ReceiverProtocol
+from mailcmd.tls import ServerTls
+
+log = logging.getLogger(__name__)
+
+
+# aiosmtpd's warnings that say nothing to an operator of mailcmd: the first comes with
+# every successful login, the second with every connection to the implicit-TLS port.
+_ENGINE_NOISE = (
+    "Session.login_data is deprecated",
+    "auth_required == True but auth_require_tls == False",
+)
+
+
+def _not_engine_noise(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(_ENGINE_NOISE)
+
+
+def quiet_engine_logs() -> None:
+    """Keep aiosmtpd's log to warnings that matter.
+
+    At INFO it logs every command line, AUTH lines with credentials among them.
+    """
+    engine = logging.getLogger("mail.log")
+    engine.setLevel(logging.WARNING)
+    if _not_engine_noise not in engine.filters:
+        engine.addFilter(_not_engine_noise)
+
+
+@dataclass
+class SmtpListeners:
+    """The listening SMTP servers of this process and their open connections."""
+
+    connections: ConnectionCounter
+    servers: dict[str, asyncio.Server] = field(default_factory=dict)
+
+    def addresses(self) -> dict[str, str]:
+        """Return each listener's name and the `host:port` it listens on."""
+        found = {}
+        for name, server in self.servers.items():
+            host, port = server.sockets[0].getsockname()[:2]
+            found[name] = f"{host}:{port}"
+        return found
+
+    def stop_accepting(self) -> None:
+        """Close the listening sockets; connections already open go on."""
+        for server in self.servers.values():
+            server.close()
+
+    def transactions_in_flight(self) -> int:
+        """Return how many connections are between MAIL and the end of DATA."""
+        return sum(1 for protocol in self.connections.protocols if protocol.in_transaction)
+
+    def close_connections(self) -> None:
+        """Tell every open client the server is shutting down, and close it."""
+        for protocol in list(self.connections.protocols):
+            protocol.say_goodbye()
+
+
+async def start_smtp(
+    settings: Settings,
+    tls: ServerTls,
+    authenticator: Authenticator,
+    recipients: RecipientDirectory,
+    inbound: InboundQueue,
+) -> SmtpListeners:
+    """Start listening on every configured SMTP port (a port of 0 is off)."""
+    quiet_engine_logs()
+    smtp = settings.smtp
+    listeners = SmtpListeners(connections=ConnectionCounter(smtp.max_connections))
+    loop = asyncio.get_running_loop()
+    ports = (
+        ("submission", smtp.submission_port, True),
+        ("submissions", smtp.smtps_port, True),
+        ("mx", smtp.mx_port, False),
+    )
+    for name, port, submission in ports:
+        if not port:
+            continue
+        handler = ReceiverHandler(
+            ListenerPolicy(
+                name=name,
+                submission=submission,
+                domain=settings.domain,
+                max_recipients=smtp.max_recipients,
+            ),
+            authenticator,
+            recipients,
+            inbound,
+        )
+        implicit_tls = name == "submissions"
+
+        def protocol(
+            handler: ReceiverHandler = handler, implicit_tls: bool = implicit_tls
+        ) -> ReceiverProtocol:
+            with warnings.catch_warnings():
+                # aiosmtpd warns about AUTH without STARTTLS; on the implicit-TLS
+                # port the whole connection is encrypted before the first command.
+                warnings.simplefilter("ignore", UserWarning)
+                return ReceiverProtocol(
+                    handler,
+                    listeners.connections,
+                    data_size_limit=smtp.max_message_size,
+                    enable_SMTPUTF8=True,
+                    hostname=settings.domain,
+                    ident="ESMTP mailcmd",
+                    tls_context=None if implicit_tls else tls.context,
+                    require_starttls=handler.policy.submission and not implicit_tls,
+                    auth_required=handler.policy.submission,
+                    auth_require_tls=not implicit_tls,
+                    auth_exclude_mechanism=() if handler.policy.submission else ("PLAIN", "LOGIN"),
+                    timeout=smtp.timeout,
+                    loop=loop,
+                )
+
+        listeners.servers[name] = await loop.create_server(
+            protocol,
+            host=smtp.host,
+            port=port,
+            ssl=tls.context if implicit_tls else None,
+            reuse_address=True,
+        )
+    return listeners

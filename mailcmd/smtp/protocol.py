@@ -1,0 +1,87 @@
+"""aiosmtpd's protocol, made to speak mailcmd's replies and to respect the connection limit."""
+
+import asyncio
+import logging
+from typing import Any
+
+from aiosmtpd.smtp import SMTP
+
+from mailcmd.smtp.status import Status, with_enhanced_code
+
+log = logging.getLogger(__name__)
+
+
+class ConnectionCounter:
+    """The number of open SMTP connections across every listener of the process."""
+
+    def __init__(self, limit: int) -> None:
+        """Allow at most `limit` connections at once."""
+        self.limit = limit
+        self.open = 0
+        self.protocols: set[ReceiverProtocol] = set()
+
+
+class ReceiverProtocol(SMTP):
+    """One SMTP connection.
+
+    Every reply passes through `push`, which gives aiosmtpd's own replies enhanced
+    status codes; a connection over the limit is greeted with 421 and closed; an
+    idle client hears 421 before it is cut off.
+    """
+
+    def __init__(self, handler: Any, connections: ConnectionCounter, **options: Any) -> None:
+        """Serve one connection with `handler`'s hooks; `options` go to aiosmtpd's SMTP."""
+        super().__init__(handler, **options)
+        self._connections = connections
+        self._counted = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Accept the connection, or refuse it with 421 when the limit is reached."""
+        if self.transport is None and self._connections.open >= self._connections.limit:
+            # Refused before aiosmtpd sets the session up, so no greeting is sent.
+            log.warning("refused %s: %d connections open", _peer(transport), self._connections.open)
+            if isinstance(transport, asyncio.WriteTransport):
+                transport.write(f"{Status.TOO_MANY_CONNECTIONS}\r\n".encode())
+            transport.close()
+            return
+        if not self._counted:
+            self._counted = True
+            self._connections.open += 1
+            self._connections.protocols.add(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        """Release the connection's place under the limit."""
+        if not self._counted:
+            return
+        self._counted = False
+        self._connections.open -= 1
+        self._connections.protocols.discard(self)
+        super().connection_lost(error)
+
+    async def push(self, status: str | bytes) -> None:
+        """Send one reply line, with an enhanced status code added if the engine left it out."""
+        line = status.encode("utf-8") if isinstance(status, str) else status
+        await super().push(with_enhanced_code(line, self.data_size_limit or 0))
+
+    def _timeout_cb(self) -> None:
+        # aiosmtpd closes an idle connection without a word; RFC 5321 wants a 421.
+        if self.transport is not None and isinstance(self.transport, asyncio.WriteTransport):
+            self.transport.write(f"{Status.TIMEOUT}\r\n".encode())
+        super()._timeout_cb()  # type: ignore[no-untyped-call]
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether the client is between MAIL and the reply to its DATA."""
+        return self.envelope is not None and self.envelope.mail_from is not None
+
+    def say_goodbye(self) -> None:
+        """Tell the client the server is shutting down, and close the connection."""
+        if self.transport is not None and isinstance(self.transport, asyncio.WriteTransport):
+            self.transport.write(f"{Status.SHUTTING_DOWN}\r\n".encode())
+            self.transport.close()
+
+
+def _peer(transport: asyncio.BaseTransport) -> str:
+    peer = transport.get_extra_info("peername")
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)

@@ -1,0 +1,107 @@
+"""Every SMTP reply mailcmd sends, in one table, each with its enhanced status code (RFC 3463)."""
+
+import re
+from typing import NamedTuple
+
+
+class Reply(NamedTuple):
+    """One SMTP reply: basic code, enhanced code, and text (which may hold `{fields}`)."""
+
+    code: int
+    enhanced: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.enhanced} {self.text}"
+
+    def with_values(self, **values: object) -> str:
+        """Return the reply line with `values` put into the text's fields."""
+        return f"{self.code} {self.enhanced} {self.text.format(**values)}"
+
+
+class Status:
+    """The named replies. Tests compare against these, never against literals."""
+
+    OK = Reply(250, "2.0.0", "OK")
+    SENDER_OK = Reply(250, "2.1.0", "Sender OK")
+    RECIPIENT_OK = Reply(250, "2.1.5", "Recipient OK")
+    QUEUED = Reply(250, "2.0.0", "Ok: queued as {queue_id}")
+    RESET = Reply(250, "2.0.0", "Reset")
+    NOOP = Reply(250, "2.0.0", "OK")
+    BYE = Reply(221, "2.0.0", "Bye")
+    AUTH_OK = Reply(235, "2.7.0", "Authentication successful")
+    VRFY_NOTHING = Reply(252, "2.1.5", "Cannot verify the user, but send and it will be tried")
+
+    SHUTTING_DOWN = Reply(421, "4.3.2", "Service shutting down, try again later")
+    TIMEOUT = Reply(421, "4.4.2", "Idle for too long, closing the connection")
+    TOO_MANY_CONNECTIONS = Reply(421, "4.7.0", "Too many connections, try again later")
+    TEMPORARY_FAILURE = Reply(451, "4.3.0", "Temporary failure, try again later (ref {ref})")
+    TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients")
+    TLS_UNAVAILABLE = Reply(454, "4.7.0", "TLS not available")
+
+    LINE_TOO_LONG = Reply(500, "5.5.6", "Line too long")
+    BAD_SYNTAX = Reply(500, "5.5.2", "Syntax error")
+    UNKNOWN_COMMAND = Reply(500, "5.5.1", "Command not recognized")
+    NOT_ASCII = Reply(500, "5.5.2", "Non-ASCII text without SMTPUTF8")
+    SYNTAX_ARGUMENTS = Reply(501, "5.5.4", "Syntax error in parameters or arguments")
+    AUTH_ABORTED = Reply(501, "5.7.0", "Authentication aborted")
+    BAD_BASE64 = Reply(501, "5.5.2", "Cannot decode the base64 data")
+    NOT_IMPLEMENTED = Reply(502, "5.5.1", "Command not implemented")
+    TOO_MANY_BAD_COMMANDS = Reply(502, "5.5.1", "Too many unrecognized commands, goodbye")
+    BAD_SEQUENCE = Reply(503, "5.5.1", "Bad sequence of commands")
+    ALREADY_AUTHENTICATED = Reply(503, "5.5.1", "Already authenticated")
+    UNKNOWN_MECHANISM = Reply(504, "5.5.4", "Unrecognized authentication mechanism")
+    AUTH_REQUIRED = Reply(530, "5.7.0", "Authentication required")
+    STARTTLS_FIRST = Reply(530, "5.7.0", "Must issue a STARTTLS command first")
+    AUTH_INVALID = Reply(535, "5.7.8", "Authentication credentials invalid")
+    ENCRYPTION_REQUIRED = Reply(538, "5.7.11", "Encryption required for authentication")
+    UNKNOWN_RECIPIENT = Reply(550, "5.1.1", "No such mailbox here: {address}")
+    MESSAGE_TOO_BIG = Reply(552, "5.3.4", "Message size exceeds the limit of {limit} bytes")
+    SENDER_NOT_OWNED = Reply(553, "5.7.1", "Sender address not owned by {login}")
+    MALFORMED_ADDRESS = Reply(553, "5.1.3", "Malformed address")
+    RELAY_DENIED = Reply(554, "5.7.1", "Relaying denied: {address} is not a local address")
+    TLS_REFUSED = Reply(554, "5.7.0", "Command refused due to lack of security")
+    UNKNOWN_PARAMETERS = Reply(555, "5.5.4", "Parameters not recognized or not implemented")
+
+
+_ENHANCED = re.compile(rb"^\d{3}[ -][245]\.\d{1,3}\.\d{1,3}(?: |$)")
+
+# Replies that aiosmtpd writes itself, by the start of their text, and what we say
+# instead: each gets an enhanced code, and none sounds like a stack trace.
+_ENGINE_REPLIES: tuple[tuple[bytes, Reply], ...] = (
+    (b"500 Command line too long", Status.LINE_TOO_LONG),
+    (b"500 Line too long", Status.LINE_TOO_LONG),
+    (b"500 Error: bad syntax", Status.BAD_SYNTAX),
+    (b"500 Error: strict ASCII mode", Status.NOT_ASCII),
+    (b"500 Error: command", Status.UNKNOWN_COMMAND),
+    (b"501 ", Status.SYNTAX_ARGUMENTS),
+    (b"502 5.5.1 Too many unrecognized", Status.TOO_MANY_BAD_COMMANDS),
+    (b"502 ", Status.NOT_IMPLEMENTED),
+    (b"503 Already authenticated", Status.ALREADY_AUTHENTICATED),
+    (b"503 ", Status.BAD_SEQUENCE),
+    (b"530 Must issue a STARTTLS", Status.STARTTLS_FIRST),
+    (b"552 ", Status.MESSAGE_TOO_BIG),
+    (b"554 Command refused", Status.TLS_REFUSED),
+    (b"555 ", Status.UNKNOWN_PARAMETERS),
+    (b"250 OK", Status.OK),
+    (b"221 ", Status.BYE),
+    (b"454 ", Status.TLS_UNAVAILABLE),
+)
+
+
+def with_enhanced_code(line: bytes, message_size_limit: int) -> bytes:
+    """Return an engine reply `line` as mailcmd says it: with an enhanced status code.
+
+    Lines that carry one already, greetings, EHLO's list, and intermediate replies
+    (334, 354) pass unchanged.
+    """
+    if _ENHANCED.match(line) or line[:3] in (b"220", b"334", b"354") or line[3:4] == b"-":
+        return line
+    for prefix, reply in _ENGINE_REPLIES:
+        if line.startswith(prefix):
+            return reply.with_values(limit=message_size_limit).encode()
+    if line.startswith(b"250 "):
+        # The last line of the EHLO reply: a keyword, not a status.
+        return line
+    code = line[:3].decode("ascii", errors="replace")
+    return f"{code} {code[0]}.0.0 {line[4:].decode('ascii', errors='replace')}".encode()

@@ -1,0 +1,182 @@
+"""Running mailcmd for tests: in a thread of the test process, or as a `mailcmd serve` process."""
+
+import asyncio
+import contextlib
+import os
+import queue
+import signal
+import smtplib
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mailcmd.db.database import open_database
+from mailcmd.server import Server
+from mailcmd.settings import Settings
+
+# Every wait on the network is bounded by this many seconds.
+TIMEOUT = 15.0
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def smtp_settings(state_dir: Path, database_url: str, **smtp: Any) -> Settings:
+    """Settings for a test server on free loopback ports, with `smtp` overrides."""
+    ports = {"submission_port": free_port(), "smtps_port": free_port()}
+    return Settings(
+        domain="app.localhost",
+        state_dir=state_dir,
+        database_url=database_url,
+        smtp={"host": "127.0.0.1", **ports, **smtp},
+    )
+
+
+@dataclass
+class RunningServer:
+    """A mailcmd server on its own event loop in a thread, and clients for it."""
+
+    settings: Settings
+    server: Server
+    loop: asyncio.AbstractEventLoop
+    _clients: list[smtplib.SMTP] = field(default_factory=list)
+
+    @property
+    def tls_client_context(self) -> ssl.SSLContext:
+        """A client TLS context that trusts this server's certificate."""
+        return ssl.create_default_context(cafile=str(self.server.tls.files.cert))
+
+    def port(self, name: str) -> int:
+        """Return the port the listener `name` listens on."""
+        return int(self.server.addresses[name].rsplit(":", 1)[1])
+
+    def submission(self, starttls: bool = True) -> smtplib.SMTP:
+        """Return a client on the submission port, after EHLO (and STARTTLS and EHLO)."""
+        client = smtplib.SMTP("127.0.0.1", self.port("submission"), timeout=TIMEOUT)
+        self._clients.append(client)
+        client.ehlo("client.test")
+        if starttls:
+            client.starttls(context=self.tls_client_context)
+            client.ehlo("client.test")
+        return client
+
+    def submissions(self) -> smtplib.SMTP_SSL:
+        """Return a client on the implicit-TLS port, after EHLO."""
+        client = smtplib.SMTP_SSL(
+            "127.0.0.1", self.port("submissions"), timeout=TIMEOUT, context=self.tls_client_context
+        )
+        self._clients.append(client)
+        client.ehlo("client.test")
+        return client
+
+    def close_clients(self) -> None:
+        """Close every client a test opened."""
+        for client in self._clients:
+            with contextlib.suppress(OSError):
+                client.close()
+
+
+@contextmanager
+def running_server(settings: Settings) -> Iterator[RunningServer]:
+    """Run a mailcmd server for `settings` in a thread until the block ends."""
+    database = open_database(settings.database_url)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="mailcmd-test-server", daemon=True)
+    thread.start()
+    server = Server(settings, database)
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(TIMEOUT)
+    running = RunningServer(settings=settings, server=server, loop=loop)
+    try:
+        yield running
+    finally:
+        running.close_clients()
+        asyncio.run_coroutine_threadsafe(server.stop(grace_seconds=1.0), loop).result(TIMEOUT)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(TIMEOUT)
+        loop.close()
+        database.close()
+
+
+@dataclass
+class ServeProcess:
+    """`mailcmd serve` running as a separate process, and what it printed so far."""
+
+    process: subprocess.Popen[str]
+    lines: list[str]
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Send `sig` and return the exit code."""
+        self.process.send_signal(sig)
+        return self.process.wait(TIMEOUT)
+
+
+@contextmanager
+def serve_process(command: list[str], cwd: Path, env: dict[str, str]) -> Iterator[ServeProcess]:
+    """Start `command` (a `mailcmd serve`), wait until it says it is ready, stop it after."""
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    running = ServeProcess(process=process, lines=lines)
+    # A thread reads stdout, so that every wait here can have a deadline.
+    received: queue.Queue[str | None] = queue.Queue()
+    reader = threading.Thread(target=_read_lines, args=(process, received), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                line = received.get(timeout=max(deadline - time.monotonic(), 0.001))
+            except queue.Empty:
+                raise AssertionError(f"mailcmd serve did not get ready: {lines}") from None
+            if line is None:
+                _, errors = process.communicate(timeout=TIMEOUT)
+                raise AssertionError(f"mailcmd serve exited early: {lines} {errors}")
+            lines.append(line)
+            if line.endswith("ready"):
+                break
+        yield running
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(TIMEOUT)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def _read_lines(process: subprocess.Popen[str], received: "queue.Queue[str | None]") -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        received.put(line.rstrip("\n"))
+    received.put(None)
+
+
+def mailcmd_command() -> list[str]:
+    """The command line that runs this checkout's `mailcmd`."""
+    return [sys.executable, "-m", "mailcmd"]
+
+
+def clean_environment(**overrides: str) -> dict[str, str]:
+    """The process environment without MAILCMD_ settings, plus `overrides`."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MAILCMD_")}
+    env.update(overrides)
+    return env

@@ -1,0 +1,57 @@
+"""`mailcmd serve` as an operator runs it: start-up, schema handling, certificate, stop."""
+
+import signal
+import smtplib
+import ssl
+from pathlib import Path
+
+import pytest
+
+from mailcmd.db import migrations
+from mailcmd.tls import fingerprint
+from tests.conftest import Cli, postgres_url
+from tests.servers import TIMEOUT, clean_environment, free_port, mailcmd_command, serve_process
+
+
+def test_serve_creates_and_upgrades_sqlite_then_stops_on_sigterm(tmp_path: Path) -> None:
+    submission, smtps = free_port(), free_port()
+    env = clean_environment(
+        MAILCMD_SMTP__SUBMISSION_PORT=str(submission), MAILCMD_SMTP__SMTPS_PORT=str(smtps)
+    )
+
+    with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=env) as served:
+        cert = tmp_path / ".mailcmd" / "tls" / "dev-cert.pem"
+        assert f"listening: submission on 127.0.0.1:{submission}" in served.lines
+        assert f"listening: submissions on 127.0.0.1:{smtps}" in served.lines
+        assert f"certificate SHA-256 fingerprint: {fingerprint(cert)}" in served.lines
+        with smtplib.SMTP("127.0.0.1", submission, timeout=TIMEOUT) as client:
+            client.ehlo("client.test")
+            client.starttls(context=ssl.create_default_context(cafile=str(cert)))
+            assert client.ehlo("client.test")[0] == 250
+        exit_code = served.stop(signal.SIGTERM)
+
+    assert exit_code == 0
+    assert (tmp_path / ".mailcmd" / "mailcmd.db").is_file()
+
+
+def test_serve_leaves_the_sqlite_schema_at_head(tmp_path: Path, empty_cli: Cli) -> None:
+    env = clean_environment(
+        MAILCMD_SMTP__SUBMISSION_PORT=str(free_port()),
+        MAILCMD_SMTP__SMTPS_PORT=str(free_port()),
+    )
+
+    with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=env) as served:
+        assert served.stop(signal.SIGINT) == 0
+
+    database = f"sqlite:///{tmp_path / '.mailcmd' / 'mailcmd.db'}"
+    current = Cli(env={"MAILCMD_DATABASE_URL": database})("db", "current")
+    assert current.stdout == f"{migrations.head_revision()} (head)\n"
+
+
+@pytest.mark.skipif(postgres_url() is None, reason="needs MAILCMD_TEST_DATABASE_URL (PostgreSQL)")
+def test_serve_refuses_a_postgresql_schema_that_is_behind(empty_cli: Cli) -> None:
+    result = empty_cli("serve")
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("mailcmd: the database schema is at nothing")
+    assert result.stderr.endswith("run `mailcmd db upgrade`\n")

@@ -1,0 +1,269 @@
+"""The submission ports through real TLS with smtplib: AUTH, envelope rules, durable accept."""
+
+import base64
+import logging
+import smtplib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailcmd.db.engine import open_engine
+from mailcmd.db.models import InboundMessage
+from mailcmd.smtp.status import Status
+from tests.conftest import Cli
+from tests.servers import RunningServer, running_server, smtp_settings
+
+PASSWORD = "correct horse battery"
+ALICE = "alice@app.localhost"
+MESSAGE = b"From: alice@app.localhost\r\nSubject: add Buy milk\r\n\r\nThanks!\r\n"
+
+
+def reply_of(answer: tuple[int, bytes]) -> str:
+    """The reply line smtplib got, as `code text`, for comparing with the status table."""
+    return f"{answer[0]} {answer[1].decode()}"
+
+
+def plain(login: str, password: str) -> str:
+    return base64.b64encode(f"\0{login}\0{password}".encode()).decode()
+
+
+@pytest.fixture
+def server(cli: Cli, database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
+    """A running server whose database holds alice (with an app password) and a disabled bob."""
+    assert cli("users", "add", ALICE, "--password-stdin", input=PASSWORD).exit_code == 0
+    assert (
+        cli("users", "add", "bob@app.localhost", "--password-stdin", input=PASSWORD).exit_code == 0
+    )
+    assert cli("users", "disable", "bob@app.localhost").exit_code == 0
+    settings = smtp_settings(
+        tmp_path / "state", database_url, max_recipients=3, max_message_size=4096
+    )
+    with running_server(settings) as running:
+        yield running
+
+
+def stored_messages(database_url: str) -> list[InboundMessage]:
+    engine = open_engine(database_url)
+    try:
+        with Session(engine) as session:
+            rows = list(session.scalars(select(InboundMessage).order_by(InboundMessage.id)))
+            session.expunge_all()
+            return rows
+    finally:
+        engine.dispose()
+
+
+def test_auth_is_not_offered_before_starttls_and_refused_with_530(server: RunningServer) -> None:
+    client = server.submission(starttls=False)
+
+    assert not client.has_extn("auth")
+    assert client.has_extn("starttls")
+    assert reply_of(client.docmd("AUTH", "PLAIN " + plain(ALICE, PASSWORD))) == str(
+        Status.STARTTLS_FIRST
+    )
+
+
+def test_auth_plain_after_starttls(server: RunningServer) -> None:
+    client = server.submission()
+
+    assert client.has_extn("auth")
+    assert reply_of(client.docmd("AUTH", "PLAIN " + plain(ALICE, PASSWORD))) == str(Status.AUTH_OK)
+
+
+def test_auth_login_uses_username_and_password_challenges(server: RunningServer) -> None:
+    client = server.submission()
+
+    first = client.docmd("AUTH", "LOGIN")
+    second = client.docmd(base64.b64encode(ALICE.encode()).decode())
+    third = client.docmd(base64.b64encode(PASSWORD.encode()).decode())
+
+    assert first == (334, base64.b64encode(b"Username:"))
+    assert second == (334, base64.b64encode(b"Password:"))
+    assert reply_of(third) == str(Status.AUTH_OK)
+
+
+def test_submissions_port_accepts_auth_from_the_first_command(server: RunningServer) -> None:
+    client = server.submissions()
+
+    assert client.login(ALICE, PASSWORD)[0] == Status.AUTH_OK.code
+
+
+@pytest.mark.parametrize(
+    ("login", "password"),
+    [
+        (ALICE, "wrong password"),
+        ("nobody@app.localhost", PASSWORD),
+        ("bob@app.localhost", PASSWORD),  # disabled
+        (ALICE, ""),
+    ],
+    ids=["wrong-password", "unknown-login", "disabled-account", "empty-password"],
+)
+def test_wrong_credentials_get_535(server: RunningServer, login: str, password: str) -> None:
+    client = server.submission()
+
+    assert reply_of(client.docmd("AUTH", "PLAIN " + plain(login, password))) == str(
+        Status.AUTH_INVALID
+    )
+
+
+def test_app_password_logs_in_and_a_revoked_one_does_not(server: RunningServer, cli: Cli) -> None:
+    added = cli("users", "app-password", "add", ALICE, "--label", "phone")
+    kept = cli("users", "app-password", "add", ALICE, "--label", "laptop")
+    phone = added.stdout.rsplit(": ", 1)[1].strip()
+    laptop = kept.stdout.rsplit(": ", 1)[1].strip()
+    assert cli("users", "app-password", "revoke", ALICE, "phone").exit_code == 0
+
+    revoked = server.submission().docmd("AUTH", "PLAIN " + plain(ALICE, phone))
+    accepted = server.submission().docmd("AUTH", "PLAIN " + plain(ALICE, laptop))
+
+    assert reply_of(revoked) == str(Status.AUTH_INVALID)
+    assert reply_of(accepted) == str(Status.AUTH_OK)
+
+
+def test_mail_without_auth_gets_530(server: RunningServer) -> None:
+    client = server.submission()
+
+    assert reply_of(client.mail(ALICE)) == str(Status.AUTH_REQUIRED)
+
+
+def test_mail_from_an_address_the_account_does_not_own_gets_553(server: RunningServer) -> None:
+    client = server.submission()
+    client.login(ALICE, PASSWORD)
+
+    assert reply_of(client.mail("bob@app.localhost")) == Status.SENDER_NOT_OWNED.with_values(
+        login=ALICE
+    )
+    assert reply_of(client.mail("ALICE@App.Localhost")) == str(Status.SENDER_OK)
+
+
+@pytest.mark.parametrize(
+    ("recipient", "expected"),
+    [
+        (ALICE, str(Status.RECIPIENT_OK)),
+        (
+            "nobody@app.localhost",
+            Status.UNKNOWN_RECIPIENT.with_values(address="nobody@app.localhost"),
+        ),
+        ("someone@example.com", Status.RELAY_DENIED.with_values(address="someone@example.com")),
+    ],
+    ids=["local-account", "unknown-local", "other-domain"],
+)
+def test_rcpt_is_decided_at_rcpt_time(server: RunningServer, recipient: str, expected: str) -> None:
+    client = server.submission()
+    client.login(ALICE, PASSWORD)
+    client.mail(ALICE)
+
+    assert reply_of(client.rcpt(recipient)) == expected
+
+
+def test_more_than_max_recipients_gets_452(server: RunningServer) -> None:
+    client = server.submission()
+    client.login(ALICE, PASSWORD)
+    client.mail(ALICE)
+    answers = [reply_of(client.rcpt(ALICE)) for _ in range(4)]
+
+    assert answers == [str(Status.RECIPIENT_OK)] * 3 + [str(Status.TOO_MANY_RECIPIENTS)]
+
+
+def test_size_is_advertised_and_enforced_at_mail_and_during_data(server: RunningServer) -> None:
+    client = server.submission()
+    client.login(ALICE, PASSWORD)
+    too_big = Status.MESSAGE_TOO_BIG.with_values(limit=4096)
+
+    assert client.esmtp_features["size"] == "4096"
+    assert reply_of(client.mail(ALICE, ["SIZE=5000"])) == too_big
+    assert reply_of(client.mail(ALICE, ["SIZE=100"])) == str(Status.SENDER_OK)
+    client.rcpt(ALICE)
+    assert reply_of(client.data(MESSAGE + (b"x" * 98 + b"\r\n") * 50)) == too_big
+
+
+def test_accepted_message_is_in_the_queue_with_its_envelope(
+    server: RunningServer, database_url: str
+) -> None:
+    client = server.submission()
+    client.login(ALICE, PASSWORD)
+    client.mail(ALICE)
+    client.rcpt(ALICE)
+
+    code, text = client.data(MESSAGE)
+
+    [stored] = stored_messages(database_url)
+    assert f"{code} {text.decode()}" == Status.QUEUED.with_values(queue_id=stored.id)
+    assert stored.raw.endswith(MESSAGE)
+    assert stored.raw.startswith(b"Received: from client.test ([127.0.0.1])")
+    assert b"with ESMTPSA (TLSv1." in stored.raw
+    assert stored.mail_from == ALICE
+    assert stored.rcpt_tos == [ALICE]
+    assert stored.client_address == "127.0.0.1"
+    assert stored.helo == "client.test"
+    assert stored.tls_protocol in ("TLSv1.2", "TLSv1.3")
+    assert stored.tls_cipher
+    assert stored.size == len(stored.raw)
+    assert stored.account_id is not None
+
+
+def test_vrfy_reveals_nothing(server: RunningServer) -> None:
+    stranger = server.submission()
+    member = server.submission()
+    member.login(ALICE, PASSWORD)
+
+    assert reply_of(stranger.verify(ALICE)) == str(Status.AUTH_REQUIRED)
+    assert reply_of(stranger.verify("nobody@app.localhost")) == str(Status.AUTH_REQUIRED)
+    assert reply_of(member.verify(ALICE)) == str(Status.VRFY_NOTHING)
+    assert reply_of(member.verify("nobody@app.localhost")) == str(Status.VRFY_NOTHING)
+
+
+def test_every_reply_carries_an_enhanced_status_code(server: RunningServer) -> None:
+    client = server.submission()
+    answers = [
+        client.docmd("FROB"),
+        client.docmd("MAIL", "FROM:<alice@app.localhost>"),
+        client.docmd("RCPT", "TO:<alice@app.localhost>"),
+        client.docmd("NOOP"),
+        client.docmd("RSET"),
+        client.docmd("EXPN", "staff"),
+        client.docmd("HELP"),
+    ]
+
+    for code, text in answers:
+        assert text.split(b" ")[0].count(b".") == 2, (code, text)
+        assert text[:1] == str(code)[:1].encode(), (code, text)
+
+
+def test_credentials_never_appear_in_the_log(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = plain(ALICE, PASSWORD)
+
+    server.submission().docmd("AUTH", "PLAIN " + secret)
+    server.submission().docmd("AUTH", "PLAIN " + plain(ALICE, "wrong and secret"))
+    server.submissions().login(ALICE, PASSWORD)
+
+    assert "authenticated alice@app.localhost" in caplog.text
+    for leaked in (
+        secret,
+        PASSWORD,
+        "wrong and secret",
+        base64.b64encode(PASSWORD.encode()).decode(),
+    ):
+        assert leaked not in caplog.text
+
+
+def test_quit_says_bye(server: RunningServer) -> None:
+    client = server.submission()
+
+    assert reply_of(client.docmd("QUIT")) == str(Status.BYE)
+
+
+def test_smtplib_sendmail_end_to_end(server: RunningServer, database_url: str) -> None:
+    with smtplib.SMTP("127.0.0.1", server.port("submission"), timeout=15) as client:
+        client.starttls(context=server.tls_client_context)
+        client.login(ALICE, PASSWORD)
+        refused = client.sendmail(ALICE, [ALICE], MESSAGE)
+
+    assert refused == {}
+    assert len(stored_messages(database_url)) == 1
