@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from mailcmd.addresses import InvalidAddressError, is_address, normalise_address
 from mailcmd.db.models import Account, AccountAddress, AppPassword
 from mailcmd.db.types import utc_now
+from mailcmd.throttling import clear_login_failures
 
 MIN_PASSWORD_LENGTH = 10
 # argon2 costs the same for any length, but an unbounded input is still an easy way
@@ -145,6 +146,19 @@ def set_enabled(session: Session, login: str, enabled: bool) -> Account:
 def delete_account(session: Session, login: str) -> None:
     """Delete the account `login` with its addresses, app passwords and mailboxes."""
     session.delete(get_account(session, login))
+
+
+def unlock(session: Session, login: str) -> int:
+    """Clear failed logins and lockouts of `login` (and of every address its account owns).
+
+    Works for a login no account has, since guessers are throttled by what they type.
+    Returns how many of those names had failures recorded.
+    """
+    names = [login]
+    account = _find_by_login_or_address(session, login)
+    if account is not None:
+        names += [account.login, *(entry.address for entry in account.addresses)]
+    return clear_login_failures(session, names)
 
 
 def add_app_password(session: Session, login: str, label: str) -> str:

@@ -1,19 +1,48 @@
-"""Checking logins for the SMTP and IMAP servers: off the event loop, with a short cache."""
+"""Checking logins for the SMTP and IMAP servers: off the event loop, cached, throttled."""
 
 import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from dataclasses import dataclass
 
 from mailcmd.accounts import VerifiedLogin, verify_credentials
 from mailcmd.db.database import Database
+from mailcmd.db.types import utc_now
+from mailcmd.settings import AuthSettings
+from mailcmd.throttling import (
+    NO_FAILURES,
+    ClientFailures,
+    LoginState,
+    clear_login_failures,
+    failure_delay,
+    login_state,
+    record_login_failure,
+)
 
-# How long a successful login is remembered. A password changed or an account
-# disabled from another process takes at most this long to bite.
-CACHE_SECONDS = 60.0
+log = logging.getLogger(__name__)
+
 CACHE_MAX_ENTRIES = 10_000
+
+
+@dataclass(frozen=True)
+class AuthOutcome:
+    """The answer to one login attempt."""
+
+    verified: VerifiedLogin | None
+    # The client or the login is locked out: refuse without checking anything.
+    locked: bool = False
+    # Seconds to wait before telling the client its credentials were wrong.
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Checked:
+    was_locked: bool
+    state: LoginState
+    verified: VerifiedLogin | None
 
 
 @dataclass(frozen=True)
@@ -23,39 +52,86 @@ class _CachedLogin:
 
 
 class Authenticator:
-    """Verifies credentials against the accounts, remembering recent successes.
+    """Verifies credentials against the accounts, slowing down and locking out guessers.
 
-    Mature mail servers keep such a cache because clients log in again and again
-    with the same credentials, and each argon2 check costs a tenth of a second of
-    CPU. Entries are keyed by a keyed hash of login and password, never by the
-    password itself, and failures are never cached.
+    Successes are remembered for `cache_seconds`, because clients log in again and
+    again with the same credentials and each argon2 check costs a tenth of a second
+    of CPU (mature mail servers keep the same cache). Entries are keyed by a keyed
+    hash of login and password, never by the password; failures are never cached.
+    A password changed or an account disabled from another process takes at most
+    `cache_seconds` to bite.
     """
 
-    def __init__(self, database: Database, cache_seconds: float = CACHE_SECONDS) -> None:
-        """Check credentials against `database`, remembering successes for `cache_seconds`."""
+    def __init__(self, database: Database, policy: AuthSettings) -> None:
+        """Check credentials against `database` under `policy`."""
         self._database = database
-        self._cache_seconds = cache_seconds
+        self._policy = policy
+        self._clients = ClientFailures(policy)
         self._cache: dict[bytes, _CachedLogin] = {}
         self._key = secrets.token_bytes(32)
 
-    async def verify(self, login: str, password: str) -> VerifiedLogin | None:
-        """Return the account that `login` and `password` prove, or None."""
+    async def authenticate(self, login: str, password: str, client: str) -> AuthOutcome:
+        """Check `login` and `password` from the client address `client`."""
+        if self._clients.locked(client):
+            log.warning("refused a login from locked client %s", client)
+            return AuthOutcome(verified=None, locked=True)
         key = hmac.new(
             self._key, f"{login}\0{password}".encode(errors="surrogateescape"), hashlib.sha256
         ).digest()
-        now = time.monotonic()
         cached = self._cache.get(key)
-        if cached is not None and cached.expires_at > now:
-            return cached.verified
-        verified = await asyncio.to_thread(self._verify, login, password)
+        if cached is not None and cached.expires_at > time.monotonic():
+            state = await asyncio.to_thread(self._state, login)
+            if state.locked(utc_now()):
+                return self._locked(login, client)
+            if state.failures:
+                await asyncio.to_thread(self._clear, login)
+            self._clients.forget(client)
+            log.info("authenticated %s (%s, cached)", cached.verified.login, cached.verified.method)
+            return AuthOutcome(verified=cached.verified)
+        checked = await asyncio.to_thread(self._check, login, password)
+        if checked.was_locked:
+            return self._locked(login, client)
+        state, verified = checked.state, checked.verified
         if verified is not None:
-            if len(self._cache) >= CACHE_MAX_ENTRIES:
-                self._cache = {k: v for k, v in self._cache.items() if v.expires_at > now}
-                if len(self._cache) >= CACHE_MAX_ENTRIES:
-                    self._cache.clear()
-            self._cache[key] = _CachedLogin(verified, now + self._cache_seconds)
-        return verified
+            self._remember(key, verified)
+            self._clients.forget(client)
+            log.info("authenticated %s (%s)", verified.login, verified.method)
+            return AuthOutcome(verified=verified)
+        client_failures = self._clients.record_failure(client)
+        log.info("authentication failed from %s (%d recent failures)", client, client_failures)
+        delay = failure_delay(max(client_failures, state.failures), self._policy)
+        return AuthOutcome(verified=None, delay=delay)
 
-    def _verify(self, login: str, password: str) -> VerifiedLogin | None:
+    def _locked(self, login: str, client: str) -> AuthOutcome:
+        log.warning("refused a login for locked login %r from %s", login[:254], client)
+        return AuthOutcome(verified=None, locked=True)
+
+    def _remember(self, key: bytes, verified: VerifiedLogin) -> None:
+        now = time.monotonic()
+        if len(self._cache) >= CACHE_MAX_ENTRIES:
+            self._cache = {k: v for k, v in self._cache.items() if v.expires_at > now}
+            if len(self._cache) >= CACHE_MAX_ENTRIES:
+                self._cache.clear()
+        self._cache[key] = _CachedLogin(verified, now + self._policy.cache_seconds)
+
+    def _state(self, login: str) -> LoginState:
+        with self._database.sessions() as session:
+            return login_state(session, login, self._policy)
+
+    def _clear(self, login: str) -> None:
         with self._database.sessions.begin() as session:
-            return verify_credentials(session, login, password)
+            clear_login_failures(session, [login])
+
+    def _check(self, login: str, password: str) -> "_Checked":
+        # A locked login is refused before argon2 runs, so a lockout also saves CPU.
+        with self._database.sessions.begin() as session:
+            state = login_state(session, login, self._policy)
+            if state.locked(utc_now()):
+                return _Checked(was_locked=True, state=state, verified=None)
+            verified = verify_credentials(session, login, password)
+            if verified is not None:
+                if state.failures:
+                    clear_login_failures(session, [login])
+                return _Checked(was_locked=False, state=NO_FAILURES, verified=verified)
+            state = record_login_failure(session, login, self._policy)
+            return _Checked(was_locked=False, state=state, verified=None)

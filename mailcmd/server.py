@@ -48,7 +48,7 @@ class Server:
         self._listeners = await start_smtp(
             self.settings,
             self.tls,
-            Authenticator(self.database),
+            Authenticator(self.database, self.settings.auth),
             RecipientDirectory(self.database),
             self._inbound,
         )

@@ -54,6 +54,19 @@ class SmtpSettings(BaseModel):
         return self
 
 
+class AuthSettings(BaseModel):
+    """The `[auth]` table: how failed logins are slowed down and locked out."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    failure_delay: float = Field(default=0.5, ge=0, description="seconds after a first failure")
+    max_failure_delay: float = Field(default=8.0, ge=0, description="cap of the growing delay")
+    lockout_failures: int = Field(default=10, gt=0, description="failures that lock a login")
+    client_lockout_failures: int = Field(default=30, gt=0, description="... or a client address")
+    lockout_seconds: float = Field(default=900.0, gt=0, description="how long a lockout lasts")
+    cache_seconds: float = Field(default=60.0, ge=0, description="how long a login is remembered")
+
+
 class Settings(BaseSettings):
     """Every setting of a mailcmd installation, validated and with paths made absolute."""
 
@@ -71,6 +84,7 @@ class Settings(BaseSettings):
     templates: Path = Field(default_factory=lambda: bundled_path("templates"))
     log_format: Literal["text", "json"] = "text"
     smtp: SmtpSettings = SmtpSettings()
+    auth: AuthSettings = AuthSettings()
 
     @classmethod
     def settings_customise_sources(

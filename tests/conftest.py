@@ -1,10 +1,12 @@
 """Shared fixtures: a fresh database per test (SQLite, or PostgreSQL if set) and the CLI."""
 
+import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -13,6 +15,7 @@ from typer.testing import CliRunner, Result
 
 from mailcmd.cli.root import app
 from mailcmd.db.engine import database_url as normalised_url
+from tests.servers import RunningServer, running_server, smtp_settings
 
 # Point this at an empty PostgreSQL database to run every storage test on PostgreSQL;
 # each test then works in a schema of its own that is dropped afterwards.
@@ -77,3 +80,33 @@ def cli(empty_cli: Cli) -> Cli:
     result = empty_cli("db", "upgrade")
     assert result.exit_code == 0, result.stderr
     return empty_cli
+
+
+PASSWORD = "correct horse battery"
+ALICE = "alice@app.localhost"
+
+
+@pytest.fixture
+def accounts(cli: Cli) -> Cli:
+    """The test database holds alice (password `PASSWORD`) and a disabled bob."""
+    assert cli("users", "add", ALICE, "--password-stdin", input=PASSWORD).exit_code == 0
+    assert (
+        cli("users", "add", "bob@app.localhost", "--password-stdin", input=PASSWORD).exit_code == 0
+    )
+    assert cli("users", "disable", "bob@app.localhost").exit_code == 0
+    return cli
+
+
+StartServer = Callable[..., RunningServer]
+
+
+@pytest.fixture
+def start_server(accounts: Cli, database_url: str, tmp_path: Path) -> Iterator[StartServer]:
+    """Start a server on this test's database with settings overrides; stopped at the end."""
+    with contextlib.ExitStack() as stack:
+
+        def start(auth: dict[str, Any] | None = None, **smtp: Any) -> RunningServer:
+            settings = smtp_settings(tmp_path / "state", database_url, auth=auth, **smtp)
+            return stack.enter_context(running_server(settings))
+
+        yield start

@@ -34,14 +34,17 @@ def free_port() -> int:
         return port
 
 
-def smtp_settings(state_dir: Path, database_url: str, **smtp: Any) -> Settings:
-    """Settings for a test server on free loopback ports, with `smtp` overrides."""
+def smtp_settings(
+    state_dir: Path, database_url: str, auth: dict[str, Any] | None = None, **smtp: Any
+) -> Settings:
+    """Settings for a test server on free loopback ports, with `smtp` and `auth` overrides."""
     ports = {"submission_port": free_port(), "smtps_port": free_port()}
     return Settings(
         domain="app.localhost",
         state_dir=state_dir,
         database_url=database_url,
         smtp={"host": "127.0.0.1", **ports, **smtp},
+        auth=auth or {},
     )
 
 

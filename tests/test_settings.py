@@ -42,6 +42,12 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "smtp.max_recipients": 100,
         "smtp.max_connections": 1000,
         "smtp.timeout": 300.0,
+        "auth.failure_delay": 0.5,
+        "auth.max_failure_delay": 8.0,
+        "auth.lockout_failures": 10,
+        "auth.client_lockout_failures": 30,
+        "auth.lockout_seconds": 900.0,
+        "auth.cache_seconds": 60.0,
     }
     assert {key: entry["value"] for key, entry in values.items()} == expected
     assert {entry["source"] for entry in values.values()} == {"default"}

@@ -3,8 +3,6 @@
 import base64
 import logging
 import smtplib
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -13,11 +11,9 @@ from sqlalchemy.orm import Session
 from mailcmd.db.engine import open_engine
 from mailcmd.db.models import InboundMessage
 from mailcmd.smtp.status import Status
-from tests.conftest import Cli
-from tests.servers import RunningServer, running_server, smtp_settings
+from tests.conftest import ALICE, PASSWORD, Cli, StartServer
+from tests.servers import RunningServer
 
-PASSWORD = "correct horse battery"
-ALICE = "alice@app.localhost"
 MESSAGE = b"From: alice@app.localhost\r\nSubject: add Buy milk\r\n\r\nThanks!\r\n"
 
 
@@ -31,18 +27,9 @@ def plain(login: str, password: str) -> str:
 
 
 @pytest.fixture
-def server(cli: Cli, database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
-    """A running server whose database holds alice (with an app password) and a disabled bob."""
-    assert cli("users", "add", ALICE, "--password-stdin", input=PASSWORD).exit_code == 0
-    assert (
-        cli("users", "add", "bob@app.localhost", "--password-stdin", input=PASSWORD).exit_code == 0
-    )
-    assert cli("users", "disable", "bob@app.localhost").exit_code == 0
-    settings = smtp_settings(
-        tmp_path / "state", database_url, max_recipients=3, max_message_size=4096
-    )
-    with running_server(settings) as running:
-        yield running
+def server(start_server: StartServer) -> RunningServer:
+    """A running server with small limits; its database holds alice and a disabled bob."""
+    return start_server(max_recipients=3, max_message_size=4096)
 
 
 def stored_messages(database_url: str) -> list[InboundMessage]:

@@ -129,6 +129,14 @@ def enable(ctx: typer.Context, login: LoginArgument) -> None:
     typer.echo(f"enabled {account.login}")
 
 
+@app.command("unlock")
+def unlock(ctx: typer.Context, login: LoginArgument) -> None:
+    """Clear failed logins and a lockout, for the login and every address of its account."""
+    with database_session(ctx) as session:
+        cleared = accounts.unlock(session, login)
+    typer.echo(f"unlocked {login.strip()}" if cleared else f"{login.strip()} was not locked")
+
+
 @app.command("delete")
 def delete(ctx: typer.Context, login: LoginArgument) -> None:
     """Delete an account with its addresses, app passwords and mailboxes."""

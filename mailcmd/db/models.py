@@ -210,3 +210,16 @@ class MailMessage(Base):
     internal_at: Mapped[datetime] = mapped_column(default=utc_now)
     size: Mapped[int]
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LoginThrottle(Base):
+    """Recent failed logins for one login name, and the lockout they led to."""
+
+    __tablename__ = "login_throttles"
+
+    # The login as the client typed it, normalised; it need not name an account, so
+    # that probing for logins is throttled too.
+    login: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    first_failure_at: Mapped[datetime] = mapped_column(default=utc_now)
+    locked_until: Mapped[datetime | None]

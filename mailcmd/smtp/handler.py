@@ -1,5 +1,6 @@
 """The receiver's decisions at each SMTP step: who may log in, send, to whom, and durable accept."""
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -182,15 +183,21 @@ class ReceiverHandler:
         return Status.TEMPORARY_FAILURE.with_values(ref=ref)
 
     async def _authenticate(self, server: SMTP, login: bytes, password: bytes) -> AuthResult:
-        verified = await self._authenticator.verify(
-            login.decode("utf-8", errors="replace"), password.decode("utf-8", errors="replace")
+        outcome = await self._authenticator.authenticate(
+            login.decode("utf-8", errors="replace"),
+            password.decode("utf-8", errors="replace"),
+            _client_address(server.session),
         )
-        if verified is None:
-            log.info("authentication failed for client %s", _client_address(server.session))
+        if outcome.locked:
+            await server.push(str(Status.LOCKED_OUT))
+            if server.transport is not None:
+                server.transport.close()
+            return AuthResult(success=False, handled=True)
+        if outcome.verified is None:
+            await asyncio.sleep(outcome.delay)
             await server.push(str(Status.AUTH_INVALID))
             return AuthResult(success=False, handled=True)
-        log.info("authenticated %s (%s)", verified.login, verified.method)
-        return AuthResult(success=True, auth_data=verified, message=str(Status.AUTH_OK))
+        return AuthResult(success=True, auth_data=outcome.verified, message=str(Status.AUTH_OK))
 
     def _trace_header(
         self,

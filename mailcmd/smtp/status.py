@@ -35,6 +35,7 @@ class Status:
     SHUTTING_DOWN = Reply(421, "4.3.2", "Service shutting down, try again later")
     TIMEOUT = Reply(421, "4.4.2", "Idle for too long, closing the connection")
     TOO_MANY_CONNECTIONS = Reply(421, "4.7.0", "Too many connections, try again later")
+    LOCKED_OUT = Reply(421, "4.7.0", "Too many failed logins, try again later")
     TEMPORARY_FAILURE = Reply(451, "4.3.0", "Temporary failure, try again later (ref {ref})")
     TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients")
     TLS_UNAVAILABLE = Reply(454, "4.7.0", "TLS not available")

@@ -1,0 +1,113 @@
+"""Guessing passwords gets slower and then locked out; the operator can unlock; caching."""
+
+import base64
+import logging
+import smtplib
+
+import pytest
+
+from mailcmd.settings import AuthSettings
+from mailcmd.smtp.status import Status
+from mailcmd.throttling import failure_delay
+from tests.conftest import ALICE, PASSWORD, Cli, StartServer
+from tests.servers import RunningServer
+
+FAST_LOCKOUT = {
+    "failure_delay": 0.01,
+    "max_failure_delay": 0.05,
+    "lockout_failures": 3,
+    "client_lockout_failures": 50,
+}
+
+
+def attempt(server: RunningServer, login: str, password: str) -> str:
+    """One AUTH PLAIN on a fresh connection; the reply line, or 'closed' if it was dropped."""
+    client = server.submission()
+    token = base64.b64encode(f"\0{login}\0{password}".encode()).decode()
+    code, text = client.docmd("AUTH", "PLAIN " + token)
+    reply = f"{code} {text.decode()}"
+    if code == Status.LOCKED_OUT.code:
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            client.noop()
+    return reply
+
+
+def test_failure_delay_doubles_up_to_its_cap() -> None:
+    policy = AuthSettings(failure_delay=0.5, max_failure_delay=3.0)
+
+    delays = [failure_delay(failures, policy) for failures in range(0, 6)]
+
+    assert delays == [0.0, 0.5, 1.0, 2.0, 3.0, 3.0]
+
+
+def test_repeated_failures_lock_the_login_until_unlocked(
+    start_server: StartServer, accounts: Cli, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = start_server(auth=FAST_LOCKOUT)
+    caplog.set_level(logging.INFO)
+
+    failures = [attempt(server, ALICE, f"guess {n}") for n in range(3)]
+    locked = attempt(server, ALICE, PASSWORD)
+    unlocked = accounts("users", "unlock", ALICE)
+    after = attempt(server, ALICE, PASSWORD)
+
+    assert failures == [str(Status.AUTH_INVALID)] * 3
+    assert locked == str(Status.LOCKED_OUT)
+    assert "locked login 'alice@app.localhost'" in caplog.text
+    assert unlocked.stdout == f"unlocked {ALICE}\n"
+    assert after == str(Status.AUTH_OK)
+
+
+def test_unlock_of_a_login_that_is_not_locked_says_so(accounts: Cli) -> None:
+    result = accounts("users", "unlock", ALICE)
+
+    assert result.exit_code == 0
+    assert result.stdout == f"{ALICE} was not locked\n"
+
+
+def test_guessing_many_logins_locks_the_client_address(start_server: StartServer) -> None:
+    server = start_server(auth={**FAST_LOCKOUT, "client_lockout_failures": 3})
+
+    guesses = [attempt(server, f"user{n}@app.localhost", "guess") for n in range(3)]
+    refused = attempt(server, ALICE, PASSWORD)
+
+    assert guesses == [str(Status.AUTH_INVALID)] * 3
+    assert refused == str(Status.LOCKED_OUT)
+
+
+def test_a_success_forgets_earlier_failures(start_server: StartServer) -> None:
+    server = start_server(auth=FAST_LOCKOUT)
+
+    replies = [
+        attempt(server, ALICE, "guess"),
+        attempt(server, ALICE, "guess"),
+        attempt(server, ALICE, PASSWORD),
+        attempt(server, ALICE, "guess"),
+        attempt(server, ALICE, "guess"),
+        attempt(server, ALICE, PASSWORD),
+    ]
+
+    assert replies == [str(Status.AUTH_INVALID)] * 2 + [str(Status.AUTH_OK)] + [
+        str(Status.AUTH_INVALID)
+    ] * 2 + [str(Status.AUTH_OK)]
+
+
+def test_repeated_login_is_served_from_the_cache(
+    start_server: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = start_server()
+    caplog.set_level(logging.INFO, logger="mailcmd")
+
+    first = attempt(server, ALICE, PASSWORD)
+    second = attempt(server, ALICE, PASSWORD)
+
+    assert first == second == str(Status.AUTH_OK)
+    assert f"authenticated {ALICE} (password)" in caplog.text
+    assert f"authenticated {ALICE} (password, cached)" in caplog.text
+
+
+def test_a_wrong_password_is_never_served_from_the_cache(start_server: StartServer) -> None:
+    server = start_server()
+
+    assert attempt(server, ALICE, PASSWORD) == str(Status.AUTH_OK)
+    assert attempt(server, ALICE, PASSWORD + "x") == str(Status.AUTH_INVALID)
