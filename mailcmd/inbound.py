@@ -2,10 +2,14 @@
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
 from mailcmd.db.database import Database
-from mailcmd.db.models import InboundMessage
+from mailcmd.db.models import InboundMessage, QueueStatus
 
 log = logging.getLogger(__name__)
 
@@ -103,3 +107,18 @@ class InboundQueue:
             session.add_all(rows)
             session.flush()
             return [row.id for row in rows]
+
+
+def list_inbound(
+    session: Session, status: QueueStatus | None = None, limit: int = 100
+) -> Sequence[InboundMessage]:
+    """Return the newest inbound messages first, optionally only those with `status`."""
+    query = select(InboundMessage).order_by(InboundMessage.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(InboundMessage.status == status)
+    return session.scalars(query.options(joinedload(InboundMessage.account))).all()
+
+
+def get_inbound(session: Session, queue_id: int) -> InboundMessage | None:
+    """Return the inbound message with `queue_id`, or None."""
+    return session.get(InboundMessage, queue_id, options=[joinedload(InboundMessage.account)])

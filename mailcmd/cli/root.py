@@ -8,8 +8,14 @@ from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
 from mailcmd.accounts import AccountError
-from mailcmd.cli import config_commands, db_commands, serve_command, users_commands
-from mailcmd.cli.state import CliState
+from mailcmd.cli import (
+    config_commands,
+    db_commands,
+    queue_commands,
+    serve_command,
+    users_commands,
+)
+from mailcmd.cli.state import CliState, RefusedError
 from mailcmd.db.migrations import SchemaBehindError
 from mailcmd.settings import SettingsError
 
@@ -27,7 +33,7 @@ class _ReportingGroup(TyperGroup):
             return super().invoke(ctx)
         except SettingsError as error:
             _fail(str(error), EXIT_BAD_SETTINGS)
-        except (AccountError, SchemaBehindError) as error:
+        except (AccountError, RefusedError, SchemaBehindError) as error:
             _fail(str(error), EXIT_REFUSED)
         except OperationalError as error:
             # Drivers explain over several lines; the operator gets them as one.
@@ -69,4 +75,5 @@ def root(
 app.add_typer(users_commands.app, name="users")
 app.add_typer(db_commands.app, name="db")
 app.add_typer(config_commands.app, name="config")
+app.add_typer(queue_commands.app, name="queue")
 app.command("serve")(serve_command.serve)

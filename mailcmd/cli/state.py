@@ -12,6 +12,10 @@ from mailcmd.db.database import Database, open_database
 from mailcmd.settings import LoadedSettings, Settings, load_settings
 
 
+class RefusedError(Exception):
+    """A command cannot do what was asked; the message is one line for the operator."""
+
+
 @dataclass
 class CliState:
     """The `--config` choice and, once read, the settings it leads to."""

@@ -155,6 +155,8 @@ class InboundMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utc_now)
     last_error: Mapped[str | None] = mapped_column(Text)
 
+    account: Mapped[Account | None] = relationship()
+
 
 class OutboundMessage(Base):
     """A message mailcmd sends (a reply, a notification), waiting for or done by delivery."""

@@ -1,0 +1,105 @@
+"""`mailcmd queue ...`: the inbound queue, as the receiver stored it."""
+
+import json
+from email import message_from_bytes, policy
+from typing import Annotated, Any
+
+import typer
+
+from mailcmd.cli.output import print_table, timestamp
+from mailcmd.cli.state import RefusedError, database_session
+from mailcmd.db.models import InboundMessage, QueueStatus
+from mailcmd.inbound import get_inbound, list_inbound
+
+app = typer.Typer(help="Inspect the inbound queue.", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[
+        QueueStatus | None, typer.Option("--status", "-s", help="Only messages in this state.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """List inbound messages, newest first."""
+    with database_session(ctx) as session:
+        described = [_describe(message) for message in list_inbound(session, status, limit)]
+    if as_json:
+        typer.echo(json.dumps(described, indent=2))
+        return
+    print_table(
+        ["ID", "RECEIVED", "STATUS", "TRIES", "ACCOUNT", "FROM", "TO", "SIZE"],
+        [
+            [
+                str(item["id"]),
+                item["received_at"],
+                item["status"],
+                str(item["attempts"]),
+                item["account"] or "-",
+                item["mail_from"] or "<>",
+                ", ".join(item["rcpt_tos"]),
+                str(item["size"]),
+            ]
+            for item in described
+        ],
+    )
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    queue_id: Annotated[int, typer.Argument(metavar="ID", help="The message's queue id.")],
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Print the message exactly as stored.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one inbound message: envelope, client, TLS, state, and its headers."""
+    with database_session(ctx) as session:
+        message = get_inbound(session, queue_id)
+        if message is None:
+            raise RefusedError(f"no inbound message with id {queue_id}")
+        item = _describe(message)
+        content = message.raw
+    if raw:
+        stdout = typer.get_binary_stream("stdout")
+        stdout.write(content)
+        stdout.flush()
+        return
+    parsed = message_from_bytes(content, policy=policy.default)
+    item["subject"] = str(parsed.get("Subject", ""))
+    item["message_id"] = str(parsed.get("Message-ID", ""))
+    if as_json:
+        typer.echo(json.dumps(item, indent=2))
+        return
+    print_table(["FIELD", "VALUE"], [[key, _shown(value)] for key, value in item.items()])
+
+
+def _describe(message: InboundMessage) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "status": message.status.value,
+        "received_at": timestamp(message.received_at),
+        "account": message.account.login if message.account else None,
+        "mail_from": message.mail_from,
+        "rcpt_tos": list(message.rcpt_tos),
+        "size": message.size,
+        "client_address": message.client_address,
+        "helo": message.helo,
+        "tls": f"{message.tls_protocol} {message.tls_cipher}" if message.tls_protocol else None,
+        "attempts": message.attempts,
+        "next_attempt_at": timestamp(message.next_attempt_at),
+        "last_error": message.last_error,
+    }
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(str(entry) for entry in value)
+    return str(value)
