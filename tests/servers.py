@@ -183,3 +183,60 @@ def clean_environment(**overrides: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("MAILCMD_")}
     env.update(overrides)
     return env
+
+
+class RawClient:
+    """A byte-level SMTP client for what smtplib will not send: abuse and malformed input."""
+
+    def __init__(self, port: int, tls_context: ssl.SSLContext | None = None) -> None:
+        """Connect to 127.0.0.1:`port`, through TLS at once if `tls_context` is given."""
+        sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        if tls_context is not None:
+            sock = tls_context.wrap_socket(sock, server_hostname="localhost")
+        self.sock = sock
+        self._buffer = b""
+
+    def send(self, data: bytes) -> None:
+        """Send `data` exactly as given."""
+        self.sock.sendall(data)
+
+    def reply(self) -> str:
+        """Read one whole reply (every line of a multi-line one); '' if the server closed."""
+        lines = []
+        while True:
+            line = self._line()
+            if not line:
+                return "\n".join(lines)
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return "\n".join(lines)
+
+    def command(self, line: str) -> str:
+        """Send one command line and return the reply."""
+        self.send(line.encode() + b"\r\n")
+        return self.reply()
+
+    def starttls(self, context: ssl.SSLContext) -> None:
+        """Start TLS on the connection (after the server's 220)."""
+        self.sock = context.wrap_socket(self.sock, server_hostname="localhost")
+        self._buffer = b""
+
+    def closed_by_server(self) -> bool:
+        """Whether the server has closed the connection (reading gives end of file)."""
+        try:
+            return self.sock.recv(1) == b""
+        except (ConnectionResetError, ssl.SSLError):
+            return True
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.sock.close()
+
+    def _line(self) -> str:
+        while b"\r\n" not in self._buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return ""
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\r\n", 1)
+        return line.decode("utf-8", errors="replace")

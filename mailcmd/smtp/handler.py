@@ -140,13 +140,20 @@ class ReceiverHandler:
         return str(Status.VRFY_NOTHING)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        """Commit the message to the inbound queue; only then say 250."""
+        """Commit the message to the inbound queue; only then say 250.
+
+        A message with a bare CR or LF is refused whole rather than normalised: such
+        line endings are how a second message is smuggled past a server that reads
+        lines differently from the next one (CVE-2024-27305, SMTP smuggling).
+        """
+        content = bytes(envelope.original_content or b"")
+        if _has_bare_line_ending(content):
+            log.info("refused a message with bare CR or LF from %s", _client_address(session))
+            return str(Status.BARE_LINE_ENDING)
         verified = _verified_login(session)
         tls = _tls_details(server)
         client = _client_address(session)
-        raw = self._trace_header(session, envelope, verified, tls) + bytes(
-            envelope.original_content or b""
-        )
+        raw = self._trace_header(session, envelope, verified, tls) + content
         message = ReceivedMessage(
             raw=raw,
             mail_from=envelope.mail_from or "",
@@ -217,6 +224,11 @@ class ReceiverHandler:
             f"\t{format_datetime(utc_now())}\r\n"
         )
         return header.encode("ascii", errors="replace")
+
+
+def _has_bare_line_ending(content: bytes) -> bool:
+    crlf = content.count(b"\r\n")
+    return content.count(b"\r") != crlf or content.count(b"\n") != crlf
 
 
 def _verified_login(session: Session) -> VerifiedLogin | None:

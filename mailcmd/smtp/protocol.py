@@ -64,6 +64,16 @@ class ReceiverProtocol(SMTP):
         line = status.encode("utf-8") if isinstance(status, str) else status
         await super().push(with_enhanced_code(line, self.data_size_limit or 0))
 
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        """Start TLS, unless the connection is encrypted already (aiosmtpd would nest it)."""
+        transport = self.transport
+        if self._tls_protocol is not None or (
+            transport is not None and transport.get_extra_info("ssl_object") is not None
+        ):
+            await self.push(str(Status.TLS_ALREADY_ACTIVE))
+            return
+        await super().smtp_STARTTLS(arg)
+
     def _timeout_cb(self) -> None:
         # aiosmtpd closes an idle connection without a word; RFC 5321 wants a 421.
         if self.transport is not None and isinstance(self.transport, asyncio.WriteTransport):

@@ -50,6 +50,7 @@ class Status:
     NOT_IMPLEMENTED = Reply(502, "5.5.1", "Command not implemented")
     TOO_MANY_BAD_COMMANDS = Reply(502, "5.5.1", "Too many unrecognized commands, goodbye")
     BAD_SEQUENCE = Reply(503, "5.5.1", "Bad sequence of commands")
+    TLS_ALREADY_ACTIVE = Reply(503, "5.5.1", "TLS already active")
     ALREADY_AUTHENTICATED = Reply(503, "5.5.1", "Already authenticated")
     UNKNOWN_MECHANISM = Reply(504, "5.5.4", "Unrecognized authentication mechanism")
     AUTH_REQUIRED = Reply(530, "5.7.0", "Authentication required")
@@ -62,6 +63,9 @@ class Status:
     MALFORMED_ADDRESS = Reply(553, "5.1.3", "Malformed address")
     RELAY_DENIED = Reply(554, "5.7.1", "Relaying denied: {address} is not a local address")
     TLS_REFUSED = Reply(554, "5.7.0", "Command refused due to lack of security")
+    BARE_LINE_ENDING = Reply(
+        554, "5.6.0", "Message refused: bare CR or LF in the data; lines must end in CRLF"
+    )
     UNKNOWN_PARAMETERS = Reply(555, "5.5.4", "Parameters not recognized or not implemented")
 
 
