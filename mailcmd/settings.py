@@ -46,6 +46,9 @@ class SmtpSettings(BaseModel):
     max_recipients: int = Field(default=100, gt=0)
     max_connections: int = Field(default=1000, gt=0)
     timeout: float = Field(default=300.0, gt=0, description="seconds a client may stay idle")
+    relay_authenticated: bool = Field(
+        default=False, description="let logged-in accounts send to other domains"
+    )
 
     @model_validator(mode="after")
     def _cert_and_key_together(self) -> "SmtpSettings":

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from mailcmd.db.database import open_database
 from mailcmd.server import Server
@@ -119,11 +119,21 @@ class ServeProcess:
 
     process: subprocess.Popen[str]
     lines: list[str]
+    # What the process logged; read continuously so that a full pipe never blocks it.
+    errors: list[str] = field(default_factory=list)
+    _error_reader: threading.Thread | None = None
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Send `sig` and return the exit code."""
         self.process.send_signal(sig)
         return self.process.wait(TIMEOUT)
+
+    def logged(self) -> str:
+        """Everything the process wrote to stderr, once it has exited."""
+        self.process.wait(TIMEOUT)
+        if self._error_reader is not None:
+            self._error_reader.join(TIMEOUT)
+        return "".join(self.errors)
 
 
 @contextmanager
@@ -143,6 +153,10 @@ def serve_process(command: list[str], cwd: Path, env: dict[str, str]) -> Iterato
     received: queue.Queue[str | None] = queue.Queue()
     reader = threading.Thread(target=_read_lines, args=(process, received), daemon=True)
     reader.start()
+    running._error_reader = threading.Thread(
+        target=_collect, args=(process.stderr, running.errors), daemon=True
+    )
+    running._error_reader.start()
     try:
         deadline = time.monotonic() + TIMEOUT
         while True:
@@ -151,8 +165,7 @@ def serve_process(command: list[str], cwd: Path, env: dict[str, str]) -> Iterato
             except queue.Empty:
                 raise AssertionError(f"mailcmd serve did not get ready: {lines}") from None
             if line is None:
-                _, errors = process.communicate(timeout=TIMEOUT)
-                raise AssertionError(f"mailcmd serve exited early: {lines} {errors}")
+                raise AssertionError(f"mailcmd serve exited early: {lines} {running.logged()}")
             lines.append(line)
             if line.endswith("ready"):
                 break
@@ -164,6 +177,12 @@ def serve_process(command: list[str], cwd: Path, env: dict[str, str]) -> Iterato
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def _collect(stream: IO[str] | None, into: list[str]) -> None:
+    if stream is not None:
+        for line in stream:
+            into.append(line)
 
 
 def _read_lines(process: subprocess.Popen[str], received: "queue.Queue[str | None]") -> None:

@@ -1,5 +1,6 @@
 """`mailcmd serve` as an operator runs it: start-up, schema handling, certificate, stop."""
 
+import json
 import signal
 import smtplib
 import ssl
@@ -9,7 +10,7 @@ import pytest
 
 from mailcmd.db import migrations
 from mailcmd.tls import fingerprint
-from tests.conftest import Cli, postgres_url
+from tests.conftest import ALICE, PASSWORD, Cli, postgres_url
 from tests.servers import TIMEOUT, clean_environment, free_port, mailcmd_command, serve_process
 
 
@@ -55,3 +56,31 @@ def test_serve_refuses_a_postgresql_schema_that_is_behind(empty_cli: Cli) -> Non
     assert result.exit_code == 1
     assert result.stderr.startswith("mailcmd: the database schema is at nothing")
     assert result.stderr.endswith("run `mailcmd db upgrade`\n")
+
+
+def test_json_log_format_writes_one_json_object_per_line(tmp_path: Path, accounts: Cli) -> None:
+    submission = free_port()
+    env = clean_environment(
+        MAILCMD_DATABASE_URL=accounts.env["MAILCMD_DATABASE_URL"],
+        MAILCMD_STATE_DIR=str(tmp_path / "state"),
+        MAILCMD_LOG_FORMAT="json",
+        MAILCMD_SMTP__SUBMISSION_PORT=str(submission),
+        MAILCMD_SMTP__SMTPS_PORT=str(free_port()),
+    )
+
+    with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=env) as served:
+        cert = tmp_path / "state" / "tls" / "dev-cert.pem"
+        with smtplib.SMTP("127.0.0.1", submission, timeout=TIMEOUT) as client:
+            client.starttls(context=ssl.create_default_context(cafile=str(cert)))
+            client.login(ALICE, PASSWORD)
+            client.sendmail(ALICE, [ALICE], b"Subject: hi\r\n\r\nhello\r\n")
+        assert served.stop() == 0
+        errors = served.logged()
+
+    entries = [json.loads(line) for line in errors.splitlines()]
+    [transaction] = [entry for entry in entries if "smtp" in entry]
+    assert transaction["logger"] == "mailcmd.smtp.transactions"
+    assert transaction["smtp"]["account"] == ALICE
+    assert transaction["smtp"]["rcpt_to"] == [ALICE]
+    assert transaction["smtp"]["result"].startswith("250 2.0.0 Ok: queued as ")
+    assert PASSWORD not in errors

@@ -42,6 +42,7 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "smtp.max_recipients": 100,
         "smtp.max_connections": 1000,
         "smtp.timeout": 300.0,
+        "smtp.relay_authenticated": False,
         "auth.failure_delay": 0.5,
         "auth.max_failure_delay": 8.0,
         "auth.lockout_failures": 10,

@@ -18,8 +18,12 @@ from mailcmd.db.types import utc_now
 from mailcmd.inbound import InboundQueue, ReceivedMessage
 from mailcmd.recipients import RecipientDirectory
 from mailcmd.smtp.status import Status
+from mailcmd.smtp.transactions import log_transaction
 
 log = logging.getLogger(__name__)
+
+# How the null reverse-path of bounces reaches the hooks.
+NULL_SENDER = "<>"
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,8 @@ class ListenerPolicy:
     submission: bool
     domain: str
     max_recipients: int
+    # Logged-in accounts may send to other domains (for delivery through the relay).
+    relay_authenticated: bool = False
 
 
 class ReceiverHandler:
@@ -59,7 +65,8 @@ class ReceiverHandler:
     ) -> list[str]:
         """Record the client's name and advertise mailcmd's extensions."""
         session.host_name = hostname
-        keywords = [line[4:] for line in responses[1:] if line[4:] != "HELP"]
+        # aiosmtpd's HELP is dropped, and so is an AUTH with no mechanisms (MX port).
+        keywords = [line[4:] for line in responses[1:] if line[4:].strip() not in ("HELP", "AUTH")]
         keywords += ["PIPELINING", "ENHANCEDSTATUSCODES"]
         lines = [responses[0]] + [f"250-{keyword}" for keyword in keywords[:-1]]
         return [*lines, f"250 {keywords[-1]}"]
@@ -102,15 +109,29 @@ class ReceiverHandler:
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        """On submission ports, accept only a sender address the logged-in account owns."""
+        """Accept the sender: on submission ports only an address the account owns.
+
+        The null sender `<>` (bounces and other notifications) is accepted only from
+        other servers, on the MX port.
+        """
         verified = _verified_login(session)
-        if self.policy.submission and verified is not None:
+        refusal: str | None = None
+        if address == NULL_SENDER:
+            if self.policy.submission:
+                refusal = Status.SENDER_NOT_OWNED.with_values(login=_login_of(verified))
+        else:
             try:
                 sender = normalise_address(address)
             except InvalidAddressError:
-                return str(Status.MALFORMED_ADDRESS)
-            if sender not in verified.addresses:
-                return Status.SENDER_NOT_OWNED.with_values(login=verified.login)
+                refusal = str(Status.MALFORMED_ADDRESS)
+            else:
+                if self.policy.submission and (
+                    verified is None or sender not in verified.addresses
+                ):
+                    refusal = Status.SENDER_NOT_OWNED.with_values(login=_login_of(verified))
+        if refusal is not None:
+            self._log_refusal(server, session, refusal, mail_from=address)
+            return refusal
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return str(Status.SENDER_OK)
@@ -118,7 +139,18 @@ class ReceiverHandler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        """Accept local addresses that exist; refuse unknown ones now and relaying always."""
+        """Accept local addresses that exist; refuse unknown ones now, and relaying."""
+        refusal = await self._refuse_recipient(session, envelope, address)
+        if refusal is not None:
+            self._log_refusal(server, session, refusal, envelope.mail_from, [address])
+            return refusal
+        envelope.rcpt_tos.append(normalise_address(address))
+        envelope.rcpt_options.extend(options)
+        return str(Status.RECIPIENT_OK)
+
+    async def _refuse_recipient(
+        self, session: Session, envelope: Envelope, address: str
+    ) -> str | None:
         if len(envelope.rcpt_tos) >= self.policy.max_recipients:
             return str(Status.TOO_MANY_RECIPIENTS)
         try:
@@ -126,12 +158,13 @@ class ReceiverHandler:
         except InvalidAddressError:
             return str(Status.MALFORMED_ADDRESS)
         if recipient.rpartition("@")[2] != self.policy.domain:
+            may_relay = self.policy.relay_authenticated and self.policy.submission
+            if may_relay and _verified_login(session) is not None:
+                return None
             return Status.RELAY_DENIED.with_values(address=recipient)
         if not await self._recipients.exists(recipient):
             return Status.UNKNOWN_RECIPIENT.with_values(address=recipient)
-        envelope.rcpt_tos.append(recipient)
-        envelope.rcpt_options.extend(options)
-        return str(Status.RECIPIENT_OK)
+        return None
 
     async def handle_VRFY(
         self, server: SMTP, session: Session, envelope: Envelope, address: str
@@ -148,15 +181,16 @@ class ReceiverHandler:
         """
         content = bytes(envelope.original_content or b"")
         if _has_bare_line_ending(content):
-            log.info("refused a message with bare CR or LF from %s", _client_address(session))
-            return str(Status.BARE_LINE_ENDING)
+            refusal = str(Status.BARE_LINE_ENDING)
+            self._log_refusal(server, session, refusal, envelope.mail_from, envelope.rcpt_tos)
+            return refusal
         verified = _verified_login(session)
         tls = _tls_details(server)
         client = _client_address(session)
         raw = self._trace_header(session, envelope, verified, tls) + content
         message = ReceivedMessage(
             raw=raw,
-            mail_from=envelope.mail_from or "",
+            mail_from="" if envelope.mail_from == NULL_SENDER else envelope.mail_from or "",
             rcpt_tos=tuple(envelope.rcpt_tos),
             account_id=verified.account_id if verified else None,
             client_address=client,
@@ -169,25 +203,51 @@ class ReceiverHandler:
         except Exception:
             ref = secrets.token_hex(4)
             log.exception("ref=%s could not store a message from %s", ref, client)
-            return Status.TEMPORARY_FAILURE.with_values(ref=ref)
-        log.info(
-            "queued id=%d port=%s client=%s account=%s from=<%s> to=%s size=%d tls=%s",
-            queue_id,
-            self.policy.name,
-            client,
-            verified.login if verified else "-",
-            message.mail_from,
-            ",".join(f"<{rcpt}>" for rcpt in message.rcpt_tos),
-            len(raw),
-            tls[0] if tls else "none",
+            reply = Status.TEMPORARY_FAILURE.with_values(ref=ref)
+            self._log_refusal(server, session, reply, envelope.mail_from, envelope.rcpt_tos)
+            return reply
+        reply = Status.QUEUED.with_values(queue_id=queue_id)
+        log_transaction(
+            reply,
+            queue_id=queue_id,
+            **self._session_fields(server, session),
+            mail_from=envelope.mail_from,
+            rcpt_to=list(envelope.rcpt_tos),
+            size=len(raw),
         )
-        return Status.QUEUED.with_values(queue_id=queue_id)
+        return reply
 
     async def handle_exception(self, error: Exception) -> str:
         """Log an unexpected error with a reference; the client sees only the reference."""
         ref = secrets.token_hex(4)
         log.error("ref=%s internal error in an SMTP session", ref, exc_info=error)
         return Status.TEMPORARY_FAILURE.with_values(ref=ref)
+
+    def _log_refusal(
+        self,
+        server: SMTP,
+        session: Session,
+        reply: str,
+        mail_from: str | None = None,
+        rcpt_to: list[str] | None = None,
+    ) -> None:
+        log_transaction(
+            reply,
+            **self._session_fields(server, session),
+            mail_from=mail_from,
+            rcpt_to=rcpt_to,
+        )
+
+    def _session_fields(self, server: SMTP, session: Session) -> dict[str, Any]:
+        verified = _verified_login(session)
+        tls = _tls_details(server)
+        return {
+            "port": self.policy.name,
+            "client": _client_address(session),
+            "helo": session.host_name,
+            "account": verified.login if verified else None,
+            "tls": tls[0] if tls else "none",
+        }
 
     async def _authenticate(self, server: SMTP, login: bytes, password: bytes) -> AuthResult:
         outcome = await self._authenticator.authenticate(
@@ -224,6 +284,10 @@ class ReceiverHandler:
             f"\t{format_datetime(utc_now())}\r\n"
         )
         return header.encode("ascii", errors="replace")
+
+
+def _login_of(verified: VerifiedLogin | None) -> str:
+    return verified.login if verified else "nobody"
 
 
 def _has_bare_line_ending(content: bytes) -> bool:

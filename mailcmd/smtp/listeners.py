@@ -95,6 +95,7 @@ async def start_smtp(
                 submission=submission,
                 domain=settings.domain,
                 max_recipients=smtp.max_recipients,
+                relay_authenticated=smtp.relay_authenticated,
             ),
             authenticator,
             recipients,

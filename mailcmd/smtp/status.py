@@ -72,7 +72,17 @@ class Status:
 _ENHANCED = re.compile(rb"^\d{3}[ -][245]\.\d{1,3}\.\d{1,3}(?: |$)")
 
 # Replies that aiosmtpd writes itself, by the start of their text, and what we say
-# instead: each gets an enhanced code, and none sounds like a stack trace.
+# instead. The first table holds engine replies that carry an enhanced code already
+# (they are replaced, so that every text is ours); the second those without one.
+_ENGINE_ENHANCED_REPLIES: tuple[tuple[bytes, Reply], ...] = (
+    (b"504 5.5.4 Unrecognized authentication type", Status.UNKNOWN_MECHANISM),
+    (b"530 5.7.0 Authentication required", Status.AUTH_REQUIRED),
+    (b"538 5.7.11 ", Status.ENCRYPTION_REQUIRED),
+    (b"553 5.1.3 Error: malformed address", Status.MALFORMED_ADDRESS),
+    (b"501 5.5.2 Can't", Status.BAD_BASE64),
+    (b"501 5.7.0 Auth aborted", Status.AUTH_ABORTED),
+    (b"502 5.5.1 Too many unrecognized", Status.TOO_MANY_BAD_COMMANDS),
+)
 _ENGINE_REPLIES: tuple[tuple[bytes, Reply], ...] = (
     (b"500 Command line too long", Status.LINE_TOO_LONG),
     (b"500 Line too long", Status.LINE_TOO_LONG),
@@ -80,7 +90,6 @@ _ENGINE_REPLIES: tuple[tuple[bytes, Reply], ...] = (
     (b"500 Error: strict ASCII mode", Status.NOT_ASCII),
     (b"500 Error: command", Status.UNKNOWN_COMMAND),
     (b"501 ", Status.SYNTAX_ARGUMENTS),
-    (b"502 5.5.1 Too many unrecognized", Status.TOO_MANY_BAD_COMMANDS),
     (b"502 ", Status.NOT_IMPLEMENTED),
     (b"503 Already authenticated", Status.ALREADY_AUTHENTICATED),
     (b"503 ", Status.BAD_SEQUENCE),
@@ -100,6 +109,9 @@ def with_enhanced_code(line: bytes, message_size_limit: int) -> bytes:
     Lines that carry one already, greetings, EHLO's list, and intermediate replies
     (334, 354) pass unchanged.
     """
+    for prefix, reply in _ENGINE_ENHANCED_REPLIES:
+        if line.startswith(prefix):
+            return reply.with_values(limit=message_size_limit).encode()
     if _ENHANCED.match(line) or line[:3] in (b"220", b"334", b"354") or line[3:4] == b"-":
         return line
     for prefix, reply in _ENGINE_REPLIES:

@@ -1,0 +1,136 @@
+"""The MX port: mail from other servers, without AUTH, only to local addresses."""
+
+import json
+import logging
+
+import pytest
+
+from mailcmd.smtp.status import Status
+from tests.conftest import ALICE, PASSWORD, StartServer
+from tests.servers import RawClient, RunningServer, free_port
+from tests.test_smtp_submission import stored_messages
+
+
+@pytest.fixture
+def server(start_server: StartServer) -> RunningServer:
+    return start_server(mx_port=free_port())
+
+
+@pytest.fixture
+def mx(server: RunningServer) -> RawClient:
+    client = RawClient(server.port("mx"))
+    assert client.reply().startswith("220 ")
+    yield client
+    client.close()
+
+
+def test_mx_offers_starttls_and_never_auth(server: RunningServer, mx: RawClient) -> None:
+    before = mx.command("EHLO mx.example.org")
+    mx.command("STARTTLS")
+    mx.starttls(server.tls_client_context)
+    after = mx.command("EHLO mx.example.org")
+
+    assert "STARTTLS" in before
+    assert "AUTH" not in before
+    assert "AUTH" not in after
+    assert mx.command("AUTH PLAIN AGFsaWNlAHB3") == str(Status.UNKNOWN_MECHANISM)
+
+
+def test_mx_accepts_mail_for_a_local_address_without_auth(mx: RawClient, database_url: str) -> None:
+    mx.command("EHLO mx.example.org")
+
+    assert mx.command("MAIL FROM:<someone@example.org>") == str(Status.SENDER_OK)
+    assert mx.command(f"RCPT TO:<{ALICE}>") == str(Status.RECIPIENT_OK)
+    mx.command("DATA")
+    reply = mx.command("From: someone@example.org\r\nSubject: add Hello\r\n\r\nHi\r\n.")
+
+    [stored] = stored_messages(database_url)
+    assert reply == Status.QUEUED.with_values(queue_id=stored.id)
+    assert stored.account_id is None
+    assert stored.mail_from == "someone@example.org"
+    assert stored.helo == "mx.example.org"
+    assert stored.client_address == "127.0.0.1"
+    assert stored.tls_protocol is None
+    assert b"with ESMTP;" in stored.raw or b"with ESMTP\r\n" in stored.raw
+
+
+def test_mx_accepts_the_null_sender_of_bounces(mx: RawClient, database_url: str) -> None:
+    mx.command("EHLO mx.example.org")
+
+    assert mx.command("MAIL FROM:<>") == str(Status.SENDER_OK)
+    mx.command(f"RCPT TO:<{ALICE}>")
+    mx.command("DATA")
+    mx.command("Subject: Undelivered Mail\r\n\r\nbounce\r\n.")
+
+    [stored] = stored_messages(database_url)
+    assert stored.mail_from == ""
+
+
+@pytest.mark.parametrize(
+    ("recipient", "expected"),
+    [
+        (
+            "nobody@app.localhost",
+            Status.UNKNOWN_RECIPIENT.with_values(address="nobody@app.localhost"),
+        ),
+        ("victim@example.com", Status.RELAY_DENIED.with_values(address="victim@example.com")),
+    ],
+    ids=["unknown-local", "relay"],
+)
+def test_mx_refuses_other_recipients(mx: RawClient, recipient: str, expected: str) -> None:
+    mx.command("EHLO mx.example.org")
+    mx.command("MAIL FROM:<someone@example.org>")
+
+    assert mx.command(f"RCPT TO:<{recipient}>") == expected
+
+
+def test_null_sender_is_refused_on_submission(server: RunningServer) -> None:
+    client = server.submission()
+    client.login(ALICE, PASSWORD)
+
+    code, text = client.docmd("MAIL", "FROM:<>")
+
+    assert f"{code} {text.decode()}" == Status.SENDER_NOT_OWNED.with_values(login=ALICE)
+
+
+def test_relay_for_logged_in_accounts_only_when_configured(start_server: StartServer) -> None:
+    closed = start_server()
+    open_for_accounts = start_server(relay_authenticated=True)
+    answers = []
+    for server in (closed, open_for_accounts):
+        client = server.submission()
+        client.login(ALICE, PASSWORD)
+        client.mail(ALICE)
+        code, text = client.rcpt("friend@example.com")
+        answers.append(f"{code} {text.decode()}")
+
+    assert answers == [
+        Status.RELAY_DENIED.with_values(address="friend@example.com"),
+        str(Status.RECIPIENT_OK),
+    ]
+
+
+def test_each_transaction_is_one_log_line_with_its_result(
+    server: RunningServer, mx: RawClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mailcmd.smtp.transactions")
+    mx.command("EHLO mx.example.org")
+    mx.command("MAIL FROM:<someone@example.org>")
+    mx.command("RCPT TO:<nobody@app.localhost>")
+    mx.command(f"RCPT TO:<{ALICE}>")
+    mx.command("DATA")
+    mx.command("Subject: x\r\n\r\nhello\r\n.")
+
+    records = [record for record in caplog.records if record.name.endswith("transactions")]
+
+    assert len(records) == 2
+    refused, queued = (record.getMessage() for record in records)
+    assert "port=mx client=127.0.0.1 helo=mx.example.org" in refused
+    assert 'result="550 5.1.1 No such mailbox here: nobody@app.localhost"' in refused
+    assert queued.startswith("queue_id=")
+    assert f"mail_from=someone@example.org rcpt_to=<{ALICE}>" in queued
+    assert "tls=none" in queued
+    assert 'result="250 2.0.0 Ok: queued as' in queued
+    fields = json.loads(json.dumps(records[1].smtp))  # what the JSON log format writes
+    assert fields["rcpt_to"] == [ALICE]
+    assert fields["result"].startswith("250 2.0.0")
