@@ -9,9 +9,9 @@ from mailcmd.authentication import Authenticator
 from mailcmd.db.database import Database
 from mailcmd.inbound import InboundQueue
 from mailcmd.recipients import RecipientDirectory
-from mailcmd.settings import Settings
+from mailcmd.settings import Settings, SettingsError
 from mailcmd.smtp.listeners import SmtpListeners, start_smtp
-from mailcmd.tls import CertificateFiles, ServerTls, development_certificate
+from mailcmd.tls import CertificateError, CertificateFiles, ServerTls, development_certificate
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +20,21 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 def server_tls(settings: Settings) -> ServerTls:
-    """Return the TLS context from the configured certificate, or the development one."""
-    if settings.smtp.tls_cert is not None and settings.smtp.tls_key is not None:
-        return ServerTls(CertificateFiles(cert=settings.smtp.tls_cert, key=settings.smtp.tls_key))
-    return ServerTls(development_certificate(settings.state_dir, settings.domain))
+    """Return the TLS context from the configured certificate, or the development one.
+
+    Raises `SettingsError` naming the settings if the certificate cannot be loaded.
+    """
+    smtp = settings.smtp
+    if smtp.tls_cert is not None and smtp.tls_key is not None:
+        files = CertificateFiles(cert=smtp.tls_cert, key=smtp.tls_key)
+        keys = "smtp.tls_cert, smtp.tls_key"
+    else:
+        files = development_certificate(settings.state_dir, settings.domain)
+        keys = "state_dir (development certificate)"
+    try:
+        return ServerTls(files)
+    except CertificateError as error:
+        raise SettingsError(f"{keys}: {error}") from None
 
 
 class Server:

@@ -70,6 +70,19 @@ class AuthSettings(BaseModel):
     cache_seconds: float = Field(default=60.0, ge=0, description="how long a login is remembered")
 
 
+class WorkerSettings(BaseModel):
+    """The `[worker]` table: how stored messages become handler calls and replies."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    concurrency: int = Field(default=4, gt=0, description="messages processed at once")
+    max_attempts: int = Field(default=5, gt=0, description="tries before a message fails")
+    retry_seconds: float = Field(default=30.0, gt=0, description="first retry delay; doubles")
+    handler_timeout: float = Field(default=30.0, gt=0, description="seconds a handler may run")
+    poll_seconds: float = Field(default=5.0, gt=0, description="how often to look for retries")
+    reply_rate_limit: int = Field(default=30, gt=0, description="replies per hour to one address")
+
+
 class Settings(BaseSettings):
     """Every setting of a mailcmd installation, validated and with paths made absolute."""
 
@@ -88,6 +101,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     smtp: SmtpSettings = SmtpSettings()
     auth: AuthSettings = AuthSettings()
+    worker: WorkerSettings = WorkerSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -215,8 +229,16 @@ def _describe_error(error: ValidationError, path: Path | None, env_keys: Mapping
     first = error.errors()[0]
     key = ".".join(str(part) for part in first["loc"])
     message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-    if key in env_keys:
-        where = f"environment variable {env_name(key)}"
+    # A table-wide error (two keys that must agree) names its keys in its message; it
+    # is blamed on the variables that set one of those keys, if any did.
+    from_env = [
+        name
+        for name in env_keys
+        if key and name.startswith(key + ".") and name.rpartition(".")[2] in message
+    ]
+    if key in env_keys or (key and from_env):
+        names = ", ".join(env_name(name) for name in (from_env or [key]))
+        where = f"environment variable{'s' if len(from_env) > 1 else ''} {names}"
     elif path is not None:
         where = str(path)
     else:

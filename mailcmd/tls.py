@@ -81,32 +81,54 @@ def fingerprint(cert: Path) -> str:
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2)).upper()
 
 
+class CertificateError(Exception):
+    """A certificate and key could not be loaded; the message is one line for the operator."""
+
+
 class ServerTls:
     """A server-side TLS context (TLS 1.2 or newer) that can take a new certificate live.
 
-    Every listener shares the one context, so a reload reaches all of them; sessions
+    Every listener shares `context`. A reload loads the files into a fresh context and
+    switches each later handshake over to it, so a certificate of another key type
+    replaces the old one, and broken files leave the one in use untouched. Sessions
     already encrypted keep the certificate they were handshaken with.
     """
 
     def __init__(self, files: CertificateFiles) -> None:
-        """Load `files`; raises `OSError` or `ssl.SSLError` if they are unusable."""
+        """Load `files`; raises `CertificateError` if they are unusable."""
         self.files = files
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.minimum_version = ssl.TLSVersion.TLSv1_2
-        self.context.options |= ssl.OP_NO_COMPRESSION
-        self.context.load_cert_chain(files.cert, files.key)
-
-    @property
-    def fingerprint(self) -> str:
-        """The SHA-256 fingerprint of the certificate in use."""
-        return fingerprint(self.files.cert)
+        self.context, self.fingerprint = _load_context(files)
+        self._current = self.context
+        self.context.sni_callback = self._use_current
 
     def reload(self) -> bool:
         """Load the certificate files again; keep the old certificate if they are broken."""
         try:
-            self.context.load_cert_chain(self.files.cert, self.files.key)
-        except (OSError, ssl.SSLError) as error:
-            log.error("kept the old certificate: cannot load %s: %s", self.files.cert, error)
+            self._current, self.fingerprint = _load_context(self.files)
+        except CertificateError as error:
+            log.error("kept the old certificate: %s", error)
             return False
         log.info("loaded certificate %s (SHA-256 %s)", self.files.cert, self.fingerprint)
         return True
+
+    def _use_current(
+        self, connection: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, _: ssl.SSLContext
+    ) -> None:
+        # OpenSSL asks on every handshake, whether or not the client named a server;
+        # OpenSSL cannot empty a context's certificate slots, hence the switch.
+        if connection.context is not self._current:
+            connection.context = self._current
+
+
+def _load_context(files: CertificateFiles) -> tuple[ssl.SSLContext, str]:
+    """Return a new server context holding the certificate in `files`, and its fingerprint."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.options |= ssl.OP_NO_COMPRESSION
+    try:
+        certificate_fingerprint = fingerprint(files.cert)
+        context.load_cert_chain(files.cert, files.key)
+    except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+        reason = " ".join(str(error).split())
+        raise CertificateError(f"cannot load {files.cert} with {files.key}: {reason}") from None
+    return context, certificate_fingerprint

@@ -49,6 +49,12 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "auth.client_lockout_failures": 30,
         "auth.lockout_seconds": 900.0,
         "auth.cache_seconds": 60.0,
+        "worker.concurrency": 4,
+        "worker.max_attempts": 5,
+        "worker.retry_seconds": 30.0,
+        "worker.handler_timeout": 30.0,
+        "worker.poll_seconds": 5.0,
+        "worker.reply_rate_limit": 30,
     }
     assert {key: entry["value"] for key, entry in values.items()} == expected
     assert {entry["source"] for entry in values.values()} == {"default"}
