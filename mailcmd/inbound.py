@@ -2,17 +2,21 @@
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, joinedload
 
 from mailcmd.db.database import Database
+from mailcmd.db.engine import is_sqlite
 from mailcmd.db.models import InboundMessage, QueueStatus
+from mailcmd.db.types import utc_now
 
 log = logging.getLogger(__name__)
 
+# The PostgreSQL channel on which stored mail is announced to workers.
+NEW_MAIL_CHANNEL = "mailcmd_inbound"
 # A commit takes whatever arrived while the previous one ran, up to this many.
 MAX_BATCH = 256
 
@@ -38,9 +42,12 @@ class InboundQueue:
     commit), so a busy server pays one fsync per batch rather than per message.
     """
 
-    def __init__(self, database: Database) -> None:
-        """Store into `database`; call `start` before `put`."""
+    def __init__(self, database: Database, on_commit: Callable[[], None] | None = None) -> None:
+        """Store into `database`; call `start` before `put`. `on_commit` hears of each batch."""
         self._database = database
+        self._on_commit = on_commit
+        # Other processes' workers hear of new mail through PostgreSQL's NOTIFY.
+        self._notify = not is_sqlite(database.engine.url)
         self._pending: list[tuple[ReceivedMessage, asyncio.Future[int]]] = []
         self._wakeup = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
@@ -87,6 +94,8 @@ class InboundQueue:
                 for (_, committed), queue_id in zip(batch, ids, strict=True):
                     if not committed.done():
                         committed.set_result(queue_id)
+                if self._on_commit is not None:
+                    self._on_commit()
 
     def _store(self, messages: list[ReceivedMessage]) -> list[int]:
         rows = [
@@ -106,6 +115,8 @@ class InboundQueue:
         with self._database.sessions.begin() as session:
             session.add_all(rows)
             session.flush()
+            if self._notify:
+                session.execute(text(f"NOTIFY {NEW_MAIL_CHANNEL}"))
             return [row.id for row in rows]
 
 
@@ -122,3 +133,20 @@ def list_inbound(
 def get_inbound(session: Session, queue_id: int) -> InboundMessage | None:
     """Return the inbound message with `queue_id`, or None."""
     return session.get(InboundMessage, queue_id, options=[joinedload(InboundMessage.account)])
+
+
+def requeue(session: Session, queue_id: int) -> InboundMessage | None:
+    """Queue the message `queue_id` again for immediate processing, with fresh attempts.
+
+    Returns None if there is no such message; a message being processed is left alone
+    and returned unchanged.
+    """
+    message = get_inbound(session, queue_id)
+    if message is None or message.status == QueueStatus.PROCESSING:
+        return message
+    message.status = QueueStatus.QUEUED
+    message.attempts = 0
+    message.next_attempt_at = utc_now()
+    message.claim_token = None
+    message.claimed_until = None
+    return message

@@ -68,3 +68,30 @@ def test_queue_show_of_an_unknown_id_is_one_line(accounts: Cli) -> None:
 
     assert result.exit_code == 1
     assert result.stderr == "mailcmd: no inbound message with id 999\n"
+
+
+def test_queue_retry_queues_a_message_again(start_server: StartServer, accounts: Cli) -> None:
+    queue_id = send_one(start_server)
+
+    retried = accounts("queue", "retry", str(queue_id))
+    shown = json.loads(accounts("queue", "show", str(queue_id), "--json").stdout)
+
+    assert retried.stdout == f"message {queue_id} queued again\n"
+    assert shown["status"] == "queued"
+    assert shown["attempts"] == 0
+
+
+def test_queue_retry_of_an_unknown_id_is_one_line(accounts: Cli) -> None:
+    result = accounts("queue", "retry", "999")
+
+    assert result.exit_code == 1
+    assert result.stderr == "mailcmd: no inbound message with id 999\n"
+
+
+def test_outbox_of_a_fresh_server_is_empty(accounts: Cli) -> None:
+    listed = accounts("outbox", "list")
+    shown = accounts("outbox", "show", "1")
+
+    assert listed.stdout == "(none)\n"
+    assert shown.exit_code == 1
+    assert shown.stderr == "mailcmd: no outbound message with id 1\n"

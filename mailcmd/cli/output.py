@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import typer
 
@@ -22,3 +23,12 @@ def timestamp(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.isoformat(timespec="seconds")
+
+
+def shown_value(value: Any) -> str:
+    """Return `value` as a table cell: '-' for nothing, lists joined with commas."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(str(entry) for entry in value)
+    return str(value)

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 import typer
 
-from mailcmd.cli.output import print_table, timestamp
+from mailcmd.cli.output import print_table, shown_value, timestamp
 from mailcmd.cli.state import RefusedError, database_session
 from mailcmd.db.models import InboundMessage, QueueStatus
-from mailcmd.inbound import get_inbound, list_inbound
+from mailcmd.inbound import get_inbound, list_inbound, requeue
 
 app = typer.Typer(help="Inspect the inbound queue.", no_args_is_help=True)
 
@@ -76,7 +76,22 @@ def show(
     if as_json:
         typer.echo(json.dumps(item, indent=2))
         return
-    print_table(["FIELD", "VALUE"], [[key, _shown(value)] for key, value in item.items()])
+    print_table(["FIELD", "VALUE"], [[key, shown_value(value)] for key, value in item.items()])
+
+
+@app.command("retry")
+def retry(
+    ctx: typer.Context,
+    queue_id: Annotated[int, typer.Argument(metavar="ID", help="The message's queue id.")],
+) -> None:
+    """Process a deferred or failed message again now, with a fresh count of attempts."""
+    with database_session(ctx) as session:
+        message = requeue(session, queue_id)
+        if message is None:
+            raise RefusedError(f"no inbound message with id {queue_id}")
+        if message.status == QueueStatus.PROCESSING:
+            raise RefusedError(f"message {queue_id} is being processed right now")
+    typer.echo(f"message {queue_id} queued again")
 
 
 def _describe(message: InboundMessage) -> dict[str, Any]:
@@ -95,11 +110,3 @@ def _describe(message: InboundMessage) -> dict[str, Any]:
         "next_attempt_at": timestamp(message.next_attempt_at),
         "last_error": message.last_error,
     }
-
-
-def _shown(value: Any) -> str:
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, list):
-        return ", ".join(str(entry) for entry in value)
-    return str(value)

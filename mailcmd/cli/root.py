@@ -11,6 +11,7 @@ from mailcmd.accounts import AccountError
 from mailcmd.cli import (
     config_commands,
     db_commands,
+    outbox_commands,
     queue_commands,
     serve_command,
     users_commands,
@@ -76,4 +77,5 @@ app.add_typer(users_commands.app, name="users")
 app.add_typer(db_commands.app, name="db")
 app.add_typer(config_commands.app, name="config")
 app.add_typer(queue_commands.app, name="queue")
+app.add_typer(outbox_commands.app, name="outbox")
 app.command("serve")(serve_command.serve)

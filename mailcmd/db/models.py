@@ -154,6 +154,9 @@ class InboundMessage(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utc_now)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Set by the worker that claimed the message; its commit must still hold the claim.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_until: Mapped[datetime | None]
 
     account: Mapped[Account | None] = relationship()
 
@@ -162,7 +165,10 @@ class OutboundMessage(Base):
     """A message mailcmd sends (a reply, a notification), waiting for or done by delivery."""
 
     __tablename__ = "outbound_messages"
-    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "answers_address", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
@@ -173,6 +179,8 @@ class OutboundMessage(Base):
     inbound_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("inbound_messages.id", ondelete="SET NULL"), index=True
     )
+    # The person an automatic reply answers, counted for the per-hour reply limit.
+    answers_address: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     status: Mapped[QueueStatus] = _status_column()
     attempts: Mapped[int] = mapped_column(default=0)
@@ -225,3 +233,16 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(default=0)
     first_failure_at: Mapped[datetime] = mapped_column(default=utc_now)
     locked_until: Mapped[datetime | None]
+
+
+class ProcessedMessage(Base):
+    """A Message-ID already processed for one sender, so a resent copy is not run twice."""
+
+    __tablename__ = "processed_messages"
+
+    sender: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    inbound_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id", ondelete="SET NULL")
+    )
+    processed_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -1,0 +1,93 @@
+"""`mailcmd outbox ...`: the mail mailcmd has to send, as the operator inspects it."""
+
+import json
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
+from typing import Annotated, Any
+
+import typer
+
+from mailcmd.cli.output import print_table, shown_value, timestamp
+from mailcmd.cli.state import RefusedError, database_session
+from mailcmd.db.models import OutboundMessage, QueueStatus
+from mailcmd.outbox import get_outbound, list_outbound
+
+app = typer.Typer(help="Inspect the outbox.", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[
+        QueueStatus | None, typer.Option("--status", "-s", help="Only messages in this state.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """List outbound messages, newest first."""
+    with database_session(ctx) as session:
+        described = [_describe(message) for message in list_outbound(session, status, limit)]
+    if as_json:
+        typer.echo(json.dumps(described, indent=2))
+        return
+    print_table(
+        ["ID", "CREATED", "STATUS", "TRIES", "TO", "SUBJECT"],
+        [
+            [
+                str(item["id"]),
+                item["created_at"],
+                item["status"],
+                str(item["attempts"]),
+                ", ".join(item["rcpt_tos"]),
+                item["subject"],
+            ]
+            for item in described
+        ],
+    )
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    outbound_id: Annotated[int, typer.Argument(metavar="ID", help="The outbound message's id.")],
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Print the message exactly as stored.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one outbound message: envelope, state, headers (or the raw message)."""
+    with database_session(ctx) as session:
+        message = get_outbound(session, outbound_id)
+        if message is None:
+            raise RefusedError(f"no outbound message with id {outbound_id}")
+        item = _describe(message)
+        content = message.raw
+    if raw:
+        stdout = typer.get_binary_stream("stdout")
+        stdout.write(content)
+        stdout.flush()
+        return
+    if as_json:
+        typer.echo(json.dumps(item, indent=2))
+        return
+    print_table(["FIELD", "VALUE"], [[key, shown_value(value)] for key, value in item.items()])
+
+
+def _describe(message: OutboundMessage) -> dict[str, Any]:
+    headers = BytesHeaderParser(policy=default_policy).parsebytes(message.raw)
+    return {
+        "id": message.id,
+        "status": message.status.value,
+        "created_at": timestamp(message.created_at),
+        "mail_from": message.mail_from,
+        "rcpt_tos": list(message.rcpt_tos),
+        "subject": str(headers.get("Subject", "")),
+        "message_id": str(headers.get("Message-ID", "")),
+        "in_reply_to_queue_id": message.inbound_message_id,
+        "attempts": message.attempts,
+        "next_attempt_at": timestamp(message.next_attempt_at),
+        "last_error": message.last_error,
+        "size": len(message.raw),
+    }
