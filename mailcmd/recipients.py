@@ -4,19 +4,29 @@ import asyncio
 
 from sqlalchemy import select
 
+from mailcmd.app import Registry
 from mailcmd.db.database import Database
 from mailcmd.db.models import AccountAddress
+from mailcmd.processing import HELP_ADDRESS
 
 
 class RecipientDirectory:
-    """Answers whether a normalised local address can receive mail."""
+    """Answers whether a normalised local address can receive mail.
 
-    def __init__(self, database: Database) -> None:
-        """Look addresses up in `database`."""
+    A mailbox of the app (with or without a plus-tag, `tasks+42@`), the help address,
+    and every address an account owns.
+    """
+
+    def __init__(self, database: Database, registry: Registry) -> None:
+        """Look addresses up in `registry`, then in `database`."""
         self._database = database
+        self._registry = registry
 
     async def exists(self, address: str) -> bool:
-        """Tell whether `address` belongs to an account (looked up off the event loop)."""
+        """Tell whether `address` can receive mail (accounts are looked up off the loop)."""
+        local = address.partition("@")[0].partition("+")[0]
+        if local == HELP_ADDRESS or self._registry.find(local) is not None:
+            return True
         return await asyncio.to_thread(self._account_address_exists, address)
 
     def _account_address_exists(self, address: str) -> bool:

@@ -7,11 +7,16 @@ from collections.abc import Callable
 
 from mailcmd.authentication import Authenticator
 from mailcmd.db.database import Database
+from mailcmd.delivery import Deliverer
 from mailcmd.inbound import InboundQueue
+from mailcmd.loading import check_templates, load_registry, template_folders
+from mailcmd.processing import Processor
 from mailcmd.recipients import RecipientDirectory
+from mailcmd.rendering import Renderer
 from mailcmd.settings import Settings, SettingsError
 from mailcmd.smtp.listeners import SmtpListeners, start_smtp
 from mailcmd.tls import CertificateError, CertificateFiles, ServerTls, development_certificate
+from mailcmd.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +45,35 @@ def server_tls(settings: Settings) -> ServerTls:
 class Server:
     """Every part of a running mailcmd, started and stopped together on one event loop."""
 
-    def __init__(self, settings: Settings, database: Database) -> None:
-        """Prepare to serve `settings` from `database`; nothing listens until `start`."""
+    def __init__(
+        self, settings: Settings, database: Database, *, receive: bool = True, work: bool = True
+    ) -> None:
+        """Prepare to serve `settings` from `database`; nothing runs until `start`.
+
+        Loads the app from the commands folder and checks it: a registration error
+        stops the server before it listens. `receive` runs the SMTP ports, `work`
+        the worker.
+        """
         self.settings = settings
         self.database = database
-        self.tls = server_tls(settings)
-        self._inbound = InboundQueue(database)
+        self.registry = load_registry(settings.commands)
+        renderer = Renderer(template_folders(settings.templates))
+        check_templates(self.registry, renderer)
+        self.tls = server_tls(settings) if receive else None
+        self.deliverer = Deliverer(database, settings.worker.poll_seconds) if work else None
+        self.worker = (
+            Worker(
+                settings.worker,
+                database,
+                Processor(settings, self.registry, renderer, database),
+                on_done=self.deliverer.wake if self.deliverer is not None else None,
+            )
+            if work
+            else None
+        )
+        self._inbound = InboundQueue(
+            database, on_commit=self.worker.wake if self.worker is not None else None
+        )
         self._listeners: SmtpListeners | None = None
 
     @property
@@ -54,13 +82,19 @@ class Server:
         return self._listeners.addresses() if self._listeners else {}
 
     async def start(self) -> None:
-        """Start the inbound queue writer and listen on every configured port."""
+        """Start the worker, the inbound queue writer, and listen on every configured port."""
+        if self.worker is not None:
+            self.worker.start()
+        if self.deliverer is not None:
+            self.deliverer.start()
+        if self.tls is None:
+            return
         self._inbound.start()
         self._listeners = await start_smtp(
             self.settings,
             self.tls,
             Authenticator(self.database, self.settings.auth),
-            RecipientDirectory(self.database),
+            RecipientDirectory(self.database, self.registry),
             self._inbound,
         )
 
@@ -74,28 +108,44 @@ class Server:
                 in_flight = self._listeners.transactions_in_flight()
                 log.warning("gave up waiting for %d transactions in flight", in_flight)
             self._listeners.close_connections()
-        await self._inbound.stop()
+            await self._inbound.stop()
+        if self.worker is not None:
+            await self.worker.stop()
+        if self.deliverer is not None:
+            await self.deliverer.stop()
 
     def start_up_lines(self) -> list[str]:
-        """What an operator needs to see at start-up: addresses and the certificate."""
+        """What an operator needs to see at start-up: addresses, certificate, what runs."""
         lines = [f"listening: {name} on {address}" for name, address in self.addresses.items()]
-        lines += [
-            f"certificate: {self.tls.files.cert}",
-            f"certificate SHA-256 fingerprint: {self.tls.fingerprint}",
-            f"domain: {self.settings.domain}; ready",
-        ]
+        if self.tls is not None:
+            lines += [
+                f"certificate: {self.tls.files.cert}",
+                f"certificate SHA-256 fingerprint: {self.tls.fingerprint}",
+            ]
+        mailboxes = ", ".join(sorted(self.registry.mailboxes)) or "none"
+        lines.append(f"commands: {self.settings.commands} (mailboxes: {mailboxes})")
+        lines.append("worker: " + ("running" if self.worker is not None else "off"))
+        lines.append(f"domain: {self.settings.domain}; ready")
         return lines
 
 
-async def serve(settings: Settings, database: Database, announce: Callable[[str], None]) -> None:
-    """Run the server until SIGTERM or SIGINT; SIGHUP reloads the certificate."""
-    server = Server(settings, database)
+async def serve(
+    settings: Settings,
+    database: Database,
+    announce: Callable[[str], None],
+    *,
+    receive: bool = True,
+    work: bool = True,
+) -> None:
+    """Run until SIGTERM or SIGINT; SIGHUP reloads the certificate."""
+    server = Server(settings, database, receive=receive, work=work)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, server.tls.reload)
+    if server.tls is not None:
+        loop.add_signal_handler(signal.SIGHUP, server.tls.reload)
     for line in server.start_up_lines():
         announce(line)
     await stop.wait()

@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Column, Integer, MetaData, Table, Text, create_engine, select, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
 from mailcmd.cli.root import app
 from mailcmd.db.engine import database_url as normalised_url
+from mailcmd.resources import bundled_path
+from mailcmd.testing import MailTestClient
 from tests.servers import RunningServer, running_server, smtp_settings
 
 # Point this at an empty PostgreSQL database to run every storage test on PostgreSQL;
@@ -110,3 +112,56 @@ def start_server(accounts: Cli, database_url: str, tmp_path: Path) -> Iterator[S
             return stack.enter_context(running_server(settings))
 
         yield start
+
+
+LAB_COMMANDS = Path(__file__).parent / "apps" / "lab"
+LAB_TEMPLATES = Path(__file__).parent / "apps" / "lab_templates"
+
+
+@pytest.fixture
+def mail(database_url: str, tmp_path: Path) -> Iterator[MailTestClient]:
+    """The bundled app running on this test's database, with alice logged in by default."""
+    with MailTestClient(
+        bundled_path("commands"), tmp_path / "mail", database_url=database_url
+    ) as client:
+        client.add_account(ALICE, password=PASSWORD)
+        yield client
+
+
+@pytest.fixture
+def lab_settings() -> dict[str, Any]:
+    """Settings for the lab app; tests override retries and limits here."""
+    return {"worker": {"max_attempts": 2, "retry_seconds": 0.05, "handler_timeout": 2.0}}
+
+
+@pytest.fixture
+def lab(
+    database_url: str, tmp_path: Path, lab_settings: dict[str, Any]
+) -> Iterator[MailTestClient]:
+    """The framework's test app (tests/apps/lab) running, with its notes table."""
+    with MailTestClient(
+        LAB_COMMANDS,
+        tmp_path / "lab",
+        database_url=database_url,
+        templates=LAB_TEMPLATES,
+        settings=lab_settings,
+    ) as client:
+        LAB_NOTES.create(client.database.engine)
+        client.add_account(ALICE, password=PASSWORD)
+        yield client
+
+
+LAB_NOTES = Table(
+    "lab_notes",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("words", Text),
+)
+
+
+def lab_notes(client: MailTestClient) -> list[str]:
+    """The notes the lab app's handlers left in the database."""
+    with client.database.engine.connect() as connection:
+        return list(
+            connection.execute(select(LAB_NOTES.c.words).order_by(LAB_NOTES.c.id)).scalars()
+        )

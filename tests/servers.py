@@ -21,17 +21,10 @@ from typing import IO, Any
 from mailcmd.db.database import open_database
 from mailcmd.server import Server
 from mailcmd.settings import Settings
+from mailcmd.testing import free_port
 
 # Every wait on the network is bounded by this many seconds.
 TIMEOUT = 15.0
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def smtp_settings(
@@ -93,13 +86,17 @@ class RunningServer:
 
 
 @contextmanager
-def running_server(settings: Settings) -> Iterator[RunningServer]:
-    """Run a mailcmd server for `settings` in a thread until the block ends."""
+def running_server(settings: Settings, work: bool = False) -> Iterator[RunningServer]:
+    """Run a mailcmd server for `settings` in a thread until the block ends.
+
+    The worker is off unless `work`: receiver tests see the queue as the receiver
+    left it.
+    """
     database = open_database(settings.database_url)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="mailcmd-test-server", daemon=True)
     thread.start()
-    server = Server(settings, database)
+    server = Server(settings, database, work=work)
     asyncio.run_coroutine_threadsafe(server.start(), loop).result(TIMEOUT)
     running = RunningServer(settings=settings, server=server, loop=loop)
     try:

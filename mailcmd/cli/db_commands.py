@@ -7,6 +7,7 @@ import typer
 from mailcmd.cli.state import cli_state
 from mailcmd.db import migrations
 from mailcmd.db.engine import open_engine
+from mailcmd.loading import load_registry
 
 app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 
@@ -68,8 +69,14 @@ def revision(
         bool, typer.Option("--autogenerate", help="Fill the revision from the models' changes.")
     ] = False,
 ) -> None:
-    """Write a new migration revision into the migrations folder."""
-    engine = open_engine(cli_state(ctx).settings.database_url)
+    """Write a new migration revision into the migrations folder.
+
+    The app's command modules are loaded first, so that autogenerate sees the
+    tables they declare as well as mailcmd's own.
+    """
+    settings = cli_state(ctx).settings
+    load_registry(settings.commands)
+    engine = open_engine(settings.database_url)
     try:
         path = migrations.new_revision(engine, message, autogenerate)
     finally:

@@ -8,7 +8,9 @@ from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
 from mailcmd.accounts import AccountError
+from mailcmd.app import RegistrationError
 from mailcmd.cli import (
+    commands_command,
     config_commands,
     db_commands,
     outbox_commands,
@@ -18,6 +20,7 @@ from mailcmd.cli import (
 )
 from mailcmd.cli.state import CliState, RefusedError
 from mailcmd.db.migrations import SchemaBehindError
+from mailcmd.parsing import SignatureError
 from mailcmd.settings import SettingsError
 
 # Exit codes: 1 for a request that cannot be done, 2 for bad settings or usage.
@@ -36,6 +39,8 @@ class _ReportingGroup(TyperGroup):
             _fail(str(error), EXIT_BAD_SETTINGS)
         except (AccountError, RefusedError, SchemaBehindError) as error:
             _fail(str(error), EXIT_REFUSED)
+        except (RegistrationError, SignatureError) as error:
+            _fail(str(error), EXIT_BAD_SETTINGS)
         except OperationalError as error:
             # Drivers explain over several lines; the operator gets them as one.
             reason = " ".join(str(error.orig or error).split())
@@ -79,3 +84,5 @@ app.add_typer(config_commands.app, name="config")
 app.add_typer(queue_commands.app, name="queue")
 app.add_typer(outbox_commands.app, name="outbox")
 app.command("serve")(serve_command.serve)
+app.command("worker")(serve_command.worker)
+app.command("commands")(commands_command.commands)

@@ -1,11 +1,15 @@
-"""The database a mailcmd process works on: one engine and its sessions."""
+"""The database a mailcmd process works on: one engine, its sessions, and write transactions."""
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailcmd.db.engine import open_engine, session_factory
+from mailcmd.db.engine import IMMEDIATE_OPTION, is_sqlite, open_engine, session_factory
 from mailcmd.db.migrations import prepare_schema
 
 
@@ -15,6 +19,22 @@ class Database:
 
     engine: Engine
     sessions: sessionmaker[Session]
+    # SQLite has one writer at a time: in-process writers queue here instead of
+    # timing out on the file lock.
+    _writer_lock: AbstractContextManager[Any] | None = field(default=None, repr=False)
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """Yield a session for a transaction that reads and then writes; the caller commits.
+
+        On SQLite the transaction takes the write lock when it begins, so that it
+        cannot fail half-way because another writer committed after its first read.
+        """
+        guard = self._writer_lock or nullcontext()
+        with guard:
+            writer = session_factory(self.engine.execution_options(**{IMMEDIATE_OPTION: True}))
+            with writer() as session:
+                yield session
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -32,4 +52,5 @@ def open_database(url: str) -> Database:
     except BaseException:
         engine.dispose()
         raise
-    return Database(engine=engine, sessions=session_factory(engine))
+    lock = threading.Lock() if is_sqlite(engine.url) else None
+    return Database(engine=engine, sessions=session_factory(engine), _writer_lock=lock)

@@ -3,12 +3,14 @@
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 # How long a SQLite writer waits for another's lock before giving up, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Execution option: on SQLite, begin the transaction with BEGIN IMMEDIATE.
+IMMEDIATE_OPTION = "mailcmd_begin_immediate"
 
 
 def database_url(url: str) -> URL:
@@ -40,6 +42,7 @@ def open_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed)
         event.listen(engine, "connect", _configure_sqlite_connection)
+        event.listen(engine, "begin", _begin_sqlite_transaction)
         return engine
     return create_engine(parsed, pool_pre_ping=True)
 
@@ -49,7 +52,16 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    # pysqlite's own implicit BEGIN is turned off (below) so that a transaction that
+    # will write can take the write lock up front.
+    immediate = connection.get_execution_options().get(IMMEDIATE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def _configure_sqlite_connection(dbapi_connection: Any, connection_record: Any) -> None:
+    # Transactions are begun explicitly by _begin_sqlite_transaction.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")

@@ -1,0 +1,258 @@
+"""The app registry: mailboxes, their commands and who may use them. Declaring only: no I/O.
+
+An app author writes::
+
+    app = MailApp()
+    tasks = app.mailbox("tasks", help="Your to-do list")
+
+    @tasks.command("add", template="tasks/added")
+    def add(ctx: Context, title: str, due: date | None = None) -> None: ...
+
+Decorators record the function and return it unchanged; mistakes in a signature
+raise at once, naming the function; clashes between modules are found when the apps
+are merged at start-up, naming both places.
+"""
+
+import inspect
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from mailcmd.context import Context
+from mailcmd.parsing import CommandSignature, analyse
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+Auth = Literal["account", "public"]
+
+# The verb a mailbox's default command is filed under: it runs for an empty or an
+# unrecognised subject.
+DEFAULT_VERB = ""
+
+
+class RegistrationError(Exception):
+    """The app's declarations are inconsistent; the message names every place involved."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Who may run a command: any verified account (optionally with roles), or anyone."""
+
+    auth: Auth = "account"
+    roles: frozenset[str] = frozenset()
+
+    def describe(self) -> str:
+        """Return the policy in a few words, as `mailcmd commands` shows it."""
+        who = "anyone" if self.auth == "public" else "accounts"
+        if self.roles:
+            who += " with role " + ", ".join(sorted(self.roles))
+        return who
+
+
+@dataclass(frozen=True)
+class Command:
+    """One verb of one mailbox, with its handler, parsed signature and policy."""
+
+    mailbox: str
+    verb: str
+    function: Callable[..., Any]
+    signature: CommandSignature
+    policy: Policy
+    # The parameter that takes the plus-tag of the address (`tasks+42@` gives "42").
+    tag_parameter: str | None
+    template: str | None
+
+    @property
+    def place(self) -> str:
+        """Where the handler is defined, as `file:line function`."""
+        return _place(self.function)
+
+    @property
+    def is_async(self) -> bool:
+        """Whether the handler is an `async def`."""
+        return inspect.iscoroutinefunction(self.function)
+
+    @property
+    def summary(self) -> str:
+        """The first line of the handler's docstring."""
+        lines = self.doc.strip().splitlines()
+        return lines[0] if lines else ""
+
+    @property
+    def doc(self) -> str:
+        """The handler's whole docstring."""
+        return inspect.getdoc(self.function) or ""
+
+    def usage(self) -> str:
+        """The usage line, e.g. `add TITLE [--due DATE]`."""
+        return self.signature.usage(self.verb or "(any subject)")
+
+
+@dataclass
+class Mailbox:
+    """A local part of the app's domain (`tasks` for `tasks@app.example`) and its verbs."""
+
+    name: str
+    help: str
+    policy: Policy
+    commands: dict[str, Command] = field(default_factory=dict)
+    # Set by the app when it is frozen; declarations after that are refused.
+    frozen: bool = False
+
+    def command(
+        self,
+        verb: str | None = None,
+        *,
+        auth: Auth | None = None,
+        roles: Iterable[str] | None = None,
+        tag: str | None = None,
+        template: str | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """Register the decorated function as the command `verb` (default: its name).
+
+        `auth` and `roles` override the mailbox's policy; `tag` names the parameter
+        that receives the address's plus-tag; `template` is the reply template the
+        command uses (checked to exist at start-up).
+        """
+
+        def register(function: Handler) -> Handler:
+            name = (verb if verb is not None else function.__name__).replace("_", "-").lower()
+            self._add(function, name, auth, roles, tag, template)
+            return function
+
+        return register
+
+    def default(
+        self,
+        *,
+        auth: Auth | None = None,
+        roles: Iterable[str] | None = None,
+        tag: str | None = None,
+        template: str | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """Register the decorated function for an empty or unrecognised subject.
+
+        With `tag`, it is what a plain reply to `tasks+42@` reaches, the plus-tag
+        filling that parameter.
+        """
+
+        def register(function: Handler) -> Handler:
+            self._add(function, DEFAULT_VERB, auth, roles, tag, template)
+            return function
+
+        return register
+
+    def _add(
+        self,
+        function: Callable[..., Any],
+        verb: str,
+        auth: Auth | None,
+        roles: Iterable[str] | None,
+        tag: str | None,
+        template: str | None,
+    ) -> None:
+        if self.frozen:
+            raise RegistrationError(
+                f"{_place(function)}: the app is already serving; register commands at import"
+            )
+        existing = self.commands.get(verb)
+        if existing is not None:
+            raise RegistrationError(
+                f"{self.name}: {_verb_name(verb)} registered twice: "
+                f"{existing.place} and {_place(function)}"
+            )
+        if verb and (not verb.replace("-", "").isalnum() or verb == "help"):
+            raise RegistrationError(
+                f"{_place(function)}: {verb!r} cannot be a verb (letters, digits, '-'; "
+                "'help' is built in)"
+            )
+        signature = analyse(function, injected={Context: "ctx"})
+        if tag is not None and tag not in signature.parameter_names:
+            raise RegistrationError(
+                f"{_place(function)}: tag={tag!r} names no parameter of {function.__name__}"
+            )
+        policy = Policy(
+            auth=auth or self.policy.auth,
+            roles=frozenset(roles) if roles is not None else self.policy.roles,
+        )
+        self.commands[verb] = Command(
+            mailbox=self.name,
+            verb=verb,
+            function=function,
+            signature=signature,
+            policy=policy,
+            tag_parameter=tag,
+            template=template,
+        )
+
+
+class MailApp:
+    """A set of mailboxes declared by one module; the loader merges every app it finds."""
+
+    def __init__(self) -> None:
+        """Start with no mailboxes."""
+        self.mailboxes: dict[str, Mailbox] = {}
+
+    def mailbox(
+        self,
+        name: str,
+        *,
+        help: str = "",
+        auth: Auth = "account",
+        roles: Iterable[str] = (),
+    ) -> Mailbox:
+        """Declare the mailbox `name` (the local part of its address) and return it."""
+        local = name.strip().lower()
+        if not local or not local.replace("-", "").replace(".", "").isalnum() or "+" in local:
+            raise RegistrationError(
+                f"{name!r} cannot be a mailbox name (letters, digits, '.', '-')"
+            )
+        if local in self.mailboxes:
+            raise RegistrationError(f"mailbox {local!r} declared twice in one app")
+        mailbox = Mailbox(name=local, help=help, policy=Policy(auth=auth, roles=frozenset(roles)))
+        self.mailboxes[local] = mailbox
+        return mailbox
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Every mailbox of the loaded apps, frozen: what the receiver and the worker consult."""
+
+    mailboxes: dict[str, Mailbox]
+
+    @classmethod
+    def merge(cls, apps: Iterable[tuple[str, MailApp]]) -> "Registry":
+        """Merge the apps (each with the place it came from), refusing a mailbox declared twice."""
+        merged: dict[str, Mailbox] = {}
+        origin: dict[str, str] = {}
+        for place, app in apps:
+            for name, mailbox in app.mailboxes.items():
+                if name in merged:
+                    raise RegistrationError(
+                        f"mailbox {name!r} declared twice: in {origin[name]} and in {place}"
+                    )
+                merged[name] = mailbox
+                origin[name] = place
+        for mailbox in merged.values():
+            mailbox.frozen = True
+        return cls(mailboxes=merged)
+
+    def find(self, local_part: str) -> Mailbox | None:
+        """Return the mailbox for a local part (without its plus-tag), or None."""
+        return self.mailboxes.get(local_part.lower())
+
+    def commands(self) -> Iterator[Command]:
+        """Every command, by mailbox and verb."""
+        for name in sorted(self.mailboxes):
+            mailbox = self.mailboxes[name]
+            for verb in sorted(mailbox.commands):
+                yield mailbox.commands[verb]
+
+
+def _verb_name(verb: str) -> str:
+    return f"verb {verb!r}" if verb else "the default command"
+
+
+def _place(function: Callable[..., Any]) -> str:
+    code = getattr(function, "__code__", None)
+    where = f"{code.co_filename}:{code.co_firstlineno}" if code else repr(function)
+    return f"{where} {getattr(function, '__qualname__', function)}"

@@ -1,0 +1,41 @@
+"""`mailcmd commands`: every address, verb, usage line and policy of the loaded app."""
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from mailcmd.cli.output import print_table
+from mailcmd.cli.state import cli_state
+from mailcmd.loading import check_templates, load_registry, template_folders
+from mailcmd.rendering import Renderer
+
+
+def commands(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the app's commands: address, verb, usage and who may use them."""
+    settings = cli_state(ctx).settings
+    registry = load_registry(settings.commands)
+    check_templates(registry, Renderer(template_folders(settings.templates)))
+    rows: list[dict[str, Any]] = [
+        {
+            "address": f"{command.mailbox}@{settings.domain}",
+            "verb": command.verb or "(default)",
+            "usage": command.usage(),
+            "policy": command.policy.describe(),
+            "auth": command.policy.auth,
+            "roles": sorted(command.policy.roles),
+            "plus_tag": command.tag_parameter,
+            "summary": command.summary,
+        }
+        for command in registry.commands()
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    print_table(
+        ["ADDRESS", "VERB", "USAGE", "WHO"],
+        [[row["address"], row["verb"], row["usage"], row["policy"]] for row in rows],
+    )

@@ -1,0 +1,125 @@
+"""What a handler receives and gives back: the context of one command, replies, errors."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from mailcmd.message import Attachment, MessageView
+
+
+class CommandError(Exception):
+    """The sender's mistake: nothing is retried, and the reply tells them this message."""
+
+
+@dataclass(frozen=True)
+class Sender:
+    """The account a command runs for (logged in, or a verified sender), or a stranger."""
+
+    address: str
+    account_id: int | None = None
+    login: str | None = None
+    roles: frozenset[str] = frozenset()
+    addresses: frozenset[str] = frozenset()
+
+    @property
+    def is_account(self) -> bool:
+        """Whether the sender is a verified account of this server."""
+        return self.account_id is not None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A mail to send: rendered from `template` with `values`.
+
+    `subject` overrides the template's; `tag` makes the Reply-To a plus-address
+    (`tasks+42@`), so that answering it continues the same object.
+    """
+
+    template: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    subject: str | None = None
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A mail to another local address, sent through the same outbox as replies."""
+
+    to: str
+    reply: Reply
+
+
+@dataclass
+class Context:
+    """One command's world: who asked, what they sent, the database, and replies to send.
+
+    The session is the command's transaction: the handler's changes, its replies and
+    the message's new status are committed together, or not at all.
+    """
+
+    sender: Sender
+    session: Session
+    message: MessageView
+    mailbox: str
+    address: str
+    tag: str | None = None
+    default_template: str | None = None
+    # Overrides the message's text, e.g. empty for a command given as a body line.
+    text: str | None = None
+    replies: list[Reply] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+
+    @property
+    def body(self) -> str:
+        """The sender's new text: quoted replies and the signature stripped."""
+        return self.message.new_text if self.text is None else self.text
+
+    @property
+    def attachments(self) -> tuple[Attachment, ...]:
+        """The message's attachments."""
+        return self.message.attachments
+
+    def reply(
+        self,
+        template: str | None = None,
+        *,
+        subject: str | None = None,
+        tag: str | int | None = None,
+        **values: Any,
+    ) -> None:
+        """Queue a reply to the sender, rendered from `template` (default: the command's)."""
+        name = template or self.default_template
+        if name is None:
+            raise TypeError("ctx.reply() needs a template: the command declares none")
+        self.replies.append(
+            Reply(
+                template=name,
+                values=values,
+                subject=subject,
+                tag=None if tag is None else str(tag),
+            )
+        )
+
+    def notify(
+        self,
+        to: str,
+        template: str,
+        *,
+        subject: str | None = None,
+        tag: str | int | None = None,
+        **values: Any,
+    ) -> None:
+        """Queue a mail to the local address `to` (another account), e.g. about a shared task."""
+        self.notifications.append(
+            Notification(
+                to=to,
+                reply=Reply(
+                    template=template,
+                    values=values,
+                    subject=subject,
+                    tag=None if tag is None else str(tag),
+                ),
+            )
+        )

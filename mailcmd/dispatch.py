@@ -1,0 +1,169 @@
+"""From a message to the commands it asks for: pure decisions, no I/O.
+
+The subject is the invocation; an empty subject (or `commands`) makes every body
+line one. Everything is parsed and checked before anything runs, so a mistake in
+the third line of a body runs nothing.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+
+from mailcmd.app import DEFAULT_VERB, Command, Mailbox, Registry
+from mailcmd.context import Sender
+from mailcmd.parsing import ParseError, split_words, strip_subject_prefixes, suggest
+
+MULTI_COMMAND_SUBJECTS = frozenset({"", "commands"})
+# A body line that ends the list of commands: what people write before signing off.
+END_OF_COMMANDS = frozenset({"thanks", "thank you", "thx", "--", "cheers", "regards"})
+MAX_COMMAND_LINES = 50
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One command to run, with its arguments converted, and the line that asked for it."""
+
+    command: Command
+    arguments: dict[str, object]
+    line: str
+    # A command given as a body line: the body is the list of commands, not its text.
+    from_body: bool = False
+
+
+@dataclass(frozen=True)
+class HelpRequest:
+    """The sender asked for help: about everything they may use, or about one verb."""
+
+    mailbox: Mailbox | None
+    verb: str | None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Nothing runs; the sender is told `message`, with `usage` lines where they help."""
+
+    message: str
+    usage: tuple[str, ...] = ()
+    # The command the mistake is about, when there is one.
+    command: Command | None = None
+
+
+Plan = list[Invocation] | HelpRequest | Refusal
+
+
+def may_use(command: Command, sender: Sender) -> bool:
+    """Whether `sender` passes the command's policy."""
+    if command.policy.auth == "public":
+        return True
+    return sender.is_account and command.policy.roles <= sender.roles
+
+
+def plan_for(
+    registry: Registry,
+    mailbox: Mailbox | None,
+    tag: str | None,
+    subject: str,
+    body: str,
+    sender: Sender,
+    today: date,
+) -> Plan:
+    """Decide what a message to `mailbox` (None: the help address) asks for.
+
+    `tag` is the plus-tag of the address, `body` the sender's new text.
+    """
+    invocation_text = strip_subject_prefixes(subject)
+    if mailbox is None:
+        return HelpRequest(mailbox=None, verb=None)
+    if invocation_text.lower() in MULTI_COMMAND_SUBJECTS:
+        lines = command_lines(body)
+        if lines:
+            return _plan_lines(mailbox, tag, lines, sender, today)
+        if DEFAULT_VERB in mailbox.commands:
+            return _plan_line(mailbox, tag, "", sender, today, default_from_subject=True)
+        return HelpRequest(mailbox=mailbox, verb=None)
+    return _plan_line(mailbox, tag, invocation_text, sender, today, default_from_subject=True)
+
+
+def command_lines(body: str) -> list[str]:
+    """Return the body's command lines, up to a sign-off line, `--`, or quoted text."""
+    lines: list[str] = []
+    for raw in body.splitlines():
+        line = raw.strip()
+        if line.lower().rstrip("!,.") in END_OF_COMMANDS or line.startswith(">"):
+            break
+        if line:
+            lines.append(line)
+    return lines
+
+
+def _plan_lines(
+    mailbox: Mailbox, tag: str | None, lines: Sequence[str], sender: Sender, today: date
+) -> Plan:
+    if len(lines) > MAX_COMMAND_LINES:
+        return Refusal(f"at most {MAX_COMMAND_LINES} commands in one message, got {len(lines)}")
+    invocations: list[Invocation] = []
+    for line in lines:
+        planned = _plan_line(mailbox, tag, line, sender, today, default_from_subject=False)
+        if isinstance(planned, Refusal):
+            return Refusal(f"line {line!r}: {planned.message}", planned.usage, planned.command)
+        if isinstance(planned, HelpRequest):
+            return planned
+        invocations += [replace(invocation, from_body=True) for invocation in planned]
+    return invocations
+
+
+def _plan_line(
+    mailbox: Mailbox,
+    tag: str | None,
+    text: str,
+    sender: Sender,
+    today: date,
+    default_from_subject: bool,
+) -> Plan:
+    try:
+        words = split_words(text)
+    except ParseError as error:
+        return Refusal(str(error))
+    verb = words[0].lower() if words else ""
+    if verb == "help":
+        return HelpRequest(mailbox=mailbox, verb=words[1].lower() if len(words) > 1 else None)
+    command = mailbox.commands.get(verb) if verb else None
+    arguments_words = words[1:]
+    if command is None:
+        default = mailbox.commands.get(DEFAULT_VERB)
+        # An unrecognised subject (say, `Re: Task 42 added`) reaches the default
+        # command; an unrecognised body line is a mistake.
+        if default is not None and default_from_subject:
+            command, arguments_words = default, []
+        else:
+            return _unknown_verb(mailbox, verb, sender)
+    if not may_use(command, sender):
+        return Refusal(_refusal_reason(command, sender), command=command)
+    prefilled = {command.tag_parameter: tag} if command.tag_parameter and tag else {}
+    try:
+        arguments = command.signature.parse(arguments_words, prefilled=prefilled, today=today)
+    except ParseError as error:
+        return Refusal(str(error), (command.usage(),), command)
+    return [Invocation(command=command, arguments=arguments, line=text)]
+
+
+def _unknown_verb(mailbox: Mailbox, verb: str, sender: Sender) -> Refusal:
+    usable = [
+        command
+        for name, command in sorted(mailbox.commands.items())
+        if name and may_use(command, sender)
+    ]
+    guess = suggest(verb, [command.verb for command in usable])
+    hint = f" Did you mean {guess!r}?" if guess else ""
+    message = f"{mailbox.name}@ has no command {verb!r}.{hint}" if verb else "no command given."
+    return Refusal(message, tuple(command.usage() for command in usable))
+
+
+def _refusal_reason(command: Command, sender: Sender) -> str:
+    if not sender.is_account:
+        return (
+            f"{command.verb or command.mailbox} needs an account: log in to send it, "
+            "or send it from an address an account owns."
+        )
+    missing = ", ".join(sorted(command.policy.roles - sender.roles))
+    return f"{command.verb or command.mailbox} needs the role {missing}, which you do not have."

@@ -1,0 +1,86 @@
+"""Loading an app from its folder of command modules, and checking it before serving."""
+
+import importlib.util
+import logging
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from mailcmd.app import MailApp, RegistrationError, Registry
+from mailcmd.rendering import Renderer, TemplateError
+from mailcmd.resources import bundled_path
+
+log = logging.getLogger(__name__)
+
+# Command modules are imported under this prefix, never as a top-level `commands`
+# package, so that an app's module names cannot clash with installed packages.
+MODULE_PREFIX = "mailcmd_app_"
+
+
+def load_registry(folder: Path) -> Registry:
+    """Import every `*.py` in `folder` and merge the `MailApp`s they declare.
+
+    Raises `RegistrationError` naming the file for a module that fails to import,
+    and naming both places for a clash.
+    """
+    if not folder.is_dir():
+        raise RegistrationError(f"commands folder {folder} does not exist")
+    apps: list[tuple[str, MailApp]] = []
+    for path in sorted(folder.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        module = _import(path)
+        apps += [
+            (f"{path}:{name}", value)
+            for name, value in vars(module).items()
+            if isinstance(value, MailApp)
+        ]
+    return Registry.merge(apps)
+
+
+def template_folders(app_templates: Path) -> list[Path]:
+    """The folders templates are looked up in: the app's, then the bundled one."""
+    bundled = bundled_path("templates")
+    folders = [app_templates]
+    if app_templates.resolve() != bundled.resolve():
+        folders.append(bundled)
+    return folders
+
+
+def check_templates(registry: Registry, renderer: Renderer) -> None:
+    """Refuse to start if a command names a template that does not exist."""
+    for command in registry.commands():
+        if command.template is None:
+            continue
+        try:
+            found = renderer.exists(command.template)
+        except TemplateError as error:
+            raise RegistrationError(f"{command.place}: {error}") from None
+        if not found:
+            raise RegistrationError(
+                f"{command.place}: template {command.template!r} not found "
+                f"(looked for {command.template}.txt)"
+            )
+
+
+def _import(path: Path) -> ModuleType:
+    name = MODULE_PREFIX + path.stem
+    loaded = sys.modules.get(name)
+    if loaded is not None and getattr(loaded, "__file__", None) == str(path):
+        # Models declared at import time cannot be declared twice in one process.
+        return loaded
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise RegistrationError(f"{path}: cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except RegistrationError as error:
+        del sys.modules[name]
+        raise RegistrationError(f"{path}: {error}") from None
+    except Exception as error:
+        del sys.modules[name]
+        log.exception("importing %s failed", path)
+        raise RegistrationError(f"{path}: import failed: {type(error).__name__}: {error}") from None
+    return module

@@ -1,0 +1,394 @@
+"""Processing one claimed message in one transaction: handlers, replies, and the new status.
+
+Everything a message causes — the handlers' changes, the replies put in the outbox,
+the message's new status — is committed together, and only while the worker still
+holds its claim. A crash or a lost claim at any point leaves nothing behind, so the
+next attempt starts clean and no side effect is repeated.
+"""
+
+import asyncio
+import logging
+import secrets
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from email.policy import SMTP as SMTP_POLICY
+from typing import Any, Literal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mailcmd.app import Registry
+from mailcmd.context import CommandError, Context, Reply, Sender
+from mailcmd.db.database import Database
+from mailcmd.db.models import (
+    Account,
+    InboundMessage,
+    OutboundMessage,
+    ProcessedMessage,
+    QueueStatus,
+)
+from mailcmd.db.types import utc_now
+from mailcmd.dispatch import HelpRequest, Invocation, Refusal, plan_for
+from mailcmd.help import help_page
+from mailcmd.mailstore import INBOX, append, local_account_id
+from mailcmd.message import MessageView, parse_message
+from mailcmd.rendering import Rendered, Renderer
+from mailcmd.replies import compose, may_auto_reply, reply_subject
+from mailcmd.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HELP_ADDRESS = "help"
+
+Status = Literal["done", "deferred", "failed", "lost", "abandoned"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one attempt at a message."""
+
+    status: Status
+    detail: str = ""
+    # For a deferred message: seconds until it may be tried again.
+    retry_in: float | None = None
+
+
+@dataclass
+class _Mail:
+    """A mail to put in the outbox, before it is composed."""
+
+    to: str
+    rendered: Rendered
+    subject: str
+    from_local: str
+    tag: str | None
+    answering: MessageView | None
+    is_reply: bool
+
+
+@dataclass
+class Attempt:
+    """One attempt's coordination with the event loop that waits for it.
+
+    The loop may give up on a handler that runs too long; the attempt then rolls
+    back instead of committing. The lock makes "commit" and "give up" exclusive.
+    """
+
+    queue_id: int
+    claim_token: str
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    state: Literal["running", "committed", "abandoned"] = "running"
+
+    def abandon(self) -> bool:
+        """Give up on the attempt; False if it has committed already."""
+        with self.lock:
+            if self.state == "committed":
+                return False
+            self.state = "abandoned"
+            return True
+
+
+class Processor:
+    """Runs the commands of claimed messages; each call of `process` is one transaction."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry,
+        renderer: Renderer,
+        database: Database,
+        today: Callable[[], date] = date.today,
+    ) -> None:
+        """Process with `registry`'s handlers, rendering with `renderer`, in `database`."""
+        self._settings = settings
+        self._registry = registry
+        self._renderer = renderer
+        self._database = database
+        self._today = today
+
+    def process(self, attempt: Attempt) -> Outcome:
+        """Process the message of `attempt`; runs in a worker thread, never on the loop."""
+        try:
+            with self._database.writing() as session:
+                outcome = self._run(session, attempt)
+                with attempt.lock:
+                    if attempt.state == "abandoned":
+                        session.rollback()
+                        return Outcome("abandoned", "the handler ran past its time limit")
+                    if outcome.status == "lost":
+                        session.rollback()
+                        return outcome
+                    session.commit()
+                    attempt.state = "committed"
+                return outcome
+        except Exception as error:
+            return self.record_failure(attempt, error)
+
+    def record_failure(self, attempt: Attempt, error: BaseException | str) -> Outcome:
+        """Roll the attempt back and schedule a retry, or fail the message for good."""
+        ref = secrets.token_hex(4)
+        if isinstance(error, BaseException):
+            detail = "".join(traceback.format_exception(error))
+            log.error("ref=%s message %d failed", ref, attempt.queue_id, exc_info=error)
+        else:
+            detail = error
+            log.error("ref=%s message %d failed: %s", ref, attempt.queue_id, error)
+        worker = self._settings.worker
+        with self._database.writing() as session:
+            row = session.get(InboundMessage, attempt.queue_id)
+            if row is None or row.claim_token != attempt.claim_token:
+                return Outcome("lost", "another worker holds the message")
+            row.last_error = f"ref={ref}\n{detail}"
+            row.claim_token = None
+            row.claimed_until = None
+            if row.attempts >= worker.max_attempts:
+                row.status = QueueStatus.FAILED
+                self._apologise(session, row, ref)
+                session.commit()
+                return Outcome("failed", f"ref={ref}")
+            delay = worker.retry_seconds * 2 ** (row.attempts - 1)
+            row.status = QueueStatus.DEFERRED
+            row.next_attempt_at = utc_now() + timedelta(seconds=delay)
+            session.commit()
+            return Outcome("deferred", f"ref={ref}, retry in {delay:g} s", retry_in=delay)
+
+    def _run(self, session: Session, attempt: Attempt) -> Outcome:
+        row = session.get(InboundMessage, attempt.queue_id)
+        if row is None or row.claim_token != attempt.claim_token:
+            return Outcome("lost", "another worker holds the message")
+        view = parse_message(row.raw)
+        sender = self._sender(session, row, view)
+        if not may_auto_reply(view, row.mail_from):
+            # Commands from robots and lists are not run: answering them is how
+            # mail loops start, and nobody would read the reply.
+            return self._finish(session, row, attempt, "ignored: automatic or list mail")
+        if view.message_id and not self._first_time(session, sender, view.message_id, row.id):
+            return self._finish(session, row, attempt, "ignored: Message-ID seen before")
+        mails: list[_Mail] = []
+        for recipient in row.rcpt_tos:
+            mails += self._for_recipient(session, recipient, view, sender, row.raw)
+        self._queue_mails(session, mails, row)
+        return self._finish(session, row, attempt, "")
+
+    def _for_recipient(
+        self, session: Session, recipient: str, view: MessageView, sender: Sender, raw: bytes
+    ) -> list["_Mail"]:
+        local, _, _domain = recipient.partition("@")
+        name, _, tag = local.partition("+")
+        mailbox = self._registry.find(name)
+        if mailbox is None and name != HELP_ADDRESS:
+            # An account's own address: the message is delivered, not run.
+            owner = local_account_id(session, recipient)
+            if owner is not None:
+                append(session, owner, INBOX, raw)
+            return []
+        plan = plan_for(
+            self._registry, mailbox, tag or None, view.subject, view.new_text, sender, self._today()
+        )
+        from_local = mailbox.name if mailbox is not None else HELP_ADDRESS
+        if isinstance(plan, HelpRequest):
+            page = help_page(self._registry, sender, self._settings.domain, plan.mailbox, plan.verb)
+            return [self._reply(sender, view, from_local, "mailcmd/help", {"page": page})]
+        if isinstance(plan, Refusal):
+            values = {"message": plan.message, "usage": list(plan.usage)}
+            return [self._reply(sender, view, from_local, "mailcmd/refusal", values)]
+        return self._run_invocations(session, plan, view, sender, from_local, tag or None)
+
+    def _run_invocations(
+        self,
+        session: Session,
+        invocations: list[Invocation],
+        view: MessageView,
+        sender: Sender,
+        from_local: str,
+        tag: str | None,
+    ) -> list["_Mail"]:
+        transcript: list[tuple[str, list[Rendered]]] = []
+        notifications: list[_Mail] = []
+        reply_tag: str | None = None
+        savepoint = session.begin_nested()
+        try:
+            for invocation in invocations:
+                context = Context(
+                    sender=sender,
+                    session=session,
+                    message=view,
+                    mailbox=invocation.command.mailbox,
+                    address=f"{invocation.command.mailbox}@{self._settings.domain}",
+                    tag=tag,
+                    default_template=invocation.command.template,
+                    text="" if invocation.from_body else None,
+                )
+                result = _call(invocation, context)
+                if isinstance(result, Reply):
+                    context.replies.append(result)
+                if not context.replies:
+                    context.replies.append(
+                        Reply(template="mailcmd/done", values={"line": invocation.line})
+                    )
+                outputs = [self._render(reply) for reply in context.replies]
+                reply_tag = next((r.tag for r in reversed(context.replies) if r.tag), reply_tag)
+                transcript.append((invocation.line, outputs))
+                for notification in context.notifications:
+                    notifications.append(
+                        _Mail(
+                            to=notification.to,
+                            rendered=self._render(notification.reply),
+                            subject=notification.reply.subject or "",
+                            from_local=from_local,
+                            tag=notification.reply.tag,
+                            answering=None,
+                            is_reply=False,
+                        )
+                    )
+            session.flush()
+        except CommandError as error:
+            savepoint.rollback()
+            values = {"message": str(error), "usage": []}
+            return [self._reply(sender, view, from_local, "mailcmd/refusal", values)]
+        savepoint.commit()
+        if len(transcript) == 1 and len(transcript[0][1]) == 1:
+            rendered = transcript[0][1][0]
+        else:
+            rendered = self._renderer.render("mailcmd/transcript", {"transcript": transcript})
+        reply = _Mail(
+            to=sender.address,
+            rendered=rendered,
+            subject=rendered.subject or reply_subject(view.subject),
+            from_local=from_local,
+            tag=reply_tag,
+            answering=view,
+            is_reply=True,
+        )
+        return [reply, *notifications]
+
+    def _render(self, reply: Reply) -> Rendered:
+        rendered = self._renderer.render(reply.template, reply.values)
+        if reply.subject is not None:
+            return Rendered(subject=reply.subject, text=rendered.text, html=rendered.html)
+        return rendered
+
+    def _reply(
+        self, sender: Sender, view: MessageView, from_local: str, template: str, values: Any
+    ) -> "_Mail":
+        rendered = self._renderer.render(template, values)
+        return _Mail(
+            to=sender.address,
+            rendered=rendered,
+            subject=rendered.subject or reply_subject(view.subject),
+            from_local=from_local,
+            tag=None,
+            answering=view,
+            is_reply=True,
+        )
+
+    def _queue_mails(self, session: Session, mails: list["_Mail"], row: InboundMessage) -> None:
+        domain = self._settings.domain
+        for mail in mails:
+            if mail.is_reply and self._over_reply_limit(session, mail.to):
+                log.warning("reply to %s suppressed: over the hourly reply limit", mail.to)
+                continue
+            composed = compose(
+                mail.rendered,
+                from_address=f"{mail.from_local}@{domain}",
+                to_address=mail.to,
+                domain=domain,
+                subject=mail.subject,
+                reply_to=f"{mail.from_local}+{mail.tag}@{domain}" if mail.tag else None,
+                answering=mail.answering,
+            )
+            session.add(
+                OutboundMessage(
+                    raw=composed.as_bytes(policy=SMTP_POLICY),
+                    # Automatic mail goes out with the null sender (RFC 3834), so that
+                    # no bounce of it can start a loop.
+                    mail_from="",
+                    rcpt_tos=[mail.to],
+                    inbound_message_id=row.id,
+                    answers_address=mail.to if mail.is_reply else None,
+                )
+            )
+
+    def _over_reply_limit(self, session: Session, address: str) -> bool:
+        since = utc_now() - timedelta(hours=1)
+        sent = session.scalar(
+            select(func.count())
+            .select_from(OutboundMessage)
+            .where(OutboundMessage.answers_address == address)
+            .where(OutboundMessage.created_at >= since)
+        )
+        return (sent or 0) >= self._settings.worker.reply_rate_limit
+
+    def _apologise(self, session: Session, row: InboundMessage, ref: str) -> None:
+        view = parse_message(row.raw)
+        if not may_auto_reply(view, row.mail_from):
+            return
+        sender = self._sender(session, row, view)
+        local = next(
+            (rcpt.partition("@")[0].partition("+")[0] for rcpt in row.rcpt_tos),
+            HELP_ADDRESS,
+        )
+        mail = self._reply(sender, view, local, "mailcmd/apology", {"ref": ref})
+        self._queue_mails(session, [mail], row)
+
+    def _sender(self, session: Session, row: InboundMessage, view: MessageView) -> Sender:
+        address = row.mail_from or view.sender or ""
+        if row.account_id is None:
+            return Sender(address=address)
+        account = session.get(Account, row.account_id)
+        if account is None or not account.enabled:
+            return Sender(address=address)
+        return Sender(
+            address=address,
+            account_id=account.id,
+            login=account.login,
+            roles=frozenset(account.roles),
+            addresses=frozenset(entry.address for entry in account.addresses),
+        )
+
+    def _first_time(self, session: Session, sender: Sender, message_id: str, queue_id: int) -> bool:
+        key = sender.login or sender.address
+        try:
+            with session.begin_nested():
+                session.add(
+                    ProcessedMessage(
+                        sender=key[:254], message_id=message_id[:255], inbound_message_id=queue_id
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def _finish(
+        self, session: Session, row: InboundMessage, attempt: Attempt, note: str
+    ) -> Outcome:
+        finished = session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.id == row.id)
+            .where(InboundMessage.claim_token == attempt.claim_token)
+            .values(
+                status=QueueStatus.DONE,
+                claim_token=None,
+                claimed_until=None,
+                last_error=note or None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if finished.rowcount != 1:  # type: ignore[attr-defined]
+            return Outcome("lost", "the claim expired while processing")
+        return Outcome("done", note)
+
+
+def _call(invocation: Invocation, context: Context) -> object:
+    function = invocation.command.function
+    arguments = {**invocation.arguments}
+    for name in invocation.command.signature.injected_parameters:
+        arguments[name] = context
+    if invocation.command.is_async:
+        # The worker thread has no loop of its own; the handler gets a fresh one.
+        return asyncio.run(function(**arguments))
+    return function(**arguments)

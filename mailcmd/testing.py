@@ -1,0 +1,270 @@
+"""A test client for app authors: real mail through the real path, replies back as messages.
+
+`MailTestClient` runs a mailcmd server for a commands folder on a fresh database
+(loopback ports, a development certificate, the worker in the same process), sends
+mail with `smtplib` as a logged-in account or as a stranger from another server,
+waits for the worker, and returns the SMTP verdict and the replies from the outbox::
+
+    with MailTestClient(Path("commands"), tmp_path) as mail:
+        mail.add_account("alice@app.localhost")
+        exchange = mail.send("tasks@app.localhost", "add Buy milk")
+        assert exchange.replies[0]["Subject"].startswith("Task 1 added")
+
+The pytest plugin (`mailcmd.pytest_plugin`) offers it as the `mailcmd_client` fixture.
+"""
+
+import asyncio
+import smtplib
+import socket
+import ssl
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import select
+
+from mailcmd.accounts import create_account, generate_password
+from mailcmd.db.database import Database, open_database
+from mailcmd.db.engine import open_engine
+from mailcmd.db.migrations import upgrade
+from mailcmd.db.models import OutboundMessage
+from mailcmd.processing import Outcome
+from mailcmd.resources import bundled_path
+from mailcmd.server import Server
+from mailcmd.settings import Settings
+
+# Every wait is bounded by this many seconds.
+TIMEOUT = 30.0
+DOMAIN = "app.localhost"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """What one sent message led to."""
+
+    code: int
+    text: str
+    queue_id: int | None
+    outcome: Outcome | None
+    replies: list[EmailMessage]
+
+    @property
+    def reply(self) -> EmailMessage:
+        """The one reply; fails if there is not exactly one."""
+        if len(self.replies) != 1:
+            raise AssertionError(f"expected one reply, got {len(self.replies)}")
+        return self.replies[0]
+
+    @property
+    def reply_text(self) -> str:
+        """The text/plain body of the one reply."""
+        body = self.reply.get_body(preferencelist=("plain",))
+        return body.get_content() if body is not None else ""
+
+
+class MailTestClient:
+    """A running mailcmd for `commands`, with accounts made on demand, for tests."""
+
+    def __init__(
+        self,
+        commands: Path,
+        state_dir: Path,
+        *,
+        database_url: str | None = None,
+        templates: Path | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Serve `commands` with state in `state_dir` (SQLite there unless `database_url`)."""
+        self.settings = Settings(
+            domain=DOMAIN,
+            state_dir=state_dir,
+            database_url=database_url or f"sqlite:///{state_dir / 'mailcmd.db'}",
+            commands=commands,
+            templates=templates or bundled_path("templates"),
+            smtp={
+                "host": "127.0.0.1",
+                "submission_port": 0,
+                "smtps_port": free_port(),
+                "mx_port": free_port(),
+            },
+            **dict(settings or {}),
+        )
+        self.passwords: dict[str, str] = {}
+        self._database: Database | None = None
+        self._server: Server | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> "MailTestClient":
+        """Start the server (and its worker) in a thread."""
+        engine = open_engine(self.settings.database_url)
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
+        self._database = open_database(self.settings.database_url)
+        self._thread.start()
+        self._server = Server(self.settings, self._database)
+        self._call(self._server.start())
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        """Stop the server and close the database."""
+        if self._server is not None:
+            self._call(self._server.stop(grace_seconds=1.0))
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(TIMEOUT)
+        self._loop.close()
+        if self._database is not None:
+            self._database.close()
+
+    @property
+    def database(self) -> Database:
+        """The test database (for arranging and checking the app's own tables)."""
+        if self._database is None:
+            raise RuntimeError("the client is not running")
+        return self._database
+
+    def add_account(
+        self,
+        login: str,
+        *,
+        password: str | None = None,
+        roles: Iterable[str] = (),
+        addresses: Iterable[str] = (),
+    ) -> str:
+        """Create an account and return its password (generated unless given)."""
+        secret = password or generate_password()
+        with self.database.sessions.begin() as session:
+            create_account(session, login, secret, addresses, roles)
+        self.passwords[login] = secret
+        return secret
+
+    def send(
+        self,
+        to: str,
+        subject: str = "",
+        body: str = "",
+        *,
+        sender: str | None = None,
+        login: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        message: EmailMessage | None = None,
+    ) -> Exchange:
+        """Send a mail and wait for the worker; return the verdict and the replies.
+
+        With `login` (default: the only account added, if there is one) the mail is
+        submitted after AUTH as that account; with `login=""` it arrives on the MX
+        port from a stranger. `message` replaces the composed one entirely.
+        """
+        account = login if login is not None else _only(self.passwords)
+        mail = message or self.compose(to, subject, body, sender or account or "", headers)
+        envelope_from = sender or account or str(mail["From"])
+        server = self._running_server()
+        port = int(server.addresses["submissions" if account else "mx"].rsplit(":", 1)[1])
+        try:
+            code, text = self._submit(
+                port, account, envelope_from, to, mail.as_bytes(policy=policy.SMTP)
+            )
+        except smtplib.SMTPResponseException as error:
+            reply = error.smtp_error
+            code, text = error.smtp_code, reply.decode() if isinstance(reply, bytes) else reply
+        queue_id = _queue_id(code, text)
+        if queue_id is None:
+            return Exchange(code, text, None, None, [])
+        outcome = self._call(_wait(server, queue_id))
+        return Exchange(code, text, queue_id, outcome, self.replies_to(queue_id))
+
+    def compose(
+        self, to: str, subject: str, body: str, sender: str, headers: Mapping[str, str] | None
+    ) -> EmailMessage:
+        """Build the plain-text mail `send` sends."""
+        mail = EmailMessage()
+        mail["From"] = sender
+        mail["To"] = to
+        mail["Subject"] = subject
+        mail["Message-ID"] = make_msgid(domain="client.test")
+        for name, value in (headers or {}).items():
+            mail[name] = value
+        mail.set_content(body or "\n")
+        return mail
+
+    def replies_to(self, queue_id: int) -> list[EmailMessage]:
+        """The mails in the outbox that the message `queue_id` caused."""
+        with self.database.sessions() as session:
+            raws = session.scalars(
+                select(OutboundMessage.raw)
+                .where(OutboundMessage.inbound_message_id == queue_id)
+                .order_by(OutboundMessage.id)
+            ).all()
+        return [_parsed(raw) for raw in raws]
+
+    def _submit(
+        self, port: int, account: str | None, envelope_from: str, to: str, raw: bytes
+    ) -> tuple[int, str]:
+        server = self._running_server()
+        if account:
+            assert server.tls is not None
+            context = ssl.create_default_context(cafile=str(server.tls.files.cert))
+            with smtplib.SMTP_SSL("127.0.0.1", port, timeout=TIMEOUT, context=context) as client:
+                client.login(account, self.passwords[account])
+                return _data(client, envelope_from, to, raw)
+        with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as client:
+            return _data(client, envelope_from, to, raw)
+
+    def _running_server(self) -> Server:
+        if self._server is None:
+            raise RuntimeError("the client is not running: use it in a `with` block")
+        return self._server
+
+    def _call(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(TIMEOUT)
+
+
+async def _wait(server: Server, queue_id: int) -> Outcome:
+    if server.worker is None:
+        raise RuntimeError("the worker is off")
+    return await asyncio.wait_for(server.worker.wait_for(queue_id), TIMEOUT)
+
+
+def _data(client: smtplib.SMTP, envelope_from: str, to: str, raw: bytes) -> tuple[int, str]:
+    client.ehlo("client.test")
+    for code, text in (client.mail(envelope_from), client.rcpt(to)):
+        if code >= 400:
+            return code, text.decode()
+    code, text = client.data(raw)
+    return code, text.decode()
+
+
+def _queue_id(code: int, text: str) -> int | None:
+    if code != 250 or "queued as " not in text:
+        return None
+    return int(text.rsplit(" ", 1)[1])
+
+
+def _parsed(raw: bytes) -> EmailMessage:
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def _only(passwords: Mapping[str, str]) -> str | None:
+    return next(iter(passwords)) if len(passwords) == 1 else None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

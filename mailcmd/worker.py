@@ -1,0 +1,224 @@
+"""The worker: claims stored messages, runs their commands off the event loop, retries.
+
+Claims are rows in the database: a claim token and a lease. With PostgreSQL several
+workers claim with `FOR UPDATE SKIP LOCKED` and wake on `LISTEN/NOTIFY`; with SQLite
+the receiver in the same process wakes the worker directly. A worker that dies
+leaves a lease that runs out; the message is then claimed again.
+"""
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+import psycopg
+from sqlalchemy import and_, or_, select, update
+
+from mailcmd.db.database import Database
+from mailcmd.db.engine import is_sqlite
+from mailcmd.db.models import InboundMessage, QueueStatus
+from mailcmd.db.types import utc_now
+from mailcmd.inbound import NEW_MAIL_CHANNEL
+from mailcmd.processing import Attempt, Outcome, Processor
+from mailcmd.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+# A claim outlives the handler's time limit by this much, so that a slow commit
+# after a handler that just made it is not taken for a dead worker.
+LEASE_MARGIN_SECONDS = 60.0
+FINAL_STATUSES = frozenset({"done", "failed"})
+REMEMBERED_OUTCOMES = 10_000
+
+
+@dataclass(frozen=True)
+class _Claim:
+    queue_id: int
+    token: str
+    attempts: int
+
+
+class Worker:
+    """Processes the inbound queue until stopped, `concurrency` messages at a time."""
+
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        database: Database,
+        processor: Processor,
+        on_done: Callable[[], None] | None = None,
+    ) -> None:
+        """Work on `database`'s inbound queue with `processor`; `on_done` hears of each success."""
+        self._settings = settings
+        self._database = database
+        self._processor = processor
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._running: set[asyncio.Task[None]] = set()
+        self._main: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        # Handlers get threads of their own, so that slow ones never starve the
+        # receiver's database work; extra threads cover abandoned handlers.
+        self._threads = ThreadPoolExecutor(
+            max_workers=settings.concurrency * 2, thread_name_prefix="mailcmd-handler"
+        )
+        self._watchers: list[tuple[int, asyncio.Future[Outcome]]] = []
+        # Recent final outcomes, for `wait_for` calls that come after the fact.
+        self._finished: OrderedDict[int, Outcome] = OrderedDict()
+        self._on_done = on_done
+
+    def wake(self) -> None:
+        """Look for work now (a message was just stored)."""
+        self._wakeup.set()
+
+    def start(self) -> None:
+        """Start working on the running loop."""
+        self._main = asyncio.create_task(self._run(), name="mailcmd-worker")
+        if not is_sqlite(self._database.engine.url):
+            self._listener = asyncio.create_task(self._listen(), name="mailcmd-worker-listen")
+
+    async def stop(self) -> None:
+        """Stop claiming, and wait for the messages in hand to finish."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        if self._main is not None:
+            # Not cancelled: a claim in a thread must finish before the database closes.
+            await self._main
+        if self._running:
+            await asyncio.wait(self._running)
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    async def wait_for(self, queue_id: int) -> Outcome:
+        """Wait until this worker has finished with `queue_id`: done, or failed for good.
+
+        Retries happen in between; a message another worker takes is not seen here.
+        """
+        finished = self._finished.get(queue_id)
+        if finished is not None:
+            return finished
+        outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._watchers.append((queue_id, outcome))
+        self.wake()
+        return await outcome
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            # Cleared before claiming: a wake-up during the claim is not lost.
+            self._wakeup.clear()
+            free = self._settings.concurrency - len(self._running)
+            claims = await loop.run_in_executor(None, self._claim, free) if free > 0 else []
+            for claim in claims:
+                task = asyncio.create_task(self._handle(claim))
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+                # A finished message frees a slot: look for more work.
+                task.add_done_callback(lambda _: self._wakeup.set())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._settings.poll_seconds)
+
+    async def _handle(self, claim: _Claim) -> None:
+        loop = asyncio.get_running_loop()
+        attempt = Attempt(queue_id=claim.queue_id, claim_token=claim.token)
+        if claim.attempts > self._settings.max_attempts:
+            # Claimed again after a worker died on it too many times: a poison message.
+            reason = f"gave up after {claim.attempts - 1} attempts that never finished"
+            outcome = await loop.run_in_executor(
+                self._threads, self._processor.record_failure, attempt, reason
+            )
+            self._report(claim.queue_id, outcome)
+            return
+        work = loop.run_in_executor(self._threads, self._processor.process, attempt)
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(work), self._settings.handler_timeout)
+        except TimeoutError:
+            if attempt.abandon():
+                reason = f"the handler ran longer than {self._settings.handler_timeout:g} s"
+                outcome = await loop.run_in_executor(
+                    self._threads, self._processor.record_failure, attempt, reason
+                )
+            else:
+                outcome = await work
+        self._report(claim.queue_id, outcome)
+
+    def _report(self, queue_id: int, outcome: Outcome) -> None:
+        log.info("message %d: %s %s", queue_id, outcome.status, outcome.detail)
+        if outcome.retry_in is not None:
+            asyncio.get_running_loop().call_later(outcome.retry_in, self.wake)
+        if outcome.status == "done" and self._on_done is not None:
+            self._on_done()
+        if outcome.status not in FINAL_STATUSES:
+            return
+        self._finished[queue_id] = outcome
+        while len(self._finished) > REMEMBERED_OUTCOMES:
+            self._finished.popitem(last=False)
+        waiting = [(qid, future) for qid, future in self._watchers if qid == queue_id]
+        for entry in waiting:
+            self._watchers.remove(entry)
+            if not entry[1].done():
+                entry[1].set_result(outcome)
+
+    def _claim(self, limit: int) -> list[_Claim]:
+        now = utc_now()
+        ready = or_(
+            and_(
+                InboundMessage.status.in_([QueueStatus.QUEUED, QueueStatus.DEFERRED]),
+                InboundMessage.next_attempt_at <= now,
+            ),
+            and_(
+                InboundMessage.status == QueueStatus.PROCESSING,
+                InboundMessage.claimed_until < now,
+            ),
+        )
+        candidates = select(InboundMessage.id).where(ready).order_by(InboundMessage.id).limit(limit)
+        if not is_sqlite(self._database.engine.url):
+            candidates = candidates.with_for_update(skip_locked=True)
+        token = secrets.token_hex(16)
+        lease = timedelta(seconds=self._settings.handler_timeout + LEASE_MARGIN_SECONDS)
+        with self._database.writing() as session, session.begin():
+            ids = list(session.scalars(candidates))
+            if not ids:
+                return []
+            session.execute(
+                update(InboundMessage)
+                .where(InboundMessage.id.in_(ids))
+                .values(
+                    status=QueueStatus.PROCESSING,
+                    claim_token=token,
+                    claimed_until=now + lease,
+                    attempts=InboundMessage.attempts + 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            rows = session.execute(
+                select(InboundMessage.id, InboundMessage.attempts)
+                .where(InboundMessage.id.in_(ids))
+                .where(InboundMessage.claim_token == token)
+            ).all()
+        return [_Claim(queue_id=row[0], token=token, attempts=row[1]) for row in rows]
+
+    async def _listen(self) -> None:
+        # Other processes' receivers announce new mail on a channel; a lost
+        # connection only delays work until the next poll, so it is retried quietly.
+        url = self._database.engine.url.set(drivername="postgresql")
+        conninfo = url.render_as_string(hide_password=False)
+        while not self._stopping:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    conninfo, autocommit=True
+                ) as connection:
+                    await connection.execute(f"LISTEN {NEW_MAIL_CHANNEL}")
+                    async for _ in connection.notifies():
+                        self._wakeup.set()
+            except psycopg.Error as error:
+                log.warning("listening for new mail failed, polling meanwhile: %s", error)
+                await asyncio.sleep(self._settings.poll_seconds)

@@ -1,0 +1,98 @@
+"""A test app exercising the framework: failures, time limits, async handlers, roles."""
+
+import asyncio
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from mailcmd.app import MailApp
+from mailcmd.context import CommandError, Context, Reply
+
+app = MailApp()
+lab = app.mailbox("lab", help="Framework test bench")
+public = app.mailbox("public", help="Anyone may write here", auth="public")
+
+
+@lab.command("echo", template="lab/echo")
+def echo(ctx: Context, words: str = "", times: int = 1) -> None:
+    """Echo the words back, `times` times."""
+    ctx.reply(words=words, times=times, body=ctx.body, tag=ctx.tag)
+
+
+@lab.command("note", template="lab/echo")
+def note(ctx: Context, words: str) -> None:
+    """Store a note, then reply."""
+    ctx.session.execute(text("INSERT INTO lab_notes (words) VALUES (:w)"), {"w": words})
+    ctx.reply(words=words, times=1, body="", tag=None)
+
+
+@lab.command("refuse", template="lab/echo")
+def refuse(ctx: Context, words: str) -> None:
+    """Store a note, then raise a CommandError (the note must not stay)."""
+    ctx.session.execute(text("INSERT INTO lab_notes (words) VALUES (:w)"), {"w": words})
+    raise CommandError(f"cannot do {words!r}")
+
+
+@lab.command("crash")
+def crash(ctx: Context) -> None:
+    """Fail with an unexpected exception."""
+    ctx.session.execute(text("INSERT INTO lab_notes (words) VALUES ('crash')"))
+    raise RuntimeError("internal detail that must not reach the sender")
+
+
+@lab.command("slow")
+def slow(ctx: Context, seconds: float) -> None:
+    """Sleep longer than the time limit."""
+    time.sleep(seconds)
+
+
+@lab.command("block", template="lab/echo")
+def block(ctx: Context, words: str, until: str) -> None:
+    """Store a note, then wait until the file `until` exists (for crash tests)."""
+    ctx.session.execute(text("INSERT INTO lab_notes (words) VALUES (:w)"), {"w": words})
+    ctx.session.flush()
+    marker = Path(until)
+    for _ in range(600):
+        if marker.exists():
+            break
+        time.sleep(0.05)
+    ctx.reply(words=words, times=1, body="", tag=None)
+
+
+@lab.command("wait", template="lab/echo")
+async def wait(ctx: Context, words: str) -> Reply:
+    """An async handler."""
+    await asyncio.sleep(0)
+    return Reply(template="lab/echo", values={"words": words, "times": 1, "body": "", "tag": None})
+
+
+@lab.command("admin", roles={"admin"}, template="lab/echo")
+def admin(ctx: Context) -> None:
+    """Only for admins."""
+    ctx.reply(words="admin", times=1, body="", tag=None)
+
+
+@lab.command("tell", template="lab/echo")
+def tell(ctx: Context, to: str, words: str) -> None:
+    """Notify another local account."""
+    ctx.notify(to, "lab/echo", words=words, times=1, body="", tag=None)
+    ctx.reply(words=f"told {to}", times=1, body="", tag=None)
+
+
+@lab.command("item", tag="number", template="lab/echo")
+def item(ctx: Context, number: int) -> None:
+    """Show an item; the plus-tag of lab+N@ gives the number."""
+    ctx.reply(words=f"item {number}", times=1, body="", tag=number)
+
+
+@lab.default(tag="number", template="lab/echo")
+def comment(ctx: Context, number: int | None = None) -> None:
+    """A reply to lab+N@ without a command comments on item N."""
+    ctx.reply(words=f"comment on {number}: {ctx.body.strip()}", times=1, body="", tag=number)
+
+
+@public.command("ping", template="lab/echo")
+def ping(ctx: Context) -> None:
+    """Answer anyone."""
+    ctx.reply(words="pong", times=1, body="", tag=None)

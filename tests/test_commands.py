@@ -1,0 +1,212 @@
+"""The bundled tasks app through the real path: SMTP, worker, handler, replies in the outbox."""
+
+import json
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from mailcmd.db.models import InboundMessage, MailMessage, QueueStatus
+from mailcmd.resources import bundled_path
+from mailcmd.testing import MailTestClient
+from tests.conftest import ALICE, Cli
+
+TASKS = "tasks@app.localhost"
+
+
+def test_add_replies_with_the_task_threaded_and_marked(mail: MailTestClient) -> None:
+    exchange = mail.send(TASKS, "add Buy milk --due 2026-12-01 --tag home", "Oat milk, please.")
+
+    reply = exchange.reply
+    assert exchange.outcome is not None
+    assert exchange.outcome.status == "done"
+    assert reply["Subject"] == "Task 1 added: Buy milk"
+    assert reply["From"] == TASKS
+    assert reply["To"] == ALICE
+    assert reply["Reply-To"] == "tasks+1@app.localhost"
+    assert reply["Auto-Submitted"] == "auto-replied"
+    assert reply["In-Reply-To"] is not None
+    assert reply["Message-ID"].endswith("@app.localhost>")
+    assert "Due:      2026-12-01" in exchange.reply_text
+    assert "Tags:     home" in exchange.reply_text
+    assert "Oat milk, please." in exchange.reply_text
+
+
+def test_prefixes_and_list_tags_are_stripped_from_the_subject(mail: MailTestClient) -> None:
+    exchange = mail.send(TASKS, "[tasks] Re: AW: Fwd: add Call mum")
+
+    assert exchange.reply["Subject"] == "Task 1 added: Call mum"
+
+
+def test_a_body_of_commands_runs_them_all_and_replies_one_transcript(
+    mail: MailTestClient,
+) -> None:
+    body = "add one\nadd two --priority high\nlist\nthanks\n\n-- \nAlice\nadd three\n"
+
+    exchange = mail.send(TASKS, "", body)
+
+    text = exchange.reply_text
+    assert exchange.reply["Subject"] == "Results of 3 commands"
+    assert text.index("> add one") < text.index("> add two") < text.index("> list")
+    assert "Task 2: two" in text
+    assert "three" not in text
+    assert "add one\nadd two" not in text  # commands are not anybody's description
+
+
+def test_a_parse_error_runs_nothing_and_replies_with_usage(mail: MailTestClient) -> None:
+    exchange = mail.send(TASKS, "", "add fine\nadd broken --due someday\n")
+
+    text = exchange.reply_text
+    assert "Nothing was done" in text
+    assert "due: expected a date like 2026-12-01" in text
+    assert "add TITLE [--due DATE] [--tag TAG ...] [--priority low|normal|high]" in text
+    assert "No open tasks" in mail.send(TASKS, "list").reply_text
+
+
+def test_a_missing_argument_names_it(mail: MailTestClient) -> None:
+    exchange = mail.send(TASKS, "add")
+
+    assert "TITLE is missing" in exchange.reply_text
+
+
+def test_a_misspelt_verb_gets_a_suggestion(mail: MailTestClient) -> None:
+    exchange = mail.send(TASKS, "ad milk")
+
+    assert "tasks@ has no command 'ad'. Did you mean 'add'?" in exchange.reply_text
+    assert "list [--all] [--tag TAG]" in exchange.reply_text
+
+
+def test_a_stranger_from_another_server_is_refused_with_the_reason(
+    mail: MailTestClient,
+) -> None:
+    exchange = mail.send(TASKS, "add Buy milk", login="", sender="someone@example.org")
+
+    assert exchange.reply["To"] == "someone@example.org"
+    assert "add needs an account" in exchange.reply_text
+
+
+def test_help_lists_what_the_sender_may_use(mail: MailTestClient) -> None:
+    exchange = mail.send(TASKS, "help")
+
+    text = exchange.reply_text
+    assert "tasks@app.localhost - Your to-do list" in text
+    assert "  add TITLE [--due DATE]" in text
+    assert "      Add a task; the mail's text becomes its description." in text
+
+
+def test_help_for_one_verb_gives_its_docstring_and_options(mail: MailTestClient) -> None:
+    exchange = mail.send(TASKS, "help list")
+
+    assert exchange.reply["Subject"] == "Help: list"
+    assert "List your open tasks" in exchange.reply_text
+    assert "--all" in exchange.reply_text
+
+
+def test_the_help_address_answers_too(mail: MailTestClient) -> None:
+    exchange = mail.send("help@app.localhost", "anything")
+
+    assert exchange.reply["From"] == "help@app.localhost"
+    assert "tasks@app.localhost" in exchange.reply_text
+
+
+def test_replying_to_a_task_mail_continues_that_task(mail: MailTestClient) -> None:
+    mail.send(TASKS, "add Buy milk")
+
+    exchange = mail.send("tasks+1@app.localhost", "Re: done")
+
+    assert exchange.reply["Subject"] == "Task 1 done: Buy milk"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Auto-Submitted": "auto-replied"},
+        {"Precedence": "bulk"},
+        {"List-Id": "<news.example.org>"},
+    ],
+    ids=["auto-submitted", "bulk", "list"],
+)
+def test_automatic_and_list_mail_is_neither_run_nor_answered(
+    mail: MailTestClient, headers: dict[str, str]
+) -> None:
+    exchange = mail.send(TASKS, "add Spam", headers=headers)
+
+    assert exchange.outcome is not None
+    assert exchange.outcome.status == "done"
+    assert exchange.replies == []
+    assert "No open tasks" in mail.send(TASKS, "list").reply_text
+
+
+def test_the_same_message_id_is_processed_once(mail: MailTestClient) -> None:
+    original = mail.compose(TASKS, "add Once", "", ALICE, None)
+
+    first = mail.send(TASKS, message=original)
+    again = mail.send(TASKS, message=original)
+
+    assert len(first.replies) == 1
+    assert again.replies == []
+    assert mail.send(TASKS, "list").reply_text.count("Once") == 1
+
+
+@pytest.mark.parametrize("subject", ["=?utf-8?q?add_x=0D=0ABcc:_victim@example.com?="])
+def test_a_subject_cannot_inject_headers_into_the_reply(mail: MailTestClient, subject: str) -> None:
+    message = mail.compose(TASKS, "placeholder", "", ALICE, None)
+    message.replace_header("Subject", "placeholder")
+    raw = message.as_bytes().replace(b"Subject: placeholder", f"Subject: {subject}".encode())
+    exchange = mail.send(TASKS, message=message_from_bytes(raw, policy=policy.default))
+
+    assert exchange.reply["Bcc"] is None
+    assert "victim" not in str(exchange.reply["To"])
+
+
+def test_an_unknown_mailbox_is_refused_at_rcpt(mail: MailTestClient) -> None:
+    exchange = mail.send("nobody@app.localhost", "add x")
+
+    assert exchange.code == 550
+    assert exchange.text.startswith("5.1.1")
+
+
+def test_mail_to_an_account_address_is_delivered_to_its_inbox(mail: MailTestClient) -> None:
+    mail.add_account("bob@app.localhost", password="bobs password 1")
+
+    exchange = mail.send("bob@app.localhost", "lunch?", "At noon?", login=ALICE)
+
+    assert exchange.replies == []
+    with mail.database.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(MailMessage)) == 1
+
+
+def test_replies_per_hour_to_one_address_are_limited(database_url: str, tmp_path: Path) -> None:
+    with MailTestClient(
+        bundled_path("commands"),
+        tmp_path / "limited",
+        database_url=database_url,
+        settings={"worker": {"reply_rate_limit": 2}},
+    ) as client:
+        client.add_account(ALICE)
+        counts = [len(client.send(TASKS, f"add t{n}").replies) for n in range(3)]
+
+    assert counts == [1, 1, 0]
+
+
+def test_outbox_cli_shows_the_reply(mail: MailTestClient, cli: Cli) -> None:
+    mail.send(TASKS, "add Buy milk")
+    cli.env["MAILCMD_DATABASE_URL"] = mail.settings.database_url
+
+    listed = json.loads(cli("outbox", "list", "--json").stdout)
+    raw = cli("outbox", "show", str(listed[0]["id"]), "--raw").stdout_bytes
+
+    assert listed[0]["subject"] == "Task 1 added: Buy milk"
+    assert listed[0]["rcpt_tos"] == [ALICE]
+    assert b"Auto-Submitted: auto-replied\r\n" in raw
+
+
+def test_processed_messages_are_done_in_the_queue(mail: MailTestClient) -> None:
+    exchange = mail.send(TASKS, "list")
+
+    with mail.database.sessions() as session:
+        row = session.get(InboundMessage, exchange.queue_id)
+        assert row is not None
+        assert row.status is QueueStatus.DONE
+        assert row.claim_token is None
