@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -239,6 +239,8 @@ class VerifiedLogin:
     roles: frozenset[str]
     # "password", or "app-password:<label>"
     method: str
+    # The app password that proved it, if one did.
+    app_password_id: int | None = None
 
 
 def verify_credentials(session: Session, login: str, password: str) -> VerifiedLogin | None:
@@ -246,7 +248,7 @@ def verify_credentials(session: Session, login: str, password: str) -> VerifiedL
 
     `login` may be the account's login or any address it owns; `password` may be its
     password or one of its app passwords. Costs one argon2 check per candidate hash,
-    so it belongs off the event loop. Records the time of a successful use.
+    so it belongs off the event loop. Only reads: `record_login` records the use.
     """
     if not password or len(password) > MAX_PASSWORD_LENGTH:
         return None
@@ -256,24 +258,42 @@ def verify_credentials(session: Session, login: str, password: str) -> VerifiedL
         _verify_hash(_dummy_hash(), password)
         return None
     method: str | None = None
+    app_password_id: int | None = None
     if _verify_hash(account.password_hash, password):
         method = "password"
     else:
         for app_password in account.app_passwords:
             if _verify_hash(app_password.password_hash, password):
-                app_password.last_used_at = utc_now()
                 method = f"app-password:{app_password.label}"
+                app_password_id = app_password.id
                 break
     if method is None:
         return None
-    account.last_login_at = utc_now()
     return VerifiedLogin(
         account_id=account.id,
         login=account.login,
         addresses=frozenset(entry.address for entry in account.addresses),
         roles=frozenset(account.roles),
         method=method,
+        app_password_id=app_password_id,
     )
+
+
+def record_login(session: Session, verified: VerifiedLogin) -> None:
+    """Record now as the last login of `verified`'s account and last use of its app password.
+
+    The caller commits.
+    """
+    now = utc_now()
+    session.execute(
+        update(Account).where(Account.id == verified.account_id).values(last_login_at=now)
+    )
+    if verified.app_password_id is not None:
+        session.execute(
+            update(AppPassword)
+            .where(AppPassword.id == verified.app_password_id)
+            .values(last_used_at=now)
+        )
 
 
 def _find_by_login_or_address(session: Session, login: str) -> Account | None:

@@ -8,7 +8,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from mailcmd.accounts import VerifiedLogin, verify_credentials
+from mailcmd.accounts import VerifiedLogin, record_login, verify_credentials
 from mailcmd.db.database import Database
 from mailcmd.db.types import utc_now
 from mailcmd.settings import AuthSettings
@@ -119,17 +119,22 @@ class Authenticator:
             return login_state(session, login, self._policy)
 
     def _clear(self, login: str) -> None:
-        with self._database.sessions.begin() as session:
+        with self._database.writing() as session, session.begin():
             clear_login_failures(session, [login])
 
     def _check(self, login: str, password: str) -> "_Checked":
-        # A locked login is refused before argon2 runs, so a lockout also saves CPU.
-        with self._database.sessions.begin() as session:
+        # argon2 runs in a transaction that only reads, and the writes follow in one
+        # that takes the write lock first: on SQLite a transaction that has read cannot
+        # write once another connection has committed (storing mail, say) meanwhile.
+        with self._database.sessions() as session:
             state = login_state(session, login, self._policy)
+            # A locked login is refused before argon2 runs, so a lockout also saves CPU.
             if state.locked(utc_now()):
                 return _Checked(was_locked=True, state=state, verified=None)
             verified = verify_credentials(session, login, password)
+        with self._database.writing() as session, session.begin():
             if verified is not None:
+                record_login(session, verified)
                 if state.failures:
                     clear_login_failures(session, [login])
                 return _Checked(was_locked=False, state=NO_FAILURES, verified=verified)

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from mailcmd.db.database import Database
 from mailcmd.db.models import OutboundMessage, QueueStatus
@@ -72,6 +72,22 @@ class Deliverer:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
+
+    def pending_local(self) -> int:
+        """Return how many due outbound messages are not yet delivered nor waiting for a relay."""
+        with self._database.sessions() as session:
+            count = session.scalar(
+                select(func.count())
+                .select_from(OutboundMessage)
+                .where(OutboundMessage.status.in_([QueueStatus.QUEUED, QueueStatus.DEFERRED]))
+                .where(OutboundMessage.next_attempt_at <= utc_now())
+                .where(
+                    or_(
+                        OutboundMessage.last_error.is_(None), OutboundMessage.last_error != NO_RELAY
+                    )
+                )
+            )
+        return int(count or 0)
 
     def deliver_ready(self) -> list[int]:
         """Deliver the outbound messages that are due; return the ids delivered."""

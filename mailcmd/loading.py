@@ -7,6 +7,7 @@ from pathlib import Path
 from types import ModuleType
 
 from mailcmd.app import MailApp, RegistrationError, Registry
+from mailcmd.parsing import SignatureError
 from mailcmd.rendering import Renderer, TemplateError
 from mailcmd.resources import bundled_path
 
@@ -76,11 +77,12 @@ def _import(path: Path) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except RegistrationError as error:
+    except (RegistrationError, SignatureError) as error:
         del sys.modules[name]
         raise RegistrationError(f"{path}: {error}") from None
     except Exception as error:
         del sys.modules[name]
-        log.exception("importing %s failed", path)
+        # The one-line error names file and exception; the traceback is for debugging.
+        log.debug("importing %s failed", path, exc_info=True)
         raise RegistrationError(f"{path}: import failed: {type(error).__name__}: {error}") from None
     return module

@@ -234,11 +234,13 @@ class Processor:
                 reply_tag = next((r.tag for r in reversed(context.replies) if r.tag), reply_tag)
                 transcript.append((invocation.line, outputs))
                 for notification in context.notifications:
+                    rendered_notification = self._render(notification.reply)
                     notifications.append(
                         _Mail(
                             to=notification.to,
-                            rendered=self._render(notification.reply),
-                            subject=notification.reply.subject or "",
+                            rendered=rendered_notification,
+                            subject=rendered_notification.subject
+                            or f"From {invocation.command.mailbox}@",
                             from_local=from_local,
                             tag=notification.reply.tag,
                             answering=None,

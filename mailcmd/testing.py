@@ -18,6 +18,7 @@ import smtplib
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -185,6 +186,25 @@ class MailTestClient:
             return Exchange(code, text, None, None, [])
         outcome = self._call(_wait(server, queue_id))
         return Exchange(code, text, queue_id, outcome, self.replies_to(queue_id))
+
+    def wait(self, queue_id: int) -> Outcome:
+        """Wait for the next time the worker finishes with `queue_id` (after a retry)."""
+        server = self._running_server()
+        if server.worker is not None:
+            server.worker.forget(queue_id)
+        result: Outcome = self._call(_wait(server, queue_id))
+        return result
+
+    def deliver(self) -> None:
+        """Deliver what is due in the outbox now, and wait for any delivery in progress."""
+        server = self._running_server()
+        if server.deliverer is None:
+            raise RuntimeError("delivery is off")
+        deadline = time.monotonic() + TIMEOUT
+        while server.deliverer.pending_local() and time.monotonic() < deadline:
+            # The server's own deliverer may hold the rows; this pass takes the rest.
+            server.deliverer.deliver_ready()
+            time.sleep(0.01)
 
     def compose(
         self, to: str, subject: str, body: str, sender: str, headers: Mapping[str, str] | None

@@ -105,6 +105,8 @@ def _quoted(text: str, depth: int) -> str:
 
 
 class _TextExtractor(HTMLParser):
+    # Paragraph-like blocks are set apart by a blank line; these only by a line break.
+    _LINES = frozenset({"br", "li", "tr"})
     _BLOCKS = frozenset(
         {
             "p",
@@ -143,7 +145,7 @@ class _TextExtractor(HTMLParser):
         if tag in self._SKIPPED:
             self.skipping += 1
         elif tag == "blockquote":
-            self._break()
+            self._break(paragraph=True)
             self.depth += 1
         elif tag == "a":
             self.links.append(dict(attrs).get("href"))
@@ -152,20 +154,20 @@ class _TextExtractor(HTMLParser):
             self._break()
             self._write("- ")
         elif tag in self._BLOCKS:
-            self._break()
+            self._break(paragraph=tag not in self._LINES)
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self._SKIPPED:
             self.skipping = max(0, self.skipping - 1)
         elif tag == "blockquote":
-            self._break()
+            self._break(paragraph=True)
             self.depth = max(0, self.depth - 1)
         elif tag == "a" and self.links:
             href, shown = self.links.pop(), self.link_text.pop()
             if href and href.startswith(("http:", "https:", "mailto:")) and href not in shown:
                 self._write(f" ({href})")
         elif tag in self._BLOCKS:
-            self._break()
+            self._break(paragraph=tag not in self._LINES)
 
     def handle_data(self, data: str) -> None:
         if self.skipping:
@@ -184,8 +186,12 @@ class _TextExtractor(HTMLParser):
             self.lines[-1] = "> " * self.depth
         self.lines[-1] += text
 
-    def _break(self) -> None:
-        self.lines.append("")
+    def _break(self, paragraph: bool = False) -> None:
+        # Breaks never stack: a run of closing and opening tags makes one break.
+        if self.lines[-1].strip(" >"):
+            self.lines.append("")
+        if paragraph and len(self.lines) > 1 and self.lines[-2].strip(" >"):
+            self.lines.append("")
 
 
 def html_to_text(html: str) -> str:

@@ -29,9 +29,9 @@ from mailcmd.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
-# A claim outlives the handler's time limit by this much, so that a slow commit
+# A claim lasts this many times the handler's time limit, so that a slow commit
 # after a handler that just made it is not taken for a dead worker.
-LEASE_MARGIN_SECONDS = 60.0
+LEASE_FACTOR = 2.0
 FINAL_STATUSES = frozenset({"done", "failed"})
 REMEMBERED_OUTCOMES = 10_000
 
@@ -96,6 +96,10 @@ class Worker:
         if self._running:
             await asyncio.wait(self._running)
         self._threads.shutdown(wait=False, cancel_futures=True)
+
+    def forget(self, queue_id: int) -> None:
+        """Forget how `queue_id` ended, so that `wait_for` waits for its next processing."""
+        self._finished.pop(queue_id, None)
 
     async def wait_for(self, queue_id: int) -> Outcome:
         """Wait until this worker has finished with `queue_id`: done, or failed for good.
@@ -183,7 +187,7 @@ class Worker:
         if not is_sqlite(self._database.engine.url):
             candidates = candidates.with_for_update(skip_locked=True)
         token = secrets.token_hex(16)
-        lease = timedelta(seconds=self._settings.handler_timeout + LEASE_MARGIN_SECONDS)
+        lease = timedelta(seconds=self._settings.handler_timeout * LEASE_FACTOR)
         with self._database.writing() as session, session.begin():
             ids = list(session.scalars(candidates))
             if not ids:

@@ -171,6 +171,7 @@ def test_mail_to_an_account_address_is_delivered_to_its_inbox(mail: MailTestClie
     mail.add_account("bob@app.localhost", password="bobs password 1")
 
     exchange = mail.send("bob@app.localhost", "lunch?", "At noon?", login=ALICE)
+    mail.deliver()
 
     assert exchange.replies == []
     with mail.database.sessions() as session:

@@ -1,0 +1,12 @@
+"""A command naming a template that does not exist."""
+
+from mailcmd.app import MailApp
+from mailcmd.context import Context
+
+app = MailApp()
+box = app.mailbox("box")
+
+
+@box.command("go", template="box/nowhere")
+def go(ctx: Context) -> None:
+    """Replies with a missing template."""

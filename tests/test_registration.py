@@ -1,0 +1,147 @@
+"""Declaring an app: decorators, mistakes found at start-up, and `mailcmd commands`."""
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from mailcmd.app import MailApp, RegistrationError, Registry
+from mailcmd.context import Context
+from mailcmd.parsing import SignatureError
+from tests.conftest import Cli, StartServer
+
+APPS = Path(__file__).parent / "apps"
+
+
+def test_decorators_record_and_return_the_function_unchanged() -> None:
+    app = MailApp()
+    box = app.mailbox("box")
+
+    def handler(ctx: Context, title: str) -> None:
+        """Do it."""
+
+    registered = box.command("do")(handler)
+
+    assert registered is handler
+    assert box.commands["do"].usage() == "do TITLE"
+    assert box.commands["do"].summary == "Do it."
+
+
+def test_a_verb_registered_twice_names_both_places() -> None:
+    box = MailApp().mailbox("box")
+
+    @box.command("do")
+    def first(ctx: Context) -> None: ...
+
+    with pytest.raises(
+        RegistrationError, match=r"verb 'do' registered twice: .*first and .*second"
+    ):
+
+        @box.command("do")
+        def second(ctx: Context) -> None: ...
+
+
+def test_an_unsupported_parameter_type_names_function_and_parameter() -> None:
+    box = MailApp().mailbox("box")
+
+    with pytest.raises(SignatureError, match=r"go: parameter 'when': unsupported type"):
+
+        @box.command("go")
+        def go(ctx: Context, when: set[int]) -> None: ...
+
+
+@pytest.mark.parametrize(
+    ("signature", "problem"),
+    [
+        ("def f(ctx: Context, flag: bool) -> None: ...", "a bool must have a default"),
+        ("def f(ctx: Context, *words: str) -> None: ...", "*args and **kwargs"),
+        ("def f(ctx: Context, title) -> None: ...", "needs a type annotation"),
+        ("def f(ctx: Context, tags: list[str], more: str) -> None: ...", "comes after the list"),
+        ("def f(ctx: Context, tags: list[str] = ['x']) -> None: ...", "must be empty"),
+    ],
+)
+def test_signatures_mail_cannot_serve_are_refused(signature: str, problem: str) -> None:
+    namespace: dict[str, object] = {"Context": Context, "date": date}
+    exec(signature, namespace)  # noqa: S102 - building test handlers from source
+    box = MailApp().mailbox("box")
+
+    with pytest.raises(SignatureError, match=re.escape(problem)):
+        box.command("f")(namespace["f"])  # type: ignore[arg-type]
+
+
+def test_registration_is_frozen_once_serving() -> None:
+    app = MailApp()
+    box = app.mailbox("box")
+    Registry.merge([("test", app)])
+
+    with pytest.raises(RegistrationError, match="already serving"):
+
+        @box.command("late")
+        def late(ctx: Context) -> None: ...
+
+
+def test_a_tag_must_name_a_parameter() -> None:
+    box = MailApp().mailbox("box")
+
+    with pytest.raises(RegistrationError, match="tag='task' names no parameter"):
+
+        @box.command("show", tag="task")
+        def show(ctx: Context, number: int) -> None: ...
+
+
+@pytest.mark.parametrize(
+    ("folder", "message"),
+    [
+        ("clash", "mailbox 'notes' declared twice: in .*first.py:app and in .*second.py:app"),
+        ("badsig", "bad.py: .*parameter 'when': unsupported type 'set"),
+        ("notemplate", "missing.py:.* go: template 'box/nowhere' not found"),
+    ],
+)
+def test_app_mistakes_stop_mailcmd_with_one_line_naming_the_place(
+    cli: Cli, folder: str, message: str
+) -> None:
+    cli.env["MAILCMD_COMMANDS"] = str(APPS / folder)
+
+    listed = cli("commands")
+    served = cli("serve")
+
+    for result in (listed, served):
+        assert result.exit_code == 2
+        [line] = result.stderr.splitlines()
+        assert line.startswith("mailcmd: ")
+        assert re.search(message, line), line
+
+
+def test_commands_lists_every_address_verb_usage_and_policy(cli: Cli) -> None:
+    table = cli("commands")
+    listed = json.loads(cli("commands", "--json").stdout)
+
+    add = next(row for row in listed if row["verb"] == "add")
+    assert add["address"] == "tasks@app.localhost"
+    assert add["usage"].startswith("add TITLE [--due DATE]")
+    assert add["policy"] == "accounts"
+    assert {row["verb"] for row in listed} >= {"add", "list", "show", "done"}
+    assert table.stdout.splitlines()[0].split() == ["ADDRESS", "VERB", "USAGE", "WHO"]
+
+
+def test_rcpt_accepts_mailboxes_with_plus_tags_and_the_help_address(
+    start_server: StartServer,
+) -> None:
+    server = start_server()
+    client = server.submission()
+    client.login("alice@app.localhost", "correct horse battery")
+    client.mail("alice@app.localhost")
+
+    answers = [
+        client.rcpt(address)[0]
+        for address in (
+            "tasks@app.localhost",
+            "tasks+42@app.localhost",
+            "help@app.localhost",
+            "nosuchbox@app.localhost",
+        )
+    ]
+
+    assert answers == [250, 250, 250, 550]

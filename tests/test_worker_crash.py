@@ -1,0 +1,80 @@
+"""A worker killed in the middle of a handler repeats no side effect and loses no message."""
+
+import signal
+import smtplib
+import ssl
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Engine, FromClause, func, select
+
+from mailcmd.db.engine import open_engine
+from mailcmd.db.models import InboundMessage, OutboundMessage, QueueStatus
+from tests.conftest import ALICE, LAB_COMMANDS, LAB_NOTES, LAB_TEMPLATES, PASSWORD, Cli
+from tests.servers import TIMEOUT, clean_environment, free_port, mailcmd_command, serve_process
+
+
+def test_killed_worker_leaves_nothing_and_the_message_is_done_once(
+    accounts: Cli, database_url: str, tmp_path: Path
+) -> None:
+    engine = open_engine(database_url)
+    LAB_NOTES.create(engine)
+    marker = tmp_path / "go-on"
+    port = free_port()
+    env = clean_environment(
+        MAILCMD_DATABASE_URL=database_url,
+        MAILCMD_STATE_DIR=str(tmp_path / "state"),
+        MAILCMD_COMMANDS=str(LAB_COMMANDS),
+        MAILCMD_TEMPLATES=str(LAB_TEMPLATES),
+        MAILCMD_SMTP__SUBMISSION_PORT="0",
+        MAILCMD_SMTP__SMTPS_PORT=str(port),
+        MAILCMD_WORKER__HANDLER_TIMEOUT="2",
+        MAILCMD_WORKER__POLL_SECONDS="0.1",
+    )
+    try:
+        with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=env) as first:
+            cert = tmp_path / "state" / "tls" / "dev-cert.pem"
+            context = ssl.create_default_context(cafile=str(cert))
+            with smtplib.SMTP_SSL("127.0.0.1", port, timeout=TIMEOUT, context=context) as client:
+                client.login(ALICE, PASSWORD)
+                client.sendmail(
+                    ALICE,
+                    ["lab@app.localhost"],
+                    f"Subject: block once --until {marker}\r\n\r\n".encode(),
+                )
+            _wait_until(lambda: _status(engine) == QueueStatus.PROCESSING)
+            assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+
+        assert _count(engine, LAB_NOTES) == 0
+        assert _count(engine, OutboundMessage.__table__) == 0
+        marker.touch()
+
+        with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=env) as second:
+            _wait_until(lambda: _status(engine) == QueueStatus.DONE)
+            assert second.stop() == 0
+
+        assert _count(engine, LAB_NOTES) == 1
+        assert _count(engine, OutboundMessage.__table__) == 1
+    finally:
+        engine.dispose()
+
+
+def _status(engine: Engine) -> QueueStatus | None:
+    with engine.connect() as connection:
+        return connection.execute(select(InboundMessage.status)).scalar()
+
+
+def _count(engine: Engine, table: FromClause) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def _wait_until(condition: Callable[[], bool]) -> None:
+    # Another process's progress has no event to wait on here: poll, bounded.
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
