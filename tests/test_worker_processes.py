@@ -1,0 +1,72 @@
+"""A receiving front end and a separate worker process share one database."""
+
+import smtplib
+import ssl
+import time
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from mailcmd.db.engine import is_sqlite, open_engine
+from mailcmd.db.models import InboundMessage, OutboundMessage, QueueStatus
+from tests.conftest import ALICE, PASSWORD, Cli
+from tests.servers import TIMEOUT, clean_environment, free_port, mailcmd_command, serve_process
+
+
+def test_serve_without_worker_and_a_worker_process_answer_mail(
+    accounts: Cli, database_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = clean_environment(
+        MAILCMD_DATABASE_URL=database_url,
+        MAILCMD_STATE_DIR=str(tmp_path / "state"),
+        MAILCMD_SMTP__SUBMISSION_PORT="0",
+        MAILCMD_SMTP__SMTPS_PORT=str(port),
+        # On PostgreSQL the worker must wake on NOTIFY: its polling is too slow to
+        # answer within the test's time; on SQLite polling is all there is.
+        MAILCMD_WORKER__POLL_SECONDS="0.2" if is_sqlite(database_url) else "600",
+    )
+    command = mailcmd_command()
+    with (
+        serve_process([*command, "serve", "--no-worker"], cwd=tmp_path, env=env) as front,
+        serve_process([*command, "worker"], cwd=tmp_path, env=env) as worker,
+    ):
+        assert "worker: off" in front.lines
+        assert "worker: running" in worker.lines
+        assert not [line for line in worker.lines if line.startswith("listening")]
+        cert = tmp_path / "state" / "tls" / "dev-cert.pem"
+        context = ssl.create_default_context(cafile=str(cert))
+        with smtplib.SMTP_SSL("127.0.0.1", port, timeout=TIMEOUT, context=context) as client:
+            client.login(ALICE, PASSWORD)
+            client.sendmail(ALICE, ["tasks@app.localhost"], b"Subject: add Buy milk\r\n\r\n")
+        engine = open_engine(database_url)
+        try:
+            subject = _reply_subject(engine)
+        finally:
+            engine.dispose()
+        assert front.stop() == 0
+        assert worker.stop() == 0
+
+    assert subject == "Task 1 added: Buy milk"
+
+
+def _reply_subject(engine: Engine) -> str:
+    # Another process's progress has no event to wait on here: poll, bounded.
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            done = connection.execute(
+                select(InboundMessage.id).where(InboundMessage.status == QueueStatus.DONE)
+            ).first()
+            raw = connection.execute(select(OutboundMessage.raw)).scalar()
+        if done is not None and raw is not None:
+            return _subject(raw)
+        time.sleep(0.05)
+    raise AssertionError("no reply in time")
+
+
+def _subject(raw: bytes) -> str:
+    for line in raw.split(b"\r\n"):
+        if line.startswith(b"Subject: "):
+            return line.removeprefix(b"Subject: ").decode()
+    return ""
