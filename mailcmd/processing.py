@@ -257,16 +257,7 @@ class Processor:
             rendered = transcript[0][1][0]
         else:
             rendered = self._renderer.render("mailcmd/transcript", {"transcript": transcript})
-        reply = _Mail(
-            to=sender.address,
-            rendered=rendered,
-            subject=rendered.subject or reply_subject(view.subject),
-            from_local=from_local,
-            tag=reply_tag,
-            answering=view,
-            is_reply=True,
-        )
-        return [reply, *notifications]
+        return [_answer(sender, view, from_local, rendered, reply_tag), *notifications]
 
     def _render(self, reply: Reply) -> Rendered:
         rendered = self._renderer.render(reply.template, reply.values)
@@ -278,15 +269,7 @@ class Processor:
         self, sender: Sender, view: MessageView, from_local: str, template: str, values: Any
     ) -> "_Mail":
         rendered = self._renderer.render(template, values)
-        return _Mail(
-            to=sender.address,
-            rendered=rendered,
-            subject=rendered.subject or reply_subject(view.subject),
-            from_local=from_local,
-            tag=None,
-            answering=view,
-            is_reply=True,
-        )
+        return _answer(sender, view, from_local, rendered, None)
 
     def _queue_mails(self, session: Session, mails: list["_Mail"], row: InboundMessage) -> None:
         domain = self._settings.domain
@@ -383,6 +366,20 @@ class Processor:
         if finished.rowcount != 1:  # type: ignore[attr-defined]
             return Outcome("lost", "the claim expired while processing")
         return Outcome("done", note)
+
+
+def _answer(
+    sender: Sender, view: MessageView, from_local: str, rendered: Rendered, tag: str | None
+) -> _Mail:
+    return _Mail(
+        to=sender.address,
+        rendered=rendered,
+        subject=rendered.subject or reply_subject(view.subject),
+        from_local=from_local,
+        tag=tag,
+        answering=view,
+        is_reply=True,
+    )
 
 
 def _call(invocation: Invocation, context: Context) -> object:

@@ -1,8 +1,10 @@
 """`mailcmd db ...`: the database schema: upgrade, inspect, new revisions."""
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from mailcmd.cli.state import cli_state
 from mailcmd.db import migrations
@@ -18,13 +20,7 @@ def upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Upgrade the database schema (to the newest revision by default)."""
-    engine = open_engine(cli_state(ctx).settings.database_url)
-    try:
-        migrations.upgrade(engine, revision)
-        with engine.connect() as connection:
-            current = migrations.current_revision(connection)
-    finally:
-        engine.dispose()
+    current = _migrate(ctx, migrations.upgrade, revision)
     typer.echo(f"database schema at {current}{_head_marker(current)}")
 
 
@@ -34,13 +30,7 @@ def downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision; `base` drops every table.")],
 ) -> None:
     """Take the database schema back to an older revision (before rolling back a release)."""
-    engine = open_engine(cli_state(ctx).settings.database_url)
-    try:
-        migrations.downgrade(engine, revision)
-        with engine.connect() as connection:
-            current = migrations.current_revision(connection)
-    finally:
-        engine.dispose()
+    current = _migrate(ctx, migrations.downgrade, revision)
     typer.echo(f"database schema at {current or 'base (no tables)'}")
 
 
@@ -82,6 +72,16 @@ def revision(
     finally:
         engine.dispose()
     typer.echo(f"wrote {path}")
+
+
+def _migrate(ctx: typer.Context, step: Callable[[Engine, str], None], revision: str) -> str | None:
+    engine = open_engine(cli_state(ctx).settings.database_url)
+    try:
+        step(engine, revision)
+        with engine.connect() as connection:
+            return migrations.current_revision(connection)
+    finally:
+        engine.dispose()
 
 
 def _head_marker(revision: str | None) -> str:

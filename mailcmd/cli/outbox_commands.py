@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mailcmd.cli.output import print_table, shown_value, timestamp
+from mailcmd.cli.output import print_record, print_table, timestamp
 from mailcmd.cli.state import RefusedError, database_session
 from mailcmd.db.models import OutboundMessage, QueueStatus
 from mailcmd.outbox import get_outbound, list_outbound
@@ -64,15 +64,7 @@ def show(
             raise RefusedError(f"no outbound message with id {outbound_id}")
         item = _describe(message)
         content = message.raw
-    if raw:
-        stdout = typer.get_binary_stream("stdout")
-        stdout.write(content)
-        stdout.flush()
-        return
-    if as_json:
-        typer.echo(json.dumps(item, indent=2))
-        return
-    print_table(["FIELD", "VALUE"], [[key, shown_value(value)] for key, value in item.items()])
+    print_record(item, content if raw else None, as_json)
 
 
 def _describe(message: OutboundMessage) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """How the command line prints: plain aligned tables and ISO timestamps."""
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -32,3 +33,15 @@ def shown_value(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(str(entry) for entry in value)
     return str(value)
+
+
+def print_record(item: dict[str, Any], raw: bytes | None, as_json: bool) -> None:
+    """Print one stored message: its bytes exactly (`raw`), JSON, or a field table."""
+    if raw is not None:
+        stdout = typer.get_binary_stream("stdout")
+        stdout.write(raw)
+        stdout.flush()
+    elif as_json:
+        typer.echo(json.dumps(item, indent=2))
+    else:
+        print_table(["FIELD", "VALUE"], [[key, shown_value(value)] for key, value in item.items()])

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mailcmd.cli.output import print_table, shown_value, timestamp
+from mailcmd.cli.output import print_record, print_table, timestamp
 from mailcmd.cli.state import RefusedError, database_session
 from mailcmd.db.models import InboundMessage, QueueStatus
 from mailcmd.inbound import get_inbound, list_inbound, requeue
@@ -65,18 +65,10 @@ def show(
             raise RefusedError(f"no inbound message with id {queue_id}")
         item = _describe(message)
         content = message.raw
-    if raw:
-        stdout = typer.get_binary_stream("stdout")
-        stdout.write(content)
-        stdout.flush()
-        return
     parsed = message_from_bytes(content, policy=policy.default)
     item["subject"] = str(parsed.get("Subject", ""))
     item["message_id"] = str(parsed.get("Message-ID", ""))
-    if as_json:
-        typer.echo(json.dumps(item, indent=2))
-        return
-    print_table(["FIELD", "VALUE"], [[key, shown_value(value)] for key, value in item.items()])
+    print_record(item, content if raw else None, as_json)
 
 
 @app.command("retry")

@@ -73,16 +73,9 @@ class ReceiverHandler:
 
     async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
         """RFC 4616 PLAIN: `authzid NUL login NUL password`, inline or after a 334."""
-        if len(args) == 1:
-            blob = await server.challenge_auth("")
-            if not isinstance(blob, bytes):
-                return AuthResult(success=False, handled=True)
-        else:
-            decoded = _base64(args[1])
-            if decoded is None:
-                await server.push(str(Status.BAD_BASE64))
-                return AuthResult(success=False, handled=True)
-            blob = decoded
+        blob = await _initial_response(server, args, "")
+        if blob is None:
+            return AuthResult(success=False, handled=True)
         parts = blob.split(b"\0")
         if len(parts) != 3:
             await server.push(str(Status.SYNTAX_ARGUMENTS))
@@ -91,16 +84,9 @@ class ReceiverHandler:
 
     async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
         """LOGIN with the customary `Username:` and `Password:` challenges."""
-        if len(args) == 1:
-            login = await server.challenge_auth("Username:")
-            if not isinstance(login, bytes):
-                return AuthResult(success=False, handled=True)
-        else:
-            decoded = _base64(args[1])
-            if decoded is None:
-                await server.push(str(Status.BAD_BASE64))
-                return AuthResult(success=False, handled=True)
-            login = decoded
+        login = await _initial_response(server, args, "Username:")
+        if login is None:
+            return AuthResult(success=False, handled=True)
         password = await server.challenge_auth("Password:")
         if not isinstance(password, bytes):
             return AuthResult(success=False, handled=True)
@@ -298,6 +284,18 @@ def _has_bare_line_ending(content: bytes) -> bool:
 def _verified_login(session: Session) -> VerifiedLogin | None:
     data: object = session.auth_data
     return data if session.authenticated and isinstance(data, VerifiedLogin) else None
+
+
+async def _initial_response(server: SMTP, args: list[str], challenge: str) -> bytes | None:
+    # The client's first answer comes inline with AUTH, or after a 334 challenge;
+    # None means the exchange is over and its reply already sent.
+    if len(args) == 1:
+        answer = await server.challenge_auth(challenge)
+        return answer if isinstance(answer, bytes) else None
+    decoded = _base64(args[1])
+    if decoded is None:
+        await server.push(str(Status.BAD_BASE64))
+    return decoded
 
 
 def _base64(text: str) -> bytes | None:
