@@ -1,13 +1,17 @@
-"""Delivery of the outbox: into local accounts' inboxes now, to other domains by relay.
+"""Delivery of the outbox: into local accounts' inboxes, and to other domains by the relay.
 
-Each outbound message is delivered in one transaction with its new status, so a
-crash delivers it either not at all (it is tried again) or exactly once.
+Local delivery happens in one transaction with the message's new status: exactly
+once. Relay delivery claims the message (status `processing` until a lease runs
+out), sends outside any transaction, then records the verdict; a crash between
+sending and recording sends again after the lease, as SMTP allows. A message that
+fails for good produces no bounce: mailcmd's mail is automatic (RFC 3834).
 """
 
 import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, or_, select
@@ -16,6 +20,8 @@ from mailcmd.db.database import Database
 from mailcmd.db.models import OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
 from mailcmd.mailstore import INBOX, append, local_account_id
+from mailcmd.relay import RelayResult, send_via_relay
+from mailcmd.settings import RelaySettings
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +29,18 @@ BATCH = 50
 # Mail for other domains waits this long between looks while no relay is configured.
 NO_RELAY_RECHECK = timedelta(hours=1)
 NO_RELAY = "waiting: no relay is configured for other domains ([relay] host)"
+# How long a relay delivery may take before another deliverer may try the message.
+RELAY_LEASE = timedelta(minutes=10)
+
+Signer = Callable[[bytes], bytes]
+
+
+@dataclass(frozen=True)
+class _RelayJob:
+    outbound_id: int
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
 
 
 class Deliverer:
@@ -31,16 +49,22 @@ class Deliverer:
     def __init__(
         self,
         database: Database,
+        relay: RelaySettings,
         poll_seconds: float,
-        on_delivered: Callable[[int], None] | None = None,
+        sign: Signer | None = None,
     ) -> None:
-        """Deliver from `database`'s outbox, looking at least every `poll_seconds`."""
+        """Deliver from `database`'s outbox; mail for other domains goes through `relay`.
+
+        `sign` (DKIM) is applied to mail that leaves through the relay.
+        """
         self._database = database
+        self._relay = relay
         self._poll_seconds = poll_seconds
+        self._sign = sign
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._on_delivered = on_delivered
         self._stopping = False
+        self._sending: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
         """Look at the outbox now."""
@@ -51,25 +75,28 @@ class Deliverer:
         self._task = asyncio.create_task(self._run(), name="mailcmd-deliverer")
 
     async def stop(self) -> None:
-        """Stop delivering; a delivery in progress finishes its transaction first."""
+        """Stop delivering; deliveries in progress finish first."""
         self._stopping = True
         self._wakeup.set()
         if self._task is not None:
             await self._task
+        if self._sending:
+            await asyncio.wait(self._sending)
 
     async def _run(self) -> None:
         while not self._stopping:
             self._wakeup.clear()
+            free = self._relay.concurrency - len(self._sending)
             try:
-                delivered = await asyncio.to_thread(self.deliver_ready)
+                jobs = await asyncio.to_thread(self.deliver_ready, max(free, 0))
             except Exception:
                 log.exception("delivery failed; trying again in %.0f s", self._poll_seconds)
-                delivered = []
-            for outbound_id in delivered:
-                if self._on_delivered is not None:
-                    self._on_delivered(outbound_id)
-            if len(delivered) == BATCH:
-                continue
+                jobs = []
+            for job in jobs:
+                task = asyncio.create_task(asyncio.to_thread(self._relay_one, job))
+                self._sending.add(task)
+                task.add_done_callback(self._sending.discard)
+                task.add_done_callback(lambda _: self._wakeup.set())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
 
@@ -89,33 +116,81 @@ class Deliverer:
             )
         return int(count or 0)
 
-    def deliver_ready(self) -> list[int]:
-        """Deliver the outbound messages that are due; return the ids delivered."""
+    def deliver_ready(self, relay_slots: int = 0) -> list[_RelayJob]:
+        """Deliver due mail for local accounts; claim up to `relay_slots` messages for the relay."""
         now = utc_now()
-        delivered: list[int] = []
+        jobs: list[_RelayJob] = []
         with self._database.writing() as session:
             due = session.scalars(
                 select(OutboundMessage)
-                .where(OutboundMessage.status.in_([QueueStatus.QUEUED, QueueStatus.DEFERRED]))
+                .where(
+                    or_(
+                        OutboundMessage.status.in_([QueueStatus.QUEUED, QueueStatus.DEFERRED]),
+                        OutboundMessage.status == QueueStatus.PROCESSING,
+                    )
+                )
                 .where(OutboundMessage.next_attempt_at <= now)
                 .order_by(OutboundMessage.id)
                 .limit(BATCH)
                 .with_for_update(skip_locked=True)
             ).all()
             for message in due:
-                owners = [local_account_id(session, rcpt) for rcpt in message.rcpt_tos]
-                if any(owner is None for owner in owners):
+                # Local recipients are served on the first pass only, so that a retry
+                # for the relay never delivers them twice.
+                first_pass = (
+                    message.status == QueueStatus.QUEUED
+                    and message.attempts == 0
+                    and message.last_error is None
+                )
+                remote = []
+                for rcpt in message.rcpt_tos:
+                    owner = local_account_id(session, rcpt)
+                    if owner is None:
+                        remote.append(rcpt)
+                    elif first_pass:
+                        append(session, owner, INBOX, message.raw)
+                        log.info("outbound %d delivered to %s locally", message.id, rcpt)
+                if not remote:
+                    message.status = QueueStatus.DONE
+                    message.last_error = None
+                elif self._relay.host is None:
+                    message.status = QueueStatus.QUEUED
                     message.last_error = NO_RELAY
                     message.next_attempt_at = now + NO_RELAY_RECHECK
-                    continue
-                for owner in owners:
-                    assert owner is not None
-                    append(session, owner, INBOX, message.raw)
-                message.status = QueueStatus.DONE
-                message.attempts += 1
-                message.last_error = None
-                delivered.append(message.id)
+                elif len(jobs) < relay_slots:
+                    message.status = QueueStatus.PROCESSING
+                    message.next_attempt_at = now + RELAY_LEASE
+                    jobs.append(_RelayJob(message.id, message.mail_from, remote, message.raw))
             session.commit()
-        for outbound_id in delivered:
-            log.info("delivered outbound message %d locally", outbound_id)
-        return delivered
+        return jobs
+
+    def _relay_one(self, job: _RelayJob) -> None:
+        raw = self._sign(job.raw) if self._sign is not None else job.raw
+        result = send_via_relay(self._relay, job.mail_from, job.rcpt_tos, raw)
+        self._record(job, result)
+
+    def _record(self, job: _RelayJob, result: RelayResult) -> None:
+        now = utc_now()
+        with self._database.writing() as session:
+            message = session.get(OutboundMessage, job.outbound_id)
+            if message is None:
+                return
+            message.attempts += 1
+            message.last_error = (
+                None if result.verdict == "sent" and not result.refused else (result.detail)
+            )
+            age = (now - message.created_at).total_seconds()
+            if result.verdict == "sent":
+                message.status = QueueStatus.DONE
+            elif result.verdict == "permanent" or age >= self._relay.max_delivery_age:
+                message.status = QueueStatus.FAILED
+            else:
+                delay = min(
+                    self._relay.retry_seconds * 2 ** (message.attempts - 1),
+                    self._relay.max_retry_seconds,
+                )
+                message.status = QueueStatus.DEFERRED
+                message.next_attempt_at = now + timedelta(seconds=delay)
+            session.commit()
+            status = message.status
+        log.info("outbound %d by relay: %s (%s)", job.outbound_id, status.value, result.detail)

@@ -60,7 +60,9 @@ class Server:
         renderer = Renderer(template_folders(settings.templates))
         check_templates(self.registry, renderer)
         self.tls = server_tls(settings) if receive else None
-        self.deliverer = Deliverer(database, settings.worker.poll_seconds) if work else None
+        self.deliverer = (
+            Deliverer(database, settings.relay, settings.worker.poll_seconds) if work else None
+        )
         self.worker = (
             Worker(
                 settings.worker,
@@ -125,6 +127,12 @@ class Server:
         mailboxes = ", ".join(sorted(self.registry.mailboxes)) or "none"
         lines.append(f"commands: {self.settings.commands} (mailboxes: {mailboxes})")
         lines.append("worker: " + ("running" if self.worker is not None else "off"))
+        relay = self.settings.relay
+        lines.append(
+            f"relay: {relay.host}:{relay.port} (STARTTLS {relay.starttls})"
+            if relay.host
+            else "relay: none configured; mail for other domains waits in the outbox"
+        )
         lines.append(f"domain: {self.settings.domain}; ready")
         return lines
 

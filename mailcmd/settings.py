@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -70,6 +78,35 @@ class AuthSettings(BaseModel):
     cache_seconds: float = Field(default=60.0, ge=0, description="how long a login is remembered")
 
 
+class RelaySettings(BaseModel):
+    """The `[relay]` table: the smarthost that takes mail for other domains."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str | None = Field(default=None, description="no host: mail for other domains waits")
+    port: int = Field(default=587, ge=1, le=65535)
+    starttls: Literal["required", "opportunistic", "off"] = "required"
+    tls_verify: bool = True
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    timeout: float = Field(default=60.0, gt=0, description="seconds per SMTP step")
+    concurrency: int = Field(default=4, gt=0, description="messages sent at once")
+    retry_seconds: float = Field(default=60.0, gt=0, description="first retry; doubles")
+    max_retry_seconds: float = Field(default=3600.0, gt=0, description="cap of the retry delay")
+    max_delivery_age: float = Field(
+        default=5 * 24 * 3600.0, gt=0, description="seconds before a message fails for good"
+    )
+
+    def secret(self) -> str | None:
+        """The relay password, from `password` or the first line of `password_file`."""
+        if self.password is not None:
+            return self.password.get_secret_value()
+        if self.password_file is not None:
+            return self.password_file.read_text().splitlines()[0]
+        return None
+
+
 class WorkerSettings(BaseModel):
     """The `[worker]` table: how stored messages become handler calls and replies."""
 
@@ -102,6 +139,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     auth: AuthSettings = AuthSettings()
     worker: WorkerSettings = WorkerSettings()
+    relay: RelaySettings = RelaySettings()
 
     @classmethod
     def settings_customise_sources(
@@ -155,7 +193,14 @@ class LoadedSettings:
 
 
 # Keys holding paths: a relative path in the file is relative to the file's folder.
-_PATH_KEYS = ("state_dir", "commands", "templates", "smtp.tls_cert", "smtp.tls_key")
+_PATH_KEYS = (
+    "state_dir",
+    "commands",
+    "templates",
+    "smtp.tls_cert",
+    "smtp.tls_key",
+    "relay.password_file",
+)
 
 
 def find_config_file(explicit: Path | None) -> Path | None:

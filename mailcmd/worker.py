@@ -95,7 +95,13 @@ class Worker:
             await self._main
         if self._running:
             await asyncio.wait(self._running)
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        # Handlers given up on may still run in their threads; they are waited for as
+        # long as a claim lasts, so that none outlives the database it uses.
+        finished = asyncio.to_thread(self._threads.shutdown, wait=True, cancel_futures=True)
+        try:
+            await asyncio.wait_for(finished, self._settings.handler_timeout * LEASE_FACTOR)
+        except TimeoutError:
+            log.warning("stopped while a handler that ran out of time was still running")
 
     def forget(self, queue_id: int) -> None:
         """Forget how `queue_id` ended, so that `wait_for` waits for its next processing."""

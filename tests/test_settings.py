@@ -55,6 +55,18 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "worker.handler_timeout": 30.0,
         "worker.poll_seconds": 5.0,
         "worker.reply_rate_limit": 30,
+        "relay.host": None,
+        "relay.port": 587,
+        "relay.starttls": "required",
+        "relay.tls_verify": True,
+        "relay.username": None,
+        "relay.password": None,
+        "relay.password_file": None,
+        "relay.timeout": 60.0,
+        "relay.concurrency": 4,
+        "relay.retry_seconds": 60.0,
+        "relay.max_retry_seconds": 3600.0,
+        "relay.max_delivery_age": 432000.0,
     }
     assert {key: entry["value"] for key, entry in values.items()} == expected
     assert {entry["source"] for entry in values.values()} == {"default"}

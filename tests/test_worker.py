@@ -76,7 +76,7 @@ def test_changes_and_reply_commit_together(lab: MailTestClient) -> None:
 
 @pytest.mark.parametrize("lab_settings", [{"worker": {"max_attempts": 1, "handler_timeout": 0.3}}])
 def test_a_handler_running_too_long_counts_as_a_failure(lab: MailTestClient) -> None:
-    exchange = lab.send(LAB, "slow 5")
+    exchange = lab.send(LAB, "slow 0.5")
 
     row = inbound(lab, exchange.queue_id)
     assert row.status is QueueStatus.FAILED

@@ -1,0 +1,156 @@
+"""Replies to other domains leave through the relay: retried on 4xx, failed on 5xx, no bounce."""
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from mailcmd.db.models import OutboundMessage, QueueStatus
+from mailcmd.delivery import NO_RELAY
+from mailcmd.resources import bundled_path
+from mailcmd.testing import MailTestClient, free_port
+from tests.conftest import ALICE, PASSWORD
+from tests.servers import TIMEOUT
+
+STRANGER = "someone@example.org"
+
+
+@dataclass
+class Sink:
+    """A relay on loopback that answers RCPT as told and records what it accepts."""
+
+    answers: list[str] = field(default_factory=list)
+    received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+    arrived: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        answer = self.answers.pop(0) if self.answers else "250 2.1.5 OK"
+        if answer.startswith("250"):
+            envelope.rcpt_tos.append(address)
+        return answer
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        self.arrived.set()
+        return "250 2.0.0 queued"
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[Sink, int]]:
+    handler = Sink()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield handler, port
+    controller.stop()
+
+
+def client(tmp_path: Path, database_url: str, relay: dict[str, Any]) -> MailTestClient:
+    return MailTestClient(
+        bundled_path("commands"),
+        tmp_path / "relay",
+        database_url=database_url,
+        settings={"relay": relay, "worker": {"poll_seconds": 0.05}},
+    )
+
+
+def outbound_status(mail: MailTestClient, until: set[QueueStatus]) -> OutboundMessage:
+    # Delivery runs in the server's own tasks; the test can only look, bounded.
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        with mail.database.sessions() as session:
+            row = session.scalars(select(OutboundMessage)).first()
+            if row is not None and row.status in until:
+                session.expunge(row)
+                return row
+        time.sleep(0.02)
+    raise AssertionError(f"the outbound message never reached {until}")
+
+
+def test_a_reply_to_another_domain_goes_through_the_relay(
+    sink: tuple[Sink, int], tmp_path: Path, database_url: str
+) -> None:
+    handler, port = sink
+    with client(
+        tmp_path, database_url, {"host": "127.0.0.1", "port": port, "starttls": "off"}
+    ) as mail:
+        mail.send("tasks@app.localhost", "help", login="", sender=STRANGER)
+
+        assert handler.arrived.wait(TIMEOUT)
+        row = outbound_status(mail, {QueueStatus.DONE})
+
+    mail_from, rcpt_tos, content = handler.received[0]
+    assert mail_from == "<>"
+    assert rcpt_tos == [STRANGER]
+    assert b"Auto-Submitted: auto-replied" in content
+    assert row.attempts == 1
+
+
+def test_a_temporary_refusal_is_retried(
+    sink: tuple[Sink, int], tmp_path: Path, database_url: str
+) -> None:
+    handler, port = sink
+    handler.answers = ["451 4.7.1 greylisted, try again"]
+    relay = {"host": "127.0.0.1", "port": port, "starttls": "off", "retry_seconds": 0.05}
+    with client(tmp_path, database_url, relay) as mail:
+        mail.send("tasks@app.localhost", "help", login="", sender=STRANGER)
+
+        row = outbound_status(mail, {QueueStatus.DONE})
+
+    assert row.attempts == 2
+    assert len(handler.received) == 1
+
+
+def test_a_permanent_refusal_fails_at_once_and_bounces_nothing(
+    sink: tuple[Sink, int], tmp_path: Path, database_url: str
+) -> None:
+    handler, port = sink
+    handler.answers = ["550 5.1.1 no such user"]
+    with client(
+        tmp_path, database_url, {"host": "127.0.0.1", "port": port, "starttls": "off"}
+    ) as mail:
+        mail.send("tasks@app.localhost", "help", login="", sender=STRANGER)
+
+        row = outbound_status(mail, {QueueStatus.FAILED})
+        with mail.database.sessions() as session:
+            count = len(session.scalars(select(OutboundMessage)).all())
+
+    assert "550 5.1.1 no such user" in (row.last_error or "")
+    assert count == 1
+    assert handler.received == []
+
+
+def test_a_relay_without_starttls_is_not_used_when_it_is_required(
+    sink: tuple[Sink, int], tmp_path: Path, database_url: str
+) -> None:
+    _, port = sink
+    relay = {"host": "127.0.0.1", "port": port, "starttls": "required", "retry_seconds": 60}
+    with client(tmp_path, database_url, relay) as mail:
+        mail.send("tasks@app.localhost", "help", login="", sender=STRANGER)
+
+        row = outbound_status(mail, {QueueStatus.DEFERRED})
+
+    assert row.last_error == "127.0.0.1 does not offer STARTTLS"
+
+
+def test_without_a_relay_mail_for_other_domains_waits_with_a_clear_status(
+    tmp_path: Path, database_url: str
+) -> None:
+    with client(tmp_path, database_url, {}) as mail:
+        mail.add_account(ALICE, password=PASSWORD)
+        mail.send("tasks@app.localhost", "help", login="", sender=STRANGER)
+
+        row = outbound_status(mail, {QueueStatus.QUEUED})
+        deadline = time.monotonic() + TIMEOUT
+        while row.last_error != NO_RELAY and time.monotonic() < deadline:
+            row = outbound_status(mail, {QueueStatus.QUEUED})
+
+    assert row.last_error == NO_RELAY
