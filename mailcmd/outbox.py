@@ -1,11 +1,13 @@
 """The outbox: mail mailcmd sends (replies, notifications), as stored for delivery."""
 
 from collections.abc import Sequence
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from mailcmd.db.models import OutboundMessage, QueueStatus
+from mailcmd.db.types import utc_now
 
 
 def list_outbound(
@@ -21,3 +23,28 @@ def list_outbound(
 def get_outbound(session: Session, outbound_id: int) -> OutboundMessage | None:
     """Return the outbound message with `outbound_id`, or None."""
     return session.get(OutboundMessage, outbound_id)
+
+
+def requeue_outbound(session: Session, outbound_id: int) -> OutboundMessage | None:
+    """Queue the outbound message again for immediate delivery; None if there is none.
+
+    A message being sent right now is left alone and returned unchanged.
+    """
+    message = get_outbound(session, outbound_id)
+    if message is None or message.status == QueueStatus.PROCESSING:
+        return message
+    message.status = QueueStatus.QUEUED
+    message.attempts = 0
+    message.last_error = None
+    message.next_attempt_at = utc_now()
+    return message
+
+
+def purge_outbound(session: Session, status: QueueStatus, older_than: timedelta) -> int:
+    """Delete outbound messages in `status` created more than `older_than` ago; return how many."""
+    result = session.execute(
+        delete(OutboundMessage)
+        .where(OutboundMessage.status == status)
+        .where(OutboundMessage.created_at < utc_now() - older_than)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

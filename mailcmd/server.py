@@ -8,6 +8,7 @@ from collections.abc import Callable
 from mailcmd.authentication import Authenticator
 from mailcmd.db.database import Database
 from mailcmd.delivery import Deliverer
+from mailcmd.dkim import load_signer
 from mailcmd.inbound import InboundQueue
 from mailcmd.loading import check_templates, load_registry, template_folders
 from mailcmd.processing import Processor
@@ -60,8 +61,16 @@ class Server:
         renderer = Renderer(template_folders(settings.templates))
         check_templates(self.registry, renderer)
         self.tls = server_tls(settings) if receive else None
+        self.signer = load_signer(settings) if work else None
         self.deliverer = (
-            Deliverer(database, settings.relay, settings.worker.poll_seconds) if work else None
+            Deliverer(
+                database,
+                settings.relay,
+                settings.worker.poll_seconds,
+                sign=self.signer.sign if self.signer is not None else None,
+            )
+            if work
+            else None
         )
         self.worker = (
             Worker(
@@ -127,6 +136,12 @@ class Server:
         mailboxes = ", ".join(sorted(self.registry.mailboxes)) or "none"
         lines.append(f"commands: {self.settings.commands} (mailboxes: {mailboxes})")
         lines.append("worker: " + ("running" if self.worker is not None else "off"))
+        if self.worker is not None:
+            lines.append(
+                f"DKIM: signing as {self.signer.key.record_name}"
+                if self.signer is not None
+                else "DKIM: no key; outgoing mail is not signed (mailcmd dkim keygen)"
+            )
         relay = self.settings.relay
         lines.append(
             f"relay: {relay.host}:{relay.port} (STARTTLS {relay.starttls})"

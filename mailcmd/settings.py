@@ -1,6 +1,7 @@
 """The one typed settings object: defaults, then `mailcmd.toml`, then `MAILCMD_*` variables."""
 
 import os
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -107,6 +108,32 @@ class RelaySettings(BaseModel):
         return None
 
 
+# A DKIM selector is one or more DNS labels (RFC 6376 section 3.1); it also names
+# the key's file, so it can never hold a slash.
+_DNS_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+DKIM_SELECTOR_PATTERN = re.compile(rf"{_DNS_LABEL}(?:\.{_DNS_LABEL})*")
+
+
+class DkimSettings(BaseModel):
+    """The `[dkim]` table: the key that outbound mail for `domain` is signed with."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    selector: str = Field(
+        default="mailcmd", description="the key's DNS name: <selector>._domainkey.<domain>"
+    )
+    key_file: Path | None = Field(
+        default=None, description="default: state_dir/dkim/<selector>.key, if it exists"
+    )
+
+    @field_validator("selector")
+    @classmethod
+    def _dns_name(cls, value: str) -> str:
+        if not DKIM_SELECTOR_PATTERN.fullmatch(value):
+            raise ValueError("not a DNS name (letters, digits and hyphens; dots between labels)")
+        return value
+
+
 class WorkerSettings(BaseModel):
     """The `[worker]` table: how stored messages become handler calls and replies."""
 
@@ -140,6 +167,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     worker: WorkerSettings = WorkerSettings()
     relay: RelaySettings = RelaySettings()
+    dkim: DkimSettings = DkimSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -200,6 +228,7 @@ _PATH_KEYS = (
     "smtp.tls_cert",
     "smtp.tls_key",
     "relay.password_file",
+    "dkim.key_file",
 )
 
 

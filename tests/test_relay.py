@@ -13,9 +13,10 @@ from sqlalchemy import select
 
 from mailcmd.db.models import OutboundMessage, QueueStatus
 from mailcmd.delivery import NO_RELAY
+from mailcmd.dkim import generate_key, verify
 from mailcmd.resources import bundled_path
 from mailcmd.testing import MailTestClient, free_port
-from tests.conftest import ALICE, PASSWORD
+from tests.conftest import ALICE, PASSWORD, Cli
 from tests.servers import TIMEOUT
 
 STRANGER = "someone@example.org"
@@ -154,3 +155,51 @@ def test_without_a_relay_mail_for_other_domains_waits_with_a_clear_status(
             row = outbound_status(mail, {QueueStatus.QUEUED})
 
     assert row.last_error == NO_RELAY
+
+
+def test_outbox_retry_sends_a_failed_message_again_and_purge_removes_old_ones(
+    sink: tuple[Sink, int], tmp_path: Path, database_url: str, cli: Cli
+) -> None:
+    handler, port = sink
+    handler.answers = ["550 5.1.1 no such user"]
+    cli.env["MAILCMD_DATABASE_URL"] = database_url
+    with client(
+        tmp_path, database_url, {"host": "127.0.0.1", "port": port, "starttls": "off"}
+    ) as mail:
+        mail.send("tasks@app.localhost", "help", login="", sender=STRANGER)
+        failed = outbound_status(mail, {QueueStatus.FAILED})
+
+        retried = cli("outbox", "retry", str(failed.id))
+        assert handler.arrived.wait(TIMEOUT)
+        delivered = outbound_status(mail, {QueueStatus.DONE})
+
+    kept = cli("outbox", "purge", "--status", "done", "--older-than", "7d")
+    purged = cli("outbox", "purge", "--status", "done", "--older-than", "0m")
+    bad_age = cli("outbox", "purge", "--status", "done", "--older-than", "soon")
+
+    assert retried.stdout == f"outbound message {failed.id} queued again\n"
+    assert delivered.id == failed.id
+    assert kept.stdout.startswith("deleted 0 done")
+    assert purged.stdout.startswith("deleted 1 done")
+    assert cli("outbox", "list").stdout == "(none)\n"
+    assert bad_age.exit_code == 1
+    assert "use a number and d, h or m" in bad_age.stderr
+
+
+def test_mail_through_the_relay_is_dkim_signed_and_verifies(
+    sink: tuple[Sink, int], tmp_path: Path, database_url: str
+) -> None:
+    handler, port = sink
+    key = generate_key(tmp_path / "relay", "mailcmd", "rsa", domain="app.localhost")
+    record = key.record_value.encode()
+    with client(
+        tmp_path, database_url, {"host": "127.0.0.1", "port": port, "starttls": "off"}
+    ) as mail:
+        mail.send("tasks@app.localhost", "help", login="", sender=STRANGER)
+        assert handler.arrived.wait(TIMEOUT)
+
+    content = handler.received[0][2]
+    assert content.startswith(
+        b"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=app.localhost"
+    )
+    assert verify(content, lambda name: record if name == key.record_name.encode() else None)

@@ -67,6 +67,8 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "relay.retry_seconds": 60.0,
         "relay.max_retry_seconds": 3600.0,
         "relay.max_delivery_age": 432000.0,
+        "dkim.selector": "mailcmd",
+        "dkim.key_file": None,
     }
     assert {key: entry["value"] for key, entry in values.items()} == expected
     assert {entry["source"] for entry in values.values()} == {"default"}

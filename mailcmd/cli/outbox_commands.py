@@ -1,6 +1,7 @@
 """`mailcmd outbox ...`: the mail mailcmd has to send, as the operator inspects it."""
 
 import json
+from datetime import timedelta
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from typing import Annotated, Any
@@ -10,7 +11,7 @@ import typer
 from mailcmd.cli.output import print_record, print_table, timestamp
 from mailcmd.cli.state import RefusedError, database_session
 from mailcmd.db.models import OutboundMessage, QueueStatus
-from mailcmd.outbox import get_outbound, list_outbound
+from mailcmd.outbox import get_outbound, list_outbound, purge_outbound, requeue_outbound
 
 app = typer.Typer(help="Inspect the outbox.", no_args_is_help=True)
 
@@ -65,6 +66,44 @@ def show(
         item = _describe(message)
         content = message.raw
     print_record(item, content if raw else None, as_json)
+
+
+@app.command("retry")
+def retry(
+    ctx: typer.Context,
+    outbound_id: Annotated[int, typer.Argument(metavar="ID", help="The outbound message's id.")],
+) -> None:
+    """Try to deliver a deferred or failed message again now."""
+    with database_session(ctx) as session:
+        message = requeue_outbound(session, outbound_id)
+        if message is None:
+            raise RefusedError(f"no outbound message with id {outbound_id}")
+        if message.status == QueueStatus.PROCESSING:
+            raise RefusedError(f"outbound message {outbound_id} is being sent right now")
+    typer.echo(f"outbound message {outbound_id} queued again")
+
+
+@app.command("purge")
+def purge(
+    ctx: typer.Context,
+    status: Annotated[QueueStatus, typer.Option("--status", "-s", help="Which messages.")],
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Age like 7d, 12h or 30m.")
+    ] = "7d",
+) -> None:
+    """Delete outbound messages in a state (failed, done) older than an age."""
+    age = _age(older_than)
+    with database_session(ctx) as session:
+        removed = purge_outbound(session, status, age)
+    typer.echo(f"deleted {removed} {status.value} outbound message(s) older than {older_than}")
+
+
+def _age(text: str) -> timedelta:
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    number, unit = text[:-1], text[-1:].lower()
+    if unit not in units or not number.isdigit():
+        raise RefusedError(f"--older-than {text!r}: use a number and d, h or m (e.g. 7d)")
+    return timedelta(**{units[unit]: int(number)})
 
 
 def _describe(message: OutboundMessage) -> dict[str, Any]:

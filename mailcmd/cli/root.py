@@ -13,6 +13,7 @@ from mailcmd.cli import (
     commands_command,
     config_commands,
     db_commands,
+    dkim_commands,
     outbox_commands,
     queue_commands,
     serve_command,
@@ -20,6 +21,7 @@ from mailcmd.cli import (
 )
 from mailcmd.cli.state import CliState, RefusedError
 from mailcmd.db.migrations import SchemaBehindError
+from mailcmd.dkim import DkimError
 from mailcmd.parsing import SignatureError
 from mailcmd.settings import SettingsError
 
@@ -39,7 +41,7 @@ class _ReportingGroup(TyperGroup):
             _fail(str(error), EXIT_BAD_SETTINGS)
         except (AccountError, RefusedError, SchemaBehindError) as error:
             _fail(str(error), EXIT_REFUSED)
-        except (RegistrationError, SignatureError) as error:
+        except (RegistrationError, SignatureError, DkimError) as error:
             _fail(str(error), EXIT_BAD_SETTINGS)
         except OperationalError as error:
             # Drivers explain over several lines; the operator gets them as one.
@@ -80,6 +82,7 @@ def root(
 
 app.add_typer(users_commands.app, name="users")
 app.add_typer(db_commands.app, name="db")
+app.add_typer(dkim_commands.app, name="dkim")
 app.add_typer(config_commands.app, name="config")
 app.add_typer(queue_commands.app, name="queue")
 app.add_typer(outbox_commands.app, name="outbox")
