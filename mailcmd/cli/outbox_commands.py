@@ -1,6 +1,5 @@
 """`mailcmd outbox ...`: the mail mailcmd has to send, as the operator inspects it."""
 
-import json
 from datetime import timedelta
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
@@ -8,43 +7,43 @@ from typing import Annotated, Any
 
 import typer
 
-from mailcmd.cli.output import print_record, print_table, timestamp
+from mailcmd.cli.output import (
+    JsonOption,
+    LimitOption,
+    RawOption,
+    StatusOption,
+    print_listing,
+    print_record,
+    timestamp,
+)
 from mailcmd.cli.state import RefusedError, database_session
 from mailcmd.db.models import OutboundMessage, QueueStatus
 from mailcmd.outbox import get_outbound, list_outbound, purge_outbound, requeue_outbound
 
 app = typer.Typer(help="Inspect the outbox.", no_args_is_help=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
 
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    status: Annotated[
-        QueueStatus | None, typer.Option("--status", "-s", help="Only messages in this state.")
-    ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    status: StatusOption = None,
+    limit: LimitOption = 100,
     as_json: JsonOption = False,
 ) -> None:
     """List outbound messages, newest first."""
     with database_session(ctx) as session:
         described = [_describe(message) for message in list_outbound(session, status, limit)]
-    if as_json:
-        typer.echo(json.dumps(described, indent=2))
-        return
-    print_table(
+    print_listing(
+        described,
+        as_json,
         ["ID", "CREATED", "STATUS", "TRIES", "TO", "SUBJECT"],
-        [
-            [
-                str(item["id"]),
-                item["created_at"],
-                item["status"],
-                str(item["attempts"]),
-                ", ".join(item["rcpt_tos"]),
-                item["subject"],
-            ]
-            for item in described
+        lambda item: [
+            str(item["id"]),
+            item["created_at"],
+            item["status"],
+            str(item["attempts"]),
+            ", ".join(item["rcpt_tos"]),
+            item["subject"],
         ],
     )
 
@@ -53,9 +52,7 @@ def list_(
 def show(
     ctx: typer.Context,
     outbound_id: Annotated[int, typer.Argument(metavar="ID", help="The outbound message's id.")],
-    raw: Annotated[
-        bool, typer.Option("--raw", help="Print the message exactly as stored.")
-    ] = False,
+    raw: RawOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show one outbound message: envelope, state, headers (or the raw message)."""

@@ -1,11 +1,21 @@
 """How the command line prints: plain aligned tables and ISO timestamps."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import typer
+
+from mailcmd.db.models import QueueStatus
+
+# Options shared by the commands that list and show stored messages.
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+StatusOption = Annotated[
+    QueueStatus | None, typer.Option("--status", "-s", help="Only messages in this state.")
+]
+LimitOption = Annotated[int, typer.Option("--limit", min=1, help="At most this many.")]
+RawOption = Annotated[bool, typer.Option("--raw", help="Print the message exactly as stored.")]
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -45,3 +55,16 @@ def print_record(item: dict[str, Any], raw: bytes | None, as_json: bool) -> None
         typer.echo(json.dumps(item, indent=2))
     else:
         print_table(["FIELD", "VALUE"], [[key, shown_value(value)] for key, value in item.items()])
+
+
+def print_listing(
+    described: list[dict[str, Any]],
+    as_json: bool,
+    headers: Sequence[str],
+    row: Callable[[dict[str, Any]], Sequence[str]],
+) -> None:
+    """Print described records as JSON, or as a table of `row(item)` under `headers`."""
+    if as_json:
+        typer.echo(json.dumps(described, indent=2))
+    else:
+        print_table(headers, [row(item) for item in described])

@@ -1,50 +1,49 @@
 """`mailcmd queue ...`: the inbound queue, as the receiver stored it."""
 
-import json
 from email import message_from_bytes, policy
 from typing import Annotated, Any
 
 import typer
 
-from mailcmd.cli.output import print_record, print_table, timestamp
+from mailcmd.cli.output import (
+    JsonOption,
+    LimitOption,
+    RawOption,
+    StatusOption,
+    print_listing,
+    print_record,
+    timestamp,
+)
 from mailcmd.cli.state import RefusedError, database_session
 from mailcmd.db.models import InboundMessage, QueueStatus
 from mailcmd.inbound import get_inbound, list_inbound, requeue
 
 app = typer.Typer(help="Inspect the inbound queue.", no_args_is_help=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
 
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    status: Annotated[
-        QueueStatus | None, typer.Option("--status", "-s", help="Only messages in this state.")
-    ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    status: StatusOption = None,
+    limit: LimitOption = 100,
     as_json: JsonOption = False,
 ) -> None:
     """List inbound messages, newest first."""
     with database_session(ctx) as session:
         described = [_describe(message) for message in list_inbound(session, status, limit)]
-    if as_json:
-        typer.echo(json.dumps(described, indent=2))
-        return
-    print_table(
+    print_listing(
+        described,
+        as_json,
         ["ID", "RECEIVED", "STATUS", "TRIES", "ACCOUNT", "FROM", "TO", "SIZE"],
-        [
-            [
-                str(item["id"]),
-                item["received_at"],
-                item["status"],
-                str(item["attempts"]),
-                item["account"] or "-",
-                item["mail_from"] or "<>",
-                ", ".join(item["rcpt_tos"]),
-                str(item["size"]),
-            ]
-            for item in described
+        lambda item: [
+            str(item["id"]),
+            item["received_at"],
+            item["status"],
+            str(item["attempts"]),
+            item["account"] or "-",
+            item["mail_from"] or "<>",
+            ", ".join(item["rcpt_tos"]),
+            str(item["size"]),
         ],
     )
 
@@ -53,9 +52,7 @@ def list_(
 def show(
     ctx: typer.Context,
     queue_id: Annotated[int, typer.Argument(metavar="ID", help="The message's queue id.")],
-    raw: Annotated[
-        bool, typer.Option("--raw", help="Print the message exactly as stored.")
-    ] = False,
+    raw: RawOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show one inbound message: envelope, client, TLS, state, and its headers."""
