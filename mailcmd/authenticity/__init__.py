@@ -1,0 +1,41 @@
+"""Is an inbound message from whom it says? DKIM, SPF and DMARC, judged without a server.
+
+The receiver calls `evaluate` with the message and its envelope and records
+`authentication_results` of the verdict; the lookups go through a `TxtResolver`,
+`DnsResolver` on the network or `StaticResolver` from a dictionary.
+"""
+
+from mailcmd.authenticity.dmarc import DmarcRecord, Policy, organizational_domain
+from mailcmd.authenticity.evaluation import (
+    DkimResult,
+    DmarcResult,
+    SpfScope,
+    Verdict,
+    authentication_results,
+    evaluate,
+)
+from mailcmd.authenticity.resolvers import (
+    DnsResolver,
+    StaticResolver,
+    TemporaryDnsError,
+    TxtResolver,
+)
+from mailcmd.authenticity.spf import SpfResult, check_host
+
+__all__ = [
+    "DkimResult",
+    "DmarcRecord",
+    "DmarcResult",
+    "DnsResolver",
+    "Policy",
+    "SpfResult",
+    "SpfScope",
+    "StaticResolver",
+    "TemporaryDnsError",
+    "TxtResolver",
+    "Verdict",
+    "authentication_results",
+    "check_host",
+    "evaluate",
+    "organizational_domain",
+]
