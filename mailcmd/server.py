@@ -6,6 +6,7 @@ import signal
 from collections.abc import Callable
 
 from mailcmd.authentication import Authenticator
+from mailcmd.authenticity import DnsResolver, TxtResolver
 from mailcmd.db.database import Database
 from mailcmd.delivery import Deliverer
 from mailcmd.dkim import load_signer
@@ -47,7 +48,13 @@ class Server:
     """Every part of a running mailcmd, started and stopped together on one event loop."""
 
     def __init__(
-        self, settings: Settings, database: Database, *, receive: bool = True, work: bool = True
+        self,
+        settings: Settings,
+        database: Database,
+        *,
+        receive: bool = True,
+        work: bool = True,
+        resolver: TxtResolver | None = None,
     ) -> None:
         """Prepare to serve `settings` from `database`; nothing runs until `start`.
 
@@ -57,6 +64,7 @@ class Server:
         """
         self.settings = settings
         self.database = database
+        self.resolver = resolver or DnsResolver(settings.dns_resolver)
         self.registry = load_registry(settings.commands)
         renderer = Renderer(template_folders(settings.templates))
         check_templates(self.registry, renderer)
@@ -107,6 +115,7 @@ class Server:
             Authenticator(self.database, self.settings.auth),
             RecipientDirectory(self.database, self.registry),
             self._inbound,
+            self.resolver,
         )
 
     async def stop(self, grace_seconds: float = SHUTDOWN_GRACE_SECONDS) -> None:

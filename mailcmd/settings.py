@@ -163,6 +163,9 @@ class Settings(BaseSettings):
     commands: Path = Field(default_factory=lambda: bundled_path("commands"))
     templates: Path = Field(default_factory=lambda: bundled_path("templates"))
     log_format: Literal["text", "json"] = "text"
+    dns_resolver: str | None = Field(
+        default=None, description="DNS server for checking inbound mail; default: the system's"
+    )
     smtp: SmtpSettings = SmtpSettings()
     auth: AuthSettings = AuthSettings()
     worker: WorkerSettings = WorkerSettings()

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import select
 
 from mailcmd.accounts import create_account, generate_password
+from mailcmd.authenticity import StaticResolver, TxtResolver
 from mailcmd.db.database import Database, open_database
 from mailcmd.db.engine import open_engine
 from mailcmd.db.migrations import upgrade
@@ -80,8 +81,13 @@ class MailTestClient:
         database_url: str | None = None,
         templates: Path | None = None,
         settings: Mapping[str, Any] | None = None,
+        resolver: TxtResolver | None = None,
     ) -> None:
-        """Serve `commands` with state in `state_dir` (SQLite there unless `database_url`)."""
+        """Serve `commands` with state in `state_dir` (SQLite there unless `database_url`).
+
+        Mail from other servers is judged with `resolver`; by default one that knows
+        no domain, so that tests never depend on the network.
+        """
         self.settings = Settings(
             domain=DOMAIN,
             state_dir=state_dir,
@@ -97,6 +103,7 @@ class MailTestClient:
             **dict(settings or {}),
         )
         self.passwords: dict[str, str] = {}
+        self._resolver = resolver or StaticResolver({})
         self._database: Database | None = None
         self._server: Server | None = None
         self._loop = asyncio.new_event_loop()
@@ -111,7 +118,7 @@ class MailTestClient:
             engine.dispose()
         self._database = open_database(self.settings.database_url)
         self._thread.start()
-        self._server = Server(self.settings, self._database)
+        self._server = Server(self.settings, self._database, resolver=self._resolver)
         self._call(self._server.start())
         return self
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from mailcmd.authenticity import StaticResolver, TxtResolver
 from mailcmd.db.database import open_database
 from mailcmd.server import Server
 from mailcmd.settings import Settings
@@ -86,7 +87,9 @@ class RunningServer:
 
 
 @contextmanager
-def running_server(settings: Settings, work: bool = False) -> Iterator[RunningServer]:
+def running_server(
+    settings: Settings, work: bool = False, resolver: TxtResolver | None = None
+) -> Iterator[RunningServer]:
     """Run a mailcmd server for `settings` in a thread until the block ends.
 
     The worker is off unless `work`: receiver tests see the queue as the receiver
@@ -96,7 +99,8 @@ def running_server(settings: Settings, work: bool = False) -> Iterator[RunningSe
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="mailcmd-test-server", daemon=True)
     thread.start()
-    server = Server(settings, database, work=work)
+    # Tests never ask the network's DNS: an empty static resolver knows no domain.
+    server = Server(settings, database, work=work, resolver=resolver or StaticResolver({}))
     asyncio.run_coroutine_threadsafe(server.start(), loop).result(TIMEOUT)
     running = RunningServer(settings=settings, server=server, loop=loop)
     try:

@@ -32,6 +32,7 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "commands": str(bundled_path("commands")),
         "templates": str(bundled_path("templates")),
         "log_format": "text",
+        "dns_resolver": None,
         "smtp.host": "127.0.0.1",
         "smtp.submission_port": 8587,
         "smtp.smtps_port": 8465,

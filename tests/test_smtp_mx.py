@@ -2,12 +2,18 @@
 
 import json
 import logging
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
 
 import pytest
 
+from mailcmd.authenticity import StaticResolver
+from mailcmd.dkim import generate_key, load_signer
+from mailcmd.settings import Settings
 from mailcmd.smtp.status import Status
-from tests.conftest import ALICE, PASSWORD, StartServer
-from tests.servers import RawClient, RunningServer, free_port
+from tests.conftest import ALICE, PASSWORD, Cli, StartServer
+from tests.servers import RawClient, RunningServer, free_port, running_server, smtp_settings
 from tests.test_smtp_submission import stored_messages
 
 
@@ -134,3 +140,48 @@ def test_each_transaction_is_one_log_line_with_its_result(
     fields = json.loads(json.dumps(records[1].smtp))  # what the JSON log format writes
     assert fields["rcpt_to"] == [ALICE]
     assert fields["result"].startswith("250 2.0.0")
+
+
+def test_mx_records_the_authentication_results_and_drops_forged_ones(
+    accounts: Cli, database_url: str, tmp_path: Path
+) -> None:
+    key = generate_key(tmp_path / "example", "sel", "rsa", 1024, domain="example.org")
+    signer = load_signer(
+        Settings(domain="example.org", state_dir=tmp_path / "example", dkim={"selector": "sel"})
+    )
+    assert signer is not None
+    resolver = StaticResolver(
+        {
+            key.record_name: {"TXT": [key.record_value]},
+            "example.org": {"TXT": ["v=spf1 ip4:127.0.0.1 -all"]},
+            "_dmarc.example.org": {"TXT": ["v=DMARC1; p=reject"]},
+        }
+    )
+    forged = b"Authentication-Results: app.localhost; dkim=pass header.d=app.localhost\r\n"
+    mail = EmailMessage()
+    mail["From"] = "carol@example.org"
+    mail["To"] = ALICE
+    mail["Subject"] = "hello"
+    mail.set_content("Hi Alice")
+    signed = signer.sign(forged + mail.as_bytes(policy=SMTP))
+    settings = smtp_settings(tmp_path / "state", database_url, mx_port=free_port())
+
+    with running_server(settings, resolver=resolver) as server:
+        client = RawClient(server.port("mx"))
+        client.reply()
+        client.command("EHLO mx.example.org")
+        client.command("MAIL FROM:<carol@example.org>")
+        client.command(f"RCPT TO:<{ALICE}>")
+        client.command("DATA")
+        reply = client.command(signed.decode().removesuffix("\r\n") + "\r\n.")
+        client.close()
+
+    [stored] = stored_messages(database_url)
+    assert reply.startswith("250 2.0.0 Ok: queued")
+    results = [
+        line for line in stored.raw.split(b"\r\n") if line.startswith(b"Authentication-Results:")
+    ]
+    assert results == [
+        b"Authentication-Results: app.localhost; dkim=pass header.d=example.org;"
+        b" spf=pass smtp.mailfrom=example.org; dmarc=pass header.from=example.org"
+    ]

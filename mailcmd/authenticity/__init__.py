@@ -13,6 +13,7 @@ from mailcmd.authenticity.evaluation import (
     Verdict,
     authentication_results,
     evaluate,
+    without_forged_results,
 )
 from mailcmd.authenticity.resolvers import (
     DnsResolver,
@@ -38,4 +39,5 @@ __all__ = [
     "check_host",
     "evaluate",
     "organizational_domain",
+    "without_forged_results",
 ]

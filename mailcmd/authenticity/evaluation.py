@@ -195,3 +195,29 @@ def _value(text: str) -> str:
     cleaned = "".join(char for char in text if char.isprintable())
     escaped = cleaned.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
+
+
+def without_forged_results(raw: bytes, authserv_id: str) -> bytes:
+    """Remove Authentication-Results fields that claim to come from `authserv_id`.
+
+    Only this server may speak for itself (RFC 8601 section 5): a sender's copy of
+    such a field would otherwise pass for this server's verdict.
+    """
+    head, separator, body = raw.partition(b"\r\n\r\n")
+    kept: list[bytes] = []
+    dropping = False
+    prefix = authserv_id.lower().encode()
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t"):
+            if not dropping:
+                kept.append(line)
+            continue
+        name, colon, value = line.partition(b":")
+        dropping = (
+            bool(colon)
+            and name.strip().lower() == b"authentication-results"
+            and value.strip().lower().split(b";")[0].strip() == prefix
+        )
+        if not dropping:
+            kept.append(line)
+    return b"\r\n".join(kept) + separator + body

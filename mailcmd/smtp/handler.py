@@ -14,6 +14,12 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 from mailcmd.accounts import VerifiedLogin
 from mailcmd.addresses import InvalidAddressError, normalise_address
 from mailcmd.authentication import Authenticator
+from mailcmd.authenticity import (
+    TxtResolver,
+    authentication_results,
+    evaluate,
+    without_forged_results,
+)
 from mailcmd.db.types import utc_now
 from mailcmd.inbound import InboundQueue, ReceivedMessage
 from mailcmd.recipients import RecipientDirectory
@@ -48,12 +54,18 @@ class ReceiverHandler:
         authenticator: Authenticator,
         recipients: RecipientDirectory,
         inbound: InboundQueue,
+        resolver: TxtResolver | None = None,
     ) -> None:
-        """Decide for `policy`'s port, checking logins, recipients, and storing into `inbound`."""
+        """Decide for `policy`'s port, checking logins, recipients, and storing into `inbound`.
+
+        With `resolver`, mail from other servers is judged (DKIM, SPF, DMARC) and the
+        verdict recorded in an Authentication-Results header.
+        """
         self.policy = policy
         self._authenticator = authenticator
         self._recipients = recipients
         self._inbound = inbound
+        self._resolver = resolver
 
     async def handle_EHLO(
         self,
@@ -173,6 +185,8 @@ class ReceiverHandler:
         verified = _verified_login(session)
         tls = _tls_details(server)
         client = _client_address(session)
+        if self._resolver is not None and not self.policy.submission:
+            content = await self._judged(content, client, session.host_name or "", envelope)
         raw = self._trace_header(session, envelope, verified, tls) + content
         message = ReceivedMessage(
             raw=raw,
@@ -208,6 +222,21 @@ class ReceiverHandler:
         ref = secrets.token_hex(4)
         log.error("ref=%s internal error in an SMTP session", ref, exc_info=error)
         return Status.TEMPORARY_FAILURE.with_values(ref=ref)
+
+    async def _judged(self, content: bytes, client: str, helo: str, envelope: Envelope) -> bytes:
+        # DNS lookups and signature checks block: they run in a thread.
+        assert self._resolver is not None
+        domain = self.policy.domain
+        sender = "" if envelope.mail_from == NULL_SENDER else envelope.mail_from or ""
+        try:
+            verdict = await asyncio.to_thread(
+                evaluate, content, client, helo, sender, self._resolver
+            )
+            results = authentication_results(verdict, domain)
+        except ValueError:
+            results = f"{domain}; none"
+        header = f"Authentication-Results: {results}\r\n".encode("ascii", errors="replace")
+        return header + without_forged_results(content, domain)
 
     def _log_refusal(
         self,

@@ -6,6 +6,7 @@ import warnings
 from dataclasses import dataclass, field
 
 from mailcmd.authentication import Authenticator
+from mailcmd.authenticity import TxtResolver
 from mailcmd.inbound import InboundQueue
 from mailcmd.recipients import RecipientDirectory
 from mailcmd.settings import Settings
@@ -75,6 +76,7 @@ async def start_smtp(
     authenticator: Authenticator,
     recipients: RecipientDirectory,
     inbound: InboundQueue,
+    resolver: TxtResolver | None = None,
 ) -> SmtpListeners:
     """Start listening on every configured SMTP port (a port of 0 is off)."""
     quiet_engine_logs()
@@ -100,6 +102,7 @@ async def start_smtp(
             authenticator,
             recipients,
             inbound,
+            resolver,
         )
         implicit_tls = name == "submissions"
 
