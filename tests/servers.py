@@ -12,17 +12,19 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from mailcmd.authenticity import StaticResolver, TxtResolver
 from mailcmd.db.database import open_database
 from mailcmd.server import Server
 from mailcmd.settings import Settings
 from mailcmd.testing import free_port
+
+T = TypeVar("T")
 
 # Every wait on the network is bounded by this many seconds.
 TIMEOUT = 15.0
@@ -260,3 +262,17 @@ class RawClient:
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\r\n", 1)
         return line.decode("utf-8", errors="replace")
+
+
+def wait_until(condition: Callable[[], T | None], what: str) -> T:
+    """Return `condition()`'s first truthy value, asking again until `TIMEOUT` passes.
+
+    For progress that another thread or process makes without any event to await.
+    """
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"not reached in {TIMEOUT:g} s: {what}")

@@ -1,7 +1,6 @@
 """Replies to other domains leave through the relay: retried on 4xx, failed on 5xx, no bounce."""
 
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from mailcmd.dkim import generate_key, verify
 from mailcmd.resources import bundled_path
 from mailcmd.testing import MailTestClient, free_port
 from tests.conftest import ALICE, PASSWORD, Cli
-from tests.servers import TIMEOUT
+from tests.servers import TIMEOUT, wait_until
 
 STRANGER = "someone@example.org"
 
@@ -63,17 +62,21 @@ def client(tmp_path: Path, database_url: str, relay: dict[str, Any]) -> MailTest
     )
 
 
-def outbound_status(mail: MailTestClient, until: set[QueueStatus]) -> OutboundMessage:
-    # Delivery runs in the server's own tasks; the test can only look, bounded.
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
+def outbound_status(
+    mail: MailTestClient, until: set[QueueStatus], last_error: str | None = None
+) -> OutboundMessage:
+    def reached() -> OutboundMessage | None:
         with mail.database.sessions() as session:
             row = session.scalars(select(OutboundMessage)).first()
-            if row is not None and row.status in until:
-                session.expunge(row)
-                return row
-        time.sleep(0.02)
-    raise AssertionError(f"the outbound message never reached {until}")
+            if row is None or row.status not in until:
+                return None
+            if last_error is not None and row.last_error != last_error:
+                return None
+            session.expunge(row)
+            return row
+
+    # Delivery runs in the server's own tasks; the test can only look.
+    return wait_until(reached, f"the outbound message in {until}")
 
 
 def test_a_reply_to_another_domain_goes_through_the_relay(
@@ -149,10 +152,7 @@ def test_without_a_relay_mail_for_other_domains_waits_with_a_clear_status(
         mail.add_account(ALICE, password=PASSWORD)
         mail.send("tasks@app.localhost", "help", login="", sender=STRANGER)
 
-        row = outbound_status(mail, {QueueStatus.QUEUED})
-        deadline = time.monotonic() + TIMEOUT
-        while row.last_error != NO_RELAY and time.monotonic() < deadline:
-            row = outbound_status(mail, {QueueStatus.QUEUED})
+        row = outbound_status(mail, {QueueStatus.QUEUED}, last_error=NO_RELAY)
 
     assert row.last_error == NO_RELAY
 

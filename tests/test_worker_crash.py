@@ -3,8 +3,6 @@
 import signal
 import smtplib
 import ssl
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine, FromClause, func, select
@@ -12,7 +10,14 @@ from sqlalchemy import Engine, FromClause, func, select
 from mailcmd.db.engine import open_engine
 from mailcmd.db.models import InboundMessage, OutboundMessage, QueueStatus
 from tests.conftest import ALICE, LAB_COMMANDS, LAB_NOTES, LAB_TEMPLATES, PASSWORD, Cli
-from tests.servers import TIMEOUT, clean_environment, free_port, mailcmd_command, serve_process
+from tests.servers import (
+    TIMEOUT,
+    clean_environment,
+    free_port,
+    mailcmd_command,
+    serve_process,
+    wait_until,
+)
 
 
 def test_killed_worker_leaves_nothing_and_the_message_is_done_once(
@@ -43,7 +48,7 @@ def test_killed_worker_leaves_nothing_and_the_message_is_done_once(
                     ["lab@app.localhost"],
                     f"Subject: block once --until {marker}\r\n\r\n".encode(),
                 )
-            _wait_until(lambda: _status(engine) == QueueStatus.PROCESSING)
+            wait_until(lambda: _status(engine) == QueueStatus.PROCESSING, "claimed")
             assert first.stop(signal.SIGKILL) == -signal.SIGKILL
 
         assert _count(engine, LAB_NOTES) == 0
@@ -51,7 +56,7 @@ def test_killed_worker_leaves_nothing_and_the_message_is_done_once(
         marker.touch()
 
         with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=env) as second:
-            _wait_until(lambda: _status(engine) == QueueStatus.DONE)
+            wait_until(lambda: _status(engine) == QueueStatus.DONE, "processed after restart")
             assert second.stop() == 0
 
         assert _count(engine, LAB_NOTES) == 1
@@ -68,13 +73,3 @@ def _status(engine: Engine) -> QueueStatus | None:
 def _count(engine: Engine, table: FromClause) -> int:
     with engine.connect() as connection:
         return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
-
-
-def _wait_until(condition: Callable[[], bool]) -> None:
-    # Another process's progress has no event to wait on here: poll, bounded.
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")

@@ -2,7 +2,6 @@
 
 import smtplib
 import ssl
-import time
 from pathlib import Path
 
 from sqlalchemy import Engine, select
@@ -10,7 +9,14 @@ from sqlalchemy import Engine, select
 from mailcmd.db.engine import is_sqlite, open_engine
 from mailcmd.db.models import InboundMessage, OutboundMessage, QueueStatus
 from tests.conftest import ALICE, PASSWORD, Cli
-from tests.servers import TIMEOUT, clean_environment, free_port, mailcmd_command, serve_process
+from tests.servers import (
+    TIMEOUT,
+    clean_environment,
+    free_port,
+    mailcmd_command,
+    serve_process,
+    wait_until,
+)
 
 
 def test_serve_without_worker_and_a_worker_process_answer_mail(
@@ -51,18 +57,16 @@ def test_serve_without_worker_and_a_worker_process_answer_mail(
 
 
 def _reply_subject(engine: Engine) -> str:
-    # Another process's progress has no event to wait on here: poll, bounded.
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
+    def answered() -> str | None:
         with engine.connect() as connection:
             done = connection.execute(
                 select(InboundMessage.id).where(InboundMessage.status == QueueStatus.DONE)
             ).first()
             raw = connection.execute(select(OutboundMessage.raw)).scalar()
-        if done is not None and raw is not None:
-            return _subject(raw)
-        time.sleep(0.05)
-    raise AssertionError("no reply in time")
+        return _subject(raw) if done is not None and raw is not None else None
+
+    # Another process's progress has no event to wait on here.
+    return wait_until(answered, "a reply in the outbox")
 
 
 def _subject(raw: bytes) -> str:
