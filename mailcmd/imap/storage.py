@@ -228,7 +228,7 @@ def load_messages(
                 select(
                     MailMessage.uid, MailMessage.flags, MailMessage.internal_at, MailMessage.size
                 ).where(*where)
-            ).tuples()
+            )
             for uid, flags, internal_at, size in rows:
                 found[uid] = MessageData(uid, tuple(flags), internal_at, size)
     return found
