@@ -93,10 +93,12 @@ class Connection:
             if line is None:
                 await self._discard_line()
                 return Refused(_tag_of(data), "BAD", "command line too long")
-            data += line
             literal = _LITERAL_AT_END.search(line)
             if literal is None:
-                return Command(data.rstrip(b"\r\n"))
+                # Only the line's own break goes: a literal just before may end in CRLF.
+                ending = 2 if line.endswith(b"\r\n") else 1
+                return Command(data + line[:-ending])
+            data += line
             size, non_sync = int(literal.group(1)), bool(literal.group(2))
             allowed = self._literal_limit(data)
             if size > allowed or len(data) + size > allowed + self.limits.max_line:
