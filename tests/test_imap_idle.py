@@ -9,7 +9,7 @@ import pytest
 
 from mailcmd.db.database import open_database
 from mailcmd.mailstore import append, local_account_id
-from tests.conftest import ALICE, PASSWORD, Cli, StartServer
+from tests.conftest import ALICE, PASSWORD, Cli, StartServer, postgres_url
 from tests.imap_support import MESSAGE, Connect, RawImap, deliver, raw_imap
 from tests.servers import RunningServer, running_server, smtp_settings, wait_until
 
@@ -196,3 +196,31 @@ def test_imaplib_sees_the_reply(working_server: RunningServer) -> None:
         assert data[0]
     finally:
         client.logout()
+
+
+@pytest.mark.skipif(postgres_url() is None, reason="needs MAILCMD_TEST_DATABASE_URL (PostgreSQL)")
+def test_a_change_made_by_another_server_process_wakes_the_idle(
+    start_server: StartServer,
+) -> None:
+    # Two servers share nothing but the database, as two `mailcmd serve` processes do;
+    # the IDLE looks again only every 30 s, so only NOTIFY can tell it in time.
+    idle_side = start_server(imap={"check_seconds": 30})
+    other_side = start_server()
+    with raw_imap(idle_side.port("imaps"), idle_side.tls_client_context) as client:
+        idling(client)
+        writer = imaplib.IMAP4_SSL(
+            "127.0.0.1",
+            other_side.port("imaps"),
+            ssl_context=other_side.tls_client_context,
+            timeout=15,
+        )
+        try:
+            writer.login(ALICE, PASSWORD)
+            started = time.monotonic()
+            assert writer.append("INBOX", None, None, MESSAGE)[0] == "OK"
+        finally:
+            writer.logout()
+
+        assert client.line() == b"* 1 EXISTS"
+        assert time.monotonic() - started < 10
+        finish_idle(client)
