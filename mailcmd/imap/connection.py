@@ -69,8 +69,11 @@ class Connection:
         await self.write(b"".join(line + b"\r\n" for line in lines))
 
     async def start_tls(self, context: ssl.SSLContext) -> None:
-        """Upgrade the connection to TLS as the server side."""
-        await self.writer.start_tls(context)
+        """Upgrade the connection to TLS as the server side; a failed handshake closes it."""
+        try:
+            await self.writer.start_tls(context)
+        except (ConnectionError, ssl.SSLError, TimeoutError) as error:
+            raise ConnectionClosed("TLS handshake failed") from error
 
     async def read_line(self) -> bytes:
         """Return one line without its line break; over-long lines raise `ConnectionClosed`."""
