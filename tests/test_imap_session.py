@@ -5,7 +5,7 @@ import imaplib
 
 import pytest
 
-from tests.conftest import ALICE, PASSWORD
+from tests.conftest import ALICE, PASSWORD, StartServer
 from tests.imap_support import Connect, imap_client, raw_imap
 from tests.servers import RunningServer
 
@@ -94,3 +94,17 @@ def test_capability_noop_id_namespace_logout(imap_connect: Connect) -> None:
     typ, data = client.namespace()
     assert data == [b'(("" "/")) NIL NIL']
     assert client.logout()[0] == "BYE"
+
+
+def test_start_up_lines_name_both_imap_ports(imap_server: RunningServer) -> None:
+    lines = imap_server.server.start_up_lines()
+
+    assert f"listening: imap on 127.0.0.1:{imap_server.port('imap')}" in lines
+    assert f"listening: imaps on 127.0.0.1:{imap_server.port('imaps')}" in lines
+
+
+def test_a_port_of_zero_is_off(start_server: StartServer) -> None:
+    server = start_server(imap={"port": 0})
+
+    assert "imap" not in server.server.addresses
+    assert "imaps" in server.server.addresses
