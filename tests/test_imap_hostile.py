@@ -2,6 +2,7 @@
 
 import socket
 import ssl
+import time
 
 from tests.conftest import ALICE, PASSWORD, StartServer
 from tests.imap_support import raw_imap
@@ -89,6 +90,17 @@ def test_client_silent_before_login_is_logged_out(start_server: StartServer) -> 
     with raw_imap(server.port("imaps"), server.tls_client_context) as client:
         assert client.line().startswith(b"* BYE")
         assert client.closed_by_server()
+
+
+def test_noops_do_not_stretch_the_time_to_log_in(start_server: StartServer) -> None:
+    server = start_server(imap={"login_timeout": 0.5})
+    with raw_imap(server.port("imaps"), server.tls_client_context) as client:
+        deadline = time.monotonic() + TIMEOUT
+        answer: list[bytes] = []
+        while time.monotonic() < deadline and b"" not in answer:
+            answer = client.command(b"a1", b"NOOP")
+
+        assert any(line.startswith(b"* BYE") for line in answer)
 
 
 def test_connections_beyond_the_limit_get_bye(start_server: StartServer) -> None:

@@ -72,11 +72,14 @@ async def serve(session: Session) -> None:
     """Greet the client and run its commands until it logs out, times out or goes away."""
     connection = session.connection
     settings = session.context.settings
+    loop = asyncio.get_running_loop()
+    # The time to log in counts from the greeting, so that NOOPs cannot stretch it.
+    login_deadline = loop.time() + settings.login_timeout
     await connection.respond(GREETING % session.capabilities().encode())
     while session.state is not State.LOGOUT:
-        limit = (
-            settings.login_timeout if session.state is State.NOT_AUTHENTICATED else settings.timeout
-        )
+        limit = settings.timeout
+        if session.state is State.NOT_AUTHENTICATED:
+            limit = max(login_deadline - loop.time(), 0.0)
         try:
             received = await asyncio.wait_for(connection.read_command(), limit)
         except TimeoutError:
