@@ -89,6 +89,8 @@ class RawImap:
             sock = tls_context.wrap_socket(sock, server_hostname="localhost")
         self.sock = sock
         self._buffer = b""
+        # Whether the server closed the connection (an empty line is not that).
+        self.closed = False
         self.greeting = self.line()
 
     def send(self, data: bytes) -> None:
@@ -100,6 +102,7 @@ class RawImap:
         while b"\r\n" not in self._buffer:
             chunk = self.sock.recv(65536)
             if not chunk:
+                self.closed = True
                 return b""
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\r\n", 1)
@@ -111,7 +114,7 @@ class RawImap:
         while True:
             line = self.line()
             lines.append(line)
-            if not line or line.startswith(tag + b" "):
+            if self.closed or line.startswith(tag + b" "):
                 return lines
 
     def command(self, tag: bytes, text: bytes) -> list[bytes]:

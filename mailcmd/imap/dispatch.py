@@ -133,6 +133,18 @@ async def _run(session: Session, tag: str, words: list[Token]) -> Done:
     try:
         done = await entry.handler(session, tag, args, uid)
     finally:
-        if session.state is State.SELECTED and name != "SELECT" and name != "EXAMINE":
-            await session.catch_up(allow_expunge=uid or not entry.hides_expunge)
+        if session.state is State.SELECTED and name not in ("SELECT", "EXAMINE"):
+            await _catch_up(session, allow_expunge=uid or not entry.hides_expunge)
     return done
+
+
+async def _catch_up(session: Session, allow_expunge: bool) -> None:
+    # The command's own outcome stands even if the news of the folder cannot be had;
+    # the client hears it at a later command.
+    try:
+        await session.catch_up(allow_expunge)
+    except (ConnectionClosed, asyncio.CancelledError):
+        raise
+    except Exception:
+        reference = secrets.token_hex(6)
+        log.exception("IMAP catching up failed for %s (reference %s)", session.login, reference)
