@@ -1,5 +1,6 @@
 """The IMAP ports through real TLS: greeting, capabilities, logging in, and session commands."""
 
+import asyncio
 import base64
 import imaplib
 
@@ -7,7 +8,7 @@ import pytest
 
 from tests.conftest import ALICE, PASSWORD, StartServer
 from tests.imap_support import Connect, imap_client, raw_imap
-from tests.servers import RunningServer
+from tests.servers import TIMEOUT, RunningServer
 
 
 def test_starttls_port_refuses_login_before_tls(imap_server: RunningServer) -> None:
@@ -108,3 +109,16 @@ def test_a_port_of_zero_is_off(start_server: StartServer) -> None:
 
     assert "imap" not in server.server.addresses
     assert "imaps" in server.server.addresses
+
+
+def test_stopping_the_server_says_bye_to_open_sessions(imap_server: RunningServer) -> None:
+    with raw_imap(imap_server.port("imaps"), imap_server.tls_client_context) as client:
+        client.command(b"a1", b'LOGIN "%s" "%s"' % (ALICE.encode(), PASSWORD.encode()))
+        client.send(b"a2 IDLE\r\n")
+        assert client.line() == b"+ idling"
+
+        stop = imap_server.server.stop(grace_seconds=1.0)
+        asyncio.run_coroutine_threadsafe(stop, imap_server.loop).result(TIMEOUT)
+
+        assert client.line() == b"* BYE Server shutting down"
+        assert client.closed_by_server()

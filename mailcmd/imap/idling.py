@@ -31,12 +31,14 @@ async def idle(session: Session, tag: str, args: list[Token], uid: bool) -> Done
                 session.state = State.LOGOUT
                 return SENT
             waiting = asyncio.ensure_future(changed.wait())
-            done, _ = await asyncio.wait(
-                {reading, waiting},
-                timeout=min(settings.check_seconds, remaining),
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            waiting.cancel()
+            try:
+                done, _ = await asyncio.wait(
+                    {reading, waiting},
+                    timeout=min(settings.check_seconds, remaining),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                waiting.cancel()
             if reading in done:
                 line = reading.result()
                 return Reply.IDLE_DONE if line.strip().upper() == b"DONE" else Reply.IDLE_BAD
