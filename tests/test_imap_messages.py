@@ -204,6 +204,23 @@ def test_append_over_quota_is_refused(start_server: StartServer) -> None:
     assert second[1][0].startswith(b"[OVERQUOTA]")
 
 
+def test_getquotaroot_tells_the_use_of_the_quota(start_server: StartServer) -> None:
+    server = start_server(imap={"quota": 10 * 1024})
+    deliver(server)
+    client = imap_client(server)
+    try:
+        client.login("alice@app.localhost", "correct horse battery")
+        assert "QUOTA" in client.capabilities
+        typ, data = client.getquotaroot("INBOX")
+        refused = client.setquota('""', "(STORAGE 99999)")
+    finally:
+        client.logout()
+
+    assert typ == "OK"
+    assert data == [[b'"INBOX" ""'], [b'"" (STORAGE 1 10)']]
+    assert refused[0] == "NO"
+
+
 def test_close_expunges_silently_and_unselect_does_not(
     imap_server: RunningServer, inbox: imaplib.IMAP4
 ) -> None:

@@ -7,7 +7,13 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from mailcmd.imap import auth_commands, idling, mailbox_commands, message_commands
+from mailcmd.imap import (
+    auth_commands,
+    idling,
+    mailbox_commands,
+    message_commands,
+    quota_commands,
+)
 from mailcmd.imap.connection import Command, ConnectionClosed
 from mailcmd.imap.responses import BYE_TIMEOUT, GREETING, Reply, internal_error
 from mailcmd.imap.session import SENT, Done, Refusal, Session, State
@@ -56,6 +62,9 @@ COMMANDS: dict[str, Entry] = {
     "STATUS": Entry(AUTHENTICATED, mailbox_commands.status),
     "APPEND": Entry(AUTHENTICATED, mailbox_commands.append),
     "IDLE": Entry(AUTHENTICATED, idling.idle),
+    "GETQUOTAROOT": Entry(AUTHENTICATED, quota_commands.getquotaroot),
+    "GETQUOTA": Entry(AUTHENTICATED, quota_commands.getquota),
+    "SETQUOTA": Entry(AUTHENTICATED, quota_commands.setquota),
     "CHECK": Entry(SELECTED, auth_commands.noop),
     "CLOSE": Entry(SELECTED, mailbox_commands.close),
     "UNSELECT": Entry(SELECTED, mailbox_commands.unselect),

@@ -103,6 +103,8 @@ class Session:
         """The CAPABILITY list for the session's current state."""
         names = list(BASE_CAPABILITIES)
         names.append(f"APPENDLIMIT={self.context.max_message_size}")
+        if self.context.settings.quota:
+            names += ["QUOTA", "QUOTA=RES-STORAGE"]
         if self.state is State.NOT_AUTHENTICATED:
             if self.connection.encrypted:
                 names.append("AUTH=PLAIN")
