@@ -42,6 +42,7 @@ def test_non_synchronising_literal_over_the_limit_ends_the_connection(
         client.command(b"a1", LOGIN)
         client.send(b"a2 APPEND INBOX {100000000+}\r\n" + b"x" * 1000)
 
+        assert client.line() == b"* BYE [TOOBIG] Literal too large"
         assert client.closed_by_server()
 
 

@@ -6,7 +6,7 @@ from base64 import b64decode
 
 from mailcmd.imap import storage
 from mailcmd.imap.formatting import string
-from mailcmd.imap.responses import Reply
+from mailcmd.imap.responses import BYE_LOGOUT, Reply
 from mailcmd.imap.session import SENT, Done, Session, State
 from mailcmd.imap.tokens import ParseError, Token, astring, astring_bytes
 
@@ -26,7 +26,7 @@ async def noop(session: Session, tag: str, args: list[Token], uid: bool) -> Done
 
 async def logout(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """LOGOUT: say goodbye; the session ends after the tagged OK."""
-    await session.connection.respond(b"* BYE Logging out")
+    await session.connection.respond(BYE_LOGOUT)
     session.state = State.LOGOUT
     return Reply.LOGOUT
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 _LITERAL_AT_END = re.compile(rb"\{(\d{1,12})(\+?)\}\r?\n\Z")
 # RFC 7888's LITERAL-: a client may send literals up to this size without waiting.
 NON_SYNC_LITERAL_MAX = 4096
-READ_CHUNK = 65536
+# The goodbye to a client whose literal was too large to wait for.
+TOO_BIG_BYE = b"* BYE [TOOBIG] Literal too large"
 
 
 class ConnectionClosed(Exception):
@@ -106,6 +107,7 @@ class Connection:
             allowed = self._literal_limit(data)
             if size > allowed or len(data) + size > allowed + self.limits.max_line:
                 if non_sync:
+                    await self.write(TOO_BIG_BYE + b"\r\n")
                     raise ConnectionClosed("literal too large")
                 tag = _tag_of(data)
                 if allowed == self.limits.max_append_literal:

@@ -33,7 +33,6 @@ BYE_TIMEOUT = b"* BYE Autologout; idle for too long"
 BYE_SHUTDOWN = b"* BYE Server shutting down"
 BYE_BUSY = b"* BYE Too many connections, try again later"
 BYE_LOGOUT = b"* BYE Logging out"
-BYE_TOO_MUCH = b"* BYE Literal too large"
 
 
 def internal_error(reference: str) -> Done:

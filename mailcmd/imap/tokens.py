@@ -134,13 +134,6 @@ def astring_bytes(token: Token) -> bytes:
     raise ParseError("expected a string, got a list")
 
 
-def token_list(token: Token) -> list[Token]:
-    """Return a parenthesised list argument; raises `ParseError` for anything else."""
-    if not isinstance(token, list):
-        raise ParseError("expected a parenthesised list")
-    return token
-
-
 def flags_argument(token: Token) -> list[str]:
     """Return a flag-list argument (a list, or one flag) as text; raises `ParseError`."""
     items = token if isinstance(token, list) else [token]
