@@ -1,4 +1,4 @@
-"""An independent IMAP client (Debian's fetchmail) fetches a reply mailcmd delivered."""
+"""Independent IMAP clients (Debian's fetchmail, curl) fetch a reply that mailcmd delivered."""
 
 import imaplib
 import os
@@ -86,3 +86,48 @@ def test_fetchmail_fetches_the_reply_to_a_command(
     fetched = delivered.read_text()
     assert "Buy milk" in fetched
     assert "Auto-Submitted: auto-replied" in fetched
+
+
+CURL = shutil.which("curl")
+
+
+@pytest.mark.skipif(CURL is None, reason="curl is not installed (apt-get install curl)")
+@pytest.mark.parametrize("tls", ["implicit", "starttls"])
+def test_curl_lists_folders_and_fetches_the_reply(working_server: RunningServer, tls: str) -> None:
+    assert CURL is not None
+    send_command(working_server, "add Buy eggs")
+    wait_until(lambda: replies_in_inbox(working_server), "the reply in alice's INBOX")
+    if tls == "implicit":
+        base = f"imaps://127.0.0.1:{working_server.port('imaps')}"
+        security: list[str] = []
+    else:
+        base = f"imap://127.0.0.1:{working_server.port('imap')}"
+        security = ["--ssl-reqd"]
+    common = [
+        CURL,
+        "--silent",
+        "--show-error",
+        "--max-time",
+        str(int(TIMEOUT)),
+        "--cacert",
+        str(working_server.server.tls.files.cert),
+        "--user",
+        f"{ALICE}:{PASSWORD}",
+        *security,
+    ]
+
+    folders = subprocess.run(
+        [*common, base + "/"], capture_output=True, text=True, timeout=TIMEOUT * 2, check=False
+    )
+    message = subprocess.run(
+        [*common, base + "/INBOX;UID=1"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT * 2,
+        check=False,
+    )
+
+    assert folders.returncode == 0, folders.stderr
+    assert '(\\HasNoChildren \\Sent) "/" "Sent"' in folders.stdout
+    assert message.returncode == 0, message.stderr
+    assert "Buy eggs" in message.stdout
