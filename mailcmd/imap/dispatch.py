@@ -109,6 +109,7 @@ async def execute(session: Session, data: bytes) -> None:
     try:
         if tag == "*":
             raise ParseError("missing or invalid tag")
+        log.debug("IMAP %s: %s", session.login or session.connection.peer, _summary(data))
         tokens = tokenize(data)
         done = await _run(session, tag, tokens[1:])
     except ParseError as error:
@@ -123,6 +124,14 @@ async def execute(session: Session, data: bytes) -> None:
         done = internal_error(reference)
     if done is not SENT:
         await session.connection.respond(done.line(tag))
+
+
+def _summary(data: bytes) -> str:
+    # What the operator's debug log shows of a command: never a password.
+    words = data.split(b" ", 2)
+    if len(words) > 1 and words[1].upper() in (b"LOGIN", b"AUTHENTICATE"):
+        return (b" ".join(words[:2]) + b" ...").decode("ascii", "replace")
+    return data[:200].decode("ascii", "replace")
 
 
 async def _run(session: Session, tag: str, words: list[Token]) -> Done:
