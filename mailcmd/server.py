@@ -8,6 +8,7 @@ from collections.abc import Callable
 from mailcmd.authentication import Authenticator
 from mailcmd.authenticity import DnsResolver, TxtResolver
 from mailcmd.db.database import Database
+from mailcmd.db.engine import is_sqlite
 from mailcmd.delivery import Deliverer
 from mailcmd.dkim import load_signer
 from mailcmd.imap.changes import MailboxEvents
@@ -72,15 +73,18 @@ class Server:
         check_templates(self.registry, renderer)
         self.tls = server_tls(settings) if receive else None
         self.signer = load_signer(settings) if work else None
-        # Sessions of the mailbox server hear at once of mail this process delivers.
+        # Sessions of the mailbox server hear at once of mail this process delivers:
+        # with PostgreSQL from the delivery's own NOTIFY, which names the account; with
+        # SQLite from the deliverer and the worker here, which wake every session.
         self.mailbox_events = MailboxEvents()
+        self._wake_mailboxes = is_sqlite(database.engine.url)
         self.deliverer = (
             Deliverer(
                 database,
                 settings.relay,
                 settings.worker.poll_seconds,
                 sign=self.signer.sign if self.signer is not None else None,
-                on_local_delivery=self.mailbox_events.wake,
+                on_local_delivery=self.mailbox_events.wake if self._wake_mailboxes else None,
             )
             if work
             else None
@@ -103,7 +107,8 @@ class Server:
 
     def _processed(self) -> None:
         # A processed message may have filled local mailboxes and queued replies.
-        self.mailbox_events.wake()
+        if self._wake_mailboxes:
+            self.mailbox_events.wake()
         if self.deliverer is not None:
             self.deliverer.wake()
 

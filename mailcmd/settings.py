@@ -80,7 +80,7 @@ class ImapSettings(BaseModel):
     timeout: float = Field(default=1800.0, gt=0, description="seconds a logged-in client may idle")
     idle_timeout: float = Field(default=1800.0, gt=0, description="seconds one IDLE may last")
     check_seconds: float = Field(
-        default=5.0, gt=0, description="how often an IDLE looks for changes unannounced"
+        default=30.0, gt=0, description="how often an IDLE looks for changes unannounced"
     )
     quota: int = Field(default=0, ge=0, description="bytes per account; 0: no quota")
 

@@ -52,7 +52,7 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "imap.login_timeout": 60.0,
         "imap.timeout": 1800.0,
         "imap.idle_timeout": 1800.0,
-        "imap.check_seconds": 5.0,
+        "imap.check_seconds": 30.0,
         "imap.quota": 0,
         "auth.failure_delay": 0.5,
         "auth.max_failure_delay": 8.0,
