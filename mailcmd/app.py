@@ -28,6 +28,11 @@ Auth = Literal["account", "public"]
 # unrecognised subject.
 DEFAULT_VERB = ""
 
+# Addresses mailcmd answers itself: the help pages, and answers to confirmation codes.
+HELP_ADDRESS = "help"
+CONFIRM_ADDRESS = "confirm"
+RESERVED_MAILBOXES = frozenset({HELP_ADDRESS, CONFIRM_ADDRESS})
+
 
 class RegistrationError(Exception):
     """The app's declarations are inconsistent; the message names every place involved."""
@@ -206,6 +211,8 @@ class MailApp:
             raise RegistrationError(
                 f"{name!r} cannot be a mailbox name (letters, digits, '.', '-')"
             )
+        if local in RESERVED_MAILBOXES:
+            raise RegistrationError(f"{local!r} cannot be a mailbox name: mailcmd answers it")
         if local in self.mailboxes:
             raise RegistrationError(f"mailbox {local!r} declared twice in one app")
         mailbox = Mailbox(name=local, help=help, policy=Policy(auth=auth, roles=frozenset(roles)))

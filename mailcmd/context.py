@@ -22,6 +22,8 @@ class Sender:
     login: str | None = None
     roles: frozenset[str] = frozenset()
     addresses: frozenset[str] = frozenset()
+    # Mail from another server that acts for no account: why, in words for the sender.
+    unverified: str | None = None
 
     @property
     def is_account(self) -> bool:

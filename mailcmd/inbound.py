@@ -33,6 +33,9 @@ class ReceivedMessage:
     helo: str
     tls_protocol: str | None
     tls_cipher: str | None
+    # Mail from other servers: the authentic From address (DMARC-aligned), and the verdict.
+    verified_from: str | None = None
+    authentication_results: str | None = None
 
 
 class InboundQueue:
@@ -108,6 +111,8 @@ class InboundQueue:
                 helo=message.helo,
                 tls_protocol=message.tls_protocol,
                 tls_cipher=message.tls_cipher,
+                verified_from=message.verified_from,
+                authentication_results=message.authentication_results,
                 size=len(message.raw),
             )
             for message in messages

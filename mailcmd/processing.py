@@ -14,14 +14,13 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from email.policy import SMTP as SMTP_POLICY
 from typing import Any, Literal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mailcmd.app import Registry
+from mailcmd.app import CONFIRM_ADDRESS, HELP_ADDRESS, Registry
 from mailcmd.context import CommandError, Context, Reply, Sender
 from mailcmd.db.database import Database
 from mailcmd.db.models import (
@@ -33,16 +32,16 @@ from mailcmd.db.models import (
 )
 from mailcmd.db.types import utc_now
 from mailcmd.dispatch import HelpRequest, Invocation, Refusal, plan_for
+from mailcmd.external_addresses import codes_in, confirm_external_address, confirmed_account
 from mailcmd.help import help_page
 from mailcmd.mailstore import INBOX, append, local_account_id
 from mailcmd.message import MessageView, parse_message
+from mailcmd.outbox import is_own_message, queue_mail
 from mailcmd.rendering import Rendered, Renderer
 from mailcmd.replies import compose, may_auto_reply, reply_subject
 from mailcmd.settings import Settings
 
 log = logging.getLogger(__name__)
-
-HELP_ADDRESS = "help"
 
 Status = Literal["done", "deferred", "failed", "lost", "abandoned"]
 
@@ -166,6 +165,9 @@ class Processor:
             # Commands from robots and lists are not run: answering them is how
             # mail loops start, and nobody would read the reply.
             return self._finish(session, row, attempt, "ignored: automatic or list mail")
+        if view.message_id and is_own_message(session, view.message_id):
+            # A mail of ours that came back (a relay or a forward that returned it).
+            return self._finish(session, row, attempt, "ignored: mailcmd's own mail came back")
         if view.message_id and not self._first_time(session, sender, view.message_id, row.id):
             return self._finish(session, row, attempt, "ignored: Message-ID seen before")
         mails: list[_Mail] = []
@@ -179,6 +181,8 @@ class Processor:
     ) -> list["_Mail"]:
         local, _, _domain = recipient.partition("@")
         name, _, tag = local.partition("+")
+        if name == CONFIRM_ADDRESS:
+            return [self._confirm(session, tag, view, sender)]
         mailbox = self._registry.find(name)
         if mailbox is None and name != HELP_ADDRESS:
             # An account's own address: the message is delivered, not run.
@@ -271,6 +275,22 @@ class Processor:
         rendered = self._renderer.render(template, values)
         return _answer(sender, view, from_local, rendered, None)
 
+    def _confirm(self, session: Session, tag: str, view: MessageView, sender: Sender) -> "_Mail":
+        # The code reached only the declared address, so an answer from it that
+        # carries the code proves its owner read the mail.
+        address = (view.sender or "").lower()
+        for code in codes_in(f"{tag} {view.subject} {view.new_text}"):
+            entry = confirm_external_address(session, address, code)
+            if entry is not None:
+                login = entry.account.login
+                log.info("external address %s confirmed for %s", entry.address, login)
+                values = {"address": entry.address, "login": login}
+                template = "mailcmd/address-confirmed"
+                return self._reply(sender, view, CONFIRM_ADDRESS, template, values)
+        message = f"no confirmation code for {address or 'your address'} was found in your mail"
+        refusal = {"message": message + ", or it has expired.", "usage": []}
+        return self._reply(sender, view, CONFIRM_ADDRESS, "mailcmd/refusal", refusal)
+
     def _queue_mails(self, session: Session, mails: list["_Mail"], row: InboundMessage) -> None:
         domain = self._settings.domain
         for mail in mails:
@@ -286,16 +306,11 @@ class Processor:
                 reply_to=f"{mail.from_local}+{mail.tag}@{domain}" if mail.tag else None,
                 answering=mail.answering,
             )
-            session.add(
-                OutboundMessage(
-                    raw=composed.as_bytes(policy=SMTP_POLICY),
-                    # Automatic mail goes out with the null sender (RFC 3834), so that
-                    # no bounce of it can start a loop.
-                    mail_from="",
-                    rcpt_tos=[mail.to],
-                    inbound_message_id=row.id,
-                    answers_address=mail.to if mail.is_reply else None,
-                )
+            queue_mail(
+                session,
+                composed,
+                inbound_message_id=row.id,
+                answers_address=mail.to if mail.is_reply else None,
             )
 
     def _over_reply_limit(self, session: Session, address: str) -> bool:
@@ -322,11 +337,17 @@ class Processor:
 
     def _sender(self, session: Session, row: InboundMessage, view: MessageView) -> Sender:
         address = row.mail_from or view.sender or ""
-        if row.account_id is None:
-            return Sender(address=address)
-        account = session.get(Account, row.account_id)
+        if row.account_id is not None:
+            account = session.get(Account, row.account_id)
+        elif row.verified_from is not None:
+            # Mail from another server whose From passed DMARC alignment: it acts as
+            # the account that confirmed that address, and answers go back to it.
+            account = confirmed_account(session, row.verified_from)
+            address = row.verified_from
+        else:
+            account = None
         if account is None or not account.enabled:
-            return Sender(address=address)
+            return Sender(address=address, unverified=_unverified_reason(row, view))
         return Sender(
             address=address,
             account_id=account.id,
@@ -379,6 +400,21 @@ def _answer(
         tag=tag,
         answering=view,
         is_reply=True,
+    )
+
+
+def _unverified_reason(row: InboundMessage, view: MessageView) -> str | None:
+    if row.authentication_results is None:
+        return None  # not from the MX port: a submission without an account
+    if row.verified_from is not None:
+        return f"{row.verified_from} is not a confirmed address of any account here."
+    checks = ", ".join(
+        part.strip().split(" ")[0] for part in row.authentication_results.split(";")[1:]
+    )
+    author = view.sender or "its sender"
+    return (
+        f"This mail could not be verified as coming from {author} ({checks}): neither a"
+        " DKIM signature nor SPF matched its From domain, so it acts for no account."
     )
 
 

@@ -1,5 +1,6 @@
 """The one typed settings object: defaults, then `mailcmd.toml`, then `MAILCMD_*` variables."""
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -36,8 +37,39 @@ ENV_NESTED_DELIMITER = "__"
 MIB = 1024 * 1024
 
 
+DNS_PORT = 53
+
+
 class SettingsError(Exception):
     """Settings could not be read or are invalid; the message is one line for the operator."""
+
+
+def parse_nameserver(text: str) -> tuple[str, int]:
+    """Return the IP address and port of `1.2.3.4`, `1.2.3.4:5353`, `::1` or `[::1]:5353`.
+
+    Raises `ValueError` for anything else: a name server is given by address, never by
+    a name that would itself need resolving.
+    """
+    value = text.strip()
+    host, port = value, DNS_PORT
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        if rest:
+            if not rest.startswith(":") or not rest[1:].isdigit():
+                raise ValueError(f"not an address with a port: {text!r}")
+            port = int(rest[1:])
+    elif value.count(":") == 1:
+        host, _, digits = value.partition(":")
+        if not digits.isdigit():
+            raise ValueError(f"not an address with a port: {text!r}")
+        port = int(digits)
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"not an IP address: {text!r}") from None
+    if not 0 < port < 65536:
+        raise ValueError(f"port out of range in {text!r}")
+    return str(address), port
 
 
 class SmtpSettings(BaseModel):
@@ -164,7 +196,9 @@ class Settings(BaseSettings):
     templates: Path = Field(default_factory=lambda: bundled_path("templates"))
     log_format: Literal["text", "json"] = "text"
     dns_resolver: str | None = Field(
-        default=None, description="DNS server for checking inbound mail; default: the system's"
+        default=None,
+        description="DNS server (IP address, optional :port) for checking inbound mail;"
+        " default: the system's",
     )
     smtp: SmtpSettings = SmtpSettings()
     auth: AuthSettings = AuthSettings()
@@ -191,6 +225,13 @@ class Settings(BaseSettings):
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{state_dir / 'mailcmd.db'}")
         return self
+
+    @field_validator("dns_resolver")
+    @classmethod
+    def _nameserver(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_nameserver(value)
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import select
 
 from mailcmd.accounts import create_account, generate_password
-from mailcmd.authenticity import StaticResolver, TxtResolver
+from mailcmd.authenticity import DnsResolver, StaticResolver, TxtResolver
 from mailcmd.db.database import Database, open_database
 from mailcmd.db.engine import open_engine
 from mailcmd.db.migrations import upgrade
@@ -85,8 +85,9 @@ class MailTestClient:
     ) -> None:
         """Serve `commands` with state in `state_dir` (SQLite there unless `database_url`).
 
-        Mail from other servers is judged with `resolver`; by default one that knows
-        no domain, so that tests never depend on the network.
+        Mail from other servers is judged with `resolver`; by default the
+        `dns_resolver` of `settings` if given, else one that knows no domain, so that
+        tests never depend on the network.
         """
         self.settings = Settings(
             domain=DOMAIN,
@@ -103,7 +104,11 @@ class MailTestClient:
             **dict(settings or {}),
         )
         self.passwords: dict[str, str] = {}
-        self._resolver = resolver or StaticResolver({})
+        self._resolver = resolver or (
+            DnsResolver(self.settings.dns_resolver)
+            if self.settings.dns_resolver
+            else StaticResolver({})
+        )
         self._database: Database | None = None
         self._server: Server | None = None
         self._loop = asyncio.new_event_loop()
@@ -154,8 +159,10 @@ class MailTestClient:
     ) -> str:
         """Create an account and return its password (generated unless given)."""
         secret = password or generate_password()
-        with self.database.sessions.begin() as session:
+        # A write transaction from the start: the running server writes meanwhile.
+        with self.database.writing() as session:
             create_account(session, login, secret, addresses, roles)
+            session.commit()
         self.passwords[login] = secret
         return secret
 
@@ -179,12 +186,20 @@ class MailTestClient:
         account = login if login is not None else _only(self.passwords)
         mail = message or self.compose(to, subject, body, sender or account or "", headers)
         envelope_from = sender or account or str(mail["From"])
+        return self.send_raw(
+            to, mail.as_bytes(policy=policy.SMTP), sender=envelope_from, login=account or ""
+        )
+
+    def send_raw(self, to: str, raw: bytes, *, sender: str, login: str = "") -> Exchange:
+        """Send `raw` exactly as it is (say, DKIM-signed) from envelope sender `sender`.
+
+        With `login` it is submitted after AUTH as that account; by default it arrives
+        on the MX port, as mail from another server.
+        """
         server = self._running_server()
-        port = int(server.addresses["submissions" if account else "mx"].rsplit(":", 1)[1])
+        port = int(server.addresses["submissions" if login else "mx"].rsplit(":", 1)[1])
         try:
-            code, text = self._submit(
-                port, account, envelope_from, to, mail.as_bytes(policy=policy.SMTP)
-            )
+            code, text = self._submit(port, login or None, sender, to, raw)
         except smtplib.SMTPResponseException as error:
             reply = error.smtp_error
             code, text = error.smtp_code, reply.decode() if isinstance(reply, bytes) else reply

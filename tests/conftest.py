@@ -17,7 +17,7 @@ from mailcmd.cli.root import app
 from mailcmd.db.engine import database_url as normalised_url
 from mailcmd.resources import bundled_path
 from mailcmd.testing import MailTestClient
-from tests.servers import RunningServer, running_server, smtp_settings
+from tests.servers import RunningServer, Sink, relay_sink, running_server, smtp_settings
 
 # Point this at an empty PostgreSQL database to run every storage test on PostgreSQL;
 # each test then works in a schema of its own that is dropped afterwards.
@@ -165,3 +165,10 @@ def lab_notes(client: MailTestClient) -> list[str]:
         return list(
             connection.execute(select(LAB_NOTES.c.words).order_by(LAB_NOTES.c.id)).scalars()
         )
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[Sink, int]]:
+    """A relay on loopback that records what it accepts; yields it and its port."""
+    with relay_sink() as running:
+        yield running

@@ -145,3 +145,9 @@ def test_rcpt_accepts_mailboxes_with_plus_tags_and_the_help_address(
     ]
 
     assert answers == [250, 250, 250, 550]
+
+
+@pytest.mark.parametrize("name", ["help", "confirm", "Confirm"])
+def test_the_addresses_mailcmd_answers_itself_cannot_be_mailboxes(name: str) -> None:
+    with pytest.raises(RegistrationError, match="mailcmd answers it"):
+        MailApp().mailbox(name)
