@@ -11,10 +11,11 @@ from mailcmd.db.database import Database
 from mailcmd.delivery import Deliverer
 from mailcmd.dkim import load_signer
 from mailcmd.inbound import InboundQueue
-from mailcmd.loading import check_templates, load_registry, template_folders
+from mailcmd.loading import MODULE_PREFIX, check_templates, load_registry, template_folders
 from mailcmd.processing import Processor
 from mailcmd.recipients import RecipientDirectory
 from mailcmd.rendering import Renderer
+from mailcmd.scheduler import Scheduler
 from mailcmd.settings import Settings, SettingsError
 from mailcmd.smtp.listeners import SmtpListeners, start_smtp
 from mailcmd.tls import CertificateError, CertificateFiles, ServerTls, development_certificate
@@ -90,6 +91,19 @@ class Server:
             if work
             else None
         )
+        self.scheduler = (
+            Scheduler(
+                self.registry.jobs,
+                database,
+                renderer,
+                domain=settings.domain,
+                zone=settings.zone,
+                poll_seconds=settings.worker.poll_seconds,
+                on_mail=self.deliverer.wake if self.deliverer is not None else None,
+            )
+            if work
+            else None
+        )
         self._inbound = InboundQueue(
             database, on_commit=self.worker.wake if self.worker is not None else None
         )
@@ -106,6 +120,8 @@ class Server:
             self.worker.start()
         if self.deliverer is not None:
             self.deliverer.start()
+        if self.scheduler is not None:
+            self.scheduler.start()
         if self.tls is None:
             return
         self._inbound.start()
@@ -131,6 +147,8 @@ class Server:
             await self._inbound.stop()
         if self.worker is not None:
             await self.worker.stop()
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         if self.deliverer is not None:
             await self.deliverer.stop()
 
@@ -145,6 +163,12 @@ class Server:
         mailboxes = ", ".join(sorted(self.registry.mailboxes)) or "none"
         lines.append(f"commands: {self.settings.commands} (mailboxes: {mailboxes})")
         lines.append("worker: " + ("running" if self.worker is not None else "off"))
+        if self.worker is not None and self.registry.jobs:
+            jobs = ", ".join(
+                f"{job.name.removeprefix(MODULE_PREFIX)} ({job.trigger.describe()})"
+                for job in self.registry.jobs.values()
+            )
+            lines.append(f"scheduled jobs ({self.settings.timezone}): {jobs}")
         if self.worker is not None:
             lines.append(
                 f"DKIM: signing as {self.signer.key.record_name}"

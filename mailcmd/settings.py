@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -195,6 +196,7 @@ class Settings(BaseSettings):
     commands: Path = Field(default_factory=lambda: bundled_path("commands"))
     templates: Path = Field(default_factory=lambda: bundled_path("templates"))
     log_format: Literal["text", "json"] = "text"
+    timezone: str = Field(default="UTC", description="time zone of scheduled jobs' cron times")
     dns_resolver: str | None = Field(
         default=None,
         description="DNS server (IP address, optional :port) for checking inbound mail;"
@@ -225,6 +227,22 @@ class Settings(BaseSettings):
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{state_dir / 'mailcmd.db'}")
         return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name like Europe/Berlin)"
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The `timezone` setting as a time zone."""
+        return ZoneInfo(self.timezone)
 
     @field_validator("dns_resolver")
     @classmethod

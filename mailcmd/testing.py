@@ -65,9 +65,10 @@ class Exchange:
 
     @property
     def reply_text(self) -> str:
-        """The text/plain body of the one reply."""
+        """The text/plain body of the one reply, with `\n` line endings."""
         body = self.reply.get_body(preferencelist=("plain",))
-        return body.get_content() if body is not None else ""
+        text = body.get_content() if body is not None else ""
+        return str(text).replace("\r\n", "\n")
 
 
 class MailTestClient:
@@ -176,30 +177,40 @@ class MailTestClient:
         login: str | None = None,
         headers: Mapping[str, str] | None = None,
         message: EmailMessage | None = None,
+        password: str | None = None,
     ) -> Exchange:
         """Send a mail and wait for the worker; return the verdict and the replies.
 
         With `login` (default: the only account added, if there is one) the mail is
-        submitted after AUTH as that account; with `login=""` it arrives on the MX
+        submitted after AUTH as that account, with `password` (default: the one it
+        was added with; an app password, say); with `login=""` it arrives on the MX
         port from a stranger. `message` replaces the composed one entirely.
         """
         account = login if login is not None else _only(self.passwords)
         mail = message or self.compose(to, subject, body, sender or account or "", headers)
         envelope_from = sender or account or str(mail["From"])
         return self.send_raw(
-            to, mail.as_bytes(policy=policy.SMTP), sender=envelope_from, login=account or ""
+            to,
+            mail.as_bytes(policy=policy.SMTP),
+            sender=envelope_from,
+            login=account or "",
+            password=password,
         )
 
-    def send_raw(self, to: str, raw: bytes, *, sender: str, login: str = "") -> Exchange:
+    def send_raw(
+        self, to: str, raw: bytes, *, sender: str, login: str = "", password: str | None = None
+    ) -> Exchange:
         """Send `raw` exactly as it is (say, DKIM-signed) from envelope sender `sender`.
 
-        With `login` it is submitted after AUTH as that account; by default it arrives
-        on the MX port, as mail from another server.
+        With `login` it is submitted after AUTH as that account (with `password`, or
+        the one it was added with); by default it arrives on the MX port, as mail
+        from another server.
         """
         server = self._running_server()
         port = int(server.addresses["submissions" if login else "mx"].rsplit(":", 1)[1])
+        secret = password if password is not None else self.passwords.get(login, "")
         try:
-            code, text = self._submit(port, login or None, sender, to, raw)
+            code, text = self._submit(port, login or None, secret, sender, to, raw)
         except smtplib.SMTPResponseException as error:
             reply = error.smtp_error
             code, text = error.smtp_code, reply.decode() if isinstance(reply, bytes) else reply
@@ -208,6 +219,23 @@ class MailTestClient:
             return Exchange(code, text, None, None, [])
         outcome = self._call(_wait(server, queue_id))
         return Exchange(code, text, queue_id, outcome, self.replies_to(queue_id))
+
+    def can_log_in(self, login: str, password: str) -> bool:
+        """Whether the submission port accepts `login` with `password` right now.
+
+        Successful logins are cached for `auth.cache_seconds`; set it to 0 to see a
+        changed password take effect at once.
+        """
+        server = self._running_server()
+        assert server.tls is not None
+        port = int(server.addresses["submissions"].rsplit(":", 1)[1])
+        context = ssl.create_default_context(cafile=str(server.tls.files.cert))
+        with smtplib.SMTP_SSL("127.0.0.1", port, timeout=TIMEOUT, context=context) as client:
+            try:
+                client.login(login, password)
+            except smtplib.SMTPAuthenticationError:
+                return False
+            return True
 
     def wait(self, queue_id: int) -> Outcome:
         """Wait for the next time the worker finishes with `queue_id` (after a retry)."""
@@ -253,14 +281,20 @@ class MailTestClient:
         return [_parsed(raw) for raw in raws]
 
     def _submit(
-        self, port: int, account: str | None, envelope_from: str, to: str, raw: bytes
+        self,
+        port: int,
+        account: str | None,
+        password: str,
+        envelope_from: str,
+        to: str,
+        raw: bytes,
     ) -> tuple[int, str]:
         server = self._running_server()
         if account:
             assert server.tls is not None
             context = ssl.create_default_context(cafile=str(server.tls.files.cert))
             with smtplib.SMTP_SSL("127.0.0.1", port, timeout=TIMEOUT, context=context) as client:
-                client.login(account, self.passwords[account])
+                client.login(account, password)
                 return _data(client, envelope_from, to, raw)
         with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as client:
             return _data(client, envelope_from, to, raw)

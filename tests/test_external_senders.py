@@ -304,3 +304,22 @@ def delivered_to(relay: Sink, address: str) -> EmailMessage:
         return None
 
     return wait_until(arrived, f"a mail to {address} at the relay")
+
+
+def test_mail_from_a_verified_address_cannot_change_the_password(
+    tmp_path: Path, database_url: str, sink: tuple[Sink, int]
+) -> None:
+    raw = command("passwd", to=f"account@{DOMAIN}")
+    with running(tmp_path, database_url, {"example.org": SPF_LOOPBACK}, sink[1]) as mail:
+        confirm(mail)
+        whoami = mail.send_raw(
+            f"account@{DOMAIN}", command("whoami", to=f"account@{DOMAIN}"), sender=EXTERNAL
+        )
+        refused = mail.send_raw(f"account@{DOMAIN}", raw, sender=EXTERNAL)
+        still = mail.can_log_in(ALICE, PASSWORD)
+
+    assert "from a confirmed address, verified by DKIM or SPF" in whoami.reply_text
+    assert "needs a session that logged in with your account's password" in " ".join(
+        refused.reply_text.split()
+    )
+    assert still

@@ -56,13 +56,15 @@ def test_a_local_account_answering_a_reply_in_its_inbox_continues_the_thread(
     answer["Message-ID"] = make_msgid(domain="client.test")
     answer["In-Reply-To"] = first["Message-ID"]
     answer["References"] = first["Message-ID"]
-    answer.set_content("done\n\nOn Tuesday tasks@ wrote:\n> Task 1: Buy milk\n")
+    answer.set_content("Oat milk, please.\n\nOn Tuesday tasks@ wrote:\n> Task 1: Buy milk\n")
 
     exchange = mail.send(str(first["Reply-To"]), message=answer)
     delivered = inbox(mail)
 
     assert first["Reply-To"] == "tasks+1@app.localhost"
-    assert exchange.reply["Subject"] == "Task 1 done: Buy milk"
+    assert exchange.reply["Subject"] == "Task 1 commented: Buy milk"
+    assert "    Oat milk, please." in exchange.reply_text
+    assert "> Task 1" not in exchange.reply_text
     assert len(delivered) == 2
     assert delivered[1]["In-Reply-To"] == answer["Message-ID"]
     assert delivered[1]["References"].split() == [first["Message-ID"], answer["Message-ID"]]

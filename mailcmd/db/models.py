@@ -177,6 +177,8 @@ class InboundMessage(Base):
     helo: Mapped[str] = mapped_column(String(255))
     tls_protocol: Mapped[str | None] = mapped_column(String(32))
     tls_cipher: Mapped[str | None] = mapped_column(String(128))
+    # How the account proved itself at AUTH: "password" or "app-password:<label>".
+    auth_method: Mapped[str | None] = mapped_column(String(80))
     # On the MX port: the From address when DKIM or SPF passed aligned with it (DMARC),
     # and the verdict as it was written into the Authentication-Results field.
     verified_from: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
@@ -281,3 +283,14 @@ class ProcessedMessage(Base):
         ForeignKey("inbound_messages.id", ondelete="SET NULL")
     )
     processed_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class ScheduleRun(Base):
+    """The last slot of one scheduled job that ran: the claim that makes each slot run once."""
+
+    __tablename__ = "schedule_runs"
+
+    job: Mapped[str] = mapped_column(String(255), primary_key=True)
+    last_slot_at: Mapped[datetime]
+    last_run_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -195,6 +195,7 @@ class ReceiverHandler:
             mail_from="" if envelope.mail_from == NULL_SENDER else envelope.mail_from or "",
             rcpt_tos=tuple(envelope.rcpt_tos),
             account_id=verified.account_id if verified else None,
+            auth_method=verified.method if verified else None,
             client_address=client,
             helo=session.host_name or "",
             tls_protocol=tls[0] if tls else None,
