@@ -52,10 +52,13 @@ class Deliverer:
         relay: RelaySettings,
         poll_seconds: float,
         sign: Signer | None = None,
+        on_local_delivery: Callable[[], None] | None = None,
     ) -> None:
         """Deliver from `database`'s outbox; mail for other domains goes through `relay`.
 
-        `sign` (DKIM) is applied to mail that leaves through the relay.
+        `sign` (DKIM) is applied to mail that leaves through the relay;
+        `on_local_delivery` hears, on the event loop, of each commit that filled a
+        local mailbox.
         """
         self._database = database
         self._relay = relay
@@ -65,6 +68,8 @@ class Deliverer:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._sending: set[asyncio.Task[None]] = set()
+        self._on_local_delivery = on_local_delivery
+        self._delivered_locally = False
 
     def wake(self) -> None:
         """Look at the outbox now."""
@@ -92,6 +97,9 @@ class Deliverer:
             except Exception:
                 log.exception("delivery failed; trying again in %.0f s", self._poll_seconds)
                 jobs = []
+            if self._delivered_locally and self._on_local_delivery is not None:
+                self._delivered_locally = False
+                self._on_local_delivery()
             for job in jobs:
                 task = asyncio.create_task(asyncio.to_thread(self._relay_one, job))
                 self._sending.add(task)
@@ -120,6 +128,7 @@ class Deliverer:
         """Deliver due mail for local accounts; claim up to `relay_slots` messages for the relay."""
         now = utc_now()
         jobs: list[_RelayJob] = []
+        delivered = False
         with self._database.writing() as session:
             due = session.scalars(
                 select(OutboundMessage)
@@ -149,6 +158,7 @@ class Deliverer:
                         remote.append(rcpt)
                     elif first_pass:
                         append(session, owner, INBOX, message.raw)
+                        delivered = True
                         log.info("outbound %d delivered to %s locally", message.id, rcpt)
                 if not remote:
                     message.status = QueueStatus.DONE
@@ -162,6 +172,8 @@ class Deliverer:
                     message.next_attempt_at = now + RELAY_LEASE
                     jobs.append(_RelayJob(message.id, message.mail_from, remote, message.raw))
             session.commit()
+        if delivered:
+            self._delivered_locally = True
         return jobs
 
     def _relay_one(self, job: _RelayJob) -> None:

@@ -9,13 +9,16 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from mailcmd.db.models import AccountAddress, MailFolder, MailMessage
 from mailcmd.db.types import utc_now
 
 INBOX = "INBOX"
+# The PostgreSQL channel on which a change to an account's mailbox is announced to
+# the mailbox servers of every process; the payload is the account id.
+MAILBOX_CHANNEL = "mailcmd_mailbox"
 # The folders every account starts with, and their RFC 6154 special-use flags.
 DEFAULT_FOLDERS: dict[str, str | None] = {
     INBOX: None,
@@ -88,4 +91,18 @@ def append(
     folder.uid_next += 1
     session.add(message)
     session.flush()
+    announce_change(session, account_id)
     return message
+
+
+def announce_change(session: Session, account_id: int) -> None:
+    """Tell other processes' mailbox servers, once `session` commits, that the account changed.
+
+    Only PostgreSQL carries the news (NOTIFY is transactional); with SQLite the
+    in-process wake-up and the mailbox server's periodic re-check do.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": MAILBOX_CHANNEL, "payload": str(account_id)},
+        )

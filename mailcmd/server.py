@@ -10,6 +10,8 @@ from mailcmd.authenticity import DnsResolver, TxtResolver
 from mailcmd.db.database import Database
 from mailcmd.delivery import Deliverer
 from mailcmd.dkim import load_signer
+from mailcmd.imap.changes import MailboxEvents
+from mailcmd.imap.listeners import ImapListeners, start_imap
 from mailcmd.inbound import InboundQueue
 from mailcmd.loading import MODULE_PREFIX, check_templates, load_registry, template_folders
 from mailcmd.processing import Processor
@@ -71,12 +73,15 @@ class Server:
         check_templates(self.registry, renderer)
         self.tls = server_tls(settings) if receive else None
         self.signer = load_signer(settings) if work else None
+        # Sessions of the mailbox server hear at once of mail this process delivers.
+        self.mailbox_events = MailboxEvents()
         self.deliverer = (
             Deliverer(
                 database,
                 settings.relay,
                 settings.worker.poll_seconds,
                 sign=self.signer.sign if self.signer is not None else None,
+                on_local_delivery=self.mailbox_events.wake,
             )
             if work
             else None
@@ -86,7 +91,7 @@ class Server:
                 settings.worker,
                 database,
                 Processor(settings, self.registry, renderer, database),
-                on_done=self.deliverer.wake if self.deliverer is not None else None,
+                on_done=self._processed,
             )
             if work
             else None
@@ -108,11 +113,21 @@ class Server:
             database, on_commit=self.worker.wake if self.worker is not None else None
         )
         self._listeners: SmtpListeners | None = None
+        self._imap: ImapListeners | None = None
+
+    def _processed(self) -> None:
+        # A processed message may have filled local mailboxes and queued replies.
+        self.mailbox_events.wake()
+        if self.deliverer is not None:
+            self.deliverer.wake()
 
     @property
     def addresses(self) -> dict[str, str]:
         """Each listener's name and the `host:port` it listens on."""
-        return self._listeners.addresses() if self._listeners else {}
+        found = self._listeners.addresses() if self._listeners else {}
+        if self._imap is not None:
+            found.update(self._imap.addresses())
+        return found
 
     async def start(self) -> None:
         """Start the worker, the inbound queue writer, and listen on every configured port."""
@@ -125,17 +140,29 @@ class Server:
         if self.tls is None:
             return
         self._inbound.start()
+        # One authenticator for SMTP and IMAP: failures on either count for both.
+        authenticator = Authenticator(self.database, self.settings.auth)
         self._listeners = await start_smtp(
             self.settings,
             self.tls,
-            Authenticator(self.database, self.settings.auth),
+            authenticator,
             RecipientDirectory(self.database, self.registry),
             self._inbound,
             self.resolver,
         )
+        self._imap = await start_imap(
+            self.settings,
+            self.tls,
+            authenticator,
+            self.database,
+            self.mailbox_events,
+        )
 
     async def stop(self, grace_seconds: float = SHUTDOWN_GRACE_SECONDS) -> None:
         """Stop accepting, let transactions in flight finish for a while, then close all."""
+        if self._imap is not None:
+            self._imap.stop_accepting()
+            await self._imap.close_sessions()
         if self._listeners is not None:
             self._listeners.stop_accepting()
             try:

@@ -99,6 +99,25 @@ class SmtpSettings(BaseModel):
         return self
 
 
+class ImapSettings(BaseModel):
+    """The `[imap]` table: where the mailbox server listens and the limits it enforces."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str | None = Field(default=None, description="default: smtp.host")
+    port: int = Field(default=8143, ge=0, le=65535, description="STARTTLS; 0 turns it off")
+    tls_port: int = Field(default=8993, ge=0, le=65535, description="implicit TLS; 0 is off")
+    max_connections: int = Field(default=1000, gt=0)
+    max_line_length: int = Field(default=65536, ge=1024, description="bytes per command line")
+    login_timeout: float = Field(default=60.0, gt=0, description="seconds to log in")
+    timeout: float = Field(default=1800.0, gt=0, description="seconds a logged-in client may idle")
+    idle_timeout: float = Field(default=1800.0, gt=0, description="seconds one IDLE may last")
+    check_seconds: float = Field(
+        default=5.0, gt=0, description="how often an IDLE looks for changes unannounced"
+    )
+    quota: int = Field(default=0, ge=0, description="bytes per account; 0: no quota")
+
+
 class AuthSettings(BaseModel):
     """The `[auth]` table: how failed logins are slowed down and locked out."""
 
@@ -203,6 +222,7 @@ class Settings(BaseSettings):
         " default: the system's",
     )
     smtp: SmtpSettings = SmtpSettings()
+    imap: ImapSettings = ImapSettings()
     auth: AuthSettings = AuthSettings()
     worker: WorkerSettings = WorkerSettings()
     relay: RelaySettings = RelaySettings()

@@ -102,7 +102,7 @@ class MailTestClient:
                 "smtps_port": free_port(),
                 "mx_port": free_port(),
             },
-            **dict(settings or {}),
+            **{"imap": {"port": 0, "tls_port": 0}, **dict(settings or {})},
         )
         self.passwords: dict[str, str] = {}
         self._resolver = resolver or (

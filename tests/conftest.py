@@ -19,6 +19,9 @@ from mailcmd.resources import bundled_path
 from mailcmd.testing import MailTestClient
 from tests.servers import RunningServer, Sink, relay_sink, running_server, smtp_settings
 
+# The mailbox server's fixtures (`server`, `connect`) for tests/test_imap_*.py.
+pytest_plugins = ["tests.imap_support"]
+
 # Point this at an empty PostgreSQL database to run every storage test on PostgreSQL;
 # each test then works in a schema of its own that is dropped afterwards.
 TEST_DATABASE_ENV = "MAILCMD_TEST_DATABASE_URL"

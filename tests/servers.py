@@ -33,15 +33,21 @@ TIMEOUT = 15.0
 
 
 def smtp_settings(
-    state_dir: Path, database_url: str, auth: dict[str, Any] | None = None, **smtp: Any
+    state_dir: Path,
+    database_url: str,
+    auth: dict[str, Any] | None = None,
+    imap: dict[str, Any] | None = None,
+    **smtp: Any,
 ) -> Settings:
-    """Settings for a test server on free loopback ports, with `smtp` and `auth` overrides."""
+    """Settings for a test server on free loopback ports, with `smtp`, `auth`, `imap` overrides."""
     ports = {"submission_port": free_port(), "smtps_port": free_port()}
+    imap_ports = {"port": free_port(), "tls_port": free_port()}
     return Settings(
         domain="app.localhost",
         state_dir=state_dir,
         database_url=database_url,
         smtp={"host": "127.0.0.1", **ports, **smtp},
+        imap={**imap_ports, **(imap or {})},
         auth=auth or {},
     )
 
@@ -203,8 +209,13 @@ def mailcmd_command() -> list[str]:
 
 
 def clean_environment(**overrides: str) -> dict[str, str]:
-    """The process environment without MAILCMD_ settings, plus `overrides`."""
+    """The process environment without MAILCMD_ settings, plus `overrides`.
+
+    The IMAP ports are off unless `overrides` turn them on, so that processes never
+    compete for the default ports.
+    """
     env = {key: value for key, value in os.environ.items() if not key.startswith("MAILCMD_")}
+    env.update(MAILCMD_IMAP__PORT="0", MAILCMD_IMAP__TLS_PORT="0")
     env.update(overrides)
     return env
 

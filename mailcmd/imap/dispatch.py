@@ -1,0 +1,138 @@
+"""The command loop of a session: read, check the state, run, complete, catch up."""
+
+import asyncio
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from mailcmd.imap import auth_commands, idling, mailbox_commands, message_commands
+from mailcmd.imap.connection import Command, ConnectionClosed
+from mailcmd.imap.responses import BYE_TIMEOUT, GREETING, Reply, internal_error
+from mailcmd.imap.session import SENT, Done, Refusal, Session, State
+from mailcmd.imap.tokens import ParseError, Token, tokenize
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Session, str, list[Token], bool], Awaitable[Done]]
+
+ANY = frozenset(State) - {State.LOGOUT}
+NOT_AUTHENTICATED = frozenset({State.NOT_AUTHENTICATED})
+AUTHENTICATED = frozenset({State.AUTHENTICATED, State.SELECTED})
+SELECTED = frozenset({State.SELECTED})
+_TAG = re.compile(r"[!#$&'*,\-./0-9:;<=>?@A-Z^_`a-z|~\[]{1,64}")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A command: the states it is allowed in, its handler, and whether UID may prefix it."""
+
+    states: frozenset[State]
+    handler: Handler
+    uid: bool = False
+    # FETCH, STORE and SEARCH (without UID) must not be answered with EXPUNGE news.
+    hides_expunge: bool = False
+
+
+COMMANDS: dict[str, Entry] = {
+    "CAPABILITY": Entry(ANY, auth_commands.capability),
+    "NOOP": Entry(ANY, auth_commands.noop),
+    "LOGOUT": Entry(ANY, auth_commands.logout),
+    "ID": Entry(ANY, auth_commands.server_id),
+    "STARTTLS": Entry(NOT_AUTHENTICATED, auth_commands.starttls),
+    "LOGIN": Entry(NOT_AUTHENTICATED, auth_commands.login),
+    "AUTHENTICATE": Entry(NOT_AUTHENTICATED, auth_commands.authenticate),
+    "NAMESPACE": Entry(AUTHENTICATED, auth_commands.namespace),
+    "LIST": Entry(AUTHENTICATED, mailbox_commands.list_mailboxes),
+    "LSUB": Entry(AUTHENTICATED, mailbox_commands.lsub),
+    "CREATE": Entry(AUTHENTICATED, mailbox_commands.create),
+    "DELETE": Entry(AUTHENTICATED, mailbox_commands.delete),
+    "RENAME": Entry(AUTHENTICATED, mailbox_commands.rename),
+    "SUBSCRIBE": Entry(AUTHENTICATED, mailbox_commands.subscribe),
+    "UNSUBSCRIBE": Entry(AUTHENTICATED, mailbox_commands.unsubscribe),
+    "SELECT": Entry(AUTHENTICATED, mailbox_commands.select),
+    "EXAMINE": Entry(AUTHENTICATED, mailbox_commands.examine),
+    "STATUS": Entry(AUTHENTICATED, mailbox_commands.status),
+    "APPEND": Entry(AUTHENTICATED, mailbox_commands.append),
+    "IDLE": Entry(AUTHENTICATED, idling.idle),
+    "CHECK": Entry(SELECTED, auth_commands.noop),
+    "CLOSE": Entry(SELECTED, mailbox_commands.close),
+    "UNSELECT": Entry(SELECTED, mailbox_commands.unselect),
+    "EXPUNGE": Entry(SELECTED, message_commands.expunge, uid=True),
+    "SEARCH": Entry(SELECTED, message_commands.search, uid=True, hides_expunge=True),
+    "FETCH": Entry(SELECTED, message_commands.fetch, uid=True, hides_expunge=True),
+    "STORE": Entry(SELECTED, message_commands.store, uid=True, hides_expunge=True),
+    "COPY": Entry(SELECTED, message_commands.copy, uid=True),
+    "MOVE": Entry(SELECTED, message_commands.move, uid=True),
+}
+
+
+async def serve(session: Session) -> None:
+    """Greet the client and run its commands until it logs out, times out or goes away."""
+    connection = session.connection
+    settings = session.context.settings
+    loop = asyncio.get_running_loop()
+    # The time to log in counts from the greeting, so that NOOPs cannot stretch it.
+    login_deadline = loop.time() + settings.login_timeout
+    await connection.respond(GREETING % session.capabilities().encode())
+    while session.state is not State.LOGOUT:
+        limit = settings.timeout
+        if session.state is State.NOT_AUTHENTICATED:
+            limit = max(login_deadline - loop.time(), 0.0)
+        try:
+            received = await asyncio.wait_for(connection.read_command(), limit)
+        except TimeoutError:
+            await connection.respond(BYE_TIMEOUT)
+            return
+        if isinstance(received, Command):
+            await execute(session, received.data)
+        else:
+            await connection.respond(Done(received.status, received.text).line(received.tag))
+
+
+async def execute(session: Session, data: bytes) -> None:
+    """Run one command and write its completion; no exception text reaches the client."""
+    # The tag is read from the raw line first, so that a command too broken to
+    # tokenise is still answered under its tag.
+    first = data.split(b" ", 1)[0].decode("ascii", "replace")
+    tag = first if _TAG.fullmatch(first) and first not in ("*", "+") else "*"
+    try:
+        if tag == "*":
+            raise ParseError("missing or invalid tag")
+        tokens = tokenize(data)
+        done = await _run(session, tag, tokens[1:])
+    except ParseError as error:
+        done = Done("BAD", str(error) or "Syntax error")
+    except Refusal as refusal:
+        done = refusal.done
+    except (ConnectionClosed, asyncio.CancelledError):
+        raise
+    except Exception:
+        reference = secrets.token_hex(6)
+        log.exception("IMAP command failed for %s (reference %s)", session.login, reference)
+        done = internal_error(reference)
+    if done is not SENT:
+        await session.connection.respond(done.line(tag))
+
+
+async def _run(session: Session, tag: str, words: list[Token]) -> Done:
+    if not words or not isinstance(words[0], str):
+        raise ParseError("missing command")
+    name, uid = words[0].upper(), False
+    args = words[1:]
+    if name == "UID":
+        if not args or not isinstance(args[0], str):
+            raise ParseError("UID needs a command")
+        name, uid, args = args[0].upper(), True, args[1:]
+    entry = COMMANDS.get(name)
+    if entry is None or (uid and not entry.uid):
+        return Reply.UNKNOWN
+    if session.state not in entry.states:
+        return Reply.WRONG_STATE
+    try:
+        done = await entry.handler(session, tag, args, uid)
+    finally:
+        if session.state is State.SELECTED and name != "SELECT" and name != "EXAMINE":
+            await session.catch_up(allow_expunge=uid or not entry.hides_expunge)
+    return done

@@ -1,0 +1,127 @@
+"""The IMAP ports: STARTTLS (`imap.port`) and implicit TLS (`imap.tls_port`)."""
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import ssl
+from dataclasses import dataclass, field
+
+from mailcmd.authentication import Authenticator
+from mailcmd.db.database import Database
+from mailcmd.imap.changes import MailboxEvents
+from mailcmd.imap.connection import Connection, ConnectionClosed, Limits
+from mailcmd.imap.dispatch import serve
+from mailcmd.imap.responses import BYE_BUSY, BYE_SHUTDOWN
+from mailcmd.imap.session import ServerContext, Session
+from mailcmd.settings import Settings
+from mailcmd.tls import ServerTls
+
+log = logging.getLogger(__name__)
+
+TLS_HANDSHAKE_SECONDS = 30.0
+
+
+@dataclass
+class ImapListeners:
+    """The listening IMAP servers of this process and their open sessions."""
+
+    context: ServerContext
+    servers: dict[str, asyncio.Server] = field(default_factory=dict)
+    sessions: dict[Session, asyncio.Task[None]] = field(default_factory=dict)
+
+    def addresses(self) -> dict[str, str]:
+        """Return each listener's name and the `host:port` it listens on."""
+        found = {}
+        for name, server in self.servers.items():
+            host, port = server.sockets[0].getsockname()[:2]
+            found[name] = f"{host}:{port}"
+        return found
+
+    def stop_accepting(self) -> None:
+        """Close the listening sockets; sessions already open go on."""
+        for server in self.servers.values():
+            server.close()
+
+    async def close_sessions(self) -> None:
+        """Say goodbye to every open session, end it, and stop listening for changes."""
+        for session, task in list(self.sessions.items()):
+            with contextlib.suppress(Exception):
+                session.connection.writer.write(BYE_SHUTDOWN + b"\r\n")
+            task.cancel()
+        if self.sessions:
+            await asyncio.wait(list(self.sessions.values()), timeout=5.0)
+        await self.context.events.stop()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Serve one client connection to its end."""
+        settings = self.context.settings
+        connection = Connection(
+            reader,
+            writer,
+            Limits(
+                max_line=settings.max_line_length,
+                max_literal=settings.max_line_length,
+                max_append_literal=self.context.max_message_size,
+            ),
+        )
+        if len(self.sessions) >= settings.max_connections:
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
+                await connection.respond(BYE_BUSY)
+            await connection.close()
+            return
+        session = Session(connection, self.context)
+        task = asyncio.current_task()
+        assert task is not None
+        self.sessions[session] = task
+        try:
+            await serve(session)
+        except (ConnectionClosed, ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
+            pass
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            reference = secrets.token_hex(6)
+            log.exception("IMAP session failed (reference %s)", reference)
+            with contextlib.suppress(Exception):
+                await connection.respond(b"* BYE Internal error, reference " + reference.encode())
+        finally:
+            session.close()
+            del self.sessions[session]
+            await connection.close()
+
+
+async def start_imap(
+    settings: Settings,
+    tls: ServerTls,
+    authenticator: Authenticator,
+    database: Database,
+    events: MailboxEvents,
+) -> ImapListeners:
+    """Start listening on every configured IMAP port (a port of 0 is off)."""
+    imap = settings.imap
+    context = ServerContext(
+        settings=imap,
+        max_message_size=settings.smtp.max_message_size,
+        database=database,
+        authenticator=authenticator,
+        tls=tls,
+        events=events,
+    )
+    listeners = ImapListeners(context=context)
+    host = imap.host or settings.smtp.host
+    ports = (("imap", imap.port, None), ("imaps", imap.tls_port, tls.context))
+    for name, port, context_for_port in ports:
+        if not port:
+            continue
+        listeners.servers[name] = await asyncio.start_server(
+            listeners.handle,
+            host=host,
+            port=port,
+            ssl=context_for_port,
+            ssl_handshake_timeout=TLS_HANDSHAKE_SECONDS if context_for_port else None,
+            limit=imap.max_line_length,
+            reuse_address=True,
+        )
+    events.start(database)
+    return listeners

@@ -1,0 +1,276 @@
+"""Commands on folders: LIST, LSUB, CREATE, DELETE, RENAME, SUBSCRIBE, SELECT, STATUS, APPEND."""
+
+import re
+
+from mailcmd.imap import storage
+from mailcmd.imap.formatting import flag_list, mailbox_name
+from mailcmd.imap.responses import Reply
+from mailcmd.imap.searching import parse_date_time
+from mailcmd.imap.selection import Selection
+from mailcmd.imap.session import Done, Refusal, Session, State
+from mailcmd.imap.tokens import ParseError, Token, astring, flags_argument, is_atom
+
+FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN")
+
+
+def _pattern(reference: str, pattern: str) -> re.Pattern[str]:
+    text = reference + pattern
+    parts = []
+    for char in text:
+        if char == "*":
+            parts.append(".*")
+        elif char == "%":
+            parts.append(f"[^{re.escape(storage.DELIMITER)}]*")
+        else:
+            parts.append(re.escape(char))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _matches(pattern: re.Pattern[str], name: str) -> bool:
+    if name == "INBOX":
+        return pattern.fullmatch(name) is not None or (
+            re.compile(pattern.pattern, re.I).fullmatch(name) is not None
+        )
+    return pattern.fullmatch(name) is not None
+
+
+async def list_mailboxes(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
+    """LIST [(options)] reference pattern [RETURN (...)], with RFC 6154 special-use flags."""
+    return await _list(session, args, "LIST")
+
+
+async def lsub(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
+    """LSUB reference pattern: the subscribed folders."""
+    return await _list(session, args, "LSUB")
+
+
+async def _list(session: Session, args: list[Token], verb: str) -> Done:
+    options: set[str] = set()
+    if args and isinstance(args[0], list):
+        options = {astring(option).upper() for option in args[0]}
+        args = args[1:]
+    if len(args) >= 4 and is_atom(args[2], "RETURN"):
+        args = args[:2]
+    if len(args) != 2:
+        raise ParseError(f"{verb} takes a reference and a pattern")
+    reference = astring(args[0])
+    patterns = [astring(p) for p in args[1]] if isinstance(args[1], list) else [astring(args[1])]
+    if patterns == [""]:
+        await session.connection.respond(b'* %s (\\Noselect) "/" ""' % verb.encode())
+        return Reply.COMPLETED
+    compiled = [_pattern(reference, pattern) for pattern in patterns]
+    folders = await session.run_storage(storage.list_folders, session.database, session.account())
+    names = {folder.name for folder in folders}
+    lines = []
+    for folder in folders:
+        if not any(_matches(pattern, folder.name) for pattern in compiled):
+            continue
+        subscribed_only = verb == "LSUB" or "SUBSCRIBED" in options
+        if subscribed_only and not folder.subscribed:
+            continue
+        if "SPECIAL-USE" in options and folder.special_use is None:
+            continue
+        has_children = any(name.startswith(folder.name + storage.DELIMITER) for name in names)
+        attributes = ["\\HasChildren" if has_children else "\\HasNoChildren"]
+        if folder.special_use is not None:
+            attributes.append(folder.special_use)
+        if "SUBSCRIBED" in options and folder.subscribed:
+            attributes.append("\\Subscribed")
+        lines.append(
+            b'* %s %s "%s" %s'
+            % (
+                verb.encode(),
+                flag_list(attributes),
+                storage.DELIMITER.encode(),
+                mailbox_name(folder.name),
+            )
+        )
+    await session.connection.respond(*lines)
+    return Reply.COMPLETED
+
+
+def _one_name(args: list[Token], verb: str) -> str:
+    if len(args) != 1:
+        raise ParseError(f"{verb} takes a mailbox name")
+    return astring(args[0])
+
+
+async def create(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
+    """CREATE name: a new folder (and its missing parents)."""
+    name = _one_name(args[:1], "CREATE")
+    await session.run_storage(storage.create_folder, session.database, session.account(), name)
+    return Reply.COMPLETED
+
+
+async def delete(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
+    """DELETE name: the folder and its messages; not the default folders, nor parents."""
+    name = storage.canonical_name(_one_name(args, "DELETE"))
+    folders = await session.run_storage(storage.list_folders, session.database, session.account())
+    if any(folder.name.startswith(name + storage.DELIMITER) for folder in folders):
+        raise Refusal("delete the folders inside it first", "CANNOT")
+    if session.selected is not None and session.selected.name == name:
+        session.selected = None
+        session.state = State.AUTHENTICATED
+    await session.run_storage(storage.delete_folder, session.database, session.account(), name)
+    session.announce()
+    return Reply.COMPLETED
+
+
+async def rename(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
+    """RENAME old new, with the folders inside it."""
+    if len(args) != 2:
+        raise ParseError("RENAME takes two mailbox names")
+    old, new = astring(args[0]), astring(args[1])
+    await session.run_storage(storage.rename_folder, session.database, session.account(), old, new)
+    if session.selected is not None and session.selected.name == storage.canonical_name(old):
+        session.selected.name = storage.canonical_name(new)
+    session.announce()
+    return Reply.COMPLETED
+
+
+async def subscribe(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
+    """SUBSCRIBE name."""
+    name = _one_name(args, "SUBSCRIBE")
+    await session.run_storage(
+        storage.set_subscribed, session.database, session.account(), name, True
+    )
+    return Reply.COMPLETED
+
+
+async def unsubscribe(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
+    """UNSUBSCRIBE name."""
+    name = _one_name(args, "UNSUBSCRIBE")
+    await session.run_storage(
+        storage.set_subscribed, session.database, session.account(), name, False
+    )
+    return Reply.COMPLETED
+
+
+async def select(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
+    """SELECT name: open the folder read-write."""
+    return await _open(session, args, read_only=False)
+
+
+async def examine(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
+    """EXAMINE name: open the folder read-only."""
+    return await _open(session, args, read_only=True)
+
+
+async def _open(session: Session, args: list[Token], read_only: bool) -> Done:
+    if not args or len(args) > 2:
+        raise ParseError("SELECT takes a mailbox name")
+    name = astring(args[0])
+    session.selected = None
+    session.state = State.AUTHENTICATED
+    state = await session.run_storage(
+        storage.folder_state, session.database, session.account(), name
+    )
+    snapshot = await session.run_storage(storage.snapshot, session.database, state.id)
+    selection = Selection(state.id, state.name, state.uid_validity, read_only)
+    selection.load(snapshot)
+    keywords = sorted({f for flags in snapshot.flags.values() for f in flags} - set(FLAGS))
+    permanent = () if read_only else (*FLAGS, *keywords, "\\*")
+    first_unseen = next(
+        (n for n, uid in enumerate(snapshot.uids, 1) if "\\Seen" not in snapshot.flags[uid]),
+        None,
+    )
+    lines = [
+        b"* FLAGS " + flag_list((*FLAGS, *keywords)),
+        b"* OK [PERMANENTFLAGS " + flag_list(permanent) + b"] Flags permitted",
+        b"* %d EXISTS" % len(snapshot.uids),
+        b"* 0 RECENT",
+        b"* OK [UIDVALIDITY %d] UIDs valid" % state.uid_validity,
+        b"* OK [UIDNEXT %d] Predicted next UID" % snapshot.uid_next,
+    ]
+    if first_unseen is not None:
+        lines.append(b"* OK [UNSEEN %d] First unseen" % first_unseen)
+    await session.connection.respond(*lines)
+    session.selected = selection
+    session.state = State.SELECTED
+    return Done("OK", "Opened", "READ-ONLY" if read_only else "READ-WRITE")
+
+
+async def status(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
+    """STATUS name (items): counts of a folder without selecting it."""
+    if len(args) != 2 or not isinstance(args[1], list):
+        raise ParseError("STATUS takes a mailbox name and a list of items")
+    items = [astring(item).upper() for item in args[1]]
+    if not items or any(item not in STATUS_ITEMS for item in items):
+        raise ParseError("unknown STATUS item")
+    state = await session.run_storage(
+        storage.folder_state, session.database, session.account(), astring(args[0])
+    )
+    recent = 0
+    if session.selected is not None and session.selected.folder_id == state.id:
+        recent = len(session.selected.recent)
+    values = {
+        "MESSAGES": state.messages,
+        "RECENT": recent,
+        "UIDNEXT": state.uid_next,
+        "UIDVALIDITY": state.uid_validity,
+        "UNSEEN": state.unseen,
+    }
+    pairs = " ".join(f"{item} {values[item]}" for item in items)
+    await session.connection.respond(
+        b"* STATUS " + mailbox_name(state.name) + f" ({pairs})".encode()
+    )
+    return Reply.COMPLETED
+
+
+async def append(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
+    """APPEND name [(flags)] [date-time] message, answered with APPENDUID (UIDPLUS)."""
+    if len(args) < 2 or not isinstance(args[-1], bytes):
+        raise ParseError("APPEND takes a mailbox name and a message literal")
+    name = astring(args[0])
+    raw = args[-1]
+    flags: list[str] = []
+    moment = None
+    for extra in args[1:-1]:
+        if isinstance(extra, list):
+            flags = flags_argument(extra)
+        else:
+            moment = parse_date_time(astring(extra))
+    if len(raw) > session.context.max_message_size:
+        return Reply.TOO_BIG
+    if not raw:
+        raise ParseError("empty message")
+    quota = session.context.settings.quota or None
+    try:
+        validity, new_uid = await session.run_storage(
+            storage.append_message,
+            session.database,
+            session.account(),
+            name,
+            raw,
+            flags,
+            moment,
+            quota,
+        )
+    except Refusal as refusal:
+        if refusal.done.code == "NONEXISTENT":
+            return Reply.NO_MAILBOX
+        raise
+    session.announce()
+    return Done("OK", "Appended", f"APPENDUID {validity} {new_uid}")
+
+
+async def close(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
+    """CLOSE: expunge silently (unless read-only) and leave the folder."""
+    selection = session.selection()
+    session.selected = None
+    session.state = State.AUTHENTICATED
+    if not selection.read_only:
+        removed = await session.run_storage(
+            storage.expunge, session.database, session.account(), selection.folder_id
+        )
+        if removed:
+            session.announce()
+    return Reply.COMPLETED
+
+
+async def unselect(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
+    """UNSELECT (RFC 3691): leave the folder without expunging."""
+    session.selected = None
+    session.state = State.AUTHENTICATED
+    return Reply.COMPLETED

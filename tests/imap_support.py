@@ -1,0 +1,146 @@
+"""Clients for the mailbox server in tests: imaplib over real TLS, and raw bytes."""
+
+import imaplib
+import socket
+import ssl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+
+import pytest
+
+from mailcmd.db.database import open_database
+from mailcmd.mailstore import append, local_account_id
+from tests.conftest import ALICE, PASSWORD, StartServer
+from tests.servers import TIMEOUT, RunningServer
+
+MESSAGE = (
+    b"From: Bob Example <bob@example.org>\r\n"
+    b"To: alice@app.localhost\r\n"
+    b"Subject: Hello there\r\n"
+    b"Date: Tue, 01 Dec 2026 10:00:00 +0000\r\n"
+    b"Message-ID: <hello@example.org>\r\n"
+    b"\r\n"
+    b"Just saying hello.\r\n"
+)
+
+Connect = Callable[..., imaplib.IMAP4]
+
+
+@pytest.fixture
+def imap_server(start_server: StartServer) -> RunningServer:
+    """A running server (no worker) with small IMAP limits; alice and a disabled bob."""
+    return start_server(
+        max_message_size=65536,
+        imap={"max_line_length": 4096, "check_seconds": 0.2},
+    )
+
+
+@pytest.fixture
+def imap_connect(imap_server: RunningServer) -> Iterator[Connect]:
+    """Open imaplib clients on the server (implicit TLS by default); closed at the end."""
+    opened: list[imaplib.IMAP4] = []
+
+    def open_client(starttls: bool = False, login: bool = True) -> imaplib.IMAP4:
+        client = imap_client(imap_server, starttls=starttls)
+        opened.append(client)
+        if login:
+            client.login(ALICE, PASSWORD)
+        return client
+
+    yield open_client
+    for client in opened:
+        with suppress(OSError):
+            client.shutdown()
+
+
+def imap_client(server: RunningServer, starttls: bool = False) -> imaplib.IMAP4:
+    """An imaplib client: on the STARTTLS port after STARTTLS, or on the implicit-TLS port."""
+    context = server.tls_client_context
+    if starttls:
+        client = imaplib.IMAP4("127.0.0.1", server.port("imap"), timeout=TIMEOUT)
+        client.starttls(ssl_context=context)
+        return client
+    return imaplib.IMAP4_SSL(
+        "127.0.0.1", server.port("imaps"), ssl_context=context, timeout=TIMEOUT
+    )
+
+
+def deliver(server: RunningServer, raw: bytes = MESSAGE, folder: str = "INBOX") -> int:
+    """Store `raw` in alice's folder as local delivery does, and wake the sessions; the UID."""
+    database = open_database(server.settings.database_url)
+    try:
+        with database.writing() as session, session.begin():
+            account_id = local_account_id(session, ALICE)
+            assert account_id is not None
+            uid = append(session, account_id, folder, raw).uid
+    finally:
+        database.close()
+    server.loop.call_soon_threadsafe(server.server.mailbox_events.wake)
+    return uid
+
+
+class RawImap:
+    """A byte-level IMAP client for what imaplib will not send."""
+
+    def __init__(self, port: int, tls_context: ssl.SSLContext | None = None) -> None:
+        """Connect to 127.0.0.1:`port` (through TLS at once if `tls_context`), read the greeting."""
+        sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        if tls_context is not None:
+            sock = tls_context.wrap_socket(sock, server_hostname="localhost")
+        self.sock = sock
+        self._buffer = b""
+        self.greeting = self.line()
+
+    def send(self, data: bytes) -> None:
+        """Send `data` exactly as given."""
+        self.sock.sendall(data)
+
+    def line(self) -> bytes:
+        """Read one line without its CRLF; b'' if the server closed."""
+        while b"\r\n" not in self._buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return b""
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\r\n", 1)
+        return line
+
+    def until_tagged(self, tag: bytes) -> list[bytes]:
+        """Read lines up to and including the one tagged `tag` (or the server's close)."""
+        lines = []
+        while True:
+            line = self.line()
+            lines.append(line)
+            if not line or line.startswith(tag + b" "):
+                return lines
+
+    def command(self, tag: bytes, text: bytes) -> list[bytes]:
+        """Send `tag text` and return the response lines."""
+        self.send(tag + b" " + text + b"\r\n")
+        return self.until_tagged(tag)
+
+    def starttls(self, context: ssl.SSLContext) -> None:
+        """Start TLS (after the server's OK to STARTTLS)."""
+        self.sock = context.wrap_socket(self.sock, server_hostname="localhost")
+        self._buffer = b""
+
+    def closed_by_server(self) -> bool:
+        """Whether the server has closed the connection."""
+        try:
+            return self.sock.recv(1) == b""
+        except (ConnectionResetError, ssl.SSLError):
+            return True
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.sock.close()
+
+
+@contextmanager
+def raw_imap(port: int, tls_context: ssl.SSLContext | None = None) -> Iterator[RawImap]:
+    """A `RawImap` closed at the end of the block."""
+    client = RawImap(port, tls_context)
+    try:
+        yield client
+    finally:
+        client.close()
