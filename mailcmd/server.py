@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from mailcmd.authentication import Authenticator
 from mailcmd.authenticity import DnsResolver, TxtResolver
+from mailcmd.autoconfig import AutoconfigListener, autoconfig_document
 from mailcmd.db.database import Database
 from mailcmd.delivery import Deliverer
 from mailcmd.dkim import load_signer
@@ -114,6 +115,15 @@ class Server:
         )
         self._listeners: SmtpListeners | None = None
         self._imap: ImapListeners | None = None
+        self._autoconfig = (
+            AutoconfigListener(
+                autoconfig_document(settings),
+                settings.autoconfig.host or settings.smtp.host,
+                settings.autoconfig.port,
+            )
+            if receive and settings.autoconfig.port
+            else None
+        )
 
     def _processed(self) -> None:
         # A processed message may have filled local mailboxes and queued replies.
@@ -127,6 +137,8 @@ class Server:
         found = self._listeners.addresses() if self._listeners else {}
         if self._imap is not None:
             found.update(self._imap.addresses())
+        if self._autoconfig is not None:
+            found["autoconfig"] = self._autoconfig.address
         return found
 
     async def start(self) -> None:
@@ -157,9 +169,13 @@ class Server:
             self.database,
             self.mailbox_events,
         )
+        if self._autoconfig is not None:
+            await self._autoconfig.start()
 
     async def stop(self, grace_seconds: float = SHUTDOWN_GRACE_SECONDS) -> None:
         """Stop accepting, let transactions in flight finish for a while, then close all."""
+        if self._autoconfig is not None:
+            await self._autoconfig.stop()
         if self._imap is not None:
             self._imap.stop_accepting()
             await self._imap.close_sessions()
@@ -208,7 +224,7 @@ class Server:
             if relay.host
             else "relay: none configured; mail for other domains waits in the outbox"
         )
-        lines.append(f"domain: {self.settings.domain}; ready")
+        lines.append(f"domain: {self.settings.domain}")
         return lines
 
 
@@ -219,8 +235,13 @@ async def serve(
     *,
     receive: bool = True,
     work: bool = True,
+    more_lines: Callable[[Server], list[str]] | None = None,
 ) -> None:
-    """Run until SIGTERM or SIGINT; SIGHUP reloads the certificate."""
+    """Run until SIGTERM or SIGINT; SIGHUP reloads the certificate.
+
+    `more_lines` adds to what is announced once the server listens (the demo's
+    mail-client settings, say).
+    """
     server = Server(settings, database, receive=receive, work=work)
     await server.start()
     stop = asyncio.Event()
@@ -229,7 +250,8 @@ async def serve(
     loop.add_signal_handler(signal.SIGINT, stop.set)
     if server.tls is not None:
         loop.add_signal_handler(signal.SIGHUP, server.tls.reload)
-    for line in server.start_up_lines():
+    lines = server.start_up_lines() + (more_lines(server) if more_lines is not None else [])
+    for line in [*lines, "ready"]:
         announce(line)
     await stop.wait()
     log.info("stopping: no new connections; letting transactions in flight finish")

@@ -118,6 +118,19 @@ class ImapSettings(BaseModel):
     quota: int = Field(default=0, ge=0, description="bytes per account; 0: no quota")
 
 
+class AutoconfigSettings(BaseModel):
+    """The `[autoconfig]` table: the mail-client autoconfiguration document and its listener."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hostname: str | None = Field(
+        default=None,
+        description="the server name clients connect to; default: smtp.host, or domain",
+    )
+    host: str | None = Field(default=None, description="address to listen on; default: smtp.host")
+    port: int = Field(default=0, ge=0, le=65535, description="HTTP port; 0 turns it off")
+
+
 class AuthSettings(BaseModel):
     """The `[auth]` table: how failed logins are slowed down and locked out."""
 
@@ -223,6 +236,7 @@ class Settings(BaseSettings):
     )
     smtp: SmtpSettings = SmtpSettings()
     imap: ImapSettings = ImapSettings()
+    autoconfig: AutoconfigSettings = AutoconfigSettings()
     auth: AuthSettings = AuthSettings()
     worker: WorkerSettings = WorkerSettings()
     relay: RelaySettings = RelaySettings()

@@ -14,6 +14,7 @@ The pytest plugin (`mailcmd.pytest_plugin`) offers it as the `mailcmd_client` fi
 """
 
 import asyncio
+import random
 import smtplib
 import socket
 import ssl
@@ -339,8 +340,20 @@ def _only(passwords: Mapping[str, str]) -> str | None:
     return next(iter(passwords)) if len(passwords) == 1 else None
 
 
+# Test servers listen on ports below the kernel's usual ephemeral range (32768 and
+# up), where the client sockets of this and other processes never land between the
+# moment a port is found free and the moment a server binds it.
+TEST_PORTS = range(20000, 32768)
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """Return a loopback TCP port that is free now, outside the ephemeral range."""
+    for _ in range(100):
+        port = random.choice(TEST_PORTS)  # noqa: S311 - not a secret, just spread out
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {TEST_PORTS} after 100 tries")

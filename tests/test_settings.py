@@ -81,6 +81,9 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "relay.max_delivery_age": 432000.0,
         "dkim.selector": "mailcmd",
         "dkim.key_file": None,
+        "autoconfig.hostname": None,
+        "autoconfig.host": None,
+        "autoconfig.port": 0,
     }
     assert {key: entry["value"] for key, entry in values.items()} == expected
     assert {entry["source"] for entry in values.values()} == {"default"}
