@@ -85,18 +85,8 @@ class ScheduledContext:
         **values: Any,
     ) -> None:
         """Queue a mail to `to`, from `mailbox@` (whose plus-tag `tag` answers continue)."""
-        self.notifications.append(
-            Notification(
-                to=to,
-                reply=Reply(
-                    template=template,
-                    values=values,
-                    subject=subject,
-                    tag=None if tag is None else str(tag),
-                ),
-                from_mailbox=mailbox,
-            )
-        )
+        reply = _reply(template, values, subject, tag)
+        self.notifications.append(Notification(to=to, reply=reply, from_mailbox=mailbox))
 
 
 @dataclass
@@ -150,14 +140,7 @@ class Context:
         name = template or self.default_template
         if name is None:
             raise TypeError("ctx.reply() needs a template: the command declares none")
-        self.replies.append(
-            Reply(
-                template=name,
-                values=values,
-                subject=subject,
-                tag=None if tag is None else str(tag),
-            )
-        )
+        self.replies.append(_reply(name, values, subject, tag))
 
     def notify(
         self,
@@ -169,14 +152,12 @@ class Context:
         **values: Any,
     ) -> None:
         """Queue a mail to the local address `to` (another account), e.g. about a shared task."""
-        self.notifications.append(
-            Notification(
-                to=to,
-                reply=Reply(
-                    template=template,
-                    values=values,
-                    subject=subject,
-                    tag=None if tag is None else str(tag),
-                ),
-            )
-        )
+        self.notifications.append(Notification(to=to, reply=_reply(template, values, subject, tag)))
+
+
+def _reply(
+    template: str, values: Mapping[str, Any], subject: str | None, tag: str | int | None
+) -> Reply:
+    return Reply(
+        template=template, values=values, subject=subject, tag=None if tag is None else str(tag)
+    )
