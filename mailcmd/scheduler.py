@@ -54,6 +54,8 @@ class Scheduler:
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        # The newest slot of each job known to be run (here or by another worker).
+        self._known_slots: dict[str, datetime] = {}
 
     def start(self) -> None:
         """Start checking on the running loop (nothing to do without jobs)."""
@@ -89,6 +91,14 @@ class Scheduler:
     def _run_job(self, job: ScheduledJob) -> bool:
         now = self._clock()
         slot = job.trigger.latest(now, self._zone)
+        known = self._known_slots.get(job.name)
+        if known is not None and known >= slot:
+            return False  # settled already: no database work until the next slot
+        ran = self._claim_and_run(job, slot, now)
+        self._known_slots[job.name] = slot
+        return ran
+
+    def _claim_and_run(self, job: ScheduledJob, slot: datetime, now: datetime) -> bool:
         with self._database.writing() as session:
             run = session.scalar(
                 select(ScheduleRun).where(ScheduleRun.job == job.name).with_for_update()
