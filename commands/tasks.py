@@ -1,24 +1,31 @@
-"""tasks@: a to-do list by mail. Each account sees its own tasks."""
+"""tasks@: a to-do list by mail. Each account sees its own tasks and those shared with it.
+
+Every reply shows the task as it stands and carries `Reply-To: tasks+ID@`, so that
+answering it continues the task: a plain answer adds a comment, and `done`,
+`reopen` or `edit --due friday` in the subject need no number.
+"""
 
 from datetime import date, datetime
 from typing import Literal
 
-from sqlalchemy import ForeignKey, String, Text, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ColumnElement, ForeignKey, LargeBinary, String, Text, or_, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailcmd.app import MailApp
-from mailcmd.context import CommandError, Context
-from mailcmd.db.models import Base
+from mailcmd.context import CommandError, Context, ScheduledContext
+from mailcmd.db.models import Account, Base
 from mailcmd.db.types import utc_now
 
 Priority = Literal["low", "normal", "high"]
+PRIORITY_ORDER = {"high": 0, "normal": 1, "low": 2}
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
 app = MailApp()
 tasks = app.mailbox("tasks", help="Your to-do list")
 
 
 class Task(Base):
-    """One task of one account."""
+    """One task: its owner, and the accounts it is shared with."""
 
     __tablename__ = "tasks"
 
@@ -31,16 +38,132 @@ class Task(Base):
     priority: Mapped[str] = mapped_column(String(8), default="normal")
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     done_at: Mapped[datetime | None]
+    # The due day its owner was reminded on, so that a reminder goes out once.
+    reminded_for: Mapped[date | None]
+
+    owner: Mapped[Account] = relationship()
+    comments: Mapped[list["TaskComment"]] = relationship(
+        cascade="all, delete-orphan", order_by="TaskComment.id"
+    )
+    attachments: Mapped[list["TaskAttachment"]] = relationship(
+        cascade="all, delete-orphan", order_by="TaskAttachment.id"
+    )
+    shares: Mapped[list["TaskShare"]] = relationship(cascade="all, delete-orphan")
 
 
-def _own_task(ctx: Context, task_id: int) -> Task:
+class TaskComment(Base):
+    """What someone wrote in answer to a task mail."""
+
+    __tablename__ = "task_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    author: Mapped[Account] = relationship()
+
+
+class TaskAttachment(Base):
+    """A file that came with the mail that added a task or commented on it."""
+
+    __tablename__ = "task_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int]
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class TaskShare(Base):
+    """Another account that sees a task and hears of its changes."""
+
+    __tablename__ = "task_shares"
+
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+
+    account: Mapped[Account] = relationship()
+
+
+class TaskDigest(Base):
+    """An account that asked for a daily summary of its open tasks."""
+
+    __tablename__ = "task_digests"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+def _visible(ctx: Context) -> ColumnElement[bool]:
+    """The condition for tasks the sender owns or that are shared with them."""
+    shared = select(TaskShare.task_id).where(TaskShare.account_id == ctx.sender.account_id)
+    return or_(Task.owner_id == ctx.sender.account_id, Task.id.in_(shared))
+
+
+def _task(ctx: Context, task_id: int) -> Task:
     task = ctx.session.get(Task, task_id)
-    if task is None or task.owner_id != ctx.sender.account_id:
+    if task is None or not _sees(task, ctx.sender.account_id):
         raise CommandError(f"you have no task {task_id}")
     return task
 
 
-@tasks.command("add", template="tasks/task")
+def _sees(task: Task, account_id: int | None) -> bool:
+    return task.owner_id == account_id or any(s.account_id == account_id for s in task.shares)
+
+
+def _address(account: Account) -> str | None:
+    """Where mail for `account` goes: its first address, or its login if that is one."""
+    if account.addresses:
+        return account.addresses[0].address
+    return account.login if "@" in account.login else None
+
+
+def _answer(ctx: Context, task: Task, event: str) -> None:
+    """Reply with the task as it stands, and tell everyone else who shares it."""
+    ctx.session.flush()
+    ctx.reply("tasks/task", task=task, event=event, tag=task.id)
+    others = [task.owner] + [share.account for share in task.shares]
+    for account in others:
+        address = _address(account)
+        if account.id != ctx.sender.account_id and address is not None:
+            changed_by = ctx.sender.login or ctx.sender.address
+            ctx.notify(
+                address,
+                "tasks/task",
+                task=task,
+                event=f"{event} by {changed_by}",
+                tag=task.id,
+            )
+
+
+def _store_attachments(ctx: Context, task: Task) -> None:
+    for attachment in ctx.attachments:
+        if len(attachment.data) > MAX_ATTACHMENT_BYTES:
+            raise CommandError(
+                f"the attachment {attachment.filename or 'without a name'} is larger than"
+                f" {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MiB"
+            )
+        task.attachments.append(
+            TaskAttachment(
+                filename=(attachment.filename or "attachment")[:255],
+                content_type=attachment.content_type[:127],
+                size=len(attachment.data),
+                data=attachment.data,
+            )
+        )
+
+
+@tasks.command("add")
 def add(
     ctx: Context,
     title: str,
@@ -48,7 +171,7 @@ def add(
     tag: list[str] = [],  # noqa: B006 - read only: the parser builds a new list each time
     priority: Priority = "normal",
 ) -> None:
-    """Add a task; the mail's text becomes its description."""
+    """Add a task; the mail's text becomes its description, its attachments stay with it."""
     if ctx.sender.account_id is None:
         raise CommandError("tasks belong to accounts")
     task = Task(
@@ -60,31 +183,166 @@ def add(
         priority=priority,
     )
     ctx.session.add(task)
-    ctx.session.flush()
-    ctx.reply(task=task, event="added", tag=task.id)
+    _store_attachments(ctx, task)
+    _answer(ctx, task, "added")
 
 
 @tasks.command("list", template="tasks/list")
-def list_(ctx: Context, all: bool = False, tag: str | None = None) -> None:
-    """List your open tasks (with --all, the done ones too)."""
-    query = select(Task).where(Task.owner_id == ctx.sender.account_id).order_by(Task.id)
+def list_(
+    ctx: Context,
+    all: bool = False,
+    tag: str | None = None,
+    due_before: date | None = None,
+    sort: Literal["due", "priority", "created"] = "created",
+) -> None:
+    """List your open tasks and those shared with you (with --all, the done ones too)."""
+    query = select(Task).where(_visible(ctx))
     if not all:
         query = query.where(Task.done_at.is_(None))
+    if due_before is not None:
+        query = query.where(Task.due < due_before)
     found = [task for task in ctx.session.scalars(query) if tag is None or tag in task.tags]
+    if sort == "due":
+        found.sort(key=lambda task: (task.due is None, task.due or date.max, task.id))
+    elif sort == "priority":
+        found.sort(key=lambda task: (PRIORITY_ORDER.get(task.priority, 1), task.id))
+    else:
+        found.sort(key=lambda task: task.id)
     ctx.reply(tasks=found, showing_all=all)
 
 
-@tasks.command("show", template="tasks/task", tag="task_id")
+@tasks.command("show", tag="task_id")
 def show(ctx: Context, task_id: int) -> None:
-    """Show one task."""
-    task = _own_task(ctx, task_id)
-    ctx.reply(task=task, event="shown", tag=task.id)
+    """Show one task, with its comments and attachments."""
+    task = _task(ctx, task_id)
+    ctx.reply("tasks/task", task=task, event="shown", tag=task.id)
 
 
-@tasks.command("done", template="tasks/task", tag="task_id")
-def done(ctx: Context, task_id: int) -> None:
-    """Mark a task done."""
-    task = _own_task(ctx, task_id)
-    if task.done_at is None:
-        task.done_at = utc_now()
-    ctx.reply(task=task, event="done", tag=task.id)
+@tasks.command("done", tag="task_ids")
+def done(ctx: Context, task_ids: list[int]) -> None:
+    """Mark one or more tasks done."""
+    for task_id in task_ids:
+        task = _task(ctx, task_id)
+        if task.done_at is None:
+            task.done_at = utc_now()
+        _answer(ctx, task, "done")
+
+
+@tasks.command("reopen", tag="task_id")
+def reopen(ctx: Context, task_id: int) -> None:
+    """Open a done task again."""
+    task = _task(ctx, task_id)
+    task.done_at = None
+    _answer(ctx, task, "reopened")
+
+
+@tasks.command("edit", tag="task_id")
+def edit(
+    ctx: Context,
+    task_id: int,
+    title: str | None = None,
+    due: date | None = None,
+    tag: list[str] = [],  # noqa: B006 - read only: the parser builds a new list each time
+    priority: Priority | None = None,
+) -> None:
+    """Change a task's title, due date, tags (replacing them) or priority."""
+    task = _task(ctx, task_id)
+    if title is None and due is None and not tag and priority is None:
+        raise CommandError("nothing to change: give --title, --due, --tag or --priority")
+    if title is not None:
+        task.title = title[:200]
+    if due is not None:
+        task.due = due
+        task.reminded_for = None
+    if tag:
+        task.tags = sorted(set(tag))
+    if priority is not None:
+        task.priority = priority
+    _answer(ctx, task, "changed")
+
+
+@tasks.command("delete", tag="task_id", template="tasks/deleted")
+def delete(ctx: Context, task_id: int) -> None:
+    """Delete a task you own, with its comments and attachments."""
+    task = _task(ctx, task_id)
+    if task.owner_id != ctx.sender.account_id:
+        raise CommandError(f"only {task.owner.login} can delete task {task_id}")
+    ctx.reply(task_id=task.id, title=task.title)
+    ctx.session.delete(task)
+
+
+@tasks.command("share", tag="task_id")
+def share(ctx: Context, task_id: int, login: str) -> None:
+    """Share a task with another account: it sees the task and hears of each change."""
+    task = _task(ctx, task_id)
+    wanted = login.strip().lower()
+    other = ctx.session.scalar(select(Account).where(Account.login == wanted))
+    if other is None or not other.enabled:
+        raise CommandError(f"there is no account {login!r}")
+    if other.id == task.owner_id or any(s.account_id == other.id for s in task.shares):
+        raise CommandError(f"task {task_id} is already {other.login}'s")
+    task.shares.append(TaskShare(account_id=other.id, account=other))
+    _answer(ctx, task, f"shared with {other.login}")
+
+
+@tasks.command("digest", template="tasks/digest-setting")
+def digest(ctx: Context, state: Literal["on", "off"]) -> None:
+    """Turn the daily summary of your open tasks on or off."""
+    current = ctx.session.get(TaskDigest, ctx.sender.account_id)
+    if state == "on" and current is None:
+        ctx.session.add(TaskDigest(account_id=ctx.sender.account_id))
+    if state == "off" and current is not None:
+        ctx.session.delete(current)
+    ctx.reply(state=state)
+
+
+@tasks.default(tag="task_id")
+def comment(ctx: Context, task_id: int) -> None:
+    """Answering a task mail adds your text (without the quote) and attachments to it."""
+    task = _task(ctx, task_id)
+    text = ctx.body.strip()
+    if not text and not ctx.attachments:
+        raise CommandError(
+            "nothing to add: write above the quoted text, or put a command in the subject"
+        )
+    if text:
+        assert ctx.sender.account_id is not None  # _task found the sender's task
+        task.comments.append(TaskComment(author_id=ctx.sender.account_id, text=text))
+    _store_attachments(ctx, task)
+    _answer(ctx, task, "commented")
+
+
+@app.schedule("0 8 * * *")
+def remind(run: ScheduledContext) -> None:
+    """On the morning a task is due, remind its owner (once)."""
+    today = run.now.date()
+    due = select(Task).where(
+        Task.due == today,
+        Task.done_at.is_(None),
+        or_(Task.reminded_for.is_(None), Task.reminded_for != today),
+    )
+    for task in run.session.scalars(due):
+        address = _address(task.owner)
+        task.reminded_for = today
+        if address is not None:
+            run.send(
+                address, "tasks/task", mailbox="tasks", task=task, event="due today", tag=task.id
+            )
+
+
+@app.schedule("0 7 * * *")
+def send_digests(run: ScheduledContext) -> None:
+    """Each morning, mail the open tasks to every account that turned the digest on."""
+    for entry in run.session.scalars(select(TaskDigest)):
+        account = run.session.get(Account, entry.account_id)
+        address = _address(account) if account is not None else None
+        if account is None or address is None:
+            continue
+        shared = select(TaskShare.task_id).where(TaskShare.account_id == account.id)
+        open_tasks = run.session.scalars(
+            select(Task)
+            .where(or_(Task.owner_id == account.id, Task.id.in_(shared)))
+            .where(Task.done_at.is_(None))
+            .order_by(Task.due.is_(None), Task.due, Task.id)
+        ).all()
+        run.send(address, "tasks/digest", mailbox="tasks", tasks=open_tasks, day=run.now.date())

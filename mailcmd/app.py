@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from mailcmd.context import Context
+from mailcmd.context import Context, ScheduledContext
 from mailcmd.parsing import CommandSignature, analyse
+from mailcmd.scheduling import Cron, Every, ScheduledJob, Trigger, TriggerError
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 Auth = Literal["account", "public"]
@@ -27,6 +28,11 @@ Auth = Literal["account", "public"]
 # The verb a mailbox's default command is filed under: it runs for an empty or an
 # unrecognised subject.
 DEFAULT_VERB = ""
+
+# Addresses mailcmd answers itself: the help pages, and answers to confirmation codes.
+HELP_ADDRESS = "help"
+CONFIRM_ADDRESS = "confirm"
+RESERVED_MAILBOXES = frozenset({HELP_ADDRESS, CONFIRM_ADDRESS})
 
 
 class RegistrationError(Exception):
@@ -84,7 +90,11 @@ class Command:
 
     def usage(self) -> str:
         """The usage line, e.g. `add TITLE [--due DATE]`."""
-        return self.signature.usage(self.verb or "(any subject)")
+        if self.verb:
+            return self.signature.usage(self.verb)
+        if self.tag_parameter is not None:
+            return f"(an answer to {self.mailbox}+{self.tag_parameter.upper()}@)"
+        return self.signature.usage("(any subject)")
 
 
 @dataclass
@@ -189,8 +199,50 @@ class MailApp:
     """A set of mailboxes declared by one module; the loader merges every app it finds."""
 
     def __init__(self) -> None:
-        """Start with no mailboxes."""
+        """Start with no mailboxes and no scheduled jobs."""
         self.mailboxes: dict[str, Mailbox] = {}
+        self.jobs: dict[str, ScheduledJob] = {}
+
+    def schedule(self, cron: str) -> Callable[[Handler], Handler]:
+        """Run the decorated function at the times of a cron expression (`"0 8 * * *"`).
+
+        Times are in the `timezone` setting. The function takes a `ScheduledContext`;
+        each slot runs once, on one worker, and a slot missed while no worker ran is
+        made up once.
+        """
+        try:
+            trigger: Trigger = Cron(cron)
+        except TriggerError as error:
+            raise RegistrationError(str(error)) from None
+        return self._job(trigger)
+
+    def every(
+        self, *, hours: float = 0, minutes: float = 0, seconds: float = 0
+    ) -> Callable[[Handler], Handler]:
+        """Run the decorated function at a fixed interval, as `schedule` does at cron times."""
+        try:
+            trigger: Trigger = Every(hours * 3600 + minutes * 60 + seconds)
+        except TriggerError as error:
+            raise RegistrationError(str(error)) from None
+        return self._job(trigger)
+
+    def _job(self, trigger: Trigger) -> Callable[[Handler], Handler]:
+        def register(function: Handler) -> Handler:
+            name = f"{getattr(function, '__module__', '?')}.{function.__qualname__}"
+            parameters = list(inspect.signature(function).parameters.values())
+            if len(parameters) != 1 or parameters[0].annotation not in (
+                ScheduledContext,
+                "ScheduledContext",
+            ):
+                raise RegistrationError(
+                    f"{_place(function)}: a scheduled job takes one parameter, a ScheduledContext"
+                )
+            if name in self.jobs:
+                raise RegistrationError(f"scheduled job {name} declared twice")
+            self.jobs[name] = ScheduledJob(name=name, trigger=trigger, function=function)
+            return function
+
+        return register
 
     def mailbox(
         self,
@@ -206,6 +258,8 @@ class MailApp:
             raise RegistrationError(
                 f"{name!r} cannot be a mailbox name (letters, digits, '.', '-')"
             )
+        if local in RESERVED_MAILBOXES:
+            raise RegistrationError(f"{local!r} cannot be a mailbox name: mailcmd answers it")
         if local in self.mailboxes:
             raise RegistrationError(f"mailbox {local!r} declared twice in one app")
         mailbox = Mailbox(name=local, help=help, policy=Policy(auth=auth, roles=frozenset(roles)))
@@ -218,13 +272,16 @@ class Registry:
     """Every mailbox of the loaded apps, frozen: what the receiver and the worker consult."""
 
     mailboxes: dict[str, Mailbox]
+    jobs: dict[str, ScheduledJob] = field(default_factory=dict)
 
     @classmethod
     def merge(cls, apps: Iterable[tuple[str, MailApp]]) -> "Registry":
         """Merge the apps (each with the place it came from), refusing a mailbox declared twice."""
         merged: dict[str, Mailbox] = {}
         origin: dict[str, str] = {}
+        jobs: dict[str, ScheduledJob] = {}
         for place, app in apps:
+            jobs.update(app.jobs)
             for name, mailbox in app.mailboxes.items():
                 if name in merged:
                     raise RegistrationError(
@@ -234,7 +291,7 @@ class Registry:
                 origin[name] = place
         for mailbox in merged.values():
             mailbox.frozen = True
-        return cls(mailboxes=merged)
+        return cls(mailboxes=merged, jobs=jobs)
 
     def find(self, local_part: str) -> Mailbox | None:
         """Return the mailbox for a local part (without its plus-tag), or None."""

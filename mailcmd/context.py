@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,6 +23,11 @@ class Sender:
     login: str | None = None
     roles: frozenset[str] = frozenset()
     addresses: frozenset[str] = frozenset()
+    # Mail from another server that acts for no account: why, in words for the sender.
+    unverified: str | None = None
+    # How the account proved itself: "password" or "app-password" (logged in), or
+    # "verified-sender" (a confirmed address whose mail passed DMARC); None: no account.
+    proved_by: str | None = None
 
     @property
     def is_account(self) -> bool:
@@ -49,6 +55,38 @@ class Notification:
 
     to: str
     reply: Reply
+    # The mailbox it comes from; a command's notification comes from the command's.
+    from_mailbox: str | None = None
+
+
+@dataclass
+class ScheduledContext:
+    """One run of a scheduled job: its transaction, the time of its slot, and mail to send.
+
+    The job's changes and its mail commit together, and only once per slot.
+    """
+
+    session: Session
+    slot: datetime
+    """The scheduled time this run is for (aware, UTC); `now` may be later after downtime."""
+    now: datetime
+    """The time the run started, aware, in the settings' time zone."""
+    domain: str
+    notifications: list[Notification] = field(default_factory=list)
+
+    def send(
+        self,
+        to: str,
+        template: str,
+        *,
+        mailbox: str,
+        subject: str | None = None,
+        tag: str | int | None = None,
+        **values: Any,
+    ) -> None:
+        """Queue a mail to `to`, from `mailbox@` (whose plus-tag `tag` answers continue)."""
+        reply = _reply(template, values, subject, tag)
+        self.notifications.append(Notification(to=to, reply=reply, from_mailbox=mailbox))
 
 
 @dataclass
@@ -70,6 +108,15 @@ class Context:
     text: str | None = None
     replies: list[Reply] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
+    forget_requested: bool = False
+
+    def forget_message(self) -> None:
+        """Ask that the message's text not be kept once it is processed (it holds a secret).
+
+        Its header stays in the queue for the operator; its body is replaced by a note.
+        This holds even when the command then fails with a `CommandError`.
+        """
+        self.forget_requested = True
 
     @property
     def body(self) -> str:
@@ -93,14 +140,7 @@ class Context:
         name = template or self.default_template
         if name is None:
             raise TypeError("ctx.reply() needs a template: the command declares none")
-        self.replies.append(
-            Reply(
-                template=name,
-                values=values,
-                subject=subject,
-                tag=None if tag is None else str(tag),
-            )
-        )
+        self.replies.append(_reply(name, values, subject, tag))
 
     def notify(
         self,
@@ -112,14 +152,12 @@ class Context:
         **values: Any,
     ) -> None:
         """Queue a mail to the local address `to` (another account), e.g. about a shared task."""
-        self.notifications.append(
-            Notification(
-                to=to,
-                reply=Reply(
-                    template=template,
-                    values=values,
-                    subject=subject,
-                    tag=None if tag is None else str(tag),
-                ),
-            )
-        )
+        self.notifications.append(Notification(to=to, reply=_reply(template, values, subject, tag)))
+
+
+def _reply(
+    template: str, values: Mapping[str, Any], subject: str | None, tag: str | int | None
+) -> Reply:
+    return Reply(
+        template=template, values=values, subject=subject, tag=None if tag is None else str(tag)
+    )

@@ -69,7 +69,9 @@ def plan_for(
 ) -> Plan:
     """Decide what a message to `mailbox` (None: the help address) asks for.
 
-    `tag` is the plus-tag of the address, `body` the sender's new text.
+    `tag` is the plus-tag of the address, `body` the sender's new text. An answer
+    (`Re: ...`) whose subject names no command, to a mailbox without a default
+    command, runs the command lines of its body.
     """
     invocation_text = strip_subject_prefixes(subject)
     if mailbox is None:
@@ -78,10 +80,38 @@ def plan_for(
         lines = command_lines(body)
         if lines:
             return _plan_lines(mailbox, tag, lines, sender, today)
-        if DEFAULT_VERB in mailbox.commands:
+        if _usable_default(mailbox, tag) is not None:
             return _plan_line(mailbox, tag, "", sender, today, default_from_subject=True)
         return HelpRequest(mailbox=mailbox, verb=None)
+    if _is_answer_without_command(mailbox, tag, subject, invocation_text):
+        # Answering a reply in a mail client keeps its subject ("Re: Task 1 added");
+        # the commands are then what the person wrote above the quote.
+        lines = command_lines(body)
+        if lines:
+            return _plan_lines(mailbox, tag, lines, sender, today)
     return _plan_line(mailbox, tag, invocation_text, sender, today, default_from_subject=True)
+
+
+def _is_answer_without_command(
+    mailbox: Mailbox, tag: str | None, subject: str, invocation_text: str
+) -> bool:
+    words = invocation_text.split(maxsplit=1)
+    verb = words[0].lower() if words else ""
+    return (
+        invocation_text != subject.strip()
+        and verb != "help"
+        and verb not in mailbox.commands
+        and _usable_default(mailbox, tag) is None
+    )
+
+
+def _usable_default(mailbox: Mailbox, tag: str | None) -> Command | None:
+    # A default command that takes the plus-tag answers replies to `tasks+42@`;
+    # without a tag, an unknown subject is an unknown verb, with suggestions.
+    default = mailbox.commands.get(DEFAULT_VERB)
+    if default is None or (default.tag_parameter is not None and not tag):
+        return None
+    return default
 
 
 def command_lines(body: str) -> list[str]:
@@ -130,7 +160,7 @@ def _plan_line(
     command = mailbox.commands.get(verb) if verb else None
     arguments_words = words[1:]
     if command is None:
-        default = mailbox.commands.get(DEFAULT_VERB)
+        default = _usable_default(mailbox, tag)
         # An unrecognised subject (say, `Re: Task 42 added`) reaches the default
         # command; an unrecognised body line is a mistake.
         if default is not None and default_from_subject:
@@ -161,9 +191,10 @@ def _unknown_verb(mailbox: Mailbox, verb: str, sender: Sender) -> Refusal:
 
 def _refusal_reason(command: Command, sender: Sender) -> str:
     if not sender.is_account:
-        return (
+        reason = (
             f"{command.verb or command.mailbox} needs an account: log in to send it, "
             "or send it from an address an account owns."
         )
+        return f"{reason} {sender.unverified}" if sender.unverified else reason
     missing = ", ".join(sorted(command.policy.roles - sender.roles))
     return f"{command.verb or command.mailbox} needs the role {missing}, which you do not have."

@@ -33,6 +33,10 @@ class ReceivedMessage:
     helo: str
     tls_protocol: str | None
     tls_cipher: str | None
+    auth_method: str | None = None
+    # Mail from other servers: the authentic From address (DMARC-aligned), and the verdict.
+    verified_from: str | None = None
+    authentication_results: str | None = None
 
 
 class InboundQueue:
@@ -108,6 +112,9 @@ class InboundQueue:
                 helo=message.helo,
                 tls_protocol=message.tls_protocol,
                 tls_cipher=message.tls_cipher,
+                auth_method=message.auth_method,
+                verified_from=message.verified_from,
+                authentication_results=message.authentication_results,
                 size=len(message.raw),
             )
             for message in messages

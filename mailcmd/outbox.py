@@ -2,6 +2,8 @@
 
 from collections.abc import Sequence
 from datetime import timedelta
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -48,3 +50,37 @@ def purge_outbound(session: Session, status: QueueStatus, older_than: timedelta)
         .where(OutboundMessage.created_at < utc_now() - older_than)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def queue_mail(
+    session: Session,
+    mail: EmailMessage,
+    *,
+    inbound_message_id: int | None = None,
+    answers_address: str | None = None,
+) -> OutboundMessage:
+    """Put `mail` in the outbox for its To address; the caller commits.
+
+    Every mail mailcmd sends is automatic, so it goes out with the null envelope
+    sender (RFC 3834): no bounce of it can start a loop. `answers_address` counts
+    the mail as an automatic reply to that person, for the hourly reply limit.
+    """
+    message_id = mail["Message-ID"]
+    row = OutboundMessage(
+        raw=mail.as_bytes(policy=SMTP_POLICY),
+        mail_from="",
+        rcpt_tos=[str(mail["To"])],
+        inbound_message_id=inbound_message_id,
+        answers_address=answers_address,
+        message_id=str(message_id)[:255] if message_id else None,
+    )
+    session.add(row)
+    return row
+
+
+def is_own_message(session: Session, message_id: str) -> bool:
+    """Whether mailcmd itself sent a mail with `message_id` (so it has come back)."""
+    found = session.scalar(
+        select(OutboundMessage.id).where(OutboundMessage.message_id == message_id[:255]).limit(1)
+    )
+    return found is not None

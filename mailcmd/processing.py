@@ -14,14 +14,13 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from email.policy import SMTP as SMTP_POLICY
 from typing import Any, Literal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mailcmd.app import Registry
+from mailcmd.app import CONFIRM_ADDRESS, HELP_ADDRESS, Registry
 from mailcmd.context import CommandError, Context, Reply, Sender
 from mailcmd.db.database import Database
 from mailcmd.db.models import (
@@ -33,16 +32,17 @@ from mailcmd.db.models import (
 )
 from mailcmd.db.types import utc_now
 from mailcmd.dispatch import HelpRequest, Invocation, Refusal, plan_for
+from mailcmd.external_addresses import codes_in, confirm_external_address, confirmed_account
 from mailcmd.help import help_page
 from mailcmd.mailstore import INBOX, append, local_account_id
 from mailcmd.message import MessageView, parse_message
+from mailcmd.outbox import is_own_message
+from mailcmd.outgoing import OutgoingMail, notification_mail, queue_outgoing, render_reply
 from mailcmd.rendering import Rendered, Renderer
-from mailcmd.replies import compose, may_auto_reply, reply_subject
+from mailcmd.replies import may_auto_reply, reply_subject
 from mailcmd.settings import Settings
 
 log = logging.getLogger(__name__)
-
-HELP_ADDRESS = "help"
 
 Status = Literal["done", "deferred", "failed", "lost", "abandoned"]
 
@@ -55,19 +55,6 @@ class Outcome:
     detail: str = ""
     # For a deferred message: seconds until it may be tried again.
     retry_in: float | None = None
-
-
-@dataclass
-class _Mail:
-    """A mail to put in the outbox, before it is composed."""
-
-    to: str
-    rendered: Rendered
-    subject: str
-    from_local: str
-    tag: str | None
-    answering: MessageView | None
-    is_reply: bool
 
 
 @dataclass
@@ -166,19 +153,34 @@ class Processor:
             # Commands from robots and lists are not run: answering them is how
             # mail loops start, and nobody would read the reply.
             return self._finish(session, row, attempt, "ignored: automatic or list mail")
+        if view.message_id and is_own_message(session, view.message_id):
+            # A mail of ours that came back (a relay or a forward that returned it).
+            return self._finish(session, row, attempt, "ignored: mailcmd's own mail came back")
         if view.message_id and not self._first_time(session, sender, view.message_id, row.id):
             return self._finish(session, row, attempt, "ignored: Message-ID seen before")
-        mails: list[_Mail] = []
+        mails: list[OutgoingMail] = []
+        contexts: list[Context] = []
         for recipient in row.rcpt_tos:
-            mails += self._for_recipient(session, recipient, view, sender, row.raw)
+            mails += self._for_recipient(session, recipient, view, sender, row.raw, contexts)
         self._queue_mails(session, mails, row)
+        if any(context.forget_requested for context in contexts):
+            row.raw = without_body(row.raw)
+            row.size = len(row.raw)
         return self._finish(session, row, attempt, "")
 
     def _for_recipient(
-        self, session: Session, recipient: str, view: MessageView, sender: Sender, raw: bytes
-    ) -> list["_Mail"]:
+        self,
+        session: Session,
+        recipient: str,
+        view: MessageView,
+        sender: Sender,
+        raw: bytes,
+        contexts: list[Context],
+    ) -> list[OutgoingMail]:
         local, _, _domain = recipient.partition("@")
         name, _, tag = local.partition("+")
+        if name == CONFIRM_ADDRESS:
+            return [self._confirm(session, tag, view, sender)]
         mailbox = self._registry.find(name)
         if mailbox is None and name != HELP_ADDRESS:
             # An account's own address: the message is delivered, not run.
@@ -196,7 +198,7 @@ class Processor:
         if isinstance(plan, Refusal):
             values = {"message": plan.message, "usage": list(plan.usage)}
             return [self._reply(sender, view, from_local, "mailcmd/refusal", values)]
-        return self._run_invocations(session, plan, view, sender, from_local, tag or None)
+        return self._run_invocations(session, plan, view, sender, from_local, tag or None, contexts)
 
     def _run_invocations(
         self,
@@ -206,9 +208,11 @@ class Processor:
         sender: Sender,
         from_local: str,
         tag: str | None,
-    ) -> list["_Mail"]:
+        contexts: list[Context],
+    ) -> list[OutgoingMail]:
+        """Run the invocations in one savepoint; `contexts` collects each one's context."""
         transcript: list[tuple[str, list[Rendered]]] = []
-        notifications: list[_Mail] = []
+        notifications: list[OutgoingMail] = []
         reply_tag: str | None = None
         savepoint = session.begin_nested()
         try:
@@ -223,6 +227,7 @@ class Processor:
                     default_template=invocation.command.template,
                     text="" if invocation.from_body else None,
                 )
+                contexts.append(context)
                 result = _call(invocation, context)
                 if isinstance(result, Reply):
                     context.replies.append(result)
@@ -230,23 +235,13 @@ class Processor:
                     context.replies.append(
                         Reply(template="mailcmd/done", values={"line": invocation.line})
                     )
-                outputs = [self._render(reply) for reply in context.replies]
+                outputs = [render_reply(self._renderer, reply) for reply in context.replies]
                 reply_tag = next((r.tag for r in reversed(context.replies) if r.tag), reply_tag)
                 transcript.append((invocation.line, outputs))
-                for notification in context.notifications:
-                    rendered_notification = self._render(notification.reply)
-                    notifications.append(
-                        _Mail(
-                            to=notification.to,
-                            rendered=rendered_notification,
-                            subject=rendered_notification.subject
-                            or f"From {invocation.command.mailbox}@",
-                            from_local=from_local,
-                            tag=notification.reply.tag,
-                            answering=None,
-                            is_reply=False,
-                        )
-                    )
+                notifications += [
+                    notification_mail(self._renderer, notification, from_local)
+                    for notification in context.notifications
+                ]
             session.flush()
         except CommandError as error:
             savepoint.rollback()
@@ -259,44 +254,39 @@ class Processor:
             rendered = self._renderer.render("mailcmd/transcript", {"transcript": transcript})
         return [_answer(sender, view, from_local, rendered, reply_tag), *notifications]
 
-    def _render(self, reply: Reply) -> Rendered:
-        rendered = self._renderer.render(reply.template, reply.values)
-        if reply.subject is not None:
-            return Rendered(subject=reply.subject, text=rendered.text, html=rendered.html)
-        return rendered
-
     def _reply(
         self, sender: Sender, view: MessageView, from_local: str, template: str, values: Any
-    ) -> "_Mail":
+    ) -> OutgoingMail:
         rendered = self._renderer.render(template, values)
         return _answer(sender, view, from_local, rendered, None)
 
-    def _queue_mails(self, session: Session, mails: list["_Mail"], row: InboundMessage) -> None:
+    def _confirm(
+        self, session: Session, tag: str, view: MessageView, sender: Sender
+    ) -> OutgoingMail:
+        # The code reached only the declared address, so an answer from it that
+        # carries the code proves its owner read the mail.
+        address = (view.sender or "").lower()
+        for code in codes_in(f"{tag} {view.subject} {view.new_text}"):
+            entry = confirm_external_address(session, address, code)
+            if entry is not None:
+                login = entry.account.login
+                log.info("external address %s confirmed for %s", entry.address, login)
+                values = {"address": entry.address, "login": login}
+                template = "mailcmd/address-confirmed"
+                return self._reply(sender, view, CONFIRM_ADDRESS, template, values)
+        message = f"no confirmation code for {address or 'your address'} was found in your mail"
+        refusal = {"message": message + ", or it has expired.", "usage": []}
+        return self._reply(sender, view, CONFIRM_ADDRESS, "mailcmd/refusal", refusal)
+
+    def _queue_mails(
+        self, session: Session, mails: list[OutgoingMail], row: InboundMessage
+    ) -> None:
         domain = self._settings.domain
         for mail in mails:
             if mail.is_reply and self._over_reply_limit(session, mail.to):
                 log.warning("reply to %s suppressed: over the hourly reply limit", mail.to)
                 continue
-            composed = compose(
-                mail.rendered,
-                from_address=f"{mail.from_local}@{domain}",
-                to_address=mail.to,
-                domain=domain,
-                subject=mail.subject,
-                reply_to=f"{mail.from_local}+{mail.tag}@{domain}" if mail.tag else None,
-                answering=mail.answering,
-            )
-            session.add(
-                OutboundMessage(
-                    raw=composed.as_bytes(policy=SMTP_POLICY),
-                    # Automatic mail goes out with the null sender (RFC 3834), so that
-                    # no bounce of it can start a loop.
-                    mail_from="",
-                    rcpt_tos=[mail.to],
-                    inbound_message_id=row.id,
-                    answers_address=mail.to if mail.is_reply else None,
-                )
-            )
+            queue_outgoing(session, mail, domain, inbound_message_id=row.id)
 
     def _over_reply_limit(self, session: Session, address: str) -> bool:
         since = utc_now() - timedelta(hours=1)
@@ -322,17 +312,26 @@ class Processor:
 
     def _sender(self, session: Session, row: InboundMessage, view: MessageView) -> Sender:
         address = row.mail_from or view.sender or ""
-        if row.account_id is None:
-            return Sender(address=address)
-        account = session.get(Account, row.account_id)
+        proved_by = (row.auth_method or "password").partition(":")[0]
+        if row.account_id is not None:
+            account = session.get(Account, row.account_id)
+        elif row.verified_from is not None:
+            proved_by = "verified-sender"
+            # Mail from another server whose From passed DMARC alignment: it acts as
+            # the account that confirmed that address, and answers go back to it.
+            account = confirmed_account(session, row.verified_from)
+            address = row.verified_from
+        else:
+            account = None
         if account is None or not account.enabled:
-            return Sender(address=address)
+            return Sender(address=address, unverified=_unverified_reason(row, view))
         return Sender(
             address=address,
             account_id=account.id,
             login=account.login,
             roles=frozenset(account.roles),
             addresses=frozenset(entry.address for entry in account.addresses),
+            proved_by=proved_by,
         )
 
     def _first_time(self, session: Session, sender: Sender, message_id: str, queue_id: int) -> bool:
@@ -370,8 +369,8 @@ class Processor:
 
 def _answer(
     sender: Sender, view: MessageView, from_local: str, rendered: Rendered, tag: str | None
-) -> _Mail:
-    return _Mail(
+) -> OutgoingMail:
+    return OutgoingMail(
         to=sender.address,
         rendered=rendered,
         subject=rendered.subject or reply_subject(view.subject),
@@ -379,6 +378,38 @@ def _answer(
         tag=tag,
         answering=view,
         is_reply=True,
+    )
+
+
+def without_body(raw: bytes) -> bytes:
+    """Return `raw` with its header kept and its body replaced by a note that it was removed."""
+    head, separator, _body = raw.partition(b"\r\n\r\n")
+    if not separator:
+        head = raw
+    kept: list[bytes] = []
+    dropping = False
+    for line in head.split(b"\r\n"):
+        if not line[:1].isspace():
+            # A MIME structure without its parts would be unreadable: the note is plain.
+            dropping = line.lower().startswith((b"content-type:", b"content-transfer-encoding:"))
+        if not dropping:
+            kept.append(line)
+    note = b"[the text of this message was removed after processing: it held a secret]\r\n"
+    return b"\r\n".join(kept) + b"\r\n\r\n" + note
+
+
+def _unverified_reason(row: InboundMessage, view: MessageView) -> str | None:
+    if row.authentication_results is None:
+        return None  # not from the MX port: a submission without an account
+    if row.verified_from is not None:
+        return f"{row.verified_from} is not a confirmed address of any account here."
+    checks = ", ".join(
+        part.strip().split(" ")[0] for part in row.authentication_results.split(";")[1:]
+    )
+    author = view.sender or "its sender"
+    return (
+        f"This mail could not be verified as coming from {author} ({checks}): neither a"
+        " DKIM signature nor SPF matched its From domain, so it acts for no account."
     )
 
 

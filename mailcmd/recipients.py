@@ -4,17 +4,16 @@ import asyncio
 
 from sqlalchemy import select
 
-from mailcmd.app import Registry
+from mailcmd.app import RESERVED_MAILBOXES, Registry
 from mailcmd.db.database import Database
 from mailcmd.db.models import AccountAddress
-from mailcmd.processing import HELP_ADDRESS
 
 
 class RecipientDirectory:
     """Answers whether a normalised local address can receive mail.
 
-    A mailbox of the app (with or without a plus-tag, `tasks+42@`), the help address,
-    and every address an account owns.
+    A mailbox of the app (with or without a plus-tag, `tasks+42@`), the addresses
+    mailcmd answers itself (help, confirm), and every address an account owns.
     """
 
     def __init__(self, database: Database, registry: Registry) -> None:
@@ -25,7 +24,7 @@ class RecipientDirectory:
     async def exists(self, address: str) -> bool:
         """Tell whether `address` can receive mail (accounts are looked up off the loop)."""
         local = address.partition("@")[0].partition("+")[0]
-        if local == HELP_ADDRESS or self._registry.find(local) is not None:
+        if local in RESERVED_MAILBOXES or self._registry.find(local) is not None:
             return True
         return await asyncio.to_thread(self._account_address_exists, address)
 

@@ -54,11 +54,13 @@ def compose(
     subject: str,
     reply_to: str | None = None,
     answering: MessageView | None = None,
+    auto_submitted: str = "auto-replied",
 ) -> EmailMessage:
     """Build the mail: text/plain, with an HTML alternative when rendered, and the headers.
 
     `answering` threads the mail under the message it answers (`In-Reply-To`,
-    `References`). Every mail mailcmd sends is marked `Auto-Submitted: auto-replied`.
+    `References`). Every mail mailcmd sends is marked `Auto-Submitted` (RFC 3834):
+    `auto-replied` by default, `auto-generated` for mail that answers nothing.
     """
     mail = EmailMessage()
     mail["From"] = from_address
@@ -73,7 +75,7 @@ def compose(
         mail["In-Reply-To"] = parent
         references = [header_text(ref, limit=250) for ref in answering.references]
         mail["References"] = " ".join([*references[-(MAX_REFERENCES - 1) :], parent])
-    mail["Auto-Submitted"] = "auto-replied"
+    mail["Auto-Submitted"] = auto_submitted
     mail.set_content(rendered.text)
     if rendered.html is not None:
         mail.add_alternative(rendered.html, subtype="html")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from mailcmd.authentication import Authenticator
 from mailcmd.authenticity import DnsResolver, TxtResolver
+from mailcmd.autoconfig import AutoconfigListener, autoconfig_document
 from mailcmd.db.database import Database
 from mailcmd.db.engine import is_sqlite
 from mailcmd.delivery import Deliverer
@@ -14,10 +15,11 @@ from mailcmd.dkim import load_signer
 from mailcmd.imap.changes import MailboxEvents
 from mailcmd.imap.listeners import ImapListeners, start_imap
 from mailcmd.inbound import InboundQueue
-from mailcmd.loading import check_templates, load_registry, template_folders
+from mailcmd.loading import MODULE_PREFIX, check_templates, load_registry, template_folders
 from mailcmd.processing import Processor
 from mailcmd.recipients import RecipientDirectory
 from mailcmd.rendering import Renderer
+from mailcmd.scheduler import Scheduler
 from mailcmd.settings import Settings, SettingsError
 from mailcmd.smtp.listeners import SmtpListeners, start_smtp
 from mailcmd.tls import CertificateError, CertificateFiles, ServerTls, development_certificate
@@ -99,11 +101,33 @@ class Server:
             if work
             else None
         )
+        self.scheduler = (
+            Scheduler(
+                self.registry.jobs,
+                database,
+                renderer,
+                domain=settings.domain,
+                zone=settings.zone,
+                poll_seconds=settings.worker.poll_seconds,
+                on_mail=self.deliverer.wake if self.deliverer is not None else None,
+            )
+            if work
+            else None
+        )
         self._inbound = InboundQueue(
             database, on_commit=self.worker.wake if self.worker is not None else None
         )
         self._listeners: SmtpListeners | None = None
         self._imap: ImapListeners | None = None
+        self._autoconfig = (
+            AutoconfigListener(
+                autoconfig_document(settings),
+                settings.autoconfig.host or settings.smtp.host,
+                settings.autoconfig.port,
+            )
+            if receive and settings.autoconfig.port
+            else None
+        )
 
     def _processed(self) -> None:
         # A processed message may have filled local mailboxes and queued replies.
@@ -118,6 +142,8 @@ class Server:
         found = self._listeners.addresses() if self._listeners else {}
         if self._imap is not None:
             found.update(self._imap.addresses())
+        if self._autoconfig is not None:
+            found["autoconfig"] = self._autoconfig.address
         return found
 
     async def start(self) -> None:
@@ -126,6 +152,8 @@ class Server:
             self.worker.start()
         if self.deliverer is not None:
             self.deliverer.start()
+        if self.scheduler is not None:
+            self.scheduler.start()
         if self.tls is None:
             return
         self._inbound.start()
@@ -146,9 +174,13 @@ class Server:
             self.database,
             self.mailbox_events,
         )
+        if self._autoconfig is not None:
+            await self._autoconfig.start()
 
     async def stop(self, grace_seconds: float = SHUTDOWN_GRACE_SECONDS) -> None:
         """Stop accepting, let transactions in flight finish for a while, then close all."""
+        if self._autoconfig is not None:
+            await self._autoconfig.stop()
         if self._imap is not None:
             self._imap.stop_accepting()
             await self._imap.close_sessions()
@@ -163,6 +195,8 @@ class Server:
             await self._inbound.stop()
         if self.worker is not None:
             await self.worker.stop()
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         if self.deliverer is not None:
             await self.deliverer.stop()
 
@@ -177,6 +211,12 @@ class Server:
         mailboxes = ", ".join(sorted(self.registry.mailboxes)) or "none"
         lines.append(f"commands: {self.settings.commands} (mailboxes: {mailboxes})")
         lines.append("worker: " + ("running" if self.worker is not None else "off"))
+        if self.worker is not None and self.registry.jobs:
+            jobs = ", ".join(
+                f"{job.name.removeprefix(MODULE_PREFIX)} ({job.trigger.describe()})"
+                for job in self.registry.jobs.values()
+            )
+            lines.append(f"scheduled jobs ({self.settings.timezone}): {jobs}")
         if self.worker is not None:
             lines.append(
                 f"DKIM: signing as {self.signer.key.record_name}"
@@ -189,7 +229,7 @@ class Server:
             if relay.host
             else "relay: none configured; mail for other domains waits in the outbox"
         )
-        lines.append(f"domain: {self.settings.domain}; ready")
+        lines.append(f"domain: {self.settings.domain}")
         return lines
 
 
@@ -200,8 +240,13 @@ async def serve(
     *,
     receive: bool = True,
     work: bool = True,
+    more_lines: Callable[[Server], list[str]] | None = None,
 ) -> None:
-    """Run until SIGTERM or SIGINT; SIGHUP reloads the certificate."""
+    """Run until SIGTERM or SIGINT; SIGHUP reloads the certificate.
+
+    `more_lines` adds to what is announced once the server listens (the demo's
+    mail-client settings, say).
+    """
     server = Server(settings, database, receive=receive, work=work)
     await server.start()
     stop = asyncio.Event()
@@ -210,7 +255,8 @@ async def serve(
     loop.add_signal_handler(signal.SIGINT, stop.set)
     if server.tls is not None:
         loop.add_signal_handler(signal.SIGHUP, server.tls.reload)
-    for line in server.start_up_lines():
+    lines = server.start_up_lines() + (more_lines(server) if more_lines is not None else [])
+    for line in [*lines, "ready"]:
         announce(line)
     await stop.wait()
     log.info("stopping: no new connections; letting transactions in flight finish")

@@ -1,5 +1,6 @@
 """The one typed settings object: defaults, then `mailcmd.toml`, then `MAILCMD_*` variables."""
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -7,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -36,8 +38,39 @@ ENV_NESTED_DELIMITER = "__"
 MIB = 1024 * 1024
 
 
+DNS_PORT = 53
+
+
 class SettingsError(Exception):
     """Settings could not be read or are invalid; the message is one line for the operator."""
+
+
+def parse_nameserver(text: str) -> tuple[str, int]:
+    """Return the IP address and port of `1.2.3.4`, `1.2.3.4:5353`, `::1` or `[::1]:5353`.
+
+    Raises `ValueError` for anything else: a name server is given by address, never by
+    a name that would itself need resolving.
+    """
+    value = text.strip()
+    host, port = value, DNS_PORT
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        if rest:
+            if not rest.startswith(":") or not rest[1:].isdigit():
+                raise ValueError(f"not an address with a port: {text!r}")
+            port = int(rest[1:])
+    elif value.count(":") == 1:
+        host, _, digits = value.partition(":")
+        if not digits.isdigit():
+            raise ValueError(f"not an address with a port: {text!r}")
+        port = int(digits)
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"not an IP address: {text!r}") from None
+    if not 0 < port < 65536:
+        raise ValueError(f"port out of range in {text!r}")
+    return str(address), port
 
 
 class SmtpSettings(BaseModel):
@@ -83,6 +116,19 @@ class ImapSettings(BaseModel):
         default=30.0, gt=0, description="how often an IDLE looks for changes unannounced"
     )
     quota: int = Field(default=0, ge=0, description="bytes per account; 0: no quota")
+
+
+class AutoconfigSettings(BaseModel):
+    """The `[autoconfig]` table: the mail-client autoconfiguration document and its listener."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hostname: str | None = Field(
+        default=None,
+        description="the server name clients connect to; default: smtp.host, or domain",
+    )
+    host: str | None = Field(default=None, description="address to listen on; default: smtp.host")
+    port: int = Field(default=0, ge=0, le=65535, description="HTTP port; 0 turns it off")
 
 
 class AuthSettings(BaseModel):
@@ -182,11 +228,15 @@ class Settings(BaseSettings):
     commands: Path = Field(default_factory=lambda: bundled_path("commands"))
     templates: Path = Field(default_factory=lambda: bundled_path("templates"))
     log_format: Literal["text", "json"] = "text"
+    timezone: str = Field(default="UTC", description="time zone of scheduled jobs' cron times")
     dns_resolver: str | None = Field(
-        default=None, description="DNS server for checking inbound mail; default: the system's"
+        default=None,
+        description="DNS server (IP address, optional :port) for checking inbound mail;"
+        " default: the system's",
     )
     smtp: SmtpSettings = SmtpSettings()
     imap: ImapSettings = ImapSettings()
+    autoconfig: AutoconfigSettings = AutoconfigSettings()
     auth: AuthSettings = AuthSettings()
     worker: WorkerSettings = WorkerSettings()
     relay: RelaySettings = RelaySettings()
@@ -211,6 +261,29 @@ class Settings(BaseSettings):
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{state_dir / 'mailcmd.db'}")
         return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name like Europe/Berlin)"
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The `timezone` setting as a time zone."""
+        return ZoneInfo(self.timezone)
+
+    @field_validator("dns_resolver")
+    @classmethod
+    def _nameserver(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_nameserver(value)
+        return value
 
     @field_validator("database_url")
     @classmethod

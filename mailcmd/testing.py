@@ -14,6 +14,7 @@ The pytest plugin (`mailcmd.pytest_plugin`) offers it as the `mailcmd_client` fi
 """
 
 import asyncio
+import random
 import smtplib
 import socket
 import ssl
@@ -31,7 +32,7 @@ from typing import Any
 from sqlalchemy import select
 
 from mailcmd.accounts import create_account, generate_password
-from mailcmd.authenticity import StaticResolver, TxtResolver
+from mailcmd.authenticity import DnsResolver, StaticResolver, TxtResolver
 from mailcmd.db.database import Database, open_database
 from mailcmd.db.engine import open_engine
 from mailcmd.db.migrations import upgrade
@@ -65,9 +66,10 @@ class Exchange:
 
     @property
     def reply_text(self) -> str:
-        """The text/plain body of the one reply."""
+        """The text/plain body of the one reply, with `\n` line endings."""
         body = self.reply.get_body(preferencelist=("plain",))
-        return body.get_content() if body is not None else ""
+        text = body.get_content() if body is not None else ""
+        return str(text).replace("\r\n", "\n")
 
 
 class MailTestClient:
@@ -85,8 +87,9 @@ class MailTestClient:
     ) -> None:
         """Serve `commands` with state in `state_dir` (SQLite there unless `database_url`).
 
-        Mail from other servers is judged with `resolver`; by default one that knows
-        no domain, so that tests never depend on the network.
+        Mail from other servers is judged with `resolver`; by default the
+        `dns_resolver` of `settings` if given, else one that knows no domain, so that
+        tests never depend on the network.
         """
         self.settings = Settings(
             domain=DOMAIN,
@@ -103,7 +106,11 @@ class MailTestClient:
             **{"imap": {"port": 0, "tls_port": 0}, **dict(settings or {})},
         )
         self.passwords: dict[str, str] = {}
-        self._resolver = resolver or StaticResolver({})
+        self._resolver = resolver or (
+            DnsResolver(self.settings.dns_resolver)
+            if self.settings.dns_resolver
+            else StaticResolver({})
+        )
         self._database: Database | None = None
         self._server: Server | None = None
         self._loop = asyncio.new_event_loop()
@@ -154,8 +161,10 @@ class MailTestClient:
     ) -> str:
         """Create an account and return its password (generated unless given)."""
         secret = password or generate_password()
-        with self.database.sessions.begin() as session:
+        # A write transaction from the start: the running server writes meanwhile.
+        with self.database.writing() as session:
             create_account(session, login, secret, addresses, roles)
+            session.commit()
         self.passwords[login] = secret
         return secret
 
@@ -169,22 +178,40 @@ class MailTestClient:
         login: str | None = None,
         headers: Mapping[str, str] | None = None,
         message: EmailMessage | None = None,
+        password: str | None = None,
     ) -> Exchange:
         """Send a mail and wait for the worker; return the verdict and the replies.
 
         With `login` (default: the only account added, if there is one) the mail is
-        submitted after AUTH as that account; with `login=""` it arrives on the MX
+        submitted after AUTH as that account, with `password` (default: the one it
+        was added with; an app password, say); with `login=""` it arrives on the MX
         port from a stranger. `message` replaces the composed one entirely.
         """
         account = login if login is not None else _only(self.passwords)
         mail = message or self.compose(to, subject, body, sender or account or "", headers)
         envelope_from = sender or account or str(mail["From"])
+        return self.send_raw(
+            to,
+            mail.as_bytes(policy=policy.SMTP),
+            sender=envelope_from,
+            login=account or "",
+            password=password,
+        )
+
+    def send_raw(
+        self, to: str, raw: bytes, *, sender: str, login: str = "", password: str | None = None
+    ) -> Exchange:
+        """Send `raw` exactly as it is (say, DKIM-signed) from envelope sender `sender`.
+
+        With `login` it is submitted after AUTH as that account (with `password`, or
+        the one it was added with); by default it arrives on the MX port, as mail
+        from another server.
+        """
         server = self._running_server()
-        port = int(server.addresses["submissions" if account else "mx"].rsplit(":", 1)[1])
+        port = int(server.addresses["submissions" if login else "mx"].rsplit(":", 1)[1])
+        secret = password if password is not None else self.passwords.get(login, "")
         try:
-            code, text = self._submit(
-                port, account, envelope_from, to, mail.as_bytes(policy=policy.SMTP)
-            )
+            code, text = self._submit(port, login or None, secret, sender, to, raw)
         except smtplib.SMTPResponseException as error:
             reply = error.smtp_error
             code, text = error.smtp_code, reply.decode() if isinstance(reply, bytes) else reply
@@ -193,6 +220,23 @@ class MailTestClient:
             return Exchange(code, text, None, None, [])
         outcome = self._call(_wait(server, queue_id))
         return Exchange(code, text, queue_id, outcome, self.replies_to(queue_id))
+
+    def can_log_in(self, login: str, password: str) -> bool:
+        """Whether the submission port accepts `login` with `password` right now.
+
+        Successful logins are cached for `auth.cache_seconds`; set it to 0 to see a
+        changed password take effect at once.
+        """
+        server = self._running_server()
+        assert server.tls is not None
+        port = int(server.addresses["submissions"].rsplit(":", 1)[1])
+        context = ssl.create_default_context(cafile=str(server.tls.files.cert))
+        with smtplib.SMTP_SSL("127.0.0.1", port, timeout=TIMEOUT, context=context) as client:
+            try:
+                client.login(login, password)
+            except smtplib.SMTPAuthenticationError:
+                return False
+            return True
 
     def wait(self, queue_id: int) -> Outcome:
         """Wait for the next time the worker finishes with `queue_id` (after a retry)."""
@@ -238,14 +282,20 @@ class MailTestClient:
         return [_parsed(raw) for raw in raws]
 
     def _submit(
-        self, port: int, account: str | None, envelope_from: str, to: str, raw: bytes
+        self,
+        port: int,
+        account: str | None,
+        password: str,
+        envelope_from: str,
+        to: str,
+        raw: bytes,
     ) -> tuple[int, str]:
         server = self._running_server()
         if account:
             assert server.tls is not None
             context = ssl.create_default_context(cafile=str(server.tls.files.cert))
             with smtplib.SMTP_SSL("127.0.0.1", port, timeout=TIMEOUT, context=context) as client:
-                client.login(account, self.passwords[account])
+                client.login(account, password)
                 return _data(client, envelope_from, to, raw)
         with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as client:
             return _data(client, envelope_from, to, raw)
@@ -290,8 +340,20 @@ def _only(passwords: Mapping[str, str]) -> str | None:
     return next(iter(passwords)) if len(passwords) == 1 else None
 
 
+# Test servers listen on ports below the kernel's usual ephemeral range (32768 and
+# up), where the client sockets of this and other processes never land between the
+# moment a port is found free and the moment a server binds it.
+TEST_PORTS = range(20000, 32768)
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """Return a loopback TCP port that is free now, outside the ephemeral range."""
+    for _ in range(100):
+        port = random.choice(TEST_PORTS)  # noqa: S311 - not a secret, just spread out
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {TEST_PORTS} after 100 tries")

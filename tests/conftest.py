@@ -17,7 +17,7 @@ from mailcmd.cli.root import app
 from mailcmd.db.engine import database_url as normalised_url
 from mailcmd.resources import bundled_path
 from mailcmd.testing import MailTestClient
-from tests.servers import RunningServer, running_server, smtp_settings
+from tests.servers import RunningServer, Sink, relay_sink, running_server, smtp_settings
 
 # The mailbox server's fixtures (`server`, `connect`) for tests/test_imap_*.py.
 pytest_plugins = ["tests.imap_support"]
@@ -168,3 +168,10 @@ def lab_notes(client: MailTestClient) -> list[str]:
         return list(
             connection.execute(select(LAB_NOTES.c.words).order_by(LAB_NOTES.c.id)).scalars()
         )
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[Sink, int]]:
+    """A relay on loopback that records what it accepts; yields it and its port."""
+    with relay_sink() as running:
+        yield running

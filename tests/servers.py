@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from aiosmtpd.controller import Controller
+
 from mailcmd.authenticity import StaticResolver, TxtResolver
 from mailcmd.db.database import open_database
 from mailcmd.server import Server
@@ -287,3 +289,38 @@ def wait_until(condition: Callable[[], T | None], what: str) -> T:
             return found
         time.sleep(0.02)
     raise AssertionError(f"not reached in {TIMEOUT:g} s: {what}")
+
+
+@dataclass
+class Sink:
+    """A relay on loopback that answers RCPT as told and records what it accepts."""
+
+    answers: list[str] = field(default_factory=list)
+    received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+    arrived: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        answer = self.answers.pop(0) if self.answers else "250 2.1.5 OK"
+        if answer.startswith("250"):
+            envelope.rcpt_tos.append(address)
+        return answer
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        self.arrived.set()
+        return "250 2.0.0 queued"
+
+
+@contextmanager
+def relay_sink() -> Iterator[tuple[Sink, int]]:
+    """Run a `Sink` on a free loopback port for the block; yields it and the port."""
+    handler = Sink()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()

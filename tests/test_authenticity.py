@@ -102,6 +102,7 @@ def test_valid_aligned_signature_passes_everything(example_signer: dkim.DkimSign
         dmarc="pass",
         dmarc_policy="reject",
         from_domain="example.org",
+        from_address="alice@example.org",
         aligned=True,
     )
     assert authentication_results(verdict, "app.example") == (

@@ -92,7 +92,8 @@ def test_help_lists_what_the_sender_may_use(mail: MailTestClient) -> None:
     text = exchange.reply_text
     assert "tasks@app.localhost - Your to-do list" in text
     assert "  add TITLE [--due DATE]" in text
-    assert "      Add a task; the mail's text becomes its description." in text
+    assert "      Add a task; the mail's text becomes its description, its attachments" in text
+    assert "  (an answer to tasks+TASK_ID@)" in text
 
 
 def test_help_for_one_verb_gives_its_docstring_and_options(mail: MailTestClient) -> None:

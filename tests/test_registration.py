@@ -124,6 +124,10 @@ def test_commands_lists_every_address_verb_usage_and_policy(cli: Cli) -> None:
     assert add["policy"] == "accounts"
     assert {row["verb"] for row in listed} >= {"add", "list", "show", "done"}
     assert table.stdout.splitlines()[0].split() == ["ADDRESS", "VERB", "USAGE", "WHO"]
+    assert "SCHEDULED JOB" in table.stdout
+    assert ["tasks.remind", "cron", "0", "8", "*", "*", "*", "(UTC)"] in [
+        line.split() for line in table.stdout.splitlines()
+    ]
 
 
 def test_rcpt_accepts_mailboxes_with_plus_tags_and_the_help_address(
@@ -145,3 +149,9 @@ def test_rcpt_accepts_mailboxes_with_plus_tags_and_the_help_address(
     ]
 
     assert answers == [250, 250, 250, 550]
+
+
+@pytest.mark.parametrize("name", ["help", "confirm", "Confirm"])
+def test_the_addresses_mailcmd_answers_itself_cannot_be_mailboxes(name: str) -> None:
+    with pytest.raises(RegistrationError, match="mailcmd answers it"):
+        MailApp().mailbox(name)

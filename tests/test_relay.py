@@ -1,56 +1,19 @@
 """Replies to other domains leave through the relay: retried on 4xx, failed on 5xx, no bounce."""
 
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from mailcmd.db.models import OutboundMessage, QueueStatus
 from mailcmd.delivery import NO_RELAY
 from mailcmd.dkim import generate_key, verify
 from mailcmd.resources import bundled_path
-from mailcmd.testing import MailTestClient, free_port
+from mailcmd.testing import MailTestClient
 from tests.conftest import ALICE, PASSWORD, Cli
-from tests.servers import TIMEOUT, wait_until
+from tests.servers import TIMEOUT, Sink, wait_until
 
 STRANGER = "someone@example.org"
-
-
-@dataclass
-class Sink:
-    """A relay on loopback that answers RCPT as told and records what it accepts."""
-
-    answers: list[str] = field(default_factory=list)
-    received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
-    arrived: threading.Event = field(default_factory=threading.Event)
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
-    ) -> str:
-        answer = self.answers.pop(0) if self.answers else "250 2.1.5 OK"
-        if answer.startswith("250"):
-            envelope.rcpt_tos.append(address)
-        return answer
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        self.arrived.set()
-        return "250 2.0.0 queued"
-
-
-@pytest.fixture
-def sink() -> Iterator[tuple[Sink, int]]:
-    handler = Sink()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield handler, port
-    controller.stop()
 
 
 def client(tmp_path: Path, database_url: str, relay: dict[str, Any]) -> MailTestClient:

@@ -32,6 +32,7 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "commands": str(bundled_path("commands")),
         "templates": str(bundled_path("templates")),
         "log_format": "text",
+        "timezone": "UTC",
         "dns_resolver": None,
         "smtp.host": "127.0.0.1",
         "smtp.submission_port": 8587,
@@ -80,6 +81,9 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "relay.max_delivery_age": 432000.0,
         "dkim.selector": "mailcmd",
         "dkim.key_file": None,
+        "autoconfig.hostname": None,
+        "autoconfig.host": None,
+        "autoconfig.port": 0,
     }
     assert {key: entry["value"] for key, entry in values.items()} == expected
     assert {entry["source"] for entry in values.values()} == {"default"}
@@ -188,3 +192,22 @@ def test_unreadable_config_file_is_exit_2(bare_cli: Cli, tmp_path: Path, kind: s
     assert result.exit_code == 2
     [line] = result.stderr.splitlines()
     assert line.startswith(f"mailcmd: {path}: cannot read: ")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("MAILCMD_TIMEZONE", "Mars/Olympus", "unknown time zone 'Mars/Olympus'"),
+        ("MAILCMD_DNS_RESOLVER", "dns.example", "not an IP address"),
+        ("MAILCMD_DNS_RESOLVER", "192.0.2.53:99999", "port out of range"),
+    ],
+)
+def test_bad_timezone_and_resolver_stop_with_one_line(
+    bare_cli: Cli, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    result = bare_cli("config", "show")
+
+    assert result.exit_code == 2
+    assert expected in result.stderr

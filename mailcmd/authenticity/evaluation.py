@@ -16,6 +16,7 @@ from email.message import Message
 from typing import Literal
 
 from mailcmd import dkim
+from mailcmd.addresses import InvalidAddressError, normalise_address
 from mailcmd.authenticity.dmarc import Policy, aligned, find_record
 from mailcmd.authenticity.resolvers import TemporaryDnsError, TxtResolver, normalise_name
 from mailcmd.authenticity.spf import SpfResult, check_host
@@ -55,6 +56,8 @@ class Verdict:
     """The policy the From domain publishes (`p=`, or `sp=` for a subdomain), if any."""
     from_domain: str | None
     """The domain of the single From address; None if there is not exactly one such domain."""
+    from_address: str | None
+    """The single From address, normalised; None unless there is exactly one."""
     aligned: bool
 
 
@@ -78,6 +81,7 @@ def evaluate(
     if spf_domain is not None:
         spf_result = check_host(client_ip, spf_domain, resolver)
 
+    from_address = _from_address(headers)
     from_domain = _from_domain(headers)
     # Only passing results count towards alignment.
     dkim_passed = dkim_domain if dkim_result == "pass" else None
@@ -92,6 +96,7 @@ def evaluate(
         dmarc=dmarc_result,
         dmarc_policy=policy,
         from_domain=from_domain,
+        from_address=from_address if from_domain is not None else None,
         aligned=is_aligned,
     )
 
@@ -179,6 +184,17 @@ def _from_domain(headers: Message) -> str | None:
     if len(domains) != 1:
         return None
     return domains.pop()
+
+
+def _from_address(headers: Message) -> str | None:
+    fields = headers.get_all("From") or []
+    addresses = email.utils.getaddresses([str(field) for field in fields])
+    if len(addresses) != 1:
+        return None
+    try:
+        return normalise_address(addresses[0][1])
+    except InvalidAddressError:
+        return None
 
 
 def _domain(text: str) -> str | None:

@@ -17,6 +17,8 @@ import dns.rdtypes.ANY.MX
 import dns.rdtypes.ANY.TXT
 import dns.resolver
 
+from mailcmd.settings import parse_nameserver
+
 DEFAULT_TIMEOUT = 5.0
 
 
@@ -48,15 +50,18 @@ def normalise_name(name: str) -> str:
 class DnsResolver:
     """Looks names up over the network with dnspython.
 
-    `nameserver` is the address of the server to ask (the `dns_resolver` setting);
-    None asks the servers the system is configured with. `timeout` bounds each
+    `nameserver` is the address of the server to ask, with an optional port (the
+    `dns_resolver` setting, see `parse_nameserver`); None asks the servers the
+    system is configured with. `timeout` bounds each
     lookup as a whole, retries included, in seconds.
     """
 
     def __init__(self, nameserver: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
         self._resolver = dns.resolver.Resolver(configure=nameserver is None)
         if nameserver is not None:
-            self._resolver.nameservers = [nameserver]
+            host, port = parse_nameserver(nameserver)
+            self._resolver.nameservers = [host]
+            self._resolver.port = port
         self._resolver.timeout = timeout
         self._resolver.lifetime = timeout
 

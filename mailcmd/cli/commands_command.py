@@ -7,7 +7,7 @@ import typer
 
 from mailcmd.cli.output import print_table
 from mailcmd.cli.state import cli_state
-from mailcmd.loading import check_templates, load_registry, template_folders
+from mailcmd.loading import MODULE_PREFIX, check_templates, load_registry, template_folders
 from mailcmd.rendering import Renderer
 
 
@@ -15,7 +15,7 @@ def commands(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List the app's commands: address, verb, usage and who may use them."""
+    """List the app's commands (address, verb, usage, who may use them) and scheduled jobs."""
     settings = cli_state(ctx).settings
     registry = load_registry(settings.commands)
     check_templates(registry, Renderer(template_folders(settings.templates)))
@@ -39,3 +39,15 @@ def commands(
         ["ADDRESS", "VERB", "USAGE", "WHO"],
         [[row["address"], row["verb"], row["usage"], row["policy"]] for row in rows],
     )
+    if registry.jobs:
+        typer.echo("")
+        print_table(
+            ["SCHEDULED JOB", "WHEN"],
+            [
+                [
+                    job.name.removeprefix(MODULE_PREFIX),
+                    f"{job.trigger.describe()} ({settings.timezone})",
+                ]
+                for job in registry.jobs.values()
+            ],
+        )

@@ -95,6 +95,8 @@ def _describe(message: InboundMessage) -> dict[str, Any]:
         "client_address": message.client_address,
         "helo": message.helo,
         "tls": f"{message.tls_protocol} {message.tls_cipher}" if message.tls_protocol else None,
+        "authentication_results": message.authentication_results,
+        "verified_from": message.verified_from,
         "attempts": message.attempts,
         "next_attempt_at": timestamp(message.next_attempt_at),
         "last_error": message.last_error,

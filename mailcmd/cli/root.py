@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 from mailcmd.accounts import AccountError
 from mailcmd.app import RegistrationError
 from mailcmd.cli import (
+    autoconfig_command,
     commands_command,
     config_commands,
     db_commands,
@@ -89,3 +90,4 @@ app.add_typer(outbox_commands.app, name="outbox")
 app.command("serve")(serve_command.serve)
 app.command("worker")(serve_command.worker)
 app.command("commands")(commands_command.commands)
+app.command("autoconfig")(autoconfig_command.autoconfig)

@@ -1,13 +1,16 @@
 """`mailcmd serve` and `mailcmd worker`: run the server, or only its worker, in the foreground."""
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
 from mailcmd.cli.state import cli_state
 from mailcmd.db.database import open_database
+from mailcmd.demo import demo_lines, ensure_demo_account
 from mailcmd.logs import configure_logging
+from mailcmd.server import Server
 from mailcmd.server import serve as run_server
 
 
@@ -16,12 +19,18 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="Only receive; `mailcmd worker` processes.")
     ] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo", help="Make a demo account (once) and print how to set up a mail client."
+        ),
+    ] = False,
 ) -> None:
-    """Run the SMTP server and the worker until SIGTERM or Ctrl-C.
+    """Run the SMTP and IMAP servers and the worker until SIGTERM or Ctrl-C.
 
     An embedded SQLite schema is upgraded first; a PostgreSQL one must be current.
     """
-    _run(ctx, receive=True, work=not no_worker)
+    _run(ctx, receive=True, work=not no_worker, demo=demo)
 
 
 def worker(ctx: typer.Context) -> None:
@@ -29,11 +38,21 @@ def worker(ctx: typer.Context) -> None:
     _run(ctx, receive=False, work=True)
 
 
-def _run(ctx: typer.Context, *, receive: bool, work: bool) -> None:
+def _run(ctx: typer.Context, *, receive: bool, work: bool, demo: bool = False) -> None:
     settings = cli_state(ctx).settings
     configure_logging(settings.log_format)
     database = open_database(settings.database_url)
     try:
+        more_lines: Callable[[Server], list[str]] | None = None
+        if demo:
+            with database.writing() as session:
+                account = ensure_demo_account(session, settings)
+                session.commit()
+
+            def more_lines(server: Server) -> list[str]:
+                fingerprint = server.tls.fingerprint if server.tls is not None else None
+                return demo_lines(settings, account, fingerprint)
+
         asyncio.run(
             run_server(
                 settings,
@@ -41,6 +60,7 @@ def _run(ctx: typer.Context, *, receive: bool, work: bool) -> None:
                 announce=lambda line: typer.echo(line),
                 receive=receive,
                 work=work,
+                more_lines=more_lines,
             )
         )
     finally:

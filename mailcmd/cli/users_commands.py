@@ -6,10 +6,12 @@ from typing import Annotated, Any
 
 import typer
 
-from mailcmd import accounts
+from mailcmd import accounts, external_addresses
 from mailcmd.cli.output import print_table, timestamp
-from mailcmd.cli.state import database_session
+from mailcmd.cli.state import cli_state, database_session
 from mailcmd.db.models import Account
+from mailcmd.loading import template_folders
+from mailcmd.rendering import Renderer
 
 app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 app_password_app = typer.Typer(help="Manage an account's app passwords.", no_args_is_help=True)
@@ -87,6 +89,7 @@ def show(ctx: typer.Context, login: LoginArgument, as_json: JsonOption = False) 
         [
             ["login", item["login"]],
             ["addresses", ", ".join(item["addresses"]) or "-"],
+            ["external addresses", _external_addresses(item) or "-"],
             ["roles", ", ".join(item["roles"]) or "-"],
             ["enabled", "yes" if item["enabled"] else "no"],
             ["created", item["created_at"]],
@@ -94,6 +97,42 @@ def show(ctx: typer.Context, login: LoginArgument, as_json: JsonOption = False) 
             ["app passwords", labels or "-"],
         ],
     )
+
+
+@app.command("add-address")
+def add_address(
+    ctx: typer.Context,
+    login: LoginArgument,
+    address: Annotated[str, typer.Argument(help="An address at another domain.")],
+) -> None:
+    """Declare an address at another domain the account sends commands from.
+
+    It is unconfirmed until its owner answers the code mailed to it; then mail from
+    it to the MX port that passes DMARC alignment runs commands as the account.
+    Declaring it again mails a new code.
+    """
+    settings = cli_state(ctx).settings
+    renderer = Renderer(template_folders(settings.templates))
+    with database_session(ctx) as session:
+        pending = external_addresses.add_external_address(session, login, address, settings.domain)
+        external_addresses.queue_confirmation(session, renderer, pending, settings.domain)
+    typer.echo(f"added {pending.address} to {pending.login}, unconfirmed")
+    typer.echo(f"a confirmation code is in the outbox for {pending.address}; it is confirmed")
+    typer.echo("when its owner answers that mail")
+    if not settings.relay.host:
+        typer.echo("note: no relay is configured, so the mail waits in the outbox (relay.host)")
+
+
+@app.command("remove-address")
+def remove_address(
+    ctx: typer.Context,
+    login: LoginArgument,
+    address: Annotated[str, typer.Argument(help="A declared address at another domain.")],
+) -> None:
+    """Remove an address at another domain from the account."""
+    with database_session(ctx) as session:
+        external_addresses.remove_external_address(session, login, address)
+    typer.echo(f"removed {address.strip().lower()} from {login.strip()}")
 
 
 @app.command("passwd")
@@ -201,10 +240,21 @@ def _new_password(from_stdin: bool, generate: bool) -> str:
     return password
 
 
+def _external_addresses(item: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{entry['address']} ({'confirmed' if entry['confirmed_at'] else 'unconfirmed'})"
+        for entry in item["external_addresses"]
+    )
+
+
 def _describe(account: Account) -> dict[str, Any]:
     return {
         "login": account.login,
         "addresses": [entry.address for entry in account.addresses],
+        "external_addresses": [
+            {"address": entry.address, "confirmed_at": timestamp(entry.confirmed_at)}
+            for entry in account.external_addresses
+        ],
         "roles": list(account.roles),
         "enabled": account.enabled,
         "created_at": timestamp(account.created_at),

@@ -97,6 +97,11 @@ class Account(Base):
         cascade="all, delete-orphan",
         order_by="AppPassword.label",
     )
+    external_addresses: Mapped[list["ExternalAddress"]] = relationship(
+        back_populates="account",
+        cascade="all, delete-orphan",
+        order_by="ExternalAddress.address",
+    )
 
 
 class AccountAddress(Base):
@@ -111,6 +116,30 @@ class AccountAddress(Base):
     address: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), unique=True)
 
     account: Mapped[Account] = relationship(back_populates="addresses")
+
+
+class ExternalAddress(Base):
+    """An address at another domain that an account sends commands from.
+
+    Mail from it on the MX port acts as the account once the address is confirmed
+    (its owner answered a confirmation code) and the mail's From passes DMARC
+    alignment. It never receives local delivery: replies to it leave by the relay.
+    """
+
+    __tablename__ = "external_addresses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    address: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), unique=True)
+    # SHA-256 of the code mailed to the address; None once confirmed.
+    code_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    code_sent_at: Mapped[datetime | None]
+    confirmed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    account: Mapped[Account] = relationship(back_populates="external_addresses")
 
 
 class AppPassword(Base):
@@ -148,6 +177,12 @@ class InboundMessage(Base):
     helo: Mapped[str] = mapped_column(String(255))
     tls_protocol: Mapped[str | None] = mapped_column(String(32))
     tls_cipher: Mapped[str | None] = mapped_column(String(128))
+    # How the account proved itself at AUTH: "password" or "app-password:<label>".
+    auth_method: Mapped[str | None] = mapped_column(String(80))
+    # On the MX port: the From address when DKIM or SPF passed aligned with it (DMARC),
+    # and the verdict as it was written into the Authentication-Results field.
+    verified_from: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    authentication_results: Mapped[str | None] = mapped_column(Text)
     size: Mapped[int]
     received_at: Mapped[datetime] = mapped_column(default=utc_now)
     status: Mapped[QueueStatus] = _status_column()
@@ -179,6 +214,8 @@ class OutboundMessage(Base):
     inbound_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("inbound_messages.id", ondelete="SET NULL"), index=True
     )
+    # Its Message-ID, so that a copy coming back to mailcmd is recognised and not run.
+    message_id: Mapped[str | None] = mapped_column(String(255), index=True)
     # The person an automatic reply answers, counted for the per-hour reply limit.
     answers_address: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
@@ -246,3 +283,14 @@ class ProcessedMessage(Base):
         ForeignKey("inbound_messages.id", ondelete="SET NULL")
     )
     processed_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class ScheduleRun(Base):
+    """The last slot of one scheduled job that ran: the claim that makes each slot run once."""
+
+    __tablename__ = "schedule_runs"
+
+    job: Mapped[str] = mapped_column(String(255), primary_key=True)
+    last_slot_at: Mapped[datetime]
+    last_run_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

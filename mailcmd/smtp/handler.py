@@ -185,18 +185,23 @@ class ReceiverHandler:
         verified = _verified_login(session)
         tls = _tls_details(server)
         client = _client_address(session)
+        judgement = _Judgement(content)
         if self._resolver is not None and not self.policy.submission:
-            content = await self._judged(content, client, session.host_name or "", envelope)
+            judgement = await self._judged(content, client, session.host_name or "", envelope)
+            content = judgement.content
         raw = self._trace_header(session, envelope, verified, tls) + content
         message = ReceivedMessage(
             raw=raw,
             mail_from="" if envelope.mail_from == NULL_SENDER else envelope.mail_from or "",
             rcpt_tos=tuple(envelope.rcpt_tos),
             account_id=verified.account_id if verified else None,
+            auth_method=verified.method if verified else None,
             client_address=client,
             helo=session.host_name or "",
             tls_protocol=tls[0] if tls else None,
             tls_cipher=tls[1] if tls else None,
+            verified_from=judgement.verified_from,
+            authentication_results=judgement.results,
         )
         try:
             queue_id = await self._inbound.put(message)
@@ -223,20 +228,29 @@ class ReceiverHandler:
         log.error("ref=%s internal error in an SMTP session", ref, exc_info=error)
         return Status.TEMPORARY_FAILURE.with_values(ref=ref)
 
-    async def _judged(self, content: bytes, client: str, helo: str, envelope: Envelope) -> bytes:
+    async def _judged(
+        self, content: bytes, client: str, helo: str, envelope: Envelope
+    ) -> "_Judgement":
         # DNS lookups and signature checks block: they run in a thread.
         assert self._resolver is not None
         domain = self.policy.domain
         sender = "" if envelope.mail_from == NULL_SENDER else envelope.mail_from or ""
+        verified_from: str | None = None
         try:
             verdict = await asyncio.to_thread(
                 evaluate, content, client, helo, sender, self._resolver
             )
             results = authentication_results(verdict, domain)
+            if verdict.aligned:
+                verified_from = verdict.from_address
         except ValueError:
             results = f"{domain}; none"
         header = f"Authentication-Results: {results}\r\n".encode("ascii", errors="replace")
-        return header + without_forged_results(content, domain)
+        return _Judgement(
+            content=header + without_forged_results(content, domain),
+            verified_from=verified_from,
+            results=results,
+        )
 
     def _log_refusal(
         self,
@@ -299,6 +313,15 @@ class ReceiverHandler:
             f"\t{format_datetime(utc_now())}\r\n"
         )
         return header.encode("ascii", errors="replace")
+
+
+@dataclass(frozen=True)
+class _Judgement:
+    """A message as it is stored, with what the MX port found out about its sender."""
+
+    content: bytes
+    verified_from: str | None = None
+    results: str | None = None
 
 
 def _login_of(verified: VerifiedLogin | None) -> str:

@@ -1,0 +1,75 @@
+"""Demo mode: one account to try mailcmd with, and the mail-client settings to use it.
+
+`mailcmd serve --demo` makes the account once (`demo@<domain>`, with a generated
+password kept in `state_dir/demo-password`, readable by its owner only) and prints
+how to set a mail client up, every time it starts.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailcmd.accounts import create_account, generate_password, set_password
+from mailcmd.autoconfig import describe_servers
+from mailcmd.db.models import Account
+from mailcmd.settings import Settings
+
+DEMO_LOCAL_PART = "demo"
+CREDENTIALS_FILE = "demo-password"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """The demo account's login and password, and whether this start made it."""
+
+    login: str
+    password: str
+    created: bool
+
+
+def ensure_demo_account(session: Session, settings: Settings) -> DemoAccount:
+    """Return the demo account, making it (and its password file) if there is none.
+
+    An account whose password file was lost gets a new password, so the printed one
+    always works. The caller commits.
+    """
+    login = f"{DEMO_LOCAL_PART}@{settings.domain}"
+    path = settings.state_dir / CREDENTIALS_FILE
+    exists = session.scalar(select(Account.id).where(Account.login == login)) is not None
+    if exists and path.is_file():
+        return DemoAccount(login=login, password=path.read_text().strip(), created=False)
+    password = generate_password()
+    if exists:
+        set_password(session, login, password)
+    else:
+        create_account(session, login, password)
+    _write_secret(path, password)
+    return DemoAccount(login=login, password=password, created=not exists)
+
+
+def demo_lines(settings: Settings, account: DemoAccount, fingerprint: str | None) -> list[str]:
+    """What a person needs to set up Thunderbird (or any mail client) for the demo."""
+    lines = [
+        "",
+        "demo account" + (" (made just now)" if account.created else "") + ":",
+        f"  address and login: {account.login}",
+        f"  password: {account.password}",
+        *(f"  {line}" for line in describe_servers(settings, account.login)),
+    ]
+    if fingerprint is not None:
+        lines.append(f"  the certificate is self-signed: accept it if its SHA-256 is {fingerprint}")
+    lines += [
+        f'  then write to tasks@{settings.domain} with the subject "add Buy milk",',
+        f'  or "help" to help@{settings.domain}',
+    ]
+    return lines
+
+
+def _write_secret(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text + "\n")

@@ -1,0 +1,152 @@
+"""Addresses at other domains that accounts send commands from, confirmed by a mail round trip.
+
+An operator declares `alice@example.org` for the account alice; mailcmd mails a code
+to it, and the address is confirmed when its owner answers with the code. From then
+on, mail on the MX port whose From is that address, and passes DMARC alignment, acts
+as alice. Codes are stored only as SHA-256 digests and expire.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from mailcmd.accounts import AccountError, get_account
+from mailcmd.addresses import InvalidAddressError, normalise_address
+from mailcmd.app import CONFIRM_ADDRESS
+from mailcmd.db.models import Account, AccountAddress, ExternalAddress, OutboundMessage
+from mailcmd.db.types import utc_now
+from mailcmd.outbox import queue_mail
+from mailcmd.rendering import Renderer
+from mailcmd.replies import compose
+
+CODE_LIFETIME = timedelta(days=7)
+_CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
+CODE_LENGTH = 10
+
+
+@dataclass(frozen=True)
+class PendingConfirmation:
+    """An address waiting for its owner's answer, and the code that was mailed to it."""
+
+    login: str
+    address: str
+    code: str
+
+
+def add_external_address(
+    session: Session, login: str, address: str, domain: str
+) -> PendingConfirmation:
+    """Declare `address` as one `login` sends from, unconfirmed, with a fresh code.
+
+    Declaring it again (while unconfirmed) replaces the code. Raises `AccountError`
+    for an unknown login, an invalid address, an address of this server's `domain`,
+    or one another account has declared.
+    """
+    account = get_account(session, login)
+    try:
+        normalised = normalise_address(address)
+    except InvalidAddressError as error:
+        raise AccountError(str(error)) from None
+    if normalised.rpartition("@")[2] == domain:
+        raise AccountError(
+            f"{normalised} is in this server's domain: give it with `users add --address`"
+        )
+    owned = session.scalar(select(AccountAddress.id).where(AccountAddress.address == normalised))
+    if owned is not None:
+        raise AccountError(f"{normalised} belongs to a local account")
+    entry = session.scalar(select(ExternalAddress).where(ExternalAddress.address == normalised))
+    if entry is not None and entry.account_id != account.id:
+        raise AccountError(f"{normalised} is declared by another account")
+    if entry is not None and entry.confirmed_at is not None:
+        raise AccountError(f"{normalised} is already confirmed for {account.login}")
+    if entry is None:
+        entry = ExternalAddress(account_id=account.id, address=normalised)
+        session.add(entry)
+    code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    entry.code_hash = _digest(code)
+    entry.code_sent_at = utc_now()
+    session.flush()
+    return PendingConfirmation(login=account.login, address=normalised, code=code)
+
+
+def queue_confirmation(
+    session: Session, renderer: Renderer, pending: PendingConfirmation, domain: str
+) -> OutboundMessage:
+    """Put the mail asking `pending.address` to answer with its code in the outbox."""
+    rendered = renderer.render(
+        "mailcmd/confirm-address",
+        {
+            "login": pending.login,
+            "address": pending.address,
+            "code": pending.code,
+            "domain": domain,
+            "days": CODE_LIFETIME.days,
+        },
+    )
+    mail = compose(
+        rendered,
+        from_address=f"{CONFIRM_ADDRESS}@{domain}",
+        to_address=pending.address,
+        domain=domain,
+        subject=rendered.subject or f"Confirm {pending.address} for {domain}",
+        reply_to=f"{CONFIRM_ADDRESS}+{pending.code}@{domain}",
+        auto_submitted="auto-generated",
+    )
+    return queue_mail(session, mail)
+
+
+def confirm_external_address(session: Session, address: str, code: str) -> ExternalAddress | None:
+    """Confirm `address` if `code` is the one mailed to it and has not expired.
+
+    Returns the confirmed entry, or None when the code does not match this address.
+    """
+    entry = session.scalar(
+        select(ExternalAddress)
+        .where(ExternalAddress.code_hash == _digest(code.strip().lower()))
+        .options(joinedload(ExternalAddress.account))
+    )
+    if entry is None or entry.address != address or entry.code_sent_at is None:
+        return None
+    if entry.code_sent_at < utc_now() - CODE_LIFETIME:
+        return None
+    entry.confirmed_at = utc_now()
+    entry.code_hash = None
+    return entry
+
+
+def remove_external_address(session: Session, login: str, address: str) -> None:
+    """Remove a declared address of `login`; raises `AccountError` if it has none such."""
+    account = get_account(session, login)
+    entry = session.scalar(
+        select(ExternalAddress).where(
+            ExternalAddress.account_id == account.id,
+            ExternalAddress.address == address.strip().lower(),
+        )
+    )
+    if entry is None:
+        raise AccountError(f"{account.login} has no external address {address}")
+    session.delete(entry)
+
+
+def confirmed_account(session: Session, address: str) -> Account | None:
+    """Return the enabled account that `address` is a confirmed external address of."""
+    account = session.scalar(
+        select(Account)
+        .join(ExternalAddress)
+        .where(ExternalAddress.address == address, ExternalAddress.confirmed_at.is_not(None))
+    )
+    return account if account is not None and account.enabled else None
+
+
+def codes_in(text: str) -> list[str]:
+    """Return the words of `text` that could be confirmation codes, lowercased."""
+    words = (word.strip(".,;:!?()[]<>\"'").lower() for word in text.split())
+    return [word for word in words if len(word) == CODE_LENGTH and set(word) <= set(_CODE_ALPHABET)]
+
+
+def _digest(code: str) -> str:
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()

@@ -1,0 +1,74 @@
+"""Mail a command or a scheduled job produced, from rendering to a row in the outbox."""
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from mailcmd.context import Notification, Reply
+from mailcmd.message import MessageView
+from mailcmd.outbox import queue_mail
+from mailcmd.rendering import Rendered, Renderer
+from mailcmd.replies import compose
+
+
+@dataclass
+class OutgoingMail:
+    """A mail to put in the outbox, rendered but not yet composed."""
+
+    to: str
+    rendered: Rendered
+    subject: str
+    from_local: str
+    # The plus-tag of its Reply-To (`tasks+42@`), so that answering it continues.
+    tag: str | None
+    # The message it answers, for threading; None for a notification.
+    answering: MessageView | None
+    # An automatic reply to the sender (counted for the hourly reply limit).
+    is_reply: bool
+
+
+def render_reply(renderer: Renderer, reply: Reply) -> Rendered:
+    """Render `reply`'s template, its own subject (if any) overriding the template's."""
+    rendered = renderer.render(reply.template, reply.values)
+    if reply.subject is not None:
+        return Rendered(subject=reply.subject, text=rendered.text, html=rendered.html)
+    return rendered
+
+
+def notification_mail(
+    renderer: Renderer, notification: Notification, from_local: str
+) -> OutgoingMail:
+    """The mail for `notification`, from its own mailbox or else `from_local`."""
+    sender = notification.from_mailbox or from_local
+    rendered = render_reply(renderer, notification.reply)
+    return OutgoingMail(
+        to=notification.to,
+        rendered=rendered,
+        subject=rendered.subject or f"From {sender}@",
+        from_local=sender,
+        tag=notification.reply.tag,
+        answering=None,
+        is_reply=False,
+    )
+
+
+def queue_outgoing(
+    session: Session, mail: OutgoingMail, domain: str, inbound_message_id: int | None = None
+) -> None:
+    """Compose `mail` from `from_local@domain` and put it in the outbox; the caller commits."""
+    composed = compose(
+        mail.rendered,
+        from_address=f"{mail.from_local}@{domain}",
+        to_address=mail.to,
+        domain=domain,
+        subject=mail.subject,
+        reply_to=f"{mail.from_local}+{mail.tag}@{domain}" if mail.tag else None,
+        answering=mail.answering,
+        auto_submitted="auto-replied" if mail.answering is not None else "auto-generated",
+    )
+    queue_mail(
+        session,
+        composed,
+        inbound_message_id=inbound_message_id,
+        answers_address=mail.to if mail.is_reply else None,
+    )

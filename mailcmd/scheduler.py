@@ -1,0 +1,136 @@
+"""Runs the app's scheduled jobs: each slot once, on one worker, off the event loop.
+
+A run is one transaction: the job's row in `schedule_runs` is locked, its last slot
+moved on, the job's changes and its mail made, and all of it committed together. A
+second worker that reaches the same slot waits for the lock, then finds the slot
+taken. A job seen for the first time starts at its next slot rather than at once.
+"""
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from mailcmd.context import ScheduledContext
+from mailcmd.db.database import Database
+from mailcmd.db.models import ScheduleRun
+from mailcmd.db.types import utc_now
+from mailcmd.outgoing import notification_mail, queue_outgoing
+from mailcmd.rendering import Renderer
+from mailcmd.scheduling import ScheduledJob
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    """Checks the jobs every `poll_seconds` and runs those whose slot has come."""
+
+    def __init__(
+        self,
+        jobs: dict[str, ScheduledJob],
+        database: Database,
+        renderer: Renderer,
+        *,
+        domain: str,
+        zone: ZoneInfo,
+        poll_seconds: float,
+        on_mail: Callable[[], None] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        """Run `jobs` against `database`; `on_mail` hears when a run queued mail."""
+        self._jobs = jobs
+        self._database = database
+        self._renderer = renderer
+        self._domain = domain
+        self._zone = zone
+        self._poll_seconds = poll_seconds
+        self._on_mail = on_mail
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        # The newest slot of each job known to be run (here or by another worker).
+        self._known_slots: dict[str, datetime] = {}
+
+    def start(self) -> None:
+        """Start checking on the running loop (nothing to do without jobs)."""
+        if self._jobs:
+            self._task = asyncio.create_task(self._run(), name="mailcmd-scheduler")
+
+    async def stop(self) -> None:
+        """Stop checking; a run in progress finishes first."""
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+
+    def run_due(self) -> list[str]:
+        """Run every job whose slot has come; return the names of those that ran."""
+        ran = []
+        for job in self._jobs.values():
+            if self._run_job(job):
+                ran.append(job.name)
+        return ran
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                ran = await asyncio.to_thread(self.run_due)
+            except Exception:  # the database may be away for a while; try again later
+                log.exception("checking scheduled jobs failed")
+                ran = []
+            if ran and self._on_mail is not None:
+                self._on_mail()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._poll_seconds)
+
+    def _run_job(self, job: ScheduledJob) -> bool:
+        now = self._clock()
+        slot = job.trigger.latest(now, self._zone)
+        known = self._known_slots.get(job.name)
+        if known is not None and known >= slot:
+            return False  # settled already: no database work until the next slot
+        ran = self._claim_and_run(job, slot, now)
+        self._known_slots[job.name] = slot
+        return ran
+
+    def _claim_and_run(self, job: ScheduledJob, slot: datetime, now: datetime) -> bool:
+        with self._database.writing() as session:
+            run = session.scalar(
+                select(ScheduleRun).where(ScheduleRun.job == job.name).with_for_update()
+            )
+            if run is None:
+                try:
+                    with session.begin_nested():
+                        session.add(ScheduleRun(job=job.name, last_slot_at=slot))
+                    session.commit()
+                except IntegrityError:
+                    session.rollback()  # another worker saw the job first
+                return False
+            if run.last_slot_at >= slot:
+                return False
+            context = ScheduledContext(
+                session=session, slot=slot, now=now.astimezone(self._zone), domain=self._domain
+            )
+            try:
+                with session.begin_nested():
+                    job.function(context)
+                    for notification in context.notifications:
+                        mail = notification_mail(self._renderer, notification, "postmaster")
+                        queue_outgoing(session, mail, self._domain)
+                run.last_error = None
+            except Exception as error:
+                # The slot counts as run: a job that fails would otherwise repeat
+                # every few seconds. The operator sees why in the log.
+                ref = secrets.token_hex(4)
+                log.error("ref=%s scheduled job %s failed", ref, job.name, exc_info=error)
+                run.last_error = f"ref={ref} {type(error).__name__}: {error}"
+            run.last_slot_at = slot
+            run.last_run_at = utc_now()
+            session.commit()
+        log.info("scheduled job %s ran for %s", job.name, slot.isoformat())
+        return True

@@ -1,0 +1,140 @@
+"""A newcomer's first minutes: `serve --demo` prints working settings; clients autoconfigure."""
+
+import imaplib
+import signal
+import smtplib
+import socket
+import ssl
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+from mailcmd.autoconfig import AUTOCONFIG_PATHS
+from mailcmd.tls import fingerprint
+from tests.conftest import Cli
+from tests.servers import (
+    TIMEOUT,
+    RawClient,
+    clean_environment,
+    free_port,
+    mailcmd_command,
+    serve_process,
+)
+
+
+def demo_environment() -> dict[str, str]:
+    return clean_environment(
+        MAILCMD_SMTP__SUBMISSION_PORT=str(free_port()),
+        MAILCMD_SMTP__SMTPS_PORT=str(free_port()),
+        MAILCMD_IMAP__PORT=str(free_port()),
+        MAILCMD_IMAP__TLS_PORT=str(free_port()),
+    )
+
+
+def printed(lines: list[str], prefix: str) -> str:
+    return next(line for line in lines if line.strip().startswith(prefix)).strip()[len(prefix) :]
+
+
+def test_serve_demo_makes_an_account_once_and_its_printed_settings_work(tmp_path: Path) -> None:
+    env = demo_environment()
+    command = [*mailcmd_command(), "serve", "--demo"]
+    with serve_process(command, cwd=tmp_path, env=env) as first:
+        login = printed(first.lines, "address and login: ")
+        password = printed(first.lines, "password: ")
+        cert = tmp_path / ".mailcmd" / "tls" / "dev-cert.pem"
+        context = ssl.create_default_context(cafile=str(cert))
+        imaps = printed(first.lines, "incoming IMAP: 127.0.0.1 port ").split(",")[0]
+        smtps = (
+            next(line for line in first.lines if "outgoing SMTP" in line and "SSL/TLS" in line)
+            .split(" port ")[1]
+            .split(",")[0]
+        )
+        with smtplib.SMTP_SSL("127.0.0.1", int(smtps), timeout=TIMEOUT, context=context) as smtp:
+            smtp.login(login, password)
+        with imaplib.IMAP4_SSL(
+            "127.0.0.1", int(imaps), ssl_context=context, timeout=TIMEOUT
+        ) as imap:
+            assert imap.login(login, password)[0] == "OK"
+        assert first.stop(signal.SIGTERM) == 0
+    with serve_process(command, cwd=tmp_path, env=env) as second:
+        again = printed(second.lines, "password: ")
+        assert second.stop(signal.SIGTERM) == 0
+
+    assert login == "demo@app.localhost"
+    assert "demo account (made just now):" in first.lines
+    assert "demo account:" in second.lines
+    assert again == password
+    assert any(fingerprint(cert) in line for line in first.lines)
+    assert first.lines[-1] == "ready"
+    assert (tmp_path / ".mailcmd" / "demo-password").stat().st_mode & 0o077 == 0
+
+
+def autoconfig_xml(cli: Cli) -> ElementTree.Element:
+    result = cli("autoconfig")
+    assert result.exit_code == 0, result.stderr
+    return ElementTree.fromstring(result.stdout)  # noqa: S314 - mailcmd's own output
+
+
+def test_autoconfig_describes_the_servers_a_client_needs(cli: Cli) -> None:
+    document = autoconfig_xml(cli)
+
+    provider = document.find("emailProvider")
+    assert provider is not None
+    assert provider.findtext("domain") == "app.localhost"
+    servers = [
+        (
+            server.tag,
+            server.get("type"),
+            server.findtext("port"),
+            server.findtext("socketType"),
+            server.findtext("username"),
+        )
+        for server in provider
+        if server.tag.endswith("Server")
+    ]
+    assert servers == [
+        ("incomingServer", "imap", "8993", "SSL", "%EMAILADDRESS%"),
+        ("incomingServer", "imap", "8143", "STARTTLS", "%EMAILADDRESS%"),
+        ("outgoingServer", "smtp", "8465", "SSL", "%EMAILADDRESS%"),
+        ("outgoingServer", "smtp", "8587", "STARTTLS", "%EMAILADDRESS%"),
+    ]
+
+
+def http(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as connection:
+        connection.sendall(request)
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_the_autoconfig_listener_serves_the_document_and_nothing_else(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**demo_environment(), "MAILCMD_AUTOCONFIG__PORT": str(port)}
+    expected = Cli(env=env)("autoconfig").stdout.encode()
+    with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=env) as served:
+        answers = {
+            path: http(
+                port,
+                f"GET {path}?emailaddress=a%40app.localhost HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
+            )
+            for path in AUTOCONFIG_PATHS
+        }
+        missing = http(port, b"GET /etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n")
+        posted = http(port, b"POST /mail/config-v1.1.xml HTTP/1.1\r\nHost: x\r\n\r\n")
+        garbage = http(port, b"\x16\x03\x01 not http at all\r\n\r\n")
+        huge = http(port, b"GET /mail/config-v1.1.xml HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n")
+        silent = RawClient(port)  # connects and says nothing: the listener must not wait forever
+        silent.close()
+        assert f"listening: autoconfig on 127.0.0.1:{port}" in served.lines
+        assert served.stop(signal.SIGTERM) == 0
+
+    for answer in answers.values():
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK")
+        assert b"Content-Type: text/xml" in head
+        assert body == expected
+    assert missing.startswith(b"HTTP/1.1 404")
+    assert posted.startswith(b"HTTP/1.1 405")
+    assert garbage.startswith(b"HTTP/1.1 400")
+    assert huge.startswith(b"HTTP/1.1 431")

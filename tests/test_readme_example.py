@@ -1,0 +1,58 @@
+"""The README's example command module: a real file, tested, and quoted in the README whole."""
+
+from pathlib import Path
+
+import pytest
+
+from mailcmd.testing import MailTestClient
+
+EXAMPLE = Path(__file__).parent / "examples"
+README = Path(__file__).parent.parent / "README.md"
+
+
+@pytest.fixture
+def units(database_url: str, tmp_path: Path) -> MailTestClient:
+    with MailTestClient(
+        EXAMPLE / "commands",
+        tmp_path / "units",
+        database_url=database_url,
+        templates=EXAMPLE / "templates",
+    ) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("convert 21.5 c f", "21.5 c = 70.7 f"),
+        ("convert 10 km mi", "10.0 km = 6.21 mi"),
+        ("Re: convert 212 f c", "212.0 f = 100.0 c"),
+    ],
+)
+def test_the_example_converts_for_anyone(
+    units: MailTestClient, subject: str, expected: str
+) -> None:
+    exchange = units.send("units@app.localhost", subject, login="", sender="bo@example.org")
+
+    assert exchange.reply["Subject"] == expected
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("convert 3 km c", "km cannot be converted to c"),
+        ("convert warm c f", "VALUE: expected a number"),
+        ("convert 3 km", "TO is missing"),
+    ],
+)
+def test_the_example_explains_mistakes(units: MailTestClient, subject: str, expected: str) -> None:
+    exchange = units.send("units@app.localhost", subject, login="", sender="bo@example.org")
+
+    assert expected in exchange.reply_text
+
+
+def test_the_readme_quotes_the_example_whole() -> None:
+    readme = README.read_text()
+
+    assert (EXAMPLE / "commands" / "units.py").read_text() in readme
+    assert (EXAMPLE / "templates" / "units" / "result.txt").read_text() in readme

@@ -1,0 +1,221 @@
+"""The bundled tasks@ app, verb by verb, through the real SMTP path and the worker."""
+
+from datetime import date, timedelta
+from email.message import EmailMessage
+
+import pytest
+
+from mailcmd.testing import MailTestClient
+from tests.conftest import ALICE
+
+TASKS = "tasks@app.localhost"
+BOB = "bob@app.localhost"
+
+
+@pytest.fixture
+def bob(mail: MailTestClient) -> str:
+    mail.add_account(BOB)
+    return BOB
+
+
+def text_of(mail: EmailMessage) -> str:
+    body = mail.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def test_add_keeps_due_date_tags_priority_description_and_attachments(
+    mail: MailTestClient,
+) -> None:
+    message = mail.compose(
+        TASKS, "add Buy milk --due +3d --tag home --priority high", "", ALICE, None
+    )
+    message.set_content("Oat milk, please.\n")
+    message.add_attachment(b"1 litre", maintype="text", subtype="plain", filename="list.txt")
+
+    exchange = mail.send(TASKS, message=message, login=ALICE)
+
+    text = exchange.reply_text
+    assert exchange.reply["Subject"] == "Task 1 added: Buy milk"
+    assert exchange.reply["Reply-To"] == "tasks+1@app.localhost"
+    assert f"Due:      {date.today() + timedelta(days=3)}" in text
+    assert "Priority: high" in text
+    assert "Tags:     home" in text
+    assert "Oat milk, please." in text
+    assert "list.txt (text/plain, 7 bytes)" in text
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("add", "TITLE is missing"),
+        ("add Milk --due someday", "due: expected a date"),
+        ("add Milk --priority urgent", "priority: expected one of low, normal, high"),
+        ("show 99", "you have no task 99"),
+        ("show one", "TASK_ID: expected a whole number"),
+        ("done 99", "you have no task 99"),
+        ("edit 1", "nothing to change"),
+        ("digest maybe", "STATE: expected one of on, off"),
+    ],
+)
+def test_bad_input_gets_a_refusal_that_says_what_is_wrong(
+    mail: MailTestClient, subject: str, expected: str
+) -> None:
+    mail.send(TASKS, "add Buy milk")
+
+    exchange = mail.send(TASKS, subject)
+
+    assert exchange.reply["Subject"].strip().startswith("Not done")
+    assert expected in " ".join(exchange.reply_text.split())
+
+
+def test_list_filters_and_sorts(mail: MailTestClient) -> None:
+    mail.send(TASKS, "add Later --due 2030-01-01 --priority low")
+    mail.send(TASKS, "add Soon --due 2029-01-01 --priority high --tag work")
+    mail.send(TASKS, "add Someday")
+    mail.send(TASKS, "done 3")
+
+    open_tasks = mail.send(TASKS, "list").reply_text
+    everything = mail.send(TASKS, "list --all").reply_text
+    tagged = mail.send(TASKS, "list --tag work").reply_text
+    before = mail.send(TASKS, "list --due-before 2029-06-01").reply_text
+    by_due = mail.send(TASKS, "list --sort due").reply_text
+    by_priority = mail.send(TASKS, "list --sort priority").reply
+    html = by_priority.get_body(preferencelist=("html",))
+
+    assert "Someday" not in open_tasks
+    assert "[x]" in everything
+    assert "Someday" in everything
+    assert "Soon" in tagged
+    assert "Later" not in tagged
+    assert "Soon" in before
+    assert "Later" not in before
+    assert by_due.index("Soon") < by_due.index("Later")
+    assert text_of(by_priority).index("Soon") < text_of(by_priority).index("Later")
+    assert html is not None
+    assert "<table" in html.get_content()
+    assert "<td>Soon</td>" in html.get_content()
+
+
+def test_done_takes_several_ids_and_reopen_opens_again(mail: MailTestClient) -> None:
+    mail.send(TASKS, "add One")
+    mail.send(TASKS, "add Two")
+
+    finished = mail.send(TASKS, "done 1 2")
+    reopened = mail.send(TASKS, "reopen 2")
+
+    assert "Task 1: One" in finished.reply_text
+    assert "Task 2: Two" in finished.reply_text
+    assert finished.reply_text.count("Status:   done") == 2
+    assert reopened.reply["Subject"] == "Task 2 reopened: Two"
+    assert "Status:   open" in reopened.reply_text
+
+
+def test_edit_changes_what_it_is_given(mail: MailTestClient) -> None:
+    mail.send(TASKS, "add Buy milk --tag home")
+
+    exchange = mail.send(TASKS, "edit 1 --title 'Buy oat milk' --due tomorrow --tag shop")
+
+    assert exchange.reply["Subject"] == "Task 1 changed: Buy oat milk"
+    assert f"Due:      {date.today() + timedelta(days=1)}" in exchange.reply_text
+    assert "Tags:     shop" in exchange.reply_text
+
+
+def test_verbs_in_the_subject_of_an_answer_need_no_id(mail: MailTestClient) -> None:
+    mail.send(TASKS, "add Buy milk")
+
+    edited = mail.send("tasks+1@app.localhost", "Re: edit --priority high")
+    finished = mail.send("tasks+1@app.localhost", "Re: done")
+    reopened = mail.send("tasks+1@app.localhost", "reopen")
+
+    assert "Priority: high" in edited.reply_text
+    assert finished.reply["Subject"] == "Task 1 done: Buy milk"
+    assert reopened.reply["Subject"] == "Task 1 reopened: Buy milk"
+
+
+def test_answering_a_task_mail_adds_a_comment_with_attachments(mail: MailTestClient) -> None:
+    mail.send(TASKS, "add Buy milk")
+    answer = mail.compose(
+        "tasks+1@app.localhost",
+        "Re: Task 1 added: Buy milk",
+        "",
+        ALICE,
+        None,
+    )
+    answer.set_content("Two bottles.\n\nOn Tuesday, tasks@ wrote:\n> Task 1: Buy milk\n")
+    answer.add_attachment(b"\x89PNG", maintype="image", subtype="png", filename="shelf.png")
+
+    exchange = mail.send("tasks+1@app.localhost", message=answer)
+    empty = mail.send("tasks+1@app.localhost", "Re: Task 1 added: Buy milk", "> quoted only")
+
+    assert exchange.reply["Subject"] == "Task 1 commented: Buy milk"
+    assert "    Two bottles." in exchange.reply_text
+    assert "shelf.png (image/png, 4 bytes)" in exchange.reply_text
+    assert "On Tuesday" not in exchange.reply_text
+    assert "nothing to add" in empty.reply_text
+
+
+def test_an_unknown_subject_to_tasks_suggests_a_verb(mail: MailTestClient) -> None:
+    exchange = mail.send(TASKS, "lsit")
+
+    assert "Did you mean 'list'?" in exchange.reply_text
+
+
+def test_someone_elses_task_is_invisible(mail: MailTestClient, bob: str) -> None:
+    mail.send(TASKS, "add Alice's secret", login=ALICE)
+
+    shown = mail.send(TASKS, "show 1", login=bob)
+    listed = mail.send(TASKS, "list --all", login=bob)
+    finished = mail.send("tasks+1@app.localhost", "done", login=bob)
+
+    assert "you have no task 1" in shown.reply_text
+    assert "secret" not in listed.reply_text
+    assert "you have no task 1" in finished.reply_text
+
+
+def test_a_shared_task_is_seen_by_both_and_each_change_tells_the_other(
+    mail: MailTestClient, bob: str
+) -> None:
+    mail.send(TASKS, "add Plan the trip", login=ALICE)
+
+    shared = mail.send(TASKS, "share 1 bob@app.localhost", login=ALICE)
+    listed = mail.send(TASKS, "list", login=bob)
+    finished = mail.send("tasks+1@app.localhost", "done", login=bob)
+    deleted_by_bob = mail.send(TASKS, "delete 1", login=bob)
+    deleted = mail.send(TASKS, "delete 1", login=ALICE)
+
+    [to_alice, to_bob] = shared.replies
+    assert to_alice["To"] == ALICE
+    assert "Shared:   bob@app.localhost" in text_of(to_alice)
+    assert to_bob["To"] == bob
+    # (a subject this long is folded onto a line of its own, hence the strip)
+    assert to_bob["Subject"].strip() == f"Task 1 shared with {bob} by {ALICE}: Plan the trip"
+    assert to_bob["Reply-To"] == "tasks+1@app.localhost"
+    assert "Plan the trip" in listed.reply_text
+    assert [mail["To"] for mail in finished.replies] == [bob, ALICE]
+    assert finished.replies[1]["Subject"] == f"Task 1 done by {bob}: Plan the trip"
+    assert f"only {ALICE} can delete task 1" in deleted_by_bob.reply_text
+    assert deleted.reply["Subject"] == "Task 1 deleted: Plan the trip"
+    assert "No tasks" in mail.send(TASKS, "list --all", login=bob).reply_text
+
+
+@pytest.mark.parametrize(
+    ("login", "expected"),
+    [("nobody", "there is no account 'nobody'"), (ALICE, f"task 1 is already {ALICE}'s")],
+)
+def test_share_refuses_unknown_accounts_and_the_owner(
+    mail: MailTestClient, login: str, expected: str
+) -> None:
+    mail.send(TASKS, "add Plan the trip")
+
+    exchange = mail.send(TASKS, f"share 1 {login}")
+
+    assert expected in exchange.reply_text
+
+
+def test_digest_is_turned_on_and_off(mail: MailTestClient) -> None:
+    on = mail.send(TASKS, "digest on")
+    off = mail.send(TASKS, "digest off")
+
+    assert on.reply["Subject"] == "Daily summary on"
+    assert off.reply["Subject"] == "Daily summary off"
