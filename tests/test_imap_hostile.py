@@ -140,3 +140,12 @@ def test_tls_port_drops_a_client_that_does_not_speak_tls(imap_server: RunningSer
             answer = b""
 
     assert b"OK" not in answer
+
+
+def test_a_logged_in_client_silent_too_long_is_logged_out(start_server: StartServer) -> None:
+    server = start_server(imap={"timeout": 0.3})
+    with raw_imap(server.port("imaps"), server.tls_client_context) as client:
+        assert client.command(b"a1", LOGIN)[-1].startswith(b"a1 OK")
+
+        assert client.line() == b"* BYE Autologout; idle for too long"
+        assert client.closed_by_server()
