@@ -1,6 +1,7 @@
 """Shared fixtures: a fresh database per test (SQLite, or PostgreSQL if set) and the CLI."""
 
 import contextlib
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -59,10 +60,20 @@ class Cli:
     env: dict[str, str]
 
     def __call__(self, *args: str, input: str | None = None) -> Result:
-        """Run `mailcmd ARGS...`; a traceback fails the test instead of being hidden."""
-        return CliRunner().invoke(
-            app, list(args), input=input, env=self.env, catch_exceptions=False
-        )
+        """Run `mailcmd ARGS...`; a traceback fails the test instead of being hidden.
+
+        `serve` points the root logger at the runner's stderr, which closes when the
+        command ends: the test's own logging is put back afterwards.
+        """
+        root = logging.getLogger()
+        handlers, level = root.handlers[:], root.level
+        try:
+            return CliRunner().invoke(
+                app, list(args), input=input, env=self.env, catch_exceptions=False
+            )
+        finally:
+            root.handlers[:] = handlers
+            root.setLevel(level)
 
 
 @pytest.fixture
