@@ -157,3 +157,20 @@ def requeue(session: Session, queue_id: int) -> InboundMessage | None:
     message.claim_token = None
     message.claimed_until = None
     return message
+
+
+def without_body(raw: bytes) -> bytes:
+    """Return `raw` with its header kept and its body replaced by a note that it was removed."""
+    head, separator, _body = raw.partition(b"\r\n\r\n")
+    if not separator:
+        head = raw
+    kept: list[bytes] = []
+    dropping = False
+    for line in head.split(b"\r\n"):
+        if not line[:1].isspace():
+            # A MIME structure without its parts would be unreadable: the note is plain.
+            dropping = line.lower().startswith((b"content-type:", b"content-transfer-encoding:"))
+        if not dropping:
+            kept.append(line)
+    note = b"[the text of this message was removed after processing: it held a secret]\r\n"
+    return b"\r\n".join(kept) + b"\r\n\r\n" + note

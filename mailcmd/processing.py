@@ -24,7 +24,6 @@ from mailcmd.app import CONFIRM_ADDRESS, HELP_ADDRESS, Registry
 from mailcmd.context import CommandError, Context, Reply, Sender
 from mailcmd.db.database import Database
 from mailcmd.db.models import (
-    Account,
     InboundMessage,
     OutboundMessage,
     ProcessedMessage,
@@ -32,14 +31,16 @@ from mailcmd.db.models import (
 )
 from mailcmd.db.types import utc_now
 from mailcmd.dispatch import HelpRequest, Invocation, Refusal, plan_for
-from mailcmd.external_addresses import codes_in, confirm_external_address, confirmed_account
+from mailcmd.external_addresses import codes_in, confirm_external_address
 from mailcmd.help import help_page
+from mailcmd.inbound import without_body
 from mailcmd.mailstore import INBOX, append, local_account_id
 from mailcmd.message import MessageView, parse_message
 from mailcmd.outbox import is_own_message
 from mailcmd.outgoing import OutgoingMail, notification_mail, queue_outgoing, render_reply
 from mailcmd.rendering import Rendered, Renderer
 from mailcmd.replies import may_auto_reply, reply_subject
+from mailcmd.senders import sender_of
 from mailcmd.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ class Processor:
         if row is None or row.claim_token != attempt.claim_token:
             return Outcome("lost", "another worker holds the message")
         view = parse_message(row.raw)
-        sender = self._sender(session, row, view)
+        sender = sender_of(session, row, view)
         if not may_auto_reply(view, row.mail_from):
             # Commands from robots and lists are not run: answering them is how
             # mail loops start, and nobody would read the reply.
@@ -302,37 +303,13 @@ class Processor:
         view = parse_message(row.raw)
         if not may_auto_reply(view, row.mail_from):
             return
-        sender = self._sender(session, row, view)
+        sender = sender_of(session, row, view)
         local = next(
             (rcpt.partition("@")[0].partition("+")[0] for rcpt in row.rcpt_tos),
             HELP_ADDRESS,
         )
         mail = self._reply(sender, view, local, "mailcmd/apology", {"ref": ref})
         self._queue_mails(session, [mail], row)
-
-    def _sender(self, session: Session, row: InboundMessage, view: MessageView) -> Sender:
-        address = row.mail_from or view.sender or ""
-        proved_by = (row.auth_method or "password").partition(":")[0]
-        if row.account_id is not None:
-            account = session.get(Account, row.account_id)
-        elif row.verified_from is not None:
-            proved_by = "verified-sender"
-            # Mail from another server whose From passed DMARC alignment: it acts as
-            # the account that confirmed that address, and answers go back to it.
-            account = confirmed_account(session, row.verified_from)
-            address = row.verified_from
-        else:
-            account = None
-        if account is None or not account.enabled:
-            return Sender(address=address, unverified=_unverified_reason(row, view))
-        return Sender(
-            address=address,
-            account_id=account.id,
-            login=account.login,
-            roles=frozenset(account.roles),
-            addresses=frozenset(entry.address for entry in account.addresses),
-            proved_by=proved_by,
-        )
 
     def _first_time(self, session: Session, sender: Sender, message_id: str, queue_id: int) -> bool:
         key = sender.login or sender.address
@@ -378,38 +355,6 @@ def _answer(
         tag=tag,
         answering=view,
         is_reply=True,
-    )
-
-
-def without_body(raw: bytes) -> bytes:
-    """Return `raw` with its header kept and its body replaced by a note that it was removed."""
-    head, separator, _body = raw.partition(b"\r\n\r\n")
-    if not separator:
-        head = raw
-    kept: list[bytes] = []
-    dropping = False
-    for line in head.split(b"\r\n"):
-        if not line[:1].isspace():
-            # A MIME structure without its parts would be unreadable: the note is plain.
-            dropping = line.lower().startswith((b"content-type:", b"content-transfer-encoding:"))
-        if not dropping:
-            kept.append(line)
-    note = b"[the text of this message was removed after processing: it held a secret]\r\n"
-    return b"\r\n".join(kept) + b"\r\n\r\n" + note
-
-
-def _unverified_reason(row: InboundMessage, view: MessageView) -> str | None:
-    if row.authentication_results is None:
-        return None  # not from the MX port: a submission without an account
-    if row.verified_from is not None:
-        return f"{row.verified_from} is not a confirmed address of any account here."
-    checks = ", ".join(
-        part.strip().split(" ")[0] for part in row.authentication_results.split(";")[1:]
-    )
-    author = view.sender or "its sender"
-    return (
-        f"This mail could not be verified as coming from {author} ({checks}): neither a"
-        " DKIM signature nor SPF matched its From domain, so it acts for no account."
     )
 
 

@@ -1,0 +1,54 @@
+"""Who a stored message acts for: a logged-in account, a verified sender, or nobody, and why."""
+
+from sqlalchemy.orm import Session
+
+from mailcmd.context import Sender
+from mailcmd.db.models import Account, InboundMessage
+from mailcmd.external_addresses import confirmed_account
+from mailcmd.message import MessageView
+
+
+def sender_of(session: Session, row: InboundMessage, view: MessageView) -> Sender:
+    """Return who `row` acts for: the account that logged in to submit it, or else one.
+
+    Mail from another server acts for the account whose confirmed address its
+    DMARC-aligned From is. Anyone else is a stranger, with the reason in words when
+    the mail came from another server, so that a refused command can say why.
+    """
+    address = row.mail_from or view.sender or ""
+    proved_by = (row.auth_method or "password").partition(":")[0]
+    if row.account_id is not None:
+        account = session.get(Account, row.account_id)
+    elif row.verified_from is not None:
+        proved_by = "verified-sender"
+        # Mail from another server whose From passed DMARC alignment: it acts as
+        # the account that confirmed that address, and answers go back to it.
+        account = confirmed_account(session, row.verified_from)
+        address = row.verified_from
+    else:
+        account = None
+    if account is None or not account.enabled:
+        return Sender(address=address, unverified=_unverified_reason(row, view))
+    return Sender(
+        address=address,
+        account_id=account.id,
+        login=account.login,
+        roles=frozenset(account.roles),
+        addresses=frozenset(entry.address for entry in account.addresses),
+        proved_by=proved_by,
+    )
+
+
+def _unverified_reason(row: InboundMessage, view: MessageView) -> str | None:
+    if row.authentication_results is None:
+        return None  # not from the MX port: a submission without an account
+    if row.verified_from is not None:
+        return f"{row.verified_from} is not a confirmed address of any account here."
+    checks = ", ".join(
+        part.strip().split(" ")[0] for part in row.authentication_results.split(";")[1:]
+    )
+    author = view.sender or "its sender"
+    return (
+        f"This mail could not be verified as coming from {author} ({checks}): neither a"
+        " DKIM signature nor SPF matched its From domain, so it acts for no account."
+    )
