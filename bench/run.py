@@ -1,0 +1,288 @@
+"""`python -m bench.run [--quick]`: the whole benchmark in one interleaved run.
+
+Starts the floor (raw aiosmtpd) and the mailcmd installations once, then sends every
+load to every system in rounds, the systems' order rotating from load to load, so
+that drift in the machine's load hits all alike. Then 1,000 idle connections, and
+PostgreSQL end to end with one and with two `mailcmd worker` processes. Prints the
+table and writes everything as JSON under `bench/results/`.
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import sqlite3
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import installations, scaling
+from bench.idle import IdleResult, hold_idle
+from bench.installations import Installation
+from bench.load import LoadResult, generate, raise_file_limit
+from bench.matrix import KB, Budget, Load, loads, spec_for
+from bench.processes import memory_bytes, reset_peak_memory
+from bench.replies import ReplyWatch
+from bench.report import Measurement, summarise, table
+
+RESULTS = Path(__file__).resolve().parent / "results"
+# End-to-end cells wait this long at most for their replies, and give up sooner on silence.
+REPLY_TIMEOUT = 120.0
+REPLY_STALL = 20.0
+LOAD_PROCESSES = 2
+
+
+def _options(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run of about a minute")
+    parser.add_argument("--rounds", type=int, help="rounds over the matrix (default 2; quick 1)")
+    parser.add_argument("--seconds", type=float, help="seconds each timed cell sends")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--idle", type=int, default=1000, help="idle connections to hold")
+    parser.add_argument("--only", help="run only loads whose label contains this text")
+    parser.add_argument("--output", type=Path, help="JSON file (default: bench/results/...)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and report it."""
+    options = _options(argv)
+    raise_file_limit()
+    quick = options.quick
+    rounds = options.rounds or (1 if quick else 2)
+    budget = Budget(
+        seconds=options.seconds or (0.6 if quick else 1.5),
+        end_to_end_messages={1: 30, 10: 100, 100: 300} if quick else {1: 80, 10: 250, 100: 600},
+    )
+    matrix = loads([1, 100] if quick else [1, 10, 100], [2 * KB] if quick else [2 * KB, 100 * KB])
+    if options.only:
+        matrix = [load for load in matrix if options.only in load.label]
+    postgres_problem = "--no-postgres given" if options.no_postgres else None
+    postgres_problem = postgres_problem or installations.postgres_unavailable()
+    if postgres_problem:
+        print(f"PostgreSQL skipped: {postgres_problem}", flush=True)
+    began = time.monotonic()
+    started_at = datetime.now(UTC)
+    with tempfile.TemporaryDirectory(prefix="mailcmd-bench-") as scratch:
+        folder = Path(scratch)
+        systems = _systems(folder, with_postgres=postgres_problem is None)
+        pool = ProcessPoolExecutor(LOAD_PROCESSES, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            for system in systems:
+                print(f"starting {system.name}", flush=True)
+                system.server.start()
+            _warm_up(systems, pool)
+            measurements = _matrix(systems, matrix, budget, rounds, pool)
+            idle = [
+                _idle(system, options.idle)
+                for system in systems
+                if system.kind == "floor" or system.name == "receive-sqlite"
+            ]
+        finally:
+            for system in systems:
+                system.server.stop()
+        scale = (
+            scaling.measure(folder, pool, messages=300 if quick else 1000, rounds=rounds)
+            if postgres_problem is None
+            else None
+        )
+        pool.shutdown()
+    summaries = summarise(measurements)
+    order = [load.label for load in matrix]
+    text = table(summaries, order)
+    print()
+    print(text)
+    print()
+    for result in idle:
+        waits = ", ".join(f"{wait:.1f}" for wait in result.greeting_waits_ms)
+        print(
+            f"idle: {result.system}: {result.held}/{result.connections} connections held,"
+            f" RSS {result.rss_before_mib:.0f} -> {result.rss_mib:.0f} MiB;"
+            f" fresh greeting waits {waits} ms"
+        )
+    if scale is not None:
+        print(scaling.describe(scale))
+    elapsed = time.monotonic() - began
+    print(f"\nran {elapsed:.0f} s; {_machine()}")
+    name = f"{started_at:%Y%m%dT%H%M%SZ}{'-quick' if quick else ''}.json"
+    output = options.output or RESULTS / name
+    output.parent.mkdir(parents=True, exist_ok=True)
+    document: dict[str, Any] = {
+        "started_at": started_at.isoformat(),
+        "seconds": elapsed,
+        "quick": quick,
+        "rounds": rounds,
+        "budget": asdict(budget),
+        "machine": _machine(),
+        "postgres": postgres_problem or "measured",
+        "summaries": [summary.as_dict() for summary in summaries],
+        "table": text,
+        "idle": [asdict(result) for result in idle],
+        "scaling": scale,
+        "measurements": [_compact(measurement) for measurement in measurements],
+    }
+    output.write_text(json.dumps(document, indent=1, default=str))
+    print(f"results: {output}")
+    return 0
+
+
+def _systems(folder: Path, *, with_postgres: bool) -> list[Installation]:
+    tls = installations.certificate(folder / "tls")
+    systems = [installations.floor(folder, tls)]
+    engines: list[tuple[str, str | None]] = [("sqlite", None)]
+    if with_postgres:
+        engines.append(("pg", "postgres"))
+    for engine, database in engines:
+        for kind, work in (("receive", False), ("e2e", True)):
+            name = f"{kind}-{engine}"
+            url = installations.fresh_postgres(f"mailcmd_bench_{kind}") if database else None
+            systems.append(
+                installations.mailcmd(folder, name, tls=tls, database_url=url, work=work)
+            )
+    return systems
+
+
+def _warm_up(systems: list[Installation], pool: ProcessPoolExecutor) -> None:
+    # First logins (argon2), first templates, first connections of each pool.
+    budget = Budget(seconds=0.3, end_to_end_messages={1: 5, 10: 20})
+    for system in systems:
+        for load in (Load("plain", 2 * KB, 10), Load("tls", 2 * KB, 1)):
+            spec = spec_for(system, load, budget, tag=f"warm{time.monotonic_ns()}")
+            generate(spec, pool)
+    for system in systems:
+        if system.kind == "end-to-end":
+            watch = ReplyWatch(installations.open_installation_database(system))
+            watch.wait(10**9, timeout=5.0, stall=2.0)
+
+
+def _matrix(
+    systems: list[Installation],
+    matrix: list[Load],
+    budget: Budget,
+    rounds: int,
+    pool: ProcessPoolExecutor,
+) -> list[Measurement]:
+    databases = {
+        system.name: installations.open_installation_database(system)
+        for system in systems
+        if system.kind == "end-to-end"
+    }
+    watches = {name: ReplyWatch(database) for name, database in databases.items()}
+    measurements = []
+    turn = 0
+    try:
+        for round_number in range(1, rounds + 1):
+            for load in matrix:
+                turn += 1
+                # Rotate who goes first, so that no system always follows the same one.
+                order = systems[turn % len(systems) :] + systems[: turn % len(systems)]
+                for system in order:
+                    measurement = _measure(
+                        system, load, budget, round_number, pool, watches.get(system.name)
+                    )
+                    measurements.append(measurement)
+                    print(_progress(measurement), flush=True)
+    finally:
+        for database in databases.values():
+            database.close()
+    return measurements
+
+
+def _measure(
+    system: Installation,
+    load: Load,
+    budget: Budget,
+    round_number: int,
+    pool: ProcessPoolExecutor,
+    watch: ReplyWatch | None,
+) -> Measurement:
+    spec = spec_for(system, load, budget, tag=f"r{round_number}.{time.monotonic_ns()}")
+    pid = system.server.pid
+    backends = scaling.BackendCpu(system.database_url)
+    if watch is not None:
+        watch.mark()
+    reset_peak_memory(pid)
+    cpu_before = system.server.cpu_seconds()
+    result: LoadResult = generate(spec, pool)
+    seconds = result.finished - result.started
+    reply_latencies: list[float] = []
+    replies = 0
+    if watch is not None:
+        stored = watch.wait(result.accepted, timeout=REPLY_TIMEOUT, stall=REPLY_STALL)
+        sent_at = dict(zip(result.message_ids, result.data_ends, strict=True))
+        reply_latencies = [
+            reply.stored_at - sent_at[reply.answers] for reply in stored if reply.answers in sent_at
+        ]
+        replies = len(reply_latencies)
+        if stored:
+            # From the start of the load until the last reply was stored.
+            seconds = max(reply.stored_at for reply in stored) - result.started_at
+    cpu = system.server.cpu_seconds() - cpu_before
+    database_cpu = backends.used()
+    return Measurement(
+        system=system.name,
+        kind=system.kind,
+        engine=system.engine,
+        load=load.label,
+        round=round_number,
+        accepted=result.accepted,
+        errors=result.errors,
+        seconds=seconds,
+        latencies=result.latencies,
+        reply_latencies=reply_latencies,
+        replies=replies,
+        cpu_seconds=cpu,
+        database_cpu_seconds=database_cpu,
+        peak_rss=memory_bytes(pid)[1],
+        error_samples=result.error_samples,
+    )
+
+
+def _idle(system: Installation, count: int) -> IdleResult:
+    pid = system.server.pid
+    port = system.submission_port
+    print(f"idle: {count} connections to {system.name}", flush=True)
+    return hold_idle(system.name, port, count, rss=lambda: memory_bytes(pid)[0])
+
+
+def _progress(measurement: Measurement) -> str:
+    rate = (
+        measurement.replies if measurement.kind == "end-to-end" else measurement.accepted
+    ) / max(measurement.seconds, 1e-9)
+    errors = (
+        f" errors={measurement.errors} {measurement.error_samples[:1]}"
+        if measurement.errors
+        else ""
+    )
+    return (
+        f"round {measurement.round} {measurement.load:<18} {measurement.system:<15}"
+        f" {rate:8.0f} msgs/s  cpu {measurement.cpu_seconds:6.2f} s{errors}"
+    )
+
+
+def _compact(measurement: Measurement) -> dict[str, Any]:
+    values = asdict(measurement)
+    values["latencies"] = len(measurement.latencies)
+    values["reply_latencies"] = len(measurement.reply_latencies)
+    return values
+
+
+def _machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.partition(":")[2].strip()
+            break
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()},"
+        f" Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
