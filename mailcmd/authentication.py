@@ -68,7 +68,8 @@ class Authenticator:
     database at most every `LOCKOUT_RECHECK_SECONDS`, so that argon2 and the
     database both vanish from a client that logs in for every message; a failure or
     lockout this process records bites at once, and an `unlock` too, since a state
-    that is not clear is never remembered.
+    that is not clear is never remembered. Logins with the same credentials that
+    arrive together (a client's burst of connections, a cold cache) share one check.
     """
 
     def __init__(self, database: Database, policy: AuthSettings) -> None:
@@ -78,6 +79,8 @@ class Authenticator:
         self._clients = ClientFailures(policy)
         self._cache: dict[bytes, _CachedLogin] = {}
         self._key = secrets.token_bytes(32)
+        # Credentials being checked right now, so that a burst of logins runs argon2 once.
+        self._in_flight: dict[bytes, asyncio.Future[None]] = {}
         # Logins whose lockout state was read clear, and until when that is trusted.
         self._clear_until: dict[str, float] = {}
 
@@ -89,6 +92,12 @@ class Authenticator:
         key = hmac.new(
             self._key, f"{login}\0{password}".encode(errors="surrogateescape"), hashlib.sha256
         ).digest()
+        in_flight = self._in_flight.get(key)
+        if in_flight is not None:
+            # The same credentials are being checked already: wait for that check
+            # rather than run argon2 again. A success is then served from the cache; a
+            # failure counts once, and this attempt makes its own check.
+            await asyncio.shield(in_flight)
         cached = self._cache.get(key)
         if cached is not None and cached.expires_at > time.monotonic():
             if not self._known_clear(login):
@@ -101,7 +110,14 @@ class Authenticator:
             self._clients.forget(client)
             log.info("authenticated %s (%s, cached)", cached.verified.login, cached.verified.method)
             return AuthOutcome(verified=cached.verified)
-        checked = await asyncio.to_thread(self._check, login, password)
+        checking = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = checking
+        try:
+            checked = await asyncio.to_thread(self._check, login, password)
+        finally:
+            if self._in_flight.get(key) is checking:
+                del self._in_flight[key]
+            checking.set_result(None)
         if checked.was_locked:
             return self._locked(login, client)
         state, verified = checked.state, checked.verified

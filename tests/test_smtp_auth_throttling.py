@@ -1,5 +1,6 @@
 """Guessing passwords gets slower and then locked out; the operator can unlock; caching."""
 
+import asyncio
 import base64
 import logging
 import smtplib
@@ -186,3 +187,38 @@ async def test_a_lockout_from_another_front_end_stops_cached_logins_at_the_reche
 
     assert first.locked
     assert second.locked
+
+
+async def test_simultaneous_logins_with_the_same_credentials_run_argon2_once(
+    authenticator: tuple[Authenticator, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth, _ = authenticator
+    checks: list[str] = []
+    original = authentication.verify_credentials
+
+    def counted(session: Any, login: str, password: str) -> Any:
+        checks.append(login)
+        return original(session, login, password)
+
+    monkeypatch.setattr(authentication, "verify_credentials", counted)
+
+    outcomes = await asyncio.gather(
+        *(auth.authenticate(ALICE, PASSWORD, "192.0.2.1") for _ in range(5))
+    )
+
+    assert all(outcome.verified is not None for outcome in outcomes)
+    assert checks == [ALICE]
+
+
+async def test_simultaneous_wrong_passwords_each_count_as_a_failure(
+    authenticator: tuple[Authenticator, Database],
+) -> None:
+    auth, _ = authenticator
+
+    outcomes = await asyncio.gather(
+        *(auth.authenticate(ALICE, "guess", "192.0.2.1") for _ in range(3))
+    )
+    after = await auth.authenticate(ALICE, PASSWORD, "192.0.2.1")
+
+    assert all(outcome.verified is None for outcome in outcomes)
+    assert after.locked
