@@ -22,6 +22,13 @@ class Database:
     # SQLite has one writer at a time: in-process writers queue here instead of
     # timing out on the file lock.
     _writer_lock: AbstractContextManager[Any] | None = field(default=None, repr=False)
+    # Sessions whose transactions take the write lock as they begin (SQLite), made once.
+    _writers: sessionmaker[Session] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """Make the factory of writing sessions once, rather than per transaction."""
+        writer_engine = self.engine.execution_options(**{IMMEDIATE_OPTION: True})
+        object.__setattr__(self, "_writers", session_factory(writer_engine))
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
@@ -31,10 +38,8 @@ class Database:
         cannot fail half-way because another writer committed after its first read.
         """
         guard = self._writer_lock or nullcontext()
-        with guard:
-            writer = session_factory(self.engine.execution_options(**{IMMEDIATE_OPTION: True}))
-            with writer() as session:
-                yield session
+        with guard, self._writers() as session:
+            yield session
 
     def close(self) -> None:
         """Close every pooled connection."""
