@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from bench.load import raise_file_limit
 
 STEP_SECONDS = 15.0
+# Connections are opened this many at a time, within the listen backlog.
+OPEN_AT_ONCE = 50
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,11 @@ async def _hold(
     system: str, port: int, count: int, rss: Callable[[], int], fresh_clients: int
 ) -> IdleResult:
     before = rss()
-    opened = await asyncio.gather(*(_open(port) for _ in range(count)), return_exceptions=True)
-    held = [pair for pair in opened if not isinstance(pair, BaseException)]
+    held = []
+    for start in range(0, count, OPEN_AT_ONCE):
+        batch = min(OPEN_AT_ONCE, count - start)
+        opened = await asyncio.gather(*(_open(port) for _ in range(batch)), return_exceptions=True)
+        held += [pair for pair in opened if not isinstance(pair, BaseException)]
     await asyncio.sleep(0.5)
     waits = []
     for _ in range(fresh_clients):

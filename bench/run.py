@@ -8,6 +8,7 @@ table and writes everything as JSON under `bench/results/`.
 """
 
 import argparse
+import functools
 import json
 import multiprocessing
 import os
@@ -78,14 +79,11 @@ def main(argv: list[str] | None = None) -> int:
                 system.server.start()
             _warm_up(systems, pool)
             measurements = _matrix(systems, matrix, budget, rounds, pool)
-            idle = [
-                _idle(system, options.idle)
-                for system in systems
-                if system.kind == "floor" or system.name == "receive-sqlite"
-            ]
+            loaded_rss = {system.name: system.server.memory()[0] for system in systems}
         finally:
             for system in systems:
                 system.server.stop()
+        idle = _idle_servers(folder, options.idle)
         scale = (
             scaling.measure(folder, pool, messages=300 if quick else 1000, rounds=rounds)
             if postgres_problem is None
@@ -98,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(text)
     print()
+    for name, rss in loaded_rss.items():
+        print(f"RSS after the matrix: {name} {rss / 2**20:.0f} MiB")
     for result in idle:
         waits = ", ".join(f"{wait:.1f}" for wait in result.greeting_waits_ms)
         print(
@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         "summaries": [summary.as_dict() for summary in summaries],
         "table": text,
         "idle": [asdict(result) for result in idle],
+        "rss_after_matrix": loaded_rss,
         "scaling": scale,
         "measurements": [_compact(measurement) for measurement in measurements],
     }
@@ -243,11 +244,31 @@ def _measure(
     )
 
 
-def _idle(system: Installation, count: int) -> IdleResult:
-    pid = system.server.pid
-    port = system.submission_port
-    print(f"idle: {count} connections to {system.name}", flush=True)
-    return hold_idle(system.name, port, count, rss=lambda: memory_bytes(pid)[0])
+def _idle_servers(folder: Path, count: int) -> list[IdleResult]:
+    # Fresh servers: what idle connections cost, not what earlier loads left behind.
+    tls = installations.certificate(folder / "tls")
+    fresh = [
+        installations.floor(folder, tls),
+        installations.mailcmd(folder, "idle-sqlite", tls=tls, database_url=None, work=True),
+    ]
+    results = []
+    for system in fresh:
+        system.server.start()
+        try:
+            pid = system.server.pid
+            print(f"idle: {count} connections to a fresh {system.name}", flush=True)
+            results.append(
+                hold_idle(
+                    system.name, system.submission_port, count, rss=functools.partial(_rss, pid)
+                )
+            )
+        finally:
+            system.server.stop()
+    return results
+
+
+def _rss(pid: int) -> int:
+    return memory_bytes(pid)[0]
 
 
 def _progress(measurement: Measurement) -> str:
