@@ -1,6 +1,6 @@
 """Figures of a run: one measurement per system and load and round, summarised into a table."""
 
-import statistics
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -66,7 +66,7 @@ def percentile(values: Sequence[float], share: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1))
     return ordered[rank]
 
 
@@ -184,8 +184,3 @@ def table(summaries: Sequence[Summary], load_order: Sequence[str]) -> str:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def median(values: Sequence[float]) -> float:
-    """The median of `values`, 0 for none."""
-    return statistics.median(values) if values else 0.0
