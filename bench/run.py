@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds = options.rounds or (1 if quick else 2)
     budget = Budget(
         seconds=options.seconds or (0.6 if quick else 1.5),
-        end_to_end_messages={1: 30, 10: 100, 100: 300} if quick else {1: 80, 10: 250, 100: 600},
+        end_to_end_messages={1: 30, 10: 100, 100: 200} if quick else {1: 40, 10: 120, 100: 300},
     )
     matrix = loads([1, 100] if quick else [1, 10, 100], [2 * KB] if quick else [2 * KB, 100 * KB])
     if options.only:
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 system.server.stop()
         idle = _idle_servers(folder, options.idle)
         scale = (
-            scaling.measure(folder, pool, messages=300 if quick else 1000, rounds=rounds)
+            scaling.measure(folder, pool, messages=200 if quick else 500, rounds=rounds)
             if postgres_problem is None
             else None
         )

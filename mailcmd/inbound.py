@@ -122,7 +122,7 @@ class InboundQueue:
         statement = insert(InboundMessage).returning(
             InboundMessage.id, sort_by_parameter_order=True
         )
-        with self._database.engine.begin() as connection:
+        with self._database.writing_connection() as connection:
             ids = list(connection.execute(statement, rows).scalars())
             if self._notify:
                 connection.execute(text(f"NOTIFY {NEW_MAIL_CHANNEL}"))
