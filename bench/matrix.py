@@ -7,6 +7,8 @@ from bench.installations import LOGIN, PASSWORD, Installation
 from bench.load import LoadSpec
 
 KB = 1024
+# End-to-end cells send fewer messages above this size.
+LARGE = 16 * KB
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,9 @@ def spec_for(
     else:
         spec = logged_in
         count = budget.end_to_end_messages[load.concurrency]
+        if load.size > LARGE:
+            # Large messages cost the worker several times more each.
+            count = max(load.concurrency, count // 3)
         spec = replace(spec, duration=None, messages=count)
     if load.security == "tls":
         spec = replace(spec, per_connection=1)

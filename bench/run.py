@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     quick = options.quick
     rounds = options.rounds or (1 if quick else 2)
     budget = Budget(
-        seconds=options.seconds or (0.6 if quick else 1.5),
+        seconds=options.seconds or (0.6 if quick else 1.2),
         end_to_end_messages={1: 30, 10: 100, 100: 200} if quick else {1: 40, 10: 120, 100: 300},
     )
     matrix = loads([1, 100] if quick else [1, 10, 100], [2 * KB] if quick else [2 * KB, 100 * KB])
