@@ -30,6 +30,7 @@ from bench.matrix import KB, Budget, Load, loads, spec_for
 from bench.processes import memory_bytes, reset_peak_memory
 from bench.replies import ReplyWatch
 from bench.report import Measurement, summarise, table
+from bench.targets import verdicts
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # End-to-end cells wait this long at most for their replies, and give up sooner on silence.
@@ -74,31 +75,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mailcmd-bench-") as scratch:
         folder = Path(scratch)
         systems = _systems(folder, with_postgres=postgres_problem is None)
-        pool = ProcessPoolExecutor(LOAD_PROCESSES, mp_context=multiprocessing.get_context("spawn"))
-        try:
-            for system in systems:
-                print(f"starting {system.name}", flush=True)
-                system.server.start()
-            _warm_up(systems, pool)
-            measurements = _matrix(systems, matrix, budget, rounds, pool)
-            # The loads the targets are set for get extra rounds, for steadier figures.
-            focus = [load for load in matrix if load.size == 2 * KB and load.concurrency == 100]
-            if not quick and focus:
-                measurements += _matrix(
-                    systems, focus, budget, FOCUS_ROUNDS, pool, first_round=rounds + 1
-                )
-            loaded_rss = {system.name: system.server.memory()[0] for system in systems}
-        finally:
-            for system in systems:
-                system.server.stop()
-        idle = _idle_servers(folder, options.idle)
-        scale = (
-            scaling.measure(folder, pool, messages=200 if quick else 500, rounds=rounds)
-            if postgres_problem is None
-            else None
-        )
-        pool.shutdown()
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(LOAD_PROCESSES, mp_context=spawn) as pool:
+            measurements, loaded_rss = _run_systems(systems, matrix, budget, rounds, quick, pool)
+            idle = _idle_servers(folder, options.idle)
+            scale = (
+                scaling.measure(folder, pool, messages=200 if quick else 500, rounds=rounds)
+                if postgres_problem is None
+                else None
+            )
     summaries = summarise(measurements)
+
     order = [load.label for load in matrix]
     text = table(summaries, order)
     print()
@@ -115,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     if scale is not None:
         print(scaling.describe(scale))
+    checked = verdicts(summaries, idle, scale)
+    print()
+    for verdict in checked:
+        print(verdict.line())
     elapsed = time.monotonic() - began
     print(f"\nran {elapsed:.0f} s; {_machine()}")
     name = f"{started_at:%Y%m%dT%H%M%SZ}{'-quick' if quick else ''}.json"
@@ -133,11 +124,39 @@ def main(argv: list[str] | None = None) -> int:
         "idle": [asdict(result) for result in idle],
         "rss_after_matrix": loaded_rss,
         "scaling": scale,
+        "targets": [asdict(verdict) for verdict in checked],
         "measurements": [_compact(measurement) for measurement in measurements],
     }
     output.write_text(json.dumps(document, indent=1, default=str))
     print(f"results: {output}")
     return 0
+
+
+def _run_systems(
+    systems: list[Installation],
+    matrix: list[Load],
+    budget: Budget,
+    rounds: int,
+    quick: bool,
+    pool: ProcessPoolExecutor,
+) -> tuple[list[Measurement], dict[str, int]]:
+    # Every system runs through the whole matrix; all are stopped however it ends.
+    try:
+        for system in systems:
+            print(f"starting {system.name}", flush=True)
+            system.server.start()
+        _warm_up(systems, pool)
+        measurements = _matrix(systems, matrix, budget, rounds, pool)
+        # The loads the targets are set for get extra rounds, for steadier figures.
+        focus = [load for load in matrix if load.size == 2 * KB and load.concurrency == 100]
+        if not quick and focus:
+            measurements += _matrix(
+                systems, focus, budget, FOCUS_ROUNDS, pool, first_round=rounds + 1
+            )
+        return measurements, {system.name: system.server.memory()[0] for system in systems}
+    finally:
+        for system in systems:
+            system.server.stop()
 
 
 def _systems(folder: Path, *, with_postgres: bool) -> list[Installation]:
