@@ -39,6 +39,9 @@ REPLY_STALL = 20.0
 LOAD_PROCESSES = 2
 # Extra rounds of the 2 KB loads at concurrency 100 in a full run.
 FOCUS_ROUNDS = 2
+# Single messages sent one at a time, each waiting for its reply: the unloaded round trip.
+ROUND_TRIPS = 20
+ROUND_TRIP_LOAD = "2KB one by one"
 
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     summaries = summarise(measurements)
 
-    order = [load.label for load in matrix]
+    order = [load.label for load in matrix] + [ROUND_TRIP_LOAD]
     text = table(summaries, order)
     print()
     print(text)
@@ -147,6 +150,11 @@ def _run_systems(
             system.server.start()
         _warm_up(systems, pool)
         measurements = _matrix(systems, matrix, budget, rounds, pool)
+        measurements += [
+            _round_trips(system, ROUND_TRIPS if not quick else ROUND_TRIPS // 4, pool)
+            for system in systems
+            if system.kind == "end-to-end"
+        ]
         # The loads the targets are set for get extra rounds, for steadier figures.
         focus = [load for load in matrix if load.size == 2 * KB and load.concurrency == 100]
         if not quick and focus:
@@ -269,6 +277,42 @@ def _measure(
         database_cpu_seconds=database_cpu,
         peak_rss=memory_bytes(pid)[1],
         error_samples=result.error_samples,
+    )
+
+
+def _round_trips(system: Installation, count: int, pool: ProcessPoolExecutor) -> Measurement:
+    # What one person sees: a mail sent, and its reply in the INBOX, on an idle server.
+    database = installations.open_installation_database(system)
+    watch = ReplyWatch(database)
+    budget = Budget(seconds=0.0, end_to_end_messages={1: 1})
+    latencies: list[float] = []
+    replies: list[float] = []
+    cpu_before, began = system.server.cpu_seconds(), time.monotonic()
+    try:
+        for number in range(count):
+            watch.mark()
+            spec = spec_for(system, Load("plain", 2 * KB, 1), budget, tag=f"trip{number}.{began}")
+            result = generate(spec, pool)
+            stored = watch.wait(result.accepted, timeout=REPLY_STALL, stall=REPLY_STALL)
+            latencies += result.latencies
+            sent_at = dict(zip(result.message_ids, result.data_ends, strict=True))
+            replies += [r.stored_at - sent_at[r.answers] for r in stored if r.answers in sent_at]
+    finally:
+        database.close()
+    return Measurement(
+        system=system.name,
+        kind=system.kind,
+        engine=system.engine,
+        load=ROUND_TRIP_LOAD,
+        round=1,
+        accepted=len(latencies),
+        errors=count - len(replies),
+        seconds=time.monotonic() - began,
+        latencies=latencies,
+        reply_latencies=replies,
+        replies=len(replies),
+        cpu_seconds=system.server.cpu_seconds() - cpu_before,
+        peak_rss=system.server.memory()[1],
     )
 
 
