@@ -14,7 +14,7 @@ from bench.load import raise_file_limit
 from mailcmd.authenticity import StaticResolver
 from mailcmd.db.database import Database, open_database
 from mailcmd.logs import configure_logging
-from mailcmd.server import Server
+from mailcmd.server import Server, freeze_start_up_objects
 from mailcmd.settings import Settings, load_settings
 
 
@@ -22,6 +22,7 @@ async def serve(settings: Settings, database: Database, *, work: bool) -> None:
     """Run mailcmd's server until SIGTERM or SIGINT, as `mailcmd serve` does."""
     server = Server(settings, database, work=work, resolver=StaticResolver({}))
     await server.start()
+    freeze_start_up_objects()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
