@@ -128,6 +128,10 @@ def settings_environment(
             "MAILCMD_SMTP__MAX_CONNECTIONS": "2000",
             # One account receives every reply of the run.
             "MAILCMD_WORKER__REPLY_RATE_LIMIT": "1000000000",
+            # Several installations run at once: the mailbox server (where this mailcmd
+            # has one) would take the same fixed ports in each.
+            "MAILCMD_IMAP__PORT": "0",
+            "MAILCMD_IMAP__TLS_PORT": "0",
         }
     )
     return env
