@@ -20,11 +20,16 @@ from mailcmd.throttling import (
     failure_delay,
     login_state,
     record_login_failure,
+    throttle_key,
 )
 
 log = logging.getLogger(__name__)
 
 CACHE_MAX_ENTRIES = 10_000
+# A cached login skips the database's lockout state for this long after it was last
+# read and found clear. Failures and lockouts recorded by this process bite at once;
+# those recorded by other front ends, within this many seconds.
+LOCKOUT_RECHECK_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,12 @@ class Authenticator:
     of CPU (mature mail servers keep the same cache). Entries are keyed by a keyed
     hash of login and password, never by the password; failures are never cached.
     A password changed or an account disabled from another process takes at most
-    `cache_seconds` to bite.
+    `cache_seconds` to bite. A cached login reads the login's lockout state from the
+    database at most every `LOCKOUT_RECHECK_SECONDS`, so that argon2 and the
+    database both vanish from a client that logs in for every message; a failure or
+    lockout this process records bites at once, and an `unlock` too, since a state
+    that is not clear is never remembered. Logins with the same credentials that
+    arrive together (a client's burst of connections, a cold cache) share one check.
     """
 
     def __init__(self, database: Database, policy: AuthSettings) -> None:
@@ -69,6 +79,10 @@ class Authenticator:
         self._clients = ClientFailures(policy)
         self._cache: dict[bytes, _CachedLogin] = {}
         self._key = secrets.token_bytes(32)
+        # Credentials being checked right now, so that a burst of logins runs argon2 once.
+        self._in_flight: dict[bytes, asyncio.Future[None]] = {}
+        # Logins whose lockout state was read clear, and until when that is trusted.
+        self._clear_until: dict[str, float] = {}
 
     async def authenticate(self, login: str, password: str, client: str) -> AuthOutcome:
         """Check `login` and `password` from the client address `client`."""
@@ -78,31 +92,62 @@ class Authenticator:
         key = hmac.new(
             self._key, f"{login}\0{password}".encode(errors="surrogateescape"), hashlib.sha256
         ).digest()
+        in_flight = self._in_flight.get(key)
+        if in_flight is not None:
+            # The same credentials are being checked already: wait for that check
+            # rather than run argon2 again. A success is then served from the cache; a
+            # failure counts once, and this attempt makes its own check.
+            await asyncio.shield(in_flight)
         cached = self._cache.get(key)
         if cached is not None and cached.expires_at > time.monotonic():
-            state = await asyncio.to_thread(self._state, login)
-            if state.locked(utc_now()):
-                return self._locked(login, client)
-            if state.failures:
-                await asyncio.to_thread(self._clear, login)
+            if not self._known_clear(login):
+                state = await asyncio.to_thread(self._state, login)
+                if state.locked(utc_now()):
+                    return self._locked(login, client)
+                if state.failures:
+                    await asyncio.to_thread(self._clear, login)
+                self._remember_clear(login)
             self._clients.forget(client)
             log.info("authenticated %s (%s, cached)", cached.verified.login, cached.verified.method)
             return AuthOutcome(verified=cached.verified)
-        checked = await asyncio.to_thread(self._check, login, password)
+        checking = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = checking
+        try:
+            checked = await asyncio.to_thread(self._check, login, password)
+        finally:
+            if self._in_flight.get(key) is checking:
+                del self._in_flight[key]
+            checking.set_result(None)
         if checked.was_locked:
             return self._locked(login, client)
         state, verified = checked.state, checked.verified
         if verified is not None:
             self._remember(key, verified)
+            self._remember_clear(login)
             self._clients.forget(client)
             log.info("authenticated %s (%s)", verified.login, verified.method)
             return AuthOutcome(verified=verified)
+        self._clear_until.pop(throttle_key(login), None)
         client_failures = self._clients.record_failure(client)
         log.info("authentication failed from %s (%d recent failures)", client, client_failures)
         delay = failure_delay(max(client_failures, state.failures), self._policy)
         return AuthOutcome(verified=None, delay=delay)
 
+    def _known_clear(self, login: str) -> bool:
+        until = self._clear_until.get(throttle_key(login))
+        return until is not None and until > time.monotonic()
+
+    def _remember_clear(self, login: str) -> None:
+        now = time.monotonic()
+        if len(self._clear_until) >= CACHE_MAX_ENTRIES:
+            self._clear_until = {k: v for k, v in self._clear_until.items() if v > now}
+            if len(self._clear_until) >= CACHE_MAX_ENTRIES:
+                self._clear_until.clear()
+        recheck = min(LOCKOUT_RECHECK_SECONDS, self._policy.cache_seconds)
+        self._clear_until[throttle_key(login)] = now + recheck
+
     def _locked(self, login: str, client: str) -> AuthOutcome:
+        self._clear_until.pop(throttle_key(login), None)
         log.warning("refused a login for locked login %r from %s", login[:254], client)
         return AuthOutcome(verified=None, locked=True)
 

@@ -5,7 +5,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session, joinedload
 
 from mailcmd.db.database import Database
@@ -102,29 +102,33 @@ class InboundQueue:
                     self._on_commit()
 
     def _store(self, messages: list[ReceivedMessage]) -> list[int]:
+        # One multi-row INSERT through SQLAlchemy Core: the ORM's unit of work would
+        # cost more than the database does, and it holds the GIL the receiver needs.
         rows = [
-            InboundMessage(
-                raw=message.raw,
-                mail_from=message.mail_from,
-                rcpt_tos=list(message.rcpt_tos),
-                account_id=message.account_id,
-                client_address=message.client_address,
-                helo=message.helo,
-                tls_protocol=message.tls_protocol,
-                tls_cipher=message.tls_cipher,
-                auth_method=message.auth_method,
-                verified_from=message.verified_from,
-                authentication_results=message.authentication_results,
-                size=len(message.raw),
-            )
+            {
+                "raw": message.raw,
+                "mail_from": message.mail_from,
+                "rcpt_tos": list(message.rcpt_tos),
+                "account_id": message.account_id,
+                "client_address": message.client_address,
+                "helo": message.helo,
+                "tls_protocol": message.tls_protocol,
+                "tls_cipher": message.tls_cipher,
+                "auth_method": message.auth_method,
+                "verified_from": message.verified_from,
+                "authentication_results": message.authentication_results,
+                "size": len(message.raw),
+            }
             for message in messages
         ]
-        with self._database.sessions.begin() as session:
-            session.add_all(rows)
-            session.flush()
+        statement = insert(InboundMessage).returning(
+            InboundMessage.id, sort_by_parameter_order=True
+        )
+        with self._database.writing_connection() as connection:
+            ids = list(connection.execute(statement, rows).scalars())
             if self._notify:
-                session.execute(text(f"NOTIFY {NEW_MAIL_CHANNEL}"))
-            return [row.id for row in rows]
+                connection.execute(text(f"NOTIFY {NEW_MAIL_CHANNEL}"))
+        return ids
 
 
 def list_inbound(

@@ -73,13 +73,17 @@ def append(
 
     The folder must exist (the default folders are created on first delivery).
     """
-    if folder_name == INBOX:
-        ensure_default_folders(session, account_id)
-    folder = session.scalars(
+    query = (
         select(MailFolder)
         .where(MailFolder.account_id == account_id, MailFolder.name == folder_name)
         .with_for_update()
-    ).one()
+    )
+    folder = session.scalars(query).one_or_none()
+    if folder is None:
+        if folder_name == INBOX:
+            # The first delivery to an account; later ones find the folders in place.
+            ensure_default_folders(session, account_id)
+        folder = session.scalars(query).one()
     message = MailMessage(
         folder_id=folder.id,
         uid=folder.uid_next,

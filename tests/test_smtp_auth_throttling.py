@@ -1,11 +1,20 @@
 """Guessing passwords gets slower and then locked out; the operator can unlock; caching."""
 
+import asyncio
 import base64
 import logging
 import smtplib
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
+from mailcmd import authentication
+from mailcmd.authentication import Authenticator
+from mailcmd.db.database import Database, open_database
+from mailcmd.db.models import LoginThrottle
+from mailcmd.db.types import utc_now
 from mailcmd.settings import AuthSettings
 from mailcmd.smtp.status import Status
 from mailcmd.throttling import failure_delay
@@ -111,3 +120,105 @@ def test_a_wrong_password_is_never_served_from_the_cache(start_server: StartServ
 
     assert attempt(server, ALICE, PASSWORD) == str(Status.AUTH_OK)
     assert attempt(server, ALICE, PASSWORD + "x") == str(Status.AUTH_INVALID)
+
+
+@pytest.fixture
+def authenticator(accounts: Cli, database_url: str) -> Iterator[tuple[Authenticator, Database]]:
+    """An authenticator on the test database (alice's password is `PASSWORD`)."""
+    database = open_database(database_url)
+    try:
+        yield Authenticator(database, AuthSettings(**FAST_LOCKOUT)), database
+    finally:
+        database.close()
+
+
+def count_state_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every read of a login's lockout state from the database."""
+    reads: list[str] = []
+    original = Authenticator._state
+
+    def counted(self: Authenticator, login: str) -> Any:
+        reads.append(login)
+        return original(self, login)
+
+    monkeypatch.setattr(Authenticator, "_state", counted)
+    return reads
+
+
+async def test_cached_logins_skip_the_database_between_rechecks(
+    authenticator: tuple[Authenticator, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth, _ = authenticator
+    reads = count_state_reads(monkeypatch)
+
+    outcomes = [await auth.authenticate(ALICE, PASSWORD, "192.0.2.1") for _ in range(3)]
+
+    assert all(outcome.verified is not None for outcome in outcomes)
+    assert reads == []
+
+
+async def test_a_failure_here_makes_the_next_cached_login_read_the_lockout_state(
+    authenticator: tuple[Authenticator, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth, _ = authenticator
+    reads = count_state_reads(monkeypatch)
+
+    await auth.authenticate(ALICE, PASSWORD, "192.0.2.1")
+    failed = await auth.authenticate(ALICE, "guess", "192.0.2.1")
+    again = await auth.authenticate(ALICE, PASSWORD, "192.0.2.1")
+
+    assert failed.verified is None
+    assert again.verified is not None
+    assert reads == [ALICE]
+
+
+async def test_a_lockout_from_another_front_end_stops_cached_logins_at_the_recheck(
+    authenticator: tuple[Authenticator, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth, database = authenticator
+    monkeypatch.setattr(authentication, "LOCKOUT_RECHECK_SECONDS", 0.0)
+    assert (await auth.authenticate(ALICE, PASSWORD, "192.0.2.1")).verified is not None
+    with database.sessions.begin() as session:
+        until = utc_now() + timedelta(minutes=5)
+        session.add(LoginThrottle(login=ALICE, failures=3, locked_until=until))
+
+    first = await auth.authenticate(ALICE, PASSWORD, "192.0.2.1")
+    second = await auth.authenticate(ALICE, PASSWORD, "192.0.2.1")
+
+    assert first.locked
+    assert second.locked
+
+
+async def test_simultaneous_logins_with_the_same_credentials_run_argon2_once(
+    authenticator: tuple[Authenticator, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth, _ = authenticator
+    checks: list[str] = []
+    original = authentication.verify_credentials
+
+    def counted(session: Any, login: str, password: str) -> Any:
+        checks.append(login)
+        return original(session, login, password)
+
+    monkeypatch.setattr(authentication, "verify_credentials", counted)
+
+    outcomes = await asyncio.gather(
+        *(auth.authenticate(ALICE, PASSWORD, "192.0.2.1") for _ in range(5))
+    )
+
+    assert all(outcome.verified is not None for outcome in outcomes)
+    assert checks == [ALICE]
+
+
+async def test_simultaneous_wrong_passwords_each_count_as_a_failure(
+    authenticator: tuple[Authenticator, Database],
+) -> None:
+    auth, _ = authenticator
+
+    outcomes = await asyncio.gather(
+        *(auth.authenticate(ALICE, "guess", "192.0.2.1") for _ in range(3))
+    )
+    after = await auth.authenticate(ALICE, PASSWORD, "192.0.2.1")
+
+    assert all(outcome.verified is None for outcome in outcomes)
+    assert after.locked

@@ -6,7 +6,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailcmd.db.engine import IMMEDIATE_OPTION, is_sqlite, open_engine, session_factory
@@ -22,6 +22,15 @@ class Database:
     # SQLite has one writer at a time: in-process writers queue here instead of
     # timing out on the file lock.
     _writer_lock: AbstractContextManager[Any] | None = field(default=None, repr=False)
+    # Transactions that take the write lock as they begin (SQLite), made once.
+    _writer_engine: Engine = field(init=False, repr=False)
+    _writers: sessionmaker[Session] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """Make the writing engine and session factory once, rather than per transaction."""
+        writer_engine = self.engine.execution_options(**{IMMEDIATE_OPTION: True})
+        object.__setattr__(self, "_writer_engine", writer_engine)
+        object.__setattr__(self, "_writers", session_factory(writer_engine))
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
@@ -31,10 +40,20 @@ class Database:
         cannot fail half-way because another writer committed after its first read.
         """
         guard = self._writer_lock or nullcontext()
-        with guard:
-            writer = session_factory(self.engine.execution_options(**{IMMEDIATE_OPTION: True}))
-            with writer() as session:
-                yield session
+        with guard, self._writers() as session:
+            yield session
+
+    @contextmanager
+    def writing_connection(self) -> Iterator[Connection]:
+        """Yield a connection in a write transaction, committed when the block ends.
+
+        The same lock as `writing` is taken, so that on SQLite this writer waits its
+        turn among the others instead of polling the file lock with growing sleeps.
+        An exception rolls the transaction back.
+        """
+        guard = self._writer_lock or nullcontext()
+        with guard, self._writer_engine.begin() as connection:
+            yield connection
 
     def close(self) -> None:
         """Close every pooled connection."""

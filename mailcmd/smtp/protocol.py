@@ -2,6 +2,8 @@
 
 import asyncio
 import logging
+from email._header_value_parser import get_addr_spec, get_angle_addr
+from email.errors import HeaderParseError
 from typing import Any
 
 from aiosmtpd.smtp import SMTP
@@ -73,6 +75,21 @@ class ReceiverProtocol(SMTP):
             await self.push(str(Status.TLS_ALREADY_ACTIVE))
             return
         await super().smtp_STARTTLS(arg)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        # The same parsing as aiosmtpd's, which also defines a typing.Protocol class
+        # on every call: that cost more than parsing the address (benchmark profile).
+        if not arg:
+            return "", ""
+        try:
+            parsed = get_angle_addr(arg) if arg.lstrip().startswith("<") else get_addr_spec(arg)
+        except HeaderParseError:
+            return None, None
+        address, rest = parsed
+        addr = str(address.addr_spec)
+        if self.local_part_limit and len(addr.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return addr, rest
 
     def _timeout_cb(self) -> None:
         # aiosmtpd closes an idle connection without a word; RFC 5321 wants a 421.

@@ -1,0 +1,1 @@
+"""Benchmarks of mailcmd against raw aiosmtpd: throughput, latency, CPU and memory."""
