@@ -344,16 +344,24 @@ def _only(passwords: Mapping[str, str]) -> str | None:
 # up), where the client sockets of this and other processes never land between the
 # moment a port is found free and the moment a server binds it.
 TEST_PORTS = range(20000, 32768)
+# Each process walks the range in an order of its own and never hands a port out
+# twice, so that two servers of one test cannot be given the same port.
+_port_order = random.sample(TEST_PORTS, len(TEST_PORTS))
+_port_lock = threading.Lock()
 
 
 def free_port() -> int:
-    """Return a loopback TCP port that is free now, outside the ephemeral range."""
-    for _ in range(100):
-        port = random.choice(TEST_PORTS)  # noqa: S311 - not a secret, just spread out
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {TEST_PORTS} after 100 tries")
+    """Return a loopback TCP port that is free now, outside the ephemeral range.
+
+    No port is returned twice by one process.
+    """
+    with _port_lock:
+        while _port_order:
+            port = _port_order.pop()
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError(f"every port in {TEST_PORTS} was handed out or busy")
