@@ -1,7 +1,6 @@
 """Clients for the mailbox server in tests: imaplib over real TLS, and raw bytes."""
 
 import imaplib
-import socket
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -11,7 +10,7 @@ import pytest
 from mailcmd.db.database import open_database
 from mailcmd.mailstore import append, local_account_id
 from tests.conftest import ALICE, PASSWORD, StartServer
-from tests.servers import TIMEOUT, RunningServer
+from tests.servers import TIMEOUT, RawSocket, RunningServer
 
 MESSAGE = (
     b"From: Bob Example <bob@example.org>\r\n"
@@ -79,23 +78,15 @@ def deliver(server: RunningServer, raw: bytes = MESSAGE, folder: str = "INBOX") 
     return uid
 
 
-class RawImap:
+class RawImap(RawSocket):
     """A byte-level IMAP client for what imaplib will not send."""
 
     def __init__(self, port: int, tls_context: ssl.SSLContext | None = None) -> None:
         """Connect to 127.0.0.1:`port` (through TLS at once if `tls_context`), read the greeting."""
-        sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        if tls_context is not None:
-            sock = tls_context.wrap_socket(sock, server_hostname="localhost")
-        self.sock = sock
-        self._buffer = b""
+        super().__init__(port, tls_context)
         # Whether the server closed the connection (an empty line is not that).
         self.closed = False
         self.greeting = self.line()
-
-    def send(self, data: bytes) -> None:
-        """Send `data` exactly as given."""
-        self.sock.sendall(data)
 
     def line(self) -> bytes:
         """Read one line without its CRLF; b'' if the server closed."""
@@ -121,22 +112,6 @@ class RawImap:
         """Send `tag text` and return the response lines."""
         self.send(tag + b" " + text + b"\r\n")
         return self.until_tagged(tag)
-
-    def starttls(self, context: ssl.SSLContext) -> None:
-        """Start TLS (after the server's OK to STARTTLS)."""
-        self.sock = context.wrap_socket(self.sock, server_hostname="localhost")
-        self._buffer = b""
-
-    def closed_by_server(self) -> bool:
-        """Whether the server has closed the connection."""
-        try:
-            return self.sock.recv(1) == b""
-        except (ConnectionResetError, ssl.SSLError):
-            return True
-
-    def close(self) -> None:
-        """Close the connection."""
-        self.sock.close()
 
 
 @contextmanager

@@ -220,8 +220,8 @@ def clean_environment(**overrides: str) -> dict[str, str]:
     return env
 
 
-class RawClient:
-    """A byte-level SMTP client for what smtplib will not send: abuse and malformed input."""
+class RawSocket:
+    """A byte-level connection to a loopback port, for protocol tests of any server."""
 
     def __init__(self, port: int, tls_context: ssl.SSLContext | None = None) -> None:
         """Connect to 127.0.0.1:`port`, through TLS at once if `tls_context` is given."""
@@ -234,6 +234,26 @@ class RawClient:
     def send(self, data: bytes) -> None:
         """Send `data` exactly as given."""
         self.sock.sendall(data)
+
+    def starttls(self, context: ssl.SSLContext) -> None:
+        """Start TLS on the connection (after the server said yes to STARTTLS)."""
+        self.sock = context.wrap_socket(self.sock, server_hostname="localhost")
+        self._buffer = b""
+
+    def closed_by_server(self) -> bool:
+        """Whether the server has closed the connection (reading gives end of file)."""
+        try:
+            return self.sock.recv(1) == b""
+        except (ConnectionResetError, ssl.SSLError):
+            return True
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.sock.close()
+
+
+class RawClient(RawSocket):
+    """A byte-level SMTP client for what smtplib will not send: abuse and malformed input."""
 
     def reply(self) -> str:
         """Read one whole reply (every line of a multi-line one); '' if the server closed."""
@@ -250,22 +270,6 @@ class RawClient:
         """Send one command line and return the reply."""
         self.send(line.encode() + b"\r\n")
         return self.reply()
-
-    def starttls(self, context: ssl.SSLContext) -> None:
-        """Start TLS on the connection (after the server's 220)."""
-        self.sock = context.wrap_socket(self.sock, server_hostname="localhost")
-        self._buffer = b""
-
-    def closed_by_server(self) -> bool:
-        """Whether the server has closed the connection (reading gives end of file)."""
-        try:
-            return self.sock.recv(1) == b""
-        except (ConnectionResetError, ssl.SSLError):
-            return True
-
-    def close(self) -> None:
-        """Close the connection."""
-        self.sock.close()
 
     def _line(self) -> str:
         while b"\r\n" not in self._buffer:

@@ -14,6 +14,7 @@ from mailcmd.imap.connection import Connection, ConnectionClosed, Limits
 from mailcmd.imap.dispatch import serve
 from mailcmd.imap.responses import BYE_BUSY, BYE_SHUTDOWN
 from mailcmd.imap.session import ServerContext, Session
+from mailcmd.listening import listening_addresses, stop_listening
 from mailcmd.settings import Settings
 from mailcmd.tls import ServerTls
 
@@ -32,16 +33,11 @@ class ImapListeners:
 
     def addresses(self) -> dict[str, str]:
         """Return each listener's name and the `host:port` it listens on."""
-        found = {}
-        for name, server in self.servers.items():
-            host, port = server.sockets[0].getsockname()[:2]
-            found[name] = f"{host}:{port}"
-        return found
+        return listening_addresses(self.servers)
 
     def stop_accepting(self) -> None:
         """Close the listening sockets; sessions already open go on."""
-        for server in self.servers.values():
-            server.close()
+        stop_listening(self.servers)
 
     async def close_sessions(self) -> None:
         """Say goodbye to every open session, end it, and stop listening for changes."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from mailcmd.authentication import Authenticator
 from mailcmd.authenticity import TxtResolver
 from mailcmd.inbound import InboundQueue
+from mailcmd.listening import listening_addresses, stop_listening
 from mailcmd.recipients import RecipientDirectory
 from mailcmd.settings import Settings
 from mailcmd.smtp.handler import ListenerPolicy, ReceiverHandler
@@ -49,16 +50,11 @@ class SmtpListeners:
 
     def addresses(self) -> dict[str, str]:
         """Return each listener's name and the `host:port` it listens on."""
-        found = {}
-        for name, server in self.servers.items():
-            host, port = server.sockets[0].getsockname()[:2]
-            found[name] = f"{host}:{port}"
-        return found
+        return listening_addresses(self.servers)
 
     def stop_accepting(self) -> None:
         """Close the listening sockets; connections already open go on."""
-        for server in self.servers.values():
-            server.close()
+        stop_listening(self.servers)
 
     def transactions_in_flight(self) -> int:
         """Return how many connections are between MAIL and the end of DATA."""
