@@ -229,11 +229,14 @@ def wait_until_refused(port: int) -> None:
         assert time.monotonic() < deadline, f"port {port} still accepts connections"
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as probe:
-                # Waiting for the greeting paces the probes by the server's own pace.
+                # Waiting for the greeting paces the probes by the server's own pace;
+                # a probe accepted as the server stops may get none until the grace
+                # period ends, so it is given up on after a second.
+                probe.settimeout(1.0)
                 probe.recv(1024)
         except ConnectionRefusedError:
             return
-        except ConnectionResetError:
+        except (ConnectionResetError, TimeoutError):
             continue
 
 
