@@ -46,10 +46,15 @@ def cli_state(ctx: typer.Context) -> CliState:
 
 @contextmanager
 def database_session(ctx: typer.Context) -> Iterator[Session]:
-    """Yield a session on the configured database, committed if the block succeeds."""
+    """Yield a session on the configured database, committed if the block succeeds.
+
+    The transaction takes SQLite's write lock as it begins, so that a command run
+    beside a busy server waits its turn instead of failing as "database is locked".
+    """
     database: Database = open_database(cli_state(ctx).settings.database_url)
     try:
-        with database.sessions.begin() as session:
+        with database.writing() as session:
             yield session
+            session.commit()
     finally:
         database.close()
