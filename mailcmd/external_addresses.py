@@ -121,10 +121,13 @@ def confirm_external_address(session: Session, address: str, code: str) -> Exter
 def remove_external_address(session: Session, login: str, address: str) -> None:
     """Remove a declared address of `login`; raises `AccountError` if it has none such."""
     account = get_account(session, login)
+    try:
+        normalised = normalise_address(address)
+    except InvalidAddressError as error:
+        raise AccountError(str(error)) from None
     entry = session.scalar(
         select(ExternalAddress).where(
-            ExternalAddress.account_id == account.id,
-            ExternalAddress.address == address.strip().lower(),
+            ExternalAddress.account_id == account.id, ExternalAddress.address == normalised
         )
     )
     if entry is None:
