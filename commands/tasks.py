@@ -134,8 +134,8 @@ def _answer(ctx: Context, task: Task, event: str) -> None:
     ctx.reply("tasks/task", task=task, event=event, tag=task.id)
     others = [task.owner] + [share.account for share in task.shares]
     for account in others:
-        address = _address(account)
-        if account.id != ctx.sender.account_id and address is not None:
+        address = _address(account) if account.id != ctx.sender.account_id else None
+        if address is not None:
             changed_by = ctx.sender.login or ctx.sender.address
             ctx.notify(
                 address,
@@ -175,12 +175,16 @@ def add(
     if ctx.sender.account_id is None:
         raise CommandError("tasks belong to accounts")
     task = Task(
-        owner_id=ctx.sender.account_id,
+        owner=ctx.session.get(Account, ctx.sender.account_id),
         title=title[:200],
         description=ctx.body.strip(),
         due=due,
         tags=sorted(set(tag)),
         priority=priority,
+        # A new task's collections are known to be empty: no query needs to say so.
+        comments=[],
+        attachments=[],
+        shares=[],
     )
     ctx.session.add(task)
     _store_attachments(ctx, task)

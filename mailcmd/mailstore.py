@@ -9,10 +9,11 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
-from mailcmd.db.models import AccountAddress, MailFolder, MailMessage
+from mailcmd.db.models import AccountAddress, Base, MailFolder, MailMessage
 from mailcmd.db.types import utc_now
 
 INBOX = "INBOX"
@@ -28,6 +29,9 @@ DEFAULT_FOLDERS: dict[str, str | None] = {
     "Junk": "\\Junk",
     "Archive": "\\Archive",
 }
+# The tables themselves, for the Core statements of delivery's hot path.
+_FOLDERS = Base.metadata.tables[MailFolder.__tablename__]
+_MESSAGES = Base.metadata.tables[MailMessage.__tablename__]
 
 
 def local_account_id(session: Session, address: str) -> int | None:
@@ -68,35 +72,41 @@ def append(
     raw: bytes,
     flags: Iterable[str] = (),
     internal_at: datetime | None = None,
-) -> MailMessage:
-    """Store `raw` in the account's folder with the next UID; the caller commits.
+) -> int:
+    """Store `raw` in the account's folder with the next UID, and return it; the caller commits.
 
-    The folder must exist (the default folders are created on first delivery).
+    The folder must exist (the default folders are created on first delivery);
+    `NoResultFound` is raised for any other missing folder.
     """
-    query = (
-        select(MailFolder)
-        .where(MailFolder.account_id == account_id, MailFolder.name == folder_name)
-        .with_for_update()
+    # One statement takes the folder's next UID and its row lock (PostgreSQL; SQLite
+    # writers are serialised anyway), so concurrent appends get distinct UIDs.
+    folders = _FOLDERS.c
+    take_uid = (
+        update(_FOLDERS)
+        .where(folders.account_id == account_id, folders.name == folder_name)
+        .values(uid_next=folders.uid_next + 1)
+        .returning(folders.id, folders.uid_next)
     )
-    folder = session.scalars(query).one_or_none()
-    if folder is None:
-        if folder_name == INBOX:
-            # The first delivery to an account; later ones find the folders in place.
-            ensure_default_folders(session, account_id)
-        folder = session.scalars(query).one()
-    message = MailMessage(
-        folder_id=folder.id,
-        uid=folder.uid_next,
-        flags=sorted(set(flags)),
-        internal_at=internal_at or utc_now(),
-        size=len(raw),
-        raw=raw,
+    taken = session.execute(take_uid).one_or_none()
+    if taken is None and folder_name == INBOX:
+        # The first delivery to an account; later ones find the folders in place.
+        ensure_default_folders(session, account_id)
+        taken = session.execute(take_uid).one_or_none()
+    if taken is None:
+        raise NoResultFound(f"account {account_id} has no folder {folder_name!r}")
+    folder_id, uid = taken[0], taken[1] - 1
+    session.execute(
+        insert(_MESSAGES).values(
+            folder_id=folder_id,
+            uid=uid,
+            flags=sorted(set(flags)),
+            internal_at=internal_at or utc_now(),
+            size=len(raw),
+            raw=raw,
+        )
     )
-    folder.uid_next += 1
-    session.add(message)
-    session.flush()
     announce_change(session, account_id)
-    return message
+    return int(uid)
 
 
 def announce_change(session: Session, account_id: int) -> None:

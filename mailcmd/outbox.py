@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from mailcmd.db.models import OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
+from mailcmd.mailstore import INBOX, append, local_account_id
 
 
 def list_outbound(
@@ -61,20 +62,29 @@ def queue_mail(
 ) -> OutboundMessage:
     """Put `mail` in the outbox for its To address; the caller commits.
 
-    Every mail mailcmd sends is automatic, so it goes out with the null envelope
-    sender (RFC 3834): no bounce of it can start a loop. `answers_address` counts
-    the mail as an automatic reply to that person, for the hourly reply limit.
+    Mail for a local account is delivered to its INBOX at once, in the caller's
+    transaction, and kept in the outbox as done: it arrives exactly when (and only
+    if) what caused it commits, and no second transaction is needed. Every mail
+    mailcmd sends is automatic, so it goes out with the null envelope sender (RFC
+    3834): no bounce of it can start a loop. `answers_address` counts the mail as an
+    automatic reply to that person, for the hourly reply limit.
     """
     message_id = mail["Message-ID"]
+    raw = mail.as_bytes(policy=SMTP_POLICY)
+    to = str(mail["To"])
+    owner = local_account_id(session, to)
     row = OutboundMessage(
-        raw=mail.as_bytes(policy=SMTP_POLICY),
+        raw=raw,
         mail_from="",
-        rcpt_tos=[str(mail["To"])],
+        rcpt_tos=[to],
         inbound_message_id=inbound_message_id,
         answers_address=answers_address,
         message_id=str(message_id)[:255] if message_id else None,
+        status=QueueStatus.QUEUED if owner is None else QueueStatus.DONE,
     )
     session.add(row)
+    if owner is not None:
+        append(session, owner, INBOX, raw)
     return row
 
 

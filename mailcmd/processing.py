@@ -17,12 +17,12 @@ from datetime import date, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailcmd.app import CONFIRM_ADDRESS, HELP_ADDRESS, Registry
 from mailcmd.context import CommandError, Context, Reply, Sender
 from mailcmd.db.database import Database
+from mailcmd.db.inserts import insert_if_new
 from mailcmd.db.models import (
     InboundMessage,
     OutboundMessage,
@@ -313,16 +313,13 @@ class Processor:
 
     def _first_time(self, session: Session, sender: Sender, message_id: str, queue_id: int) -> bool:
         key = sender.login or sender.address
-        try:
-            with session.begin_nested():
-                session.add(
-                    ProcessedMessage(
-                        sender=key[:254], message_id=message_id[:255], inbound_message_id=queue_id
-                    )
-                )
-        except IntegrityError:
-            return False
-        return True
+        values = {
+            "sender": key[:254],
+            "message_id": message_id[:255],
+            "inbound_message_id": queue_id,
+            "processed_at": utc_now(),
+        }
+        return insert_if_new(session, ProcessedMessage.__table__, values)
 
     def _finish(
         self, session: Session, row: InboundMessage, attempt: Attempt, note: str

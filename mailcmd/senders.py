@@ -1,11 +1,14 @@
 """Who a stored message acts for: a logged-in account, a verified sender, or nobody, and why."""
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from mailcmd.context import Sender
 from mailcmd.db.models import Account, InboundMessage
 from mailcmd.external_addresses import confirmed_account
 from mailcmd.message import MessageView
+
+# Where the session keeps the sender's account while a message is processed.
+SENDER_ACCOUNT = "mailcmd.sender_account"
 
 
 def sender_of(session: Session, row: InboundMessage, view: MessageView) -> Sender:
@@ -18,7 +21,7 @@ def sender_of(session: Session, row: InboundMessage, view: MessageView) -> Sende
     address = row.mail_from or view.sender or ""
     proved_by = (row.auth_method or "password").partition(":")[0]
     if row.account_id is not None:
-        account = session.get(Account, row.account_id)
+        account = session.get(Account, row.account_id, options=[joinedload(Account.addresses)])
     elif row.verified_from is not None:
         proved_by = "verified-sender"
         # Mail from another server whose From passed DMARC alignment: it acts as
@@ -29,6 +32,9 @@ def sender_of(session: Session, row: InboundMessage, view: MessageView) -> Sende
         account = None
     if account is None or not account.enabled:
         return Sender(address=address, unverified=_unverified_reason(row, view))
+    # The identity map holds objects weakly: a strong reference keeps the account in
+    # it, so that a handler's lookups of the sender's account cost no query.
+    session.info[SENDER_ACCOUNT] = account
     return Sender(
         address=address,
         account_id=account.id,

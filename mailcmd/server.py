@@ -110,7 +110,7 @@ class Server:
                 domain=settings.domain,
                 zone=settings.zone,
                 poll_seconds=settings.worker.poll_seconds,
-                on_mail=self.deliverer.wake if self.deliverer is not None else None,
+                on_mail=self._processed,
             )
             if work
             else None

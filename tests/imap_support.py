@@ -71,7 +71,7 @@ def deliver(server: RunningServer, raw: bytes = MESSAGE, folder: str = "INBOX") 
         with database.writing() as session, session.begin():
             account_id = local_account_id(session, ALICE)
             assert account_id is not None
-            uid = append(session, account_id, folder, raw).uid
+            uid = append(session, account_id, folder, raw)
     finally:
         database.close()
     server.loop.call_soon_threadsafe(server.server.mailbox_events.wake)

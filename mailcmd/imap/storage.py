@@ -323,7 +323,7 @@ def copy_messages(
                 flags=message.flags,
                 internal_at=message.internal_at,
             )
-            pairs.append((message.uid, copied.uid))
+            pairs.append((message.uid, copied))
             if move:
                 session.delete(message)
         mailstore.announce_change(session, account_id)
@@ -344,10 +344,10 @@ def append_message(
         folder = _folder(session, account_id, name)
         if quota is not None:
             _check_quota(session, account_id, len(raw), quota)
-        message = mailstore.append(
+        uid = mailstore.append(
             session, account_id, folder.name, raw, normal_flags(flags), internal_at
         )
-        return folder.uid_validity, message.uid
+        return folder.uid_validity, uid
 
 
 def usage(session: Session, account_id: int) -> int:

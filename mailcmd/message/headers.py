@@ -1,9 +1,10 @@
 """Header fields of a received message, read defensively: bounded, decoded, one line each."""
 
+import functools
 import re
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.policy import EmailPolicy
+from email.policy import EmailPolicy, linesep_splitter  # type: ignore[attr-defined]
 from email.utils import parseaddr, parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,9 @@ STRUCTURED_LIMIT = 1024
 FETCH_LIMIT = 8192
 # What the view reads of Subject, References and the rest, which parse in linear time.
 VIEW_LIMIT = 16384
+# Parsed fields kept for reuse: the same Content-Type or MIME-Version recurs in most
+# mail, and a message's Content-Type is read several times while its body is decoded.
+PARSED_CACHE_SIZE = 1024
 _STRUCTURED = frozenset(
     {
         "content-type",
@@ -54,10 +58,17 @@ class BoundedPolicy(_EmailPolicy):
 
     def header_fetch_parse(self, name: str, value: str) -> Any:
         """Parse a stored header like `policy.default`, reading at most a bounded prefix."""
-        if isinstance(value, str):
-            limit = STRUCTURED_LIMIT if name.lower() in _STRUCTURED else FETCH_LIMIT
-            value = value[:limit]
-        return super().header_fetch_parse(name, value)
+        if not isinstance(value, str) or hasattr(value, "name"):
+            return super().header_fetch_parse(name, value)
+        limit = STRUCTURED_LIMIT if name.lower() in _STRUCTURED else FETCH_LIMIT
+        return _parsed_field(self.header_factory, name, value[:limit])
+
+
+@functools.lru_cache(maxsize=PARSED_CACHE_SIZE)
+def _parsed_field(factory: Any, name: str, value: str) -> Any:
+    # Parsed header objects are never changed after parsing, so one can serve every
+    # message that has the same field; the value is bounded, so the cache is too.
+    return factory(name, "".join(linesep_splitter.split(value)))
 
 
 POLICY = BoundedPolicy()

@@ -1,0 +1,19 @@
+"""Inserting a row only if its key is new, in one statement on SQLite and PostgreSQL."""
+
+from typing import Any
+
+from sqlalchemy import FromClause
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+
+def insert_if_new(session: Session, table: FromClause, values: dict[str, Any]) -> bool:
+    """Insert `values` into `table` unless a row with the same key exists; True if inserted.
+
+    One `INSERT ... ON CONFLICT DO NOTHING`: no savepoint, no integrity error, and
+    the row's key lock is held to the end of the caller's transaction.
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(values).on_conflict_do_nothing()
+    result = session.execute(statement)
+    return int(getattr(result, "rowcount", 0)) == 1
