@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 from mailcmd.accounts import AccountError, get_account
 from mailcmd.addresses import InvalidAddressError, normalise_address
 from mailcmd.app import CONFIRM_ADDRESS
-from mailcmd.db.models import Account, AccountAddress, ExternalAddress, OutboundMessage
+from mailcmd.db.models import Account, AccountAddress, ExternalAddress
 from mailcmd.db.types import utc_now
 from mailcmd.outbox import queue_mail
 from mailcmd.rendering import Renderer
@@ -75,7 +75,7 @@ def add_external_address(
 
 def queue_confirmation(
     session: Session, renderer: Renderer, pending: PendingConfirmation, domain: str
-) -> OutboundMessage:
+) -> None:
     """Put the mail asking `pending.address` to answer with its code in the outbox."""
     rendered = renderer.render(
         "mailcmd/confirm-address",
@@ -96,7 +96,7 @@ def queue_confirmation(
         reply_to=f"{CONFIRM_ADDRESS}+{pending.code}@{domain}",
         auto_submitted="auto-generated",
     )
-    return queue_mail(session, mail)
+    queue_mail(session, mail)
 
 
 def confirm_external_address(session: Session, address: str, code: str) -> ExternalAddress | None:

@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,17 @@ DEFAULT_FOLDERS: dict[str, str | None] = {
 # The tables themselves, for the Core statements of delivery's hot path.
 _FOLDERS = Base.metadata.tables[MailFolder.__tablename__]
 _MESSAGES = Base.metadata.tables[MailMessage.__tablename__]
+# One statement takes a folder's next UID and its row lock (PostgreSQL; SQLite
+# writers are serialised anyway), so concurrent appends get distinct UIDs.
+_TAKE_UID = (
+    update(_FOLDERS)
+    .where(
+        _FOLDERS.c.account_id == bindparam("owner"),
+        _FOLDERS.c.name == bindparam("folder_name"),
+    )
+    .values(uid_next=_FOLDERS.c.uid_next + 1)
+    .returning(_FOLDERS.c.id, _FOLDERS.c.uid_next)
+)
 
 
 def local_account_id(session: Session, address: str) -> int | None:
@@ -78,33 +89,24 @@ def append(
     The folder must exist (the default folders are created on first delivery);
     `NoResultFound` is raised for any other missing folder.
     """
-    # One statement takes the folder's next UID and its row lock (PostgreSQL; SQLite
-    # writers are serialised anyway), so concurrent appends get distinct UIDs.
-    folders = _FOLDERS.c
-    take_uid = (
-        update(_FOLDERS)
-        .where(folders.account_id == account_id, folders.name == folder_name)
-        .values(uid_next=folders.uid_next + 1)
-        .returning(folders.id, folders.uid_next)
-    )
-    taken = session.execute(take_uid).one_or_none()
+    folder = {"owner": account_id, "folder_name": folder_name}
+    taken = session.execute(_TAKE_UID, folder).one_or_none()
     if taken is None and folder_name == INBOX:
         # The first delivery to an account; later ones find the folders in place.
         ensure_default_folders(session, account_id)
-        taken = session.execute(take_uid).one_or_none()
+        taken = session.execute(_TAKE_UID, folder).one_or_none()
     if taken is None:
         raise NoResultFound(f"account {account_id} has no folder {folder_name!r}")
     folder_id, uid = taken[0], taken[1] - 1
-    session.execute(
-        insert(_MESSAGES).values(
-            folder_id=folder_id,
-            uid=uid,
-            flags=sorted(set(flags)),
-            internal_at=internal_at or utc_now(),
-            size=len(raw),
-            raw=raw,
-        )
-    )
+    row = {
+        "folder_id": folder_id,
+        "uid": uid,
+        "flags": sorted(set(flags)),
+        "internal_at": internal_at or utc_now(),
+        "size": len(raw),
+        "raw": raw,
+    }
+    session.execute(insert(_MESSAGES), row)
     announce_change(session, account_id)
     return int(uid)
 

@@ -5,12 +5,14 @@ from datetime import timedelta
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from mailcmd.db.models import OutboundMessage, QueueStatus
+from mailcmd.db.models import Base, OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
 from mailcmd.mailstore import INBOX, append, local_account_id
+
+_OUTBOX = Base.metadata.tables[OutboundMessage.__tablename__]
 
 
 def list_outbound(
@@ -59,7 +61,7 @@ def queue_mail(
     *,
     inbound_message_id: int | None = None,
     answers_address: str | None = None,
-) -> OutboundMessage:
+) -> None:
     """Put `mail` in the outbox for its To address; the caller commits.
 
     Mail for a local account is delivered to its INBOX at once, in the caller's
@@ -73,19 +75,20 @@ def queue_mail(
     raw = mail.as_bytes(policy=SMTP_POLICY)
     to = str(mail["To"])
     owner = local_account_id(session, to)
-    row = OutboundMessage(
-        raw=raw,
-        mail_from="",
-        rcpt_tos=[to],
-        inbound_message_id=inbound_message_id,
-        answers_address=answers_address,
-        message_id=str(message_id)[:255] if message_id else None,
-        status=QueueStatus.QUEUED if owner is None else QueueStatus.DONE,
+    # Core, not the ORM's unit of work: this runs for every reply.
+    session.execute(
+        insert(_OUTBOX).values(
+            raw=raw,
+            mail_from="",
+            rcpt_tos=[to],
+            inbound_message_id=inbound_message_id,
+            answers_address=answers_address,
+            message_id=str(message_id)[:255] if message_id else None,
+            status=QueueStatus.QUEUED if owner is None else QueueStatus.DONE,
+        )
     )
-    session.add(row)
     if owner is not None:
         append(session, owner, INBOX, raw)
-    return row
 
 
 def is_own_message(session: Session, message_id: str) -> bool:
