@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from mailcmd.db.database import Database
 from mailcmd.db.models import OutboundMessage, QueueStatus
@@ -129,16 +129,21 @@ class Deliverer:
         now = utc_now()
         jobs: list[_RelayJob] = []
         delivered = False
+        is_due = and_(
+            OutboundMessage.status.in_(
+                [QueueStatus.QUEUED, QueueStatus.DEFERRED, QueueStatus.PROCESSING]
+            ),
+            OutboundMessage.next_attempt_at <= now,
+        )
+        with self._database.sessions() as session:
+            # A look without the write lock first: mail for local accounts is
+            # delivered as it is queued, so most wake-ups find nothing to do here.
+            if session.scalar(select(OutboundMessage.id).where(is_due).limit(1)) is None:
+                return jobs
         with self._database.writing() as session:
             due = session.scalars(
                 select(OutboundMessage)
-                .where(
-                    or_(
-                        OutboundMessage.status.in_([QueueStatus.QUEUED, QueueStatus.DEFERRED]),
-                        OutboundMessage.status == QueueStatus.PROCESSING,
-                    )
-                )
-                .where(OutboundMessage.next_attempt_at <= now)
+                .where(is_due)
                 .order_by(OutboundMessage.id)
                 .limit(BATCH)
                 .with_for_update(skip_locked=True)

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -60,6 +60,10 @@ class Worker:
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._running: set[asyncio.Task[None]] = set()
+        # Claimed messages waiting for a free slot: claiming several at once costs one
+        # write transaction instead of one per message. At most `concurrency` wait,
+        # so each starts within one handler's time limit, well inside its lease.
+        self._backlog: deque[_Claim] = deque()
         self._main: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         # Handlers get threads of their own, so that slow ones never starve the
@@ -93,6 +97,11 @@ class Worker:
         if self._main is not None:
             # Not cancelled: a claim in a thread must finish before the database closes.
             await self._main
+        if self._backlog:
+            # Handed back rather than run, so that stopping waits only for what runs.
+            unstarted = list(self._backlog)
+            self._backlog.clear()
+            await asyncio.get_running_loop().run_in_executor(None, self._release, unstarted)
         if self._running:
             await asyncio.wait(self._running)
         # Handlers given up on may still run in their threads; they are waited for as
@@ -122,13 +131,15 @@ class Worker:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        concurrency = self._settings.concurrency
         while not self._stopping:
             # Cleared before claiming: a wake-up during the claim is not lost.
             self._wakeup.clear()
-            free = self._settings.concurrency - len(self._running)
-            claims = await loop.run_in_executor(None, self._claim, free) if free > 0 else []
-            for claim in claims:
-                task = asyncio.create_task(self._handle(claim))
+            wanted = 2 * concurrency - len(self._running)
+            if not self._backlog and wanted > 0:
+                self._backlog.extend(await loop.run_in_executor(None, self._claim, wanted))
+            while self._backlog and len(self._running) < concurrency:
+                task = asyncio.create_task(self._handle(self._backlog.popleft()))
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)
                 # A finished message frees a slot: look for more work.
@@ -215,6 +226,23 @@ class Worker:
                 .where(InboundMessage.claim_token == token)
             ).all()
         return [_Claim(queue_id=row[0], token=token, attempts=row[1]) for row in rows]
+
+    def _release(self, claims: list[_Claim]) -> None:
+        # Back to the queue as if never claimed: the attempt was not made.
+        with self._database.writing() as session, session.begin():
+            for claim in claims:
+                session.execute(
+                    update(InboundMessage)
+                    .where(InboundMessage.id == claim.queue_id)
+                    .where(InboundMessage.claim_token == claim.token)
+                    .values(
+                        status=QueueStatus.QUEUED,
+                        claim_token=None,
+                        claimed_until=None,
+                        attempts=InboundMessage.attempts - 1,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
 
     async def _listen(self) -> None:
         # Other processes' receivers announce new mail on a channel; a lost

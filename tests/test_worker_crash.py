@@ -73,3 +73,56 @@ def _status(engine: Engine) -> QueueStatus | None:
 def _count(engine: Engine, table: FromClause) -> int:
     with engine.connect() as connection:
         return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_a_stopped_server_hands_back_the_messages_it_claimed_but_never_started(
+    accounts: Cli, database_url: str, tmp_path: Path
+) -> None:
+    engine = open_engine(database_url)
+    LAB_NOTES.create(engine)
+    port = free_port()
+    env = clean_environment(
+        MAILCMD_DATABASE_URL=database_url,
+        MAILCMD_STATE_DIR=str(tmp_path / "state"),
+        MAILCMD_COMMANDS=str(LAB_COMMANDS),
+        MAILCMD_TEMPLATES=str(LAB_TEMPLATES),
+        MAILCMD_SMTP__SUBMISSION_PORT="0",
+        MAILCMD_SMTP__SMTPS_PORT=str(port),
+        MAILCMD_WORKER__CONCURRENCY="1",
+    )
+    try:
+        # Queued while no worker runs, so that the worker finds them all at once.
+        with serve_process([*mailcmd_command(), "serve", "--no-worker"], cwd=tmp_path, env=env):
+            cert = tmp_path / "state" / "tls" / "dev-cert.pem"
+            context = ssl.create_default_context(cafile=str(cert))
+            with smtplib.SMTP_SSL("127.0.0.1", port, timeout=TIMEOUT, context=context) as client:
+                client.login(ALICE, PASSWORD)
+                for _ in range(3):
+                    client.sendmail(ALICE, ["lab@app.localhost"], b"Subject: slow 1\r\n\r\n")
+
+        with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=env) as server:
+            # One runs; the next is claimed and waits for the one slot.
+            wait_until(lambda: _statuses(engine).count(QueueStatus.PROCESSING) == 2, "claimed")
+            assert server.stop() == 0
+
+        # The one that ran finished; the one that waited is queued again, never tried.
+        assert _attempts(engine) == [
+            (QueueStatus.DONE, 1),
+            (QueueStatus.QUEUED, 0),
+            (QueueStatus.QUEUED, 0),
+        ]
+    finally:
+        engine.dispose()
+
+
+def _statuses(engine: Engine) -> list[QueueStatus]:
+    with engine.connect() as connection:
+        return list(connection.execute(select(InboundMessage.status)).scalars())
+
+
+def _attempts(engine: Engine) -> list[tuple[QueueStatus, int]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(InboundMessage.status, InboundMessage.attempts).order_by(InboundMessage.id)
+        )
+        return [(row[0], row[1]) for row in rows]
