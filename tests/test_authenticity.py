@@ -11,6 +11,7 @@ import pytest
 from mailcmd import dkim
 from mailcmd.authenticity import (
     DnsResolver,
+    NotInMemory,
     StaticResolver,
     TemporaryDnsError,
     Verdict,
@@ -20,6 +21,7 @@ from mailcmd.authenticity import (
     organizational_domain,
 )
 from mailcmd.settings import DkimSettings, Settings
+from tests.dns_stub import dns_stub
 
 CLIENT = "192.0.2.10"
 OTHER_CLIENT = "198.51.100.7"
@@ -421,3 +423,41 @@ def test_dns_resolver_tells_absent_from_unknown(
         else:
             with pytest.raises(TemporaryDnsError):
                 lookup("example.org")
+
+
+def test_a_remembered_answer_is_given_from_memory_without_asking_again() -> None:
+    with dns_stub({"example.org": SPF_EXAMPLE}) as stub:
+        resolver = DnsResolver(stub.address, timeout=2.0)
+        with pytest.raises(NotInMemory):
+            resolver.from_memory().txt("example.org")
+        assert stub.queries == []
+
+        looked_up = resolver.txt("example.org")
+        remembered = resolver.from_memory().txt("Example.ORG.")
+
+        assert looked_up == remembered == SPF_EXAMPLE["TXT"]
+        assert stub.queries == [("example.org", "TXT")]
+
+
+def test_a_verdict_from_memory_is_the_verdict_from_the_network(
+    example_signer: dkim.DkimSigner,
+) -> None:
+    records = {
+        **key_record(example_signer),
+        "example.org": SPF_EXAMPLE,
+        "_dmarc.example.org": DMARC_REJECT,
+    }
+    raw = example_signer.sign(message())
+    with dns_stub(records) as stub:
+        resolver = DnsResolver(stub.address, timeout=2.0)
+        with pytest.raises(NotInMemory):
+            evaluate(raw, CLIENT, "mx.example.org", "alice@example.org", resolver.from_memory())
+        asked = evaluate(raw, CLIENT, "mx.example.org", "alice@example.org", resolver)
+        queries = len(stub.queries)
+        remembered = evaluate(
+            raw, CLIENT, "mx.example.org", "alice@example.org", resolver.from_memory()
+        )
+
+        assert remembered == asked
+        assert (asked.dkim, asked.spf, asked.dmarc) == ("pass", "pass", "pass")
+        assert len(stub.queries) == queries

@@ -17,6 +17,7 @@ from mailcmd.authenticity.evaluation import (
 )
 from mailcmd.authenticity.resolvers import (
     DnsResolver,
+    NotInMemory,
     StaticResolver,
     TemporaryDnsError,
     TxtResolver,
@@ -28,6 +29,7 @@ __all__ = [
     "DmarcRecord",
     "DmarcResult",
     "DnsResolver",
+    "NotInMemory",
     "Policy",
     "SpfResult",
     "SpfScope",

@@ -28,6 +28,9 @@ SpfScope = Literal["mailfrom", "helo"]
 _DOMAIN = re.compile(r"([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z0-9-]{2,63}")
 # RFC 2045 token: printable ASCII without spaces or tspecials.
 _TOKEN = re.compile(r"[!#$%&'*+.0-9A-Z^_`a-z{|}~-]+")
+# The end of the header: a line ending, then an empty line (atomic groups, so that a
+# CRLF is never read as a CR and an LF).
+_HEADER_END = re.compile(rb"(?>\r\n|\n|\r)(?>\r\n|\n|\r)")
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,10 @@ def evaluate(
     if `client_ip` is not an IP address.
     """
     ipaddress.ip_address(client_ip.strip().removeprefix("[").removesuffix("]"))
-    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+    # Only the header is parsed: the parser would otherwise split the whole body into lines.
+    end = _HEADER_END.search(raw)
+    head = raw if end is None else raw[: end.end()]
+    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
     dkim_result, dkim_domain = _dkim(raw, headers, resolver)
 
     sender = mail_from.strip().removeprefix("<").removesuffix(">")

@@ -6,12 +6,15 @@ looked up now (`TemporaryDnsError`), because SPF, DKIM and DMARC must answer
 "try later" for the second and never "pass".
 """
 
+import copy
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import dns.exception
 import dns.name
+import dns.rcode
 import dns.rdata
+import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.MX
 import dns.rdtypes.ANY.TXT
@@ -20,10 +23,16 @@ import dns.resolver
 from mailcmd.settings import parse_nameserver
 
 DEFAULT_TIMEOUT = 5.0
+# Answers kept (each for its TTL): a busy MX sees the same senders' domains again and again.
+DEFAULT_CACHE_SIZE = 10_000
 
 
 class TemporaryDnsError(Exception):
     """A lookup timed out or the servers failed (SERVFAIL); the answer may exist."""
+
+
+class NotInMemory(Exception):
+    """A lookup asked of `from_memory()` that would have to wait for the network."""
 
 
 class TxtResolver(Protocol):
@@ -41,6 +50,13 @@ class TxtResolver(Protocol):
         """Return the exchange host names of `name`'s MX records, most preferred first."""
         ...
 
+    def from_memory(self) -> "TxtResolver":
+        """The same lookups, answered only from memory: any other raises `NotInMemory`.
+
+        Such a resolver never blocks, so its caller may use it on the event loop.
+        """
+        ...
+
 
 def normalise_name(name: str) -> str:
     """Return `name` lowercased and without a final dot, as the resolvers key it."""
@@ -56,7 +72,12 @@ class DnsResolver:
     lookup as a whole, retries included, in seconds.
     """
 
-    def __init__(self, nameserver: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        nameserver: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
         self._resolver = dns.resolver.Resolver(configure=nameserver is None)
         if nameserver is not None:
             host, port = parse_nameserver(nameserver)
@@ -64,6 +85,15 @@ class DnsResolver:
             self._resolver.port = port
         self._resolver.timeout = timeout
         self._resolver.lifetime = timeout
+        # Answers, NXDOMAIN included, are remembered for their TTL.
+        self._resolver.cache = dns.resolver.LRUCache(cache_size)
+        self._memory_only = False
+
+    def from_memory(self) -> "DnsResolver":
+        """This resolver answering from its cache of unexpired answers only (see `TxtResolver`)."""
+        view = copy.copy(self)
+        view._memory_only = True
+        return view
 
     def txt(self, name: str) -> list[str]:
         """Return the TXT records at `name`; raise `TemporaryDnsError` if none can be had now."""
@@ -91,6 +121,8 @@ class DnsResolver:
     def _query(self, name: str, rdtype: dns.rdatatype.RdataType) -> list[dns.rdata.Rdata]:
         try:
             qname = dns.name.from_text(normalise_name(name) or ".")
+            if self._memory_only:
+                return self._remembered(qname, rdtype)
             answer = self._resolver.resolve(qname, rdtype, search=False)
         except (
             dns.resolver.NXDOMAIN,
@@ -107,6 +139,18 @@ class DnsResolver:
             # could not settle: the record may exist, so the caller must try later.
             raise TemporaryDnsError(f"{rdtype.name} lookup of {name} failed: {error}") from error
         return list(answer)
+
+    def _remembered(self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> list[Any]:
+        # Where dnspython's resolver itself would look first, in the same way.
+        cache = self._resolver.cache
+        assert cache is not None
+        answer = cache.get((qname, rdtype, dns.rdataclass.IN))
+        if answer is not None:
+            return list(answer.rrset) if answer.rrset is not None else []
+        absent = cache.get((qname, dns.rdatatype.ANY, dns.rdataclass.IN))
+        if absent is not None and absent.response.rcode() == dns.rcode.NXDOMAIN:
+            return []
+        raise NotInMemory(f"{rdtype.name} {qname} is not in memory")
 
 
 class StaticResolver:
@@ -142,6 +186,10 @@ class StaticResolver:
     def mx(self, name: str) -> list[str]:
         """Return the MX hosts listed for `name`, lowercased and without a final dot."""
         return [normalise_name(host) for host in self._lookup(name, "MX")]
+
+    def from_memory(self) -> "StaticResolver":
+        """This resolver: its answers are all in memory."""
+        return self
 
     def _lookup(self, name: str, kind: str) -> list[str]:
         key = normalise_name(name)

@@ -15,6 +15,7 @@ from mailcmd.accounts import VerifiedLogin
 from mailcmd.addresses import InvalidAddressError, normalise_address
 from mailcmd.authentication import Authenticator
 from mailcmd.authenticity import (
+    NotInMemory,
     TxtResolver,
     authentication_results,
     evaluate,
@@ -231,15 +232,20 @@ class ReceiverHandler:
     async def _judged(
         self, content: bytes, client: str, helo: str, envelope: Envelope
     ) -> "_Judgement":
-        # DNS lookups and signature checks block: they run in a thread.
         assert self._resolver is not None
         domain = self.policy.domain
         sender = "" if envelope.mail_from == NULL_SENDER else envelope.mail_from or ""
         verified_from: str | None = None
         try:
-            verdict = await asyncio.to_thread(
-                evaluate, content, client, helo, sender, self._resolver
-            )
+            try:
+                # Most mail comes from domains seen lately, whose records are still in
+                # memory: judged here, with no thread to wait for.
+                verdict = evaluate(content, client, helo, sender, self._resolver.from_memory())
+            except NotInMemory:
+                # Lookups on the network block: they run in a thread.
+                verdict = await asyncio.to_thread(
+                    evaluate, content, client, helo, sender, self._resolver
+                )
             results = authentication_results(verdict, domain)
             if verdict.aligned:
                 verified_from = verdict.from_address

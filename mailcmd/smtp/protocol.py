@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import re
 from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
 from typing import Any
@@ -11,6 +12,16 @@ from aiosmtpd.smtp import SMTP
 from mailcmd.smtp.status import Status, with_enhanced_code
 
 log = logging.getLogger(__name__)
+
+# The common `<local@domain>` with a dot-atom local part and a plain host name, and
+# what follows it: read with a regular expression, because the stdlib's parser costs
+# a tenth of the receiver's time (benchmark profile). It gives exactly what the
+# parser gives for these; anything else (quoted, routed, a literal, a comment,
+# UTF-8) goes to the parser.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_SIMPLE_ADDRESS = re.compile(
+    rf"[ \t]*<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>[ \t]*+(?!\()"
+)
 
 
 class ConnectionCounter:
@@ -81,12 +92,15 @@ class ReceiverProtocol(SMTP):
         # on every call: that cost more than parsing the address (benchmark profile).
         if not arg:
             return "", ""
-        try:
-            parsed = get_angle_addr(arg) if arg.lstrip().startswith("<") else get_addr_spec(arg)
-        except HeaderParseError:
-            return None, None
-        address, rest = parsed
-        addr = str(address.addr_spec)
+        simple = _SIMPLE_ADDRESS.match(arg)
+        if simple is not None:
+            addr, rest = simple[1], arg[simple.end() :]
+        else:
+            try:
+                parsed = get_angle_addr(arg) if arg.lstrip().startswith("<") else get_addr_spec(arg)
+            except HeaderParseError:
+                return None, None
+            addr, rest = str(parsed[0].addr_spec), parsed[1]
         if self.local_part_limit and len(addr.rpartition("@")[0]) > self.local_part_limit:
             return None, None
         return addr, rest
