@@ -242,13 +242,14 @@ async def serve(
     receive: bool = True,
     work: bool = True,
     more_lines: Callable[[Server], list[str]] | None = None,
+    resolver: TxtResolver | None = None,
 ) -> None:
     """Run until SIGTERM or SIGINT; SIGHUP reloads the certificate.
 
     `more_lines` adds to what is announced once the server listens (the demo's
-    mail-client settings, say).
+    mail-client settings, say); `resolver` replaces the network's DNS.
     """
-    server = Server(settings, database, receive=receive, work=work)
+    server = Server(settings, database, receive=receive, work=work, resolver=resolver)
     await server.start()
     freeze_start_up_objects()
     stop = asyncio.Event()

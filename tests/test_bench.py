@@ -3,6 +3,7 @@
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,22 @@ def test_load_with_starttls_opens_a_connection_per_message(floor: int) -> None:
     result = generate(spec)
 
     assert (result.accepted, result.errors, len(result.setups)) == (3, 0, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("work", [False, True], ids=["receive-only", "end-to-end"])
+def test_a_mailcmd_installation_starts_and_takes_the_load(tmp_path: Path, work: bool) -> None:
+    tls = installations.certificate(tmp_path / "tls")
+    system = installations.mailcmd(tmp_path, "mc", tls=tls, database_url=None, work=work)
+    budget = Budget(seconds=1.0, end_to_end_messages={1: 3})
+    spec = spec_for(system, Load("plain", 2 * KB, 1), budget, tag="t")
+    system.server.start()
+    try:
+        result = generate(replace(spec, duration=None, messages=3))
+    finally:
+        system.server.stop()
+
+    assert (result.accepted, result.errors) == (3, 0)
 
 
 def test_load_against_nothing_ends_with_errors_not_a_hang() -> None:
