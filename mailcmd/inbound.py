@@ -12,6 +12,7 @@ from mailcmd.db.database import Database
 from mailcmd.db.engine import is_sqlite
 from mailcmd.db.models import InboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
+from mailcmd.message.raw_fields import HEADER_END, drop_fields
 
 log = logging.getLogger(__name__)
 
@@ -165,16 +166,12 @@ def requeue(session: Session, queue_id: int) -> InboundMessage | None:
 
 def without_body(raw: bytes) -> bytes:
     """Return `raw` with its header kept and its body replaced by a note that it was removed."""
-    head, separator, _body = raw.partition(b"\r\n\r\n")
-    if not separator:
-        head = raw
-    kept: list[bytes] = []
-    dropping = False
-    for line in head.split(b"\r\n"):
-        if not line[:1].isspace():
-            # A MIME structure without its parts would be unreadable: the note is plain.
-            dropping = line.lower().startswith((b"content-type:", b"content-transfer-encoding:"))
-        if not dropping:
-            kept.append(line)
+    head = raw.partition(HEADER_END)[0]
+    # A MIME structure without its parts would be unreadable: the note is plain text.
+    kept = drop_fields(head, _is_mime_structure)
     note = b"[the text of this message was removed after processing: it held a secret]\r\n"
-    return b"\r\n".join(kept) + b"\r\n\r\n" + note
+    return kept + HEADER_END + note
+
+
+def _is_mime_structure(line: bytes) -> bool:
+    return line.lower().startswith((b"content-type:", b"content-transfer-encoding:"))

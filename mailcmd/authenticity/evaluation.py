@@ -20,6 +20,7 @@ from mailcmd.addresses import InvalidAddressError, normalise_address
 from mailcmd.authenticity.dmarc import Policy, aligned, find_record
 from mailcmd.authenticity.resolvers import TemporaryDnsError, TxtResolver, normalise_name
 from mailcmd.authenticity.spf import SpfResult, check_host
+from mailcmd.message.raw_fields import drop_fields
 
 DkimResult = Literal["pass", "fail", "none", "temperror"]
 DmarcResult = Literal["pass", "fail", "none", "temperror"]
@@ -87,8 +88,7 @@ def evaluate(
     if spf_domain is not None:
         spf_result = check_host(client_ip, spf_domain, resolver)
 
-    from_address = _from_address(headers)
-    from_domain = _from_domain(headers)
+    from_address, from_domain = _author(headers)
     # Only passing results count towards alignment.
     dkim_passed = dkim_domain if dkim_result == "pass" else None
     spf_passed = spf_domain if spf_result == "pass" else None
@@ -102,7 +102,7 @@ def evaluate(
         dmarc=dmarc_result,
         dmarc_policy=policy,
         from_domain=from_domain,
-        from_address=from_address if from_domain is not None else None,
+        from_address=from_address,
         aligned=is_aligned,
     )
 
@@ -179,28 +179,22 @@ def _tags(value: str) -> dict[str, str]:
     return tags
 
 
-def _from_domain(headers: Message) -> str | None:
+def _author(headers: Message) -> tuple[str | None, str | None]:
+    """The From address (normalised) and the From domain; each None unless there is one."""
     fields = headers.get_all("From") or []
     # RFC 7489 6.6.1: a message with several From fields, or several authors from
     # different domains, has no one domain to judge it by.
     if len(fields) != 1:
-        return None
+        return None, None
     addresses = email.utils.getaddresses([str(fields[0])])
     domains = {_domain(address.rpartition("@")[2]) for _name, address in addresses if address}
-    if len(domains) != 1:
-        return None
-    return domains.pop()
-
-
-def _from_address(headers: Message) -> str | None:
-    fields = headers.get_all("From") or []
-    addresses = email.utils.getaddresses([str(field) for field in fields])
-    if len(addresses) != 1:
-        return None
+    domain = domains.pop() if len(domains) == 1 else None
+    if domain is None or len(addresses) != 1:
+        return None, domain
     try:
-        return normalise_address(addresses[0][1])
+        return normalise_address(addresses[0][1]), domain
     except InvalidAddressError:
-        return None
+        return None, domain
 
 
 def _domain(text: str) -> str | None:
@@ -225,21 +219,14 @@ def without_forged_results(raw: bytes, authserv_id: str) -> bytes:
     Only this server may speak for itself (RFC 8601 section 5): a sender's copy of
     such a field would otherwise pass for this server's verdict.
     """
-    head, separator, body = raw.partition(b"\r\n\r\n")
-    kept: list[bytes] = []
-    dropping = False
     prefix = authserv_id.lower().encode()
-    for line in head.split(b"\r\n"):
-        if line[:1] in (b" ", b"\t"):
-            if not dropping:
-                kept.append(line)
-            continue
+
+    def claims_to_be_ours(line: bytes) -> bool:
         name, colon, value = line.partition(b":")
-        dropping = (
+        return (
             bool(colon)
             and name.strip().lower() == b"authentication-results"
             and value.strip().lower().split(b";")[0].strip() == prefix
         )
-        if not dropping:
-            kept.append(line)
-    return b"\r\n".join(kept) + separator + body
+
+    return drop_fields(raw, claims_to_be_ours)
