@@ -236,21 +236,16 @@ async def append(session: Session, tag: str, args: list[Token], uid: bool) -> Do
     if not raw:
         raise ParseError("empty message")
     quota = session.context.settings.quota or None
-    try:
-        validity, new_uid = await session.run_storage(
-            storage.append_message,
-            session.database,
-            session.account(),
-            name,
-            raw,
-            flags,
-            moment,
-            quota,
-        )
-    except Refusal as refusal:
-        if refusal.done.code == "NONEXISTENT":
-            return Reply.NO_MAILBOX
-        raise
+    validity, new_uid = await session.run_storage(
+        storage.append_message,
+        session.database,
+        session.account(),
+        name,
+        raw,
+        flags,
+        moment,
+        quota,
+    )
     session.announce()
     return Done("OK", "Appended", f"APPENDUID {validity} {new_uid}")
 

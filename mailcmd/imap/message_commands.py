@@ -12,7 +12,7 @@ from mailcmd.imap.responses import Reply
 from mailcmd.imap.searching import Candidate, CharsetError, Query, evaluate, parse_search
 from mailcmd.imap.selection import Selection
 from mailcmd.imap.sequences import parse_sequence_set, resolve_numbers, resolve_uids
-from mailcmd.imap.session import Done, Refusal, Session
+from mailcmd.imap.session import Done, Session
 from mailcmd.imap.tokens import ParseError, Token, astring, flags_argument
 
 # Messages loaded (and rendered) at once when their bytes are needed.
@@ -167,21 +167,16 @@ async def _copy(session: Session, args: list[Token], uid: bool, move: bool) -> D
     selection = session.selection()
     uids = chosen_uids(selection, args[0], uid)
     quota = session.context.settings.quota or None
-    try:
-        validity, pairs = await session.run_storage(
-            storage.copy_messages,
-            session.database,
-            session.account(),
-            selection.folder_id,
-            uids,
-            astring(args[1]),
-            move,
-            quota,
-        )
-    except Refusal as refusal:
-        if refusal.done.code == "NONEXISTENT":
-            return Reply.NO_MAILBOX
-        raise
+    validity, pairs = await session.run_storage(
+        storage.copy_messages,
+        session.database,
+        session.account(),
+        selection.folder_id,
+        uids,
+        astring(args[1]),
+        move,
+        quota,
+    )
     session.announce()
     if not pairs:
         return Reply.COMPLETED

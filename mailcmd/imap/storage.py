@@ -111,6 +111,15 @@ def _folder(session: Session, account_id: int, name: str, lock: bool = False) ->
     return folder
 
 
+def _destination(session: Session, account_id: int, name: str) -> MailFolder:
+    # Mail put into a folder that does not exist tells the client it may create it
+    # and try again (RFC 3501 APPEND and COPY).
+    try:
+        return _folder(session, account_id, name)
+    except StorageRefusal:
+        raise StorageRefusal("No such mailbox", "TRYCREATE") from None
+
+
 def create_folder(database: Database, account_id: int, name: str) -> None:
     """Create folder `name` and any missing parents; refuses an existing name."""
     name = canonical_name(name.rstrip(DELIMITER))
@@ -300,7 +309,7 @@ def copy_messages(
 ) -> tuple[int, list[tuple[int, int]]]:
     """Copy (or move) messages to the folder `target`; return its UIDVALIDITY and UID pairs."""
     with database.writing() as session, session.begin():
-        destination = _folder(session, account_id, target)
+        destination = _destination(session, account_id, target)
         if destination.id == folder_id and move:
             raise StorageRefusal("source and destination are the same mailbox", "CANNOT")
         messages: list[MailMessage] = []
@@ -341,7 +350,7 @@ def append_message(
 ) -> tuple[int, int]:
     """Store `raw` in folder `name`; return its UIDVALIDITY and the new UID."""
     with database.writing() as session, session.begin():
-        folder = _folder(session, account_id, name)
+        folder = _destination(session, account_id, name)
         if quota is not None:
             _check_quota(session, account_id, len(raw), quota)
         uid = mailstore.append(
