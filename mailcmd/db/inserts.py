@@ -14,6 +14,8 @@ def insert_if_new(session: Session, table: FromClause, values: dict[str, Any]) -
     the row's key lock is held to the end of the caller's transaction.
     """
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(values).on_conflict_do_nothing()
-    result = session.execute(statement)
-    return int(getattr(result, "rowcount", 0)) == 1
+    # RETURNING says whether a row went in: a row count is not reported alike by
+    # every driver for this statement (psycopg through SQLAlchemy gives -1).
+    key = next(iter(table.primary_key))
+    statement = dialect.insert(table).values(values).on_conflict_do_nothing().returning(key)
+    return session.execute(statement).first() is not None
