@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 NEW_MAIL_CHANNEL = "mailcmd_inbound"
 # A commit takes whatever arrived while the previous one ran, up to this many.
 MAX_BATCH = 256
+# Built once: with a login per message, batches are small and this is per message.
+_INSERT_RETURNING_IDS = insert(InboundMessage).returning(
+    InboundMessage.id, sort_by_parameter_order=True
+)
 
 
 @dataclass(frozen=True)
@@ -122,11 +126,8 @@ class InboundQueue:
             }
             for message in messages
         ]
-        statement = insert(InboundMessage).returning(
-            InboundMessage.id, sort_by_parameter_order=True
-        )
         with self._database.writing_connection() as connection:
-            ids = list(connection.execute(statement, rows).scalars())
+            ids = list(connection.execute(_INSERT_RETURNING_IDS, rows).scalars())
             if self._notify:
                 connection.execute(text(f"NOTIFY {NEW_MAIL_CHANNEL}"))
         return ids
