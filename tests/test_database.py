@@ -1,5 +1,7 @@
 """The schema: migrations agree with the models, and `mailcmd db ...` on SQLite and PostgreSQL."""
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -7,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailcmd.db import migrations
+from mailcmd.db.database import WriterQueue
 from mailcmd.db.engine import is_sqlite, open_engine
 from mailcmd.db.models import Account, InboundMessage, QueueStatus
 from mailcmd.loading import load_registry
@@ -163,3 +166,35 @@ def test_db_revision_autogenerate_writes_a_revision(cli: Cli) -> None:
     finally:
         for path in set(versions.glob("*.py")) - before:
             path.unlink()
+
+
+def test_the_receivers_commit_takes_the_sqlite_writer_slot_before_waiting_workers() -> None:
+    queue = WriterQueue()
+    order: list[str] = []
+    holding = threading.Event()
+    release = threading.Event()
+
+    def first() -> None:
+        with queue.turn():
+            holding.set()
+            release.wait(5)
+            order.append("first")
+
+    def writer(name: str, urgent: bool) -> None:
+        with queue.turn(urgent=urgent):
+            order.append(name)
+
+    threads = [threading.Thread(target=first)]
+    threads[0].start()
+    assert holding.wait(5)
+    for name, urgent in [("worker 1", False), ("worker 2", False), ("receiver", True)]:
+        thread = threading.Thread(target=writer, args=(name, urgent))
+        thread.start()
+        threads.append(thread)
+    time.sleep(0.3)  # all three are waiting for the slot
+    release.set()
+    for thread in threads:
+        thread.join(5)
+
+    assert order[:2] == ["first", "receiver"]
+    assert sorted(order[2:]) == ["worker 1", "worker 2"]

@@ -2,15 +2,48 @@
 
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailcmd.db.engine import IMMEDIATE_OPTION, is_sqlite, open_engine, session_factory
 from mailcmd.db.migrations import prepare_schema
+
+
+class WriterQueue:
+    """SQLite's one writer at a time, in this process; durable accepts go first.
+
+    A message is not acknowledged until its commit, so the receiver's group commit
+    waits for at most the transaction in progress, never behind every worker
+    thread queued for the lock. The receiver holds one batch at a time, so the
+    others get their turns between its commits.
+    """
+
+    def __init__(self) -> None:
+        """A free writer slot."""
+        self._changed = threading.Condition()
+        self._held = False
+        self._urgent_waiting = 0
+
+    @contextmanager
+    def turn(self, urgent: bool = False) -> Iterator[None]:
+        """Hold the writer slot for the block; `urgent` turns go before the others."""
+        with self._changed:
+            self._urgent_waiting += urgent
+            try:
+                while self._held or (not urgent and self._urgent_waiting):
+                    self._changed.wait()
+            finally:
+                self._urgent_waiting -= urgent
+            self._held = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._held = False
+                self._changed.notify_all()
 
 
 @dataclass(frozen=True)
@@ -21,7 +54,7 @@ class Database:
     sessions: sessionmaker[Session]
     # SQLite has one writer at a time: in-process writers queue here instead of
     # timing out on the file lock.
-    _writer_lock: AbstractContextManager[Any] | None = field(default=None, repr=False)
+    _writers_queue: WriterQueue | None = field(default=None, repr=False)
     # Transactions that take the write lock as they begin (SQLite), made once.
     _writer_engine: Engine = field(init=False, repr=False)
     _writers: sessionmaker[Session] = field(init=False, repr=False)
@@ -39,7 +72,7 @@ class Database:
         On SQLite the transaction takes the write lock when it begins, so that it
         cannot fail half-way because another writer committed after its first read.
         """
-        guard = self._writer_lock or nullcontext()
+        guard = self._writers_queue.turn() if self._writers_queue else nullcontext()
         with guard, self._writers() as session:
             yield session
 
@@ -48,10 +81,11 @@ class Database:
         """Yield a connection in a write transaction, committed when the block ends.
 
         The same lock as `writing` is taken, so that on SQLite this writer waits its
-        turn among the others instead of polling the file lock with growing sleeps.
-        An exception rolls the transaction back.
+        turn among the others instead of polling the file lock with growing sleeps;
+        it is the receiver's durable accept, so it goes before them. An exception
+        rolls the transaction back.
         """
-        guard = self._writer_lock or nullcontext()
+        guard = self._writers_queue.turn(urgent=True) if self._writers_queue else nullcontext()
         with guard, self._writer_engine.begin() as connection:
             yield connection
 
@@ -71,5 +105,5 @@ def open_database(url: str) -> Database:
     except BaseException:
         engine.dispose()
         raise
-    lock = threading.Lock() if is_sqlite(engine.url) else None
-    return Database(engine=engine, sessions=session_factory(engine), _writer_lock=lock)
+    queue = WriterQueue() if is_sqlite(engine.url) else None
+    return Database(engine=engine, sessions=session_factory(engine), _writers_queue=queue)
