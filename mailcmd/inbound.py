@@ -24,6 +24,8 @@ MAX_BATCH = 256
 _INSERT_RETURNING_IDS = insert(InboundMessage).returning(
     InboundMessage.id, sort_by_parameter_order=True
 )
+# A batch of one, the common case then, skips the machinery that orders many ids.
+_INSERT_RETURNING_ID = insert(InboundMessage).returning(InboundMessage.id)
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,10 @@ class InboundQueue:
             for message in messages
         ]
         with self._database.writing_connection() as connection:
-            ids = list(connection.execute(_INSERT_RETURNING_IDS, rows).scalars())
+            if len(rows) == 1:
+                ids = [connection.execute(_INSERT_RETURNING_ID, rows[0]).scalar_one()]
+            else:
+                ids = list(connection.execute(_INSERT_RETURNING_IDS, rows).scalars())
             if self._notify:
                 connection.execute(text(f"NOTIFY {NEW_MAIL_CHANNEL}"))
         return ids
