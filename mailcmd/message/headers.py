@@ -23,7 +23,10 @@ FETCH_LIMIT = 8192
 VIEW_LIMIT = 16384
 # Parsed fields kept for reuse: the same Content-Type or MIME-Version recurs in most
 # mail, and a message's Content-Type is read several times while its body is decoded.
+# Only short values are kept, so that the cache stays small (a parse tree is many
+# times the size of its text) whatever the mail that passes through.
 PARSED_CACHE_SIZE = 1024
+PARSED_CACHE_VALUE_LIMIT = 256
 _STRUCTURED = frozenset(
     {
         "content-type",
@@ -61,14 +64,19 @@ class BoundedPolicy(_EmailPolicy):
         if not isinstance(value, str) or hasattr(value, "name"):
             return super().header_fetch_parse(name, value)
         limit = STRUCTURED_LIMIT if name.lower() in _STRUCTURED else FETCH_LIMIT
-        return _parsed_field(self.header_factory, name, value[:limit])
+        value = value[:limit]
+        if len(value) > PARSED_CACHE_VALUE_LIMIT:
+            return _parsed_field(self.header_factory, name, value)
+        return _remembered_field(self.header_factory, name, value)
 
 
-@functools.lru_cache(maxsize=PARSED_CACHE_SIZE)
 def _parsed_field(factory: Any, name: str, value: str) -> Any:
-    # Parsed header objects are never changed after parsing, so one can serve every
-    # message that has the same field; the value is bounded, so the cache is too.
     return factory(name, "".join(linesep_splitter.split(value)))
+
+
+# Parsed header objects are never changed after parsing, so one can serve every
+# message that has the same field.
+_remembered_field = functools.lru_cache(maxsize=PARSED_CACHE_SIZE)(_parsed_field)
 
 
 POLICY = BoundedPolicy()
