@@ -23,8 +23,9 @@ import dns.resolver
 from mailcmd.settings import parse_nameserver
 
 DEFAULT_TIMEOUT = 5.0
-# Answers kept (each for its TTL): a busy MX sees the same senders' domains again and again.
-DEFAULT_CACHE_SIZE = 10_000
+# Answers kept (each for its TTL): a busy MX sees the same senders' domains again and
+# again. Each holds its whole DNS response, a few kilobytes, so the cache stays small.
+DEFAULT_CACHE_SIZE = 2_000
 
 
 class TemporaryDnsError(Exception):
