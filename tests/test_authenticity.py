@@ -1,5 +1,8 @@
 """DKIM, SPF and DMARC verdicts on inbound mail, with real signatures and DNS from a dictionary."""
 
+import email.parser
+import email.policy
+import random
 from collections.abc import Callable, Mapping, Sequence
 from email.message import EmailMessage
 from pathlib import Path
@@ -20,6 +23,7 @@ from mailcmd.authenticity import (
     evaluate,
     organizational_domain,
 )
+from mailcmd.message.raw_fields import ascii_fields
 from mailcmd.settings import DkimSettings, Settings
 from tests.dns_stub import dns_stub
 
@@ -461,3 +465,23 @@ def test_a_verdict_from_memory_is_the_verdict_from_the_network(
         assert remembered == asked
         assert (asked.dkim, asked.spf, asked.dmarc) == ("pass", "pass", "pass")
         assert len(stub.queries) == queries
+
+
+def test_ascii_header_fields_are_read_exactly_as_the_stdlib_parser_reads_them() -> None:
+    # The verdict's fast reading of From and DKIM-Signature must never differ from the
+    # parser's: random headers, with the lines that trip parsers up among them.
+    pieces = [
+        *["From: a@b", "From ", "from: c@d", "DKIM-Signature: v=1;", " folded", "\tfolded"],
+        *[":x", "no colon", "Bad Name: v", "X:", "X:  y ", "\r\n", "\n", "\r", "\r\n"],
+        *[chr(code) for code in range(128)],
+    ]
+    generator = random.Random(7489)  # noqa: S311 - reproducible test input, not secrets
+    for _ in range(20_000):
+        head = "".join(generator.choices(pieces, k=generator.randint(1, 16))).encode()
+        parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+
+        assert ascii_fields(head) == list(parsed.items()), head
+
+
+def test_header_fields_with_8_bit_bytes_are_left_to_the_parser() -> None:
+    assert ascii_fields("From: Jörg <j@example.org>\r\n\r\n".encode()) is None

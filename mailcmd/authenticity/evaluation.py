@@ -12,7 +12,6 @@ import email.utils
 import ipaddress
 import re
 from dataclasses import dataclass
-from email.message import Message
 from typing import Literal
 
 from mailcmd import dkim
@@ -20,7 +19,7 @@ from mailcmd.addresses import InvalidAddressError, normalise_address
 from mailcmd.authenticity.dmarc import Policy, aligned, find_record
 from mailcmd.authenticity.resolvers import TemporaryDnsError, TxtResolver, normalise_name
 from mailcmd.authenticity.spf import SpfResult, check_host
-from mailcmd.message.raw_fields import drop_fields
+from mailcmd.message.raw_fields import ascii_fields, drop_fields
 
 DkimResult = Literal["pass", "fail", "none", "temperror"]
 DmarcResult = Literal["pass", "fail", "none", "temperror"]
@@ -75,10 +74,7 @@ def evaluate(
     if `client_ip` is not an IP address.
     """
     ipaddress.ip_address(client_ip.strip().removeprefix("[").removesuffix("]"))
-    # Only the header is parsed: the parser would otherwise split the whole body into lines.
-    end = _HEADER_END.search(raw)
-    head = raw if end is None else raw[: end.end()]
-    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+    headers = _header_fields(raw)
     dkim_result, dkim_domain = _dkim(raw, headers, resolver)
 
     sender = mail_from.strip().removeprefix("<").removesuffix(">")
@@ -125,8 +121,26 @@ def authentication_results(verdict: Verdict, authserv_id: str) -> str:
     return "; ".join([_value(authserv_id), dkim_part, spf_part, dmarc_part])
 
 
-def _dkim(raw: bytes, headers: Message, resolver: TxtResolver) -> tuple[DkimResult, str | None]:
-    signatures = headers.get_all("DKIM-Signature") or []
+def _header_fields(raw: bytes) -> dict[str, list[str]]:
+    """The header fields of `raw` by lower-cased name, as the compat32 parser reads them."""
+    # Only the header is read: the parser would otherwise split the whole body into lines.
+    end = _HEADER_END.search(raw)
+    head = raw if end is None else raw[: end.end()]
+    fields = ascii_fields(head)
+    if fields is None:
+        # 8-bit bytes: the parser's own reading of them, whatever it makes of them.
+        parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+        fields = [(name, str(value)) for name, value in parsed.items()]
+    by_name: dict[str, list[str]] = {}
+    for name, value in fields:
+        by_name.setdefault(name.lower(), []).append(value)
+    return by_name
+
+
+def _dkim(
+    raw: bytes, headers: dict[str, list[str]], resolver: TxtResolver
+) -> tuple[DkimResult, str | None]:
+    signatures = headers.get("dkim-signature", [])
     if not signatures:
         return "none", None
     # mailcmd.dkim.verify checks the topmost signature, so its d= is the one to report.
@@ -179,9 +193,9 @@ def _tags(value: str) -> dict[str, str]:
     return tags
 
 
-def _author(headers: Message) -> tuple[str | None, str | None]:
+def _author(headers: dict[str, list[str]]) -> tuple[str | None, str | None]:
     """The From address (normalised) and the From domain; each None unless there is one."""
-    fields = headers.get_all("From") or []
+    fields = headers.get("from", [])
     # RFC 7489 6.6.1: a message with several From fields, or several authors from
     # different domains, has no one domain to judge it by.
     if len(fields) != 1:

@@ -1,5 +1,6 @@
-"""Header fields of a message's raw bytes, dropped whole without parsing the message."""
+"""Header fields of a message's raw bytes, read or dropped without parsing the message."""
 
+import re
 from collections.abc import Callable
 
 HEADER_END = b"\r\n\r\n"
@@ -20,3 +21,50 @@ def drop_fields(raw: bytes, drop: Callable[[bytes], bool]) -> bytes:
         if not dropping:
             kept.append(line)
     return b"\r\n".join(kept) + separator + body
+
+
+# How the stdlib's feed parser tells a header line (a field, its continuation, or a
+# Unix "From " line) from the first line of the body, and where lines end.
+_HEADER_LINE = re.compile(r"From |[\041-\071\073-\176]*:|[\t ]")
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def ascii_fields(head: bytes) -> list[tuple[str, str]] | None:
+    """The header fields of `head` exactly as the stdlib's compat32 parser reads them.
+
+    None when the header is not all ASCII: then only the parser itself says what
+    its bytes mean. Names keep their case; values keep their continuation lines.
+    """
+    try:
+        text = head.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    lines: list[str] = []
+    for line in _LINE.findall(text):
+        if not _HEADER_LINE.match(line):
+            break
+        lines.append(line)
+    fields: list[tuple[str, str]] = []
+    current: list[str] = []
+    for number, line in enumerate(lines):
+        if line[0] in " \t":
+            if current:  # a continuation before any field is ignored
+                current.append(line)
+            continue
+        if current:
+            fields.append(_field(current))
+            current = []
+        if line.startswith("From "):
+            if number == len(lines) - 1:
+                break  # the body's first line, as the parser takes it
+            continue  # a Unix envelope line, not a field
+        if line.find(":") > 0:  # a line starting with a colon names no field
+            current = [line]
+    if current:
+        fields.append(_field(current))
+    return fields
+
+
+def _field(lines: list[str]) -> tuple[str, str]:
+    name, value = lines[0].split(":", 1)
+    return name, (value.lstrip(" \t") + "".join(lines[1:])).rstrip("\r\n")
