@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 LEASE_FACTOR = 2.0
 FINAL_STATUSES = frozenset({"done", "failed"})
 REMEMBERED_OUTCOMES = 10_000
+# A claim takes up to this many times `concurrency` messages, the ones beyond the
+# free slots waiting in memory: fewer claim transactions, at the price of a burst
+# being shared less evenly between several workers.
+CLAIMED_PER_SLOT = 2
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,7 @@ class Worker:
         while not self._stopping:
             # Cleared before claiming: a wake-up during the claim is not lost.
             self._wakeup.clear()
-            wanted = 2 * concurrency - len(self._running)
+            wanted = CLAIMED_PER_SLOT * concurrency - len(self._running)
             if not self._backlog and wanted > 0:
                 self._backlog.extend(await loop.run_in_executor(None, self._claim, wanted))
             while self._backlog and len(self._running) < concurrency:
