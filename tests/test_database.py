@@ -191,7 +191,10 @@ def test_the_receivers_commit_takes_the_sqlite_writer_slot_before_waiting_worker
         thread = threading.Thread(target=writer, args=(name, urgent))
         thread.start()
         threads.append(thread)
-    time.sleep(0.3)  # all three are waiting for the slot
+    deadline = time.monotonic() + 5
+    while queue.waiting < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert queue.waiting == 3
     release.set()
     for thread in threads:
         thread.join(5)

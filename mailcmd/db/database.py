@@ -26,17 +26,26 @@ class WriterQueue:
         self._changed = threading.Condition()
         self._held = False
         self._urgent_waiting = 0
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        """How many writers wait for the slot now."""
+        with self._changed:
+            return self._waiting
 
     @contextmanager
     def turn(self, urgent: bool = False) -> Iterator[None]:
         """Hold the writer slot for the block; `urgent` turns go before the others."""
         with self._changed:
             self._urgent_waiting += urgent
+            self._waiting += 1
             try:
                 while self._held or (not urgent and self._urgent_waiting):
                     self._changed.wait()
             finally:
                 self._urgent_waiting -= urgent
+                self._waiting -= 1
             self._held = True
         try:
             yield
