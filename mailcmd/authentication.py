@@ -7,6 +7,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from mailcmd.accounts import VerifiedLogin, record_login, verify_credentials
 from mailcmd.db.database import Database
@@ -26,6 +27,9 @@ from mailcmd.throttling import (
 log = logging.getLogger(__name__)
 
 CACHE_MAX_ENTRIES = 10_000
+
+K = TypeVar("K")
+V = TypeVar("V")
 # A cached login skips the database's lockout state for this long after it was last
 # read and found clear. Failures and lockouts recorded by this process bite at once;
 # those recorded by other front ends, within this many seconds.
@@ -50,10 +54,30 @@ class _Checked:
     verified: VerifiedLogin | None
 
 
-@dataclass(frozen=True)
-class _CachedLogin:
-    verified: VerifiedLogin
-    expires_at: float
+class _Expiring(Generic[K, V]):
+    """A map whose entries lapse each at its own time, holding at most `limit` of them."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._entries: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K) -> V | None:
+        """The value for `key`, or None if there is none or it has lapsed."""
+        entry = self._entries.get(key)
+        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
+
+    def put(self, key: K, value: V, seconds: float) -> None:
+        """Keep `value` for `key` for `seconds`; when full, lapsed entries go first, then all."""
+        now = time.monotonic()
+        if len(self._entries) >= self._limit:
+            self._entries = {k: entry for k, entry in self._entries.items() if entry[0] > now}
+            if len(self._entries) >= self._limit:
+                self._entries.clear()
+        self._entries[key] = (now + seconds, value)
+
+    def discard(self, key: K) -> None:
+        """Forget `key`, if it is held."""
+        self._entries.pop(key, None)
 
 
 class Authenticator:
@@ -77,12 +101,12 @@ class Authenticator:
         self._database = database
         self._policy = policy
         self._clients = ClientFailures(policy)
-        self._cache: dict[bytes, _CachedLogin] = {}
+        self._cache: _Expiring[bytes, VerifiedLogin] = _Expiring(CACHE_MAX_ENTRIES)
         self._key = secrets.token_bytes(32)
         # Credentials being checked right now, so that a burst of logins runs argon2 once.
         self._in_flight: dict[bytes, asyncio.Future[None]] = {}
         # Logins whose lockout state was read clear, and until when that is trusted.
-        self._clear_until: dict[str, float] = {}
+        self._known_clear: _Expiring[str, bool] = _Expiring(CACHE_MAX_ENTRIES)
 
     async def authenticate(self, login: str, password: str, client: str) -> AuthOutcome:
         """Check `login` and `password` from the client address `client`."""
@@ -99,8 +123,8 @@ class Authenticator:
             # failure counts once, and this attempt makes its own check.
             await asyncio.shield(in_flight)
         cached = self._cache.get(key)
-        if cached is not None and cached.expires_at > time.monotonic():
-            if not self._known_clear(login):
+        if cached is not None:
+            if self._known_clear.get(throttle_key(login)) is None:
                 state = await asyncio.to_thread(self._state, login)
                 if state.locked(utc_now()):
                     return self._locked(login, client)
@@ -108,8 +132,8 @@ class Authenticator:
                     await asyncio.to_thread(self._clear, login)
                 self._remember_clear(login)
             self._clients.forget(client)
-            log.info("authenticated %s (%s, cached)", cached.verified.login, cached.verified.method)
-            return AuthOutcome(verified=cached.verified)
+            log.info("authenticated %s (%s, cached)", cached.login, cached.method)
+            return AuthOutcome(verified=cached)
         checking = asyncio.get_running_loop().create_future()
         self._in_flight[key] = checking
         try:
@@ -122,42 +146,25 @@ class Authenticator:
             return self._locked(login, client)
         state, verified = checked.state, checked.verified
         if verified is not None:
-            self._remember(key, verified)
+            self._cache.put(key, verified, self._policy.cache_seconds)
             self._remember_clear(login)
             self._clients.forget(client)
             log.info("authenticated %s (%s)", verified.login, verified.method)
             return AuthOutcome(verified=verified)
-        self._clear_until.pop(throttle_key(login), None)
+        self._known_clear.discard(throttle_key(login))
         client_failures = self._clients.record_failure(client)
         log.info("authentication failed from %s (%d recent failures)", client, client_failures)
         delay = failure_delay(max(client_failures, state.failures), self._policy)
         return AuthOutcome(verified=None, delay=delay)
 
-    def _known_clear(self, login: str) -> bool:
-        until = self._clear_until.get(throttle_key(login))
-        return until is not None and until > time.monotonic()
-
     def _remember_clear(self, login: str) -> None:
-        now = time.monotonic()
-        if len(self._clear_until) >= CACHE_MAX_ENTRIES:
-            self._clear_until = {k: v for k, v in self._clear_until.items() if v > now}
-            if len(self._clear_until) >= CACHE_MAX_ENTRIES:
-                self._clear_until.clear()
         recheck = min(LOCKOUT_RECHECK_SECONDS, self._policy.cache_seconds)
-        self._clear_until[throttle_key(login)] = now + recheck
+        self._known_clear.put(throttle_key(login), True, recheck)
 
     def _locked(self, login: str, client: str) -> AuthOutcome:
-        self._clear_until.pop(throttle_key(login), None)
+        self._known_clear.discard(throttle_key(login))
         log.warning("refused a login for locked login %r from %s", login[:254], client)
         return AuthOutcome(verified=None, locked=True)
-
-    def _remember(self, key: bytes, verified: VerifiedLogin) -> None:
-        now = time.monotonic()
-        if len(self._cache) >= CACHE_MAX_ENTRIES:
-            self._cache = {k: v for k, v in self._cache.items() if v.expires_at > now}
-            if len(self._cache) >= CACHE_MAX_ENTRIES:
-                self._cache.clear()
-        self._cache[key] = _CachedLogin(verified, now + self._policy.cache_seconds)
 
     def _state(self, login: str) -> LoginState:
         with self._database.sessions() as session:
