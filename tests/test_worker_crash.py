@@ -27,13 +27,10 @@ def test_killed_worker_leaves_nothing_and_the_message_is_done_once(
     LAB_NOTES.create(engine)
     marker = tmp_path / "go-on"
     port = free_port()
-    env = clean_environment(
-        MAILCMD_DATABASE_URL=database_url,
-        MAILCMD_STATE_DIR=str(tmp_path / "state"),
-        MAILCMD_COMMANDS=str(LAB_COMMANDS),
-        MAILCMD_TEMPLATES=str(LAB_TEMPLATES),
-        MAILCMD_SMTP__SUBMISSION_PORT="0",
-        MAILCMD_SMTP__SMTPS_PORT=str(port),
+    env = _lab_environment(
+        database_url,
+        tmp_path,
+        port,
         MAILCMD_WORKER__HANDLER_TIMEOUT="2",
         MAILCMD_WORKER__POLL_SECONDS="0.1",
     )
@@ -65,6 +62,19 @@ def test_killed_worker_leaves_nothing_and_the_message_is_done_once(
         engine.dispose()
 
 
+def _lab_environment(database_url: str, tmp_path: Path, port: int, **more: str) -> dict[str, str]:
+    """`mailcmd serve` of the lab app, logins on implicit TLS at `port`, and `more` settings."""
+    return clean_environment(
+        MAILCMD_DATABASE_URL=database_url,
+        MAILCMD_STATE_DIR=str(tmp_path / "state"),
+        MAILCMD_COMMANDS=str(LAB_COMMANDS),
+        MAILCMD_TEMPLATES=str(LAB_TEMPLATES),
+        MAILCMD_SMTP__SUBMISSION_PORT="0",
+        MAILCMD_SMTP__SMTPS_PORT=str(port),
+        **more,
+    )
+
+
 def _status(engine: Engine) -> QueueStatus | None:
     with engine.connect() as connection:
         return connection.execute(select(InboundMessage.status)).scalar()
@@ -81,15 +91,7 @@ def test_a_stopped_server_hands_back_the_messages_it_claimed_but_never_started(
     engine = open_engine(database_url)
     LAB_NOTES.create(engine)
     port = free_port()
-    env = clean_environment(
-        MAILCMD_DATABASE_URL=database_url,
-        MAILCMD_STATE_DIR=str(tmp_path / "state"),
-        MAILCMD_COMMANDS=str(LAB_COMMANDS),
-        MAILCMD_TEMPLATES=str(LAB_TEMPLATES),
-        MAILCMD_SMTP__SUBMISSION_PORT="0",
-        MAILCMD_SMTP__SMTPS_PORT=str(port),
-        MAILCMD_WORKER__CONCURRENCY="1",
-    )
+    env = _lab_environment(database_url, tmp_path, port, MAILCMD_WORKER__CONCURRENCY="1")
     try:
         # Queued while no worker runs, so that the worker finds them all at once.
         with serve_process([*mailcmd_command(), "serve", "--no-worker"], cwd=tmp_path, env=env):
