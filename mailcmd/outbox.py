@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from mailcmd.db.models import Base, OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
-from mailcmd.mailstore import INBOX, append, local_account_id
+from mailcmd.mailstore import deliver_locally
 
 _OUTBOX = Base.metadata.tables[OutboundMessage.__tablename__]
 
@@ -74,7 +74,7 @@ def queue_mail(
     message_id = mail["Message-ID"]
     raw = mail.as_bytes(policy=SMTP_POLICY)
     to = str(mail["To"])
-    owner = local_account_id(session, to)
+    delivered = deliver_locally(session, to, raw)
     # Core, not the ORM's unit of work: this runs for every reply.
     session.execute(
         insert(_OUTBOX).values(
@@ -84,11 +84,9 @@ def queue_mail(
             inbound_message_id=inbound_message_id,
             answers_address=answers_address,
             message_id=str(message_id)[:255] if message_id else None,
-            status=QueueStatus.QUEUED if owner is None else QueueStatus.DONE,
+            status=QueueStatus.DONE if delivered else QueueStatus.QUEUED,
         )
     )
-    if owner is not None:
-        append(session, owner, INBOX, raw)
 
 
 def is_own_message(session: Session, message_id: str) -> bool:

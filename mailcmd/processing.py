@@ -34,7 +34,7 @@ from mailcmd.dispatch import HelpRequest, Invocation, Refusal, plan_for
 from mailcmd.external_addresses import codes_in, confirm_external_address
 from mailcmd.help import help_page
 from mailcmd.inbound import without_body
-from mailcmd.mailstore import INBOX, append, local_account_id
+from mailcmd.mailstore import deliver_locally
 from mailcmd.message import MessageView, parse_message
 from mailcmd.outbox import is_own_message
 from mailcmd.outgoing import OutgoingMail, notification_mail, queue_outgoing, render_reply
@@ -185,9 +185,7 @@ class Processor:
         mailbox = self._registry.find(name)
         if mailbox is None and name != HELP_ADDRESS:
             # An account's own address: the message is delivered, not run.
-            owner = local_account_id(session, recipient)
-            if owner is not None:
-                append(session, owner, INBOX, raw)
+            deliver_locally(session, recipient, raw)
             return []
         plan = plan_for(
             self._registry, mailbox, tag or None, view.subject, view.new_text, sender, self._today()

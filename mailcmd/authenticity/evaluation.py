@@ -144,7 +144,7 @@ def _dkim(
     if not signatures:
         return "none", None
     # mailcmd.dkim.verify checks the topmost signature, so its d= is the one to report.
-    signing_domain = _domain(_tags(str(signatures[0])).get("d", ""))
+    signing_domain = _domain(_tags(signatures[0]).get("d", ""))
 
     def dns_txt(name: bytes) -> bytes | None:
         keys = [record for record in resolver.txt(name.decode("ascii", "replace")) if record]
@@ -200,7 +200,7 @@ def _author(headers: dict[str, list[str]]) -> tuple[str | None, str | None]:
     # different domains, has no one domain to judge it by.
     if len(fields) != 1:
         return None, None
-    addresses = email.utils.getaddresses([str(fields[0])])
+    addresses = email.utils.getaddresses([fields[0]])
     domains = {_domain(address.rpartition("@")[2]) for _name, address in addresses if address}
     domain = domains.pop() if len(domains) == 1 else None
     if domain is None or len(addresses) != 1:
