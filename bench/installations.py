@@ -12,11 +12,12 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import URL, make_url
 
-from bench.processes import ServerProcess, free_port
+from bench.processes import ServerProcess
 from mailcmd.accounts import create_account
 from mailcmd.db.database import Database, open_database
 from mailcmd.db.engine import open_engine
 from mailcmd.db.migrations import upgrade
+from mailcmd.testing import free_port
 from mailcmd.tls import CertificateFiles, development_certificate
 
 DOMAIN = "app.localhost"

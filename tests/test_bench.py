@@ -11,8 +11,9 @@ import pytest
 from bench import installations
 from bench.load import LoadSpec, generate
 from bench.matrix import KB, Budget, Load, spec_for
-from bench.processes import ServerProcess, free_port
+from bench.processes import ServerProcess
 from bench.report import Measurement, percentile, summarise, table
+from mailcmd.testing import free_port
 
 
 @pytest.fixture
