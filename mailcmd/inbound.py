@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 NEW_MAIL_CHANNEL = "mailcmd_inbound"
 # A commit takes whatever arrived while the previous one ran, up to this many.
 MAX_BATCH = 256
+# ... and up to this many bytes, but always one message: the database copies what it
+# is given (SQLite a bound blob, then again into its record; libpq into its send
+# buffer), so big messages are committed one at a time and copied one at a time.
+MAX_BATCH_BYTES = 4 * 1024 * 1024
 # Built once: with a login per message, batches are small and this is per message.
 _INSERT_RETURNING_IDS = insert(InboundMessage).returning(
     InboundMessage.id, sort_by_parameter_order=True
@@ -32,7 +36,8 @@ _INSERT_RETURNING_ID = insert(InboundMessage).returning(InboundMessage.id)
 class ReceivedMessage:
     """A message as the receiver took it, with everything later judgement needs."""
 
-    raw: bytes
+    # The receiver's own buffer, not copied to be stored (see ReceiverProtocol.smtp_DATA).
+    raw: bytes | bytearray
     mail_from: str
     rcpt_tos: tuple[str, ...]
     account_id: int | None
@@ -93,20 +98,35 @@ class InboundQueue:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._pending:
-                batch = self._pending[:MAX_BATCH]
-                del self._pending[:MAX_BATCH]
-                try:
-                    ids = await asyncio.to_thread(self._store, [item for item, _ in batch])
-                except Exception as error:  # every waiter must hear of the failure
-                    for _, committed in batch:
-                        if not committed.done():
-                            committed.set_exception(error)
-                    continue
-                for (_, committed), queue_id in zip(batch, ids, strict=True):
-                    if not committed.done():
-                        committed.set_result(queue_id)
-                if self._on_commit is not None:
-                    self._on_commit()
+                # Taken and committed in one call: no name here keeps the batch's
+                # messages alive while the writer waits for the next.
+                await self._commit(self._next_batch())
+
+    def _next_batch(self) -> list[tuple[ReceivedMessage, "asyncio.Future[int]"]]:
+        size = 0
+        taken = min(len(self._pending), MAX_BATCH)
+        for count, (message, _) in enumerate(self._pending[:taken]):
+            size += len(message.raw)
+            if count and size > MAX_BATCH_BYTES:
+                taken = count
+                break
+        batch = self._pending[:taken]
+        del self._pending[:taken]
+        return batch
+
+    async def _commit(self, batch: list[tuple[ReceivedMessage, "asyncio.Future[int]"]]) -> None:
+        try:
+            ids = await asyncio.to_thread(self._store, [item for item, _ in batch])
+        except Exception as error:  # every waiter must hear of the failure
+            for _, committed in batch:
+                if not committed.done():
+                    committed.set_exception(error)
+            return
+        for (_, committed), queue_id in zip(batch, ids, strict=True):
+            if not committed.done():
+                committed.set_result(queue_id)
+        if self._on_commit is not None:
+            self._on_commit()
 
     def _store(self, messages: list[ReceivedMessage]) -> list[int]:
         # One multi-row INSERT through SQLAlchemy Core: the ORM's unit of work would
