@@ -91,6 +91,15 @@ class SmtpSettings(BaseModel):
     relay_authenticated: bool = Field(
         default=False, description="let logged-in accounts send to other domains"
     )
+    # The MX port's DKIM, SPF and DMARC checks wait on the sender's DNS: they have
+    # threads of their own and a budget, so a slow domain delays only its own mail.
+    mx_check_seconds: float = Field(
+        default=10.0, gt=0, description="seconds the checks of one MX message may take in all"
+    )
+    mx_check_threads: int = Field(default=8, gt=0, description="threads for the MX checks")
+    mx_checks_per_client: int = Field(
+        default=2, gt=0, description="messages of one client address checked at once"
+    )
 
     @model_validator(mode="after")
     def _cert_and_key_together(self) -> "SmtpSettings":

@@ -19,7 +19,7 @@ from mailcmd.addresses import InvalidAddressError, normalise_address
 from mailcmd.authenticity.dmarc import Policy, aligned, find_record
 from mailcmd.authenticity.resolvers import TemporaryDnsError, TxtResolver, normalise_name
 from mailcmd.authenticity.spf import SpfResult, check_host
-from mailcmd.message.raw_fields import ascii_fields, drop_fields
+from mailcmd.message.raw_fields import ascii_fields, drop_fields, header_length
 
 DkimResult = Literal["pass", "fail", "none", "temperror"]
 DmarcResult = Literal["pass", "fail", "none", "temperror"]
@@ -65,7 +65,7 @@ class Verdict:
 
 
 def evaluate(
-    raw: bytes, client_ip: str, helo: str, mail_from: str, resolver: TxtResolver
+    raw: bytes | bytearray, client_ip: str, helo: str, mail_from: str, resolver: TxtResolver
 ) -> Verdict:
     """Return the verdict on message `raw`, received from `client_ip` after HELO `helo`.
 
@@ -121,11 +121,11 @@ def authentication_results(verdict: Verdict, authserv_id: str) -> str:
     return "; ".join([_value(authserv_id), dkim_part, spf_part, dmarc_part])
 
 
-def _header_fields(raw: bytes) -> dict[str, list[str]]:
+def _header_fields(raw: bytes | bytearray) -> dict[str, list[str]]:
     """The header fields of `raw` by lower-cased name, as the compat32 parser reads them."""
     # Only the header is read: the parser would otherwise split the whole body into lines.
     end = _HEADER_END.search(raw)
-    head = raw if end is None else raw[: end.end()]
+    head = bytes(raw if end is None else memoryview(raw)[: end.end()])
     fields = ascii_fields(head)
     if fields is None:
         # 8-bit bytes: the parser's own reading of them, whatever it makes of them.
@@ -138,7 +138,7 @@ def _header_fields(raw: bytes) -> dict[str, list[str]]:
 
 
 def _dkim(
-    raw: bytes, headers: dict[str, list[str]], resolver: TxtResolver
+    raw: bytes | bytearray, headers: dict[str, list[str]], resolver: TxtResolver
 ) -> tuple[DkimResult, str | None]:
     signatures = headers.get("dkim-signature", [])
     if not signatures:
@@ -227,11 +227,12 @@ def _value(text: str) -> str:
     return f'"{escaped}"'
 
 
-def without_forged_results(raw: bytes, authserv_id: str) -> bytes:
-    """Remove Authentication-Results fields that claim to come from `authserv_id`.
+def without_forged_results(message: bytearray, authserv_id: str) -> None:
+    """Remove, in place, Authentication-Results fields that claim to come from `authserv_id`.
 
     Only this server may speak for itself (RFC 8601 section 5): a sender's copy of
-    such a field would otherwise pass for this server's verdict.
+    such a field would otherwise pass for this server's verdict. Only the header is
+    copied; the body stays where it is.
     """
     prefix = authserv_id.lower().encode()
 
@@ -243,4 +244,5 @@ def without_forged_results(raw: bytes, authserv_id: str) -> bytes:
             and value.strip().lower().split(b";")[0].strip() == prefix
         )
 
-    return drop_fields(raw, claims_to_be_ours)
+    end = header_length(message)
+    message[:end] = drop_fields(bytes(memoryview(message)[:end]), claims_to_be_ours)

@@ -23,6 +23,15 @@ def drop_fields(raw: bytes, drop: Callable[[bytes], bool]) -> bytes:
     return b"\r\n".join(kept) + separator + body
 
 
+def header_length(raw: bytes | bytearray) -> int:
+    """Return how many bytes of `raw` its header takes, without the empty line that ends it.
+
+    Without an empty line, all of `raw` is taken as the header, as `drop_fields` takes it.
+    """
+    end = raw.find(HEADER_END)
+    return len(raw) if end < 0 else end
+
+
 # How the stdlib's feed parser tells a header line (a field, its continuation, or a
 # Unix "From " line) from the first line of the body, and where lines end.
 _HEADER_LINE = re.compile(r"From |[\041-\071\073-\176]*:|[\t ]")
