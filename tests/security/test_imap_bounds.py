@@ -195,3 +195,64 @@ def test_inbox_is_case_insensitive_in_every_command(
     assert alice.copy("1", "inbox")[0] == "OK"
     assert alice.delete("inbox/kid")[0] == "OK"
     assert "INBOX" in str(alice.list('""', "inb%")[1])
+
+
+def test_before_login_a_literal_longer_than_a_line_is_refused_unread(
+    server: RunningServer,
+) -> None:
+    with raw_imap(server.port("imaps"), server.tls_client_context) as client:
+        client.send(b"a1 APPEND INBOX {%d}\r\n" % (MAX_MESSAGE_SIZE - 100))
+        append = client.until_tagged(b"a1")
+        client.send(b"a2 LOGIN {%d}\r\n" % (LINE_LIMIT + 1))
+        login = client.until_tagged(b"a2")
+        after = client.command(b"a3", b"NOOP")
+        # A literal that fits in a line is still read: a password may need one.
+        client.send(b"a4 LOGIN {%d}\r\n" % len(ALICE))
+        ready = client.line()
+        client.send(ALICE.encode() + b' "%s"\r\n' % PASSWORD.encode())
+        logged_in = client.until_tagged(b"a4")
+
+    assert append == [b"a1 BAD literal too large"]
+    assert login == [b"a2 BAD literal too large"]
+    assert after == [b"a3 OK Completed"]
+    assert ready.startswith(b"+ ")
+    assert logged_in[-1].startswith(b"a4 OK")
+
+
+def test_before_login_a_non_synchronising_literal_over_4096_bytes_ends_the_connection(
+    server: RunningServer,
+) -> None:
+    with raw_imap(server.port("imaps"), server.tls_client_context) as client:
+        client.send(b"a1 LOGIN {4097+}\r\n" + b"x" * 4097 + b" y\r\n")
+
+        assert client.line() == b"* BYE [TOOBIG] Literal too large"
+        assert client.closed_by_server()
+
+
+def test_literals_in_flight_are_bounded_across_connections(start_server: StartServer) -> None:
+    # Room for one message of 40 KB in flight, not two.
+    server = start_server(max_message_size=MAX_MESSAGE_SIZE, imap={"max_literal_memory": 60_000})
+    message = MESSAGE + b"x" * (40_000 - len(MESSAGE))
+    with (
+        raw_imap(server.port("imaps"), server.tls_client_context) as first,
+        raw_imap(server.port("imaps"), server.tls_client_context) as second,
+    ):
+        first.command(b"a1", LOGIN)
+        second.command(b"b1", LOGIN)
+        first.send(b"a2 APPEND INBOX {%d}\r\n" % len(message))
+        assert first.line().startswith(b"+ ")
+        second.send(b"b2 APPEND INBOX {%d}\r\n" % len(message))
+        refused = second.until_tagged(b"b2")
+        first.send(message + b"\r\n")
+        appended = first.until_tagged(b"a2")
+        # The first command has run; its bytes count no more once it reads the next.
+        first.command(b"a3", b"NOOP")
+        second.send(b"b3 APPEND INBOX {%d}\r\n" % len(message))
+        ready = second.line()
+        second.send(message + b"\r\n")
+        second_appended = second.until_tagged(b"b3")
+
+    assert refused == [b"b2 NO [UNAVAILABLE] server busy, try again later"]
+    assert appended[-1].startswith(b"a2 OK [APPENDUID")
+    assert ready.startswith(b"+ ")
+    assert second_appended[-1].startswith(b"b3 OK [APPENDUID")
