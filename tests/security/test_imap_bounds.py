@@ -15,8 +15,9 @@ from sqlalchemy import insert
 from mailcmd.db.database import open_database
 from mailcmd.db.models import Base, MailFolder
 from mailcmd.mailstore import local_account_id, new_uid_validity
+from mailcmd.settings import Settings
 from tests.conftest import ALICE, PASSWORD, StartServer
-from tests.imap_support import MESSAGE, imap_client, raw_imap
+from tests.imap_support import MESSAGE, deliver, imap_client, raw_imap
 from tests.servers import TIMEOUT, RunningServer
 
 LOGIN = b'LOGIN "%s" "%s"' % (ALICE.encode(), PASSWORD.encode())
@@ -256,3 +257,23 @@ def test_literals_in_flight_are_bounded_across_connections(start_server: StartSe
     assert appended[-1].startswith(b"a2 OK [APPENDUID")
     assert ready.startswith(b"+ ")
     assert second_appended[-1].startswith(b"b3 OK [APPENDUID")
+
+
+def test_copy_into_the_same_folder_stops_at_the_quota(
+    server: RunningServer, alice: imaplib.IMAP4
+) -> None:
+    deliver(server, MESSAGE + b"x" * (30_000 - len(MESSAGE)))
+    alice.select("INBOX")
+    answers = [alice.copy("1:*", "INBOX")[0] for _ in range(4)]
+    quota = alice.getquotaroot("INBOX")[1][1][0]
+    alice.noop()
+    messages = alice.select("INBOX")[1][0]
+
+    # 30 kB, then 60, 120: a fourth copy of 120 kB would pass 200 kB.
+    assert answers == ["OK", "OK", "NO", "NO"]
+    assert quota == b'"" (STORAGE 118 195)'
+    assert messages == b"4"
+
+
+def test_a_quota_is_on_by_default() -> None:
+    assert Settings().imap.quota == 1024**3
