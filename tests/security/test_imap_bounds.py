@@ -7,13 +7,14 @@ server reads before refusing, folders an account may hold, bytes a quota allows.
 import imaplib
 import smtplib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import insert
 
 from mailcmd.db.database import open_database
 from mailcmd.db.models import Base, MailFolder
+from mailcmd.imap import connection, dispatch, fetch_items, mime, searching, structure
 from mailcmd.mailstore import local_account_id, new_uid_validity
 from mailcmd.settings import Settings
 from tests.conftest import ALICE, PASSWORD, StartServer
@@ -277,3 +278,35 @@ def test_copy_into_the_same_folder_stops_at_the_quota(
 
 def test_a_quota_is_on_by_default() -> None:
     assert Settings().imap.quota == 1024**3
+
+
+# Every regular expression of the mailbox server that reads what a client sends, with
+# the input that makes a backtracking engine work hardest, one command line long
+# (or one message long for the MIME boundary).
+HOSTILE_INPUTS = [
+    (fetch_items._SECTION.fullmatch, "BODY[" + "]<1.1" * 13_000 + "x"),
+    (fetch_items._SECTION_TEXT.fullmatch, "1." * 32_000 + "X"),
+    (searching._DATE.fullmatch, "1" * 65_000),
+    (structure._FOLD.sub, "", "\r\n" * 32_000),
+    (mime._HEADER_END.search, b"\r\n\r" * 20_000),
+    (connection._LITERAL_AT_END.search, b"{1" * 32_000 + b"\n"),
+    (dispatch._TAG.fullmatch, "a" * 65_000),
+]
+
+
+@pytest.mark.parametrize(("operation", "arguments"), [(h[0], h[1:]) for h in HOSTILE_INPUTS])
+def test_regular_expressions_on_client_input_take_linear_time(
+    operation: Callable[..., object], arguments: tuple[object, ...]
+) -> None:
+    started = time.monotonic()
+    operation(*arguments)
+    assert time.monotonic() - started < 0.5
+
+
+def test_multipart_boundaries_are_found_in_linear_time() -> None:
+    boundary = b"b" * 70
+    near_misses = (b"\r\n--" + boundary[:-1] + b"x" + b" " * 20) * 50_000
+    started = time.monotonic()
+    parts = mime.split_multipart(near_misses, boundary)
+    assert time.monotonic() - started < 0.5
+    assert len(parts) <= 1
