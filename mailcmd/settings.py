@@ -36,6 +36,7 @@ ENV_PREFIX = "MAILCMD_"
 ENV_NESTED_DELIMITER = "__"
 
 MIB = 1024 * 1024
+GIB = 1024 * MIB
 
 
 DNS_PORT = 53
@@ -124,7 +125,11 @@ class ImapSettings(BaseModel):
     check_seconds: float = Field(
         default=30.0, gt=0, description="how often an IDLE looks for changes unannounced"
     )
-    quota: int = Field(default=0, ge=0, description="bytes per account; 0: no quota")
+    quota: int = Field(default=GIB, ge=0, description="bytes of mail per account; 0: no quota")
+    max_folders: int = Field(default=1000, gt=0, description="folders per account")
+    max_literal_memory: int = Field(
+        default=256 * MIB, gt=0, description="bytes of literals all clients may send at once"
+    )
 
 
 class AutoconfigSettings(BaseModel):
