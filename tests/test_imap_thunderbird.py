@@ -90,3 +90,42 @@ def test_an_internal_error_gets_a_reference_and_the_session_goes_on(
     assert "Traceback" not in failed[0].decode()
     assert after[0].startswith(b"* CAPABILITY IMAP4rev1")
     assert after[-1] == b"a4 OK Completed"
+
+
+def test_an_answer_that_arrives_with_a_store_is_told_when_idle_starts(
+    imap_server: RunningServer,
+) -> None:
+    # Thunderbird marks the message it replied to \Answered and goes back to IDLE; an
+    # EXISTS that came with the STORE's completion would be ignored, and the app's
+    # answer would show only at the next folder switch.
+    deliver(imap_server)
+    with raw_imap(imap_server.port("imaps"), imap_server.tls_client_context) as client:
+        client.command(b"1", b'LOGIN "%s" "%s"' % (ALICE.encode(), PASSWORD.encode()))
+        assert b"* 1 EXISTS" in client.command(b"2", b"SELECT INBOX")
+        deliver(imap_server)
+
+        stored = client.command(b"3", b"UID STORE 1 +FLAGS (\\Answered)")
+        client.send(b"4 IDLE\r\n")
+        idling = [client.line(), client.line(), client.line()]
+        client.send(b"DONE\r\n")
+        done = client.until_tagged(b"4")
+
+    assert stored == [b"* 1 FETCH (UID 1 FLAGS (\\Answered))", b"3 OK Completed"]
+    assert idling == [b"+ idling", b"* 2 EXISTS", b"* 1 RECENT"]
+    assert done == [b"4 OK IDLE terminated"]
+
+
+def test_news_held_back_during_fetch_comes_with_the_next_noop(
+    imap_server: RunningServer,
+) -> None:
+    deliver(imap_server)
+    with raw_imap(imap_server.port("imaps"), imap_server.tls_client_context) as client:
+        client.command(b"1", b'LOGIN "%s" "%s"' % (ALICE.encode(), PASSWORD.encode()))
+        client.command(b"2", b"SELECT INBOX")
+        deliver(imap_server)
+
+        fetched = client.command(b"3", b"UID FETCH 1:* (FLAGS)")
+        noop = client.command(b"4", b"NOOP")
+
+    assert fetched == [b"* 1 FETCH (UID 1 FLAGS ())", b"3 OK Completed"]
+    assert noop == [b"* 2 EXISTS", b"* 1 RECENT", b"4 OK Completed"]

@@ -37,13 +37,17 @@ class Entry:
     states: frozenset[State]
     handler: Handler
     uid: bool = False
-    # FETCH, STORE and SEARCH (without UID) must not be answered with EXPUNGE news.
-    hides_expunge: bool = False
+    # Whether the folder's news (EXISTS, EXPUNGE, other sessions' flag changes) goes
+    # out with this command's completion. Only where clients act on it: Thunderbird
+    # (and others) ignore an EXISTS that arrives with, say, the STORE of \Answered
+    # after a reply, and would then wait minutes to show the app's answer. Held
+    # news is not lost: it goes out at the next NOOP, CHECK or IDLE.
+    reports_news: bool = False
 
 
 COMMANDS: dict[str, Entry] = {
     "CAPABILITY": Entry(ANY, auth_commands.capability),
-    "NOOP": Entry(ANY, auth_commands.noop),
+    "NOOP": Entry(ANY, auth_commands.noop, reports_news=True),
     "LOGOUT": Entry(ANY, auth_commands.logout),
     "ID": Entry(ANY, auth_commands.server_id),
     "STARTTLS": Entry(NOT_AUTHENTICATED, auth_commands.starttls),
@@ -65,13 +69,13 @@ COMMANDS: dict[str, Entry] = {
     "GETQUOTAROOT": Entry(AUTHENTICATED, quota_commands.getquotaroot),
     "GETQUOTA": Entry(AUTHENTICATED, quota_commands.getquota),
     "SETQUOTA": Entry(AUTHENTICATED, quota_commands.setquota),
-    "CHECK": Entry(SELECTED, auth_commands.noop),
+    "CHECK": Entry(SELECTED, auth_commands.noop, reports_news=True),
     "CLOSE": Entry(SELECTED, mailbox_commands.close),
     "UNSELECT": Entry(SELECTED, mailbox_commands.unselect),
     "EXPUNGE": Entry(SELECTED, message_commands.expunge, uid=True),
-    "SEARCH": Entry(SELECTED, message_commands.search, uid=True, hides_expunge=True),
-    "FETCH": Entry(SELECTED, message_commands.fetch, uid=True, hides_expunge=True),
-    "STORE": Entry(SELECTED, message_commands.store, uid=True, hides_expunge=True),
+    "SEARCH": Entry(SELECTED, message_commands.search, uid=True),
+    "FETCH": Entry(SELECTED, message_commands.fetch, uid=True),
+    "STORE": Entry(SELECTED, message_commands.store, uid=True),
     "COPY": Entry(SELECTED, message_commands.copy, uid=True),
     "MOVE": Entry(SELECTED, message_commands.move, uid=True),
 }
@@ -151,16 +155,16 @@ async def _run(session: Session, tag: str, words: list[Token]) -> Done:
     try:
         done = await entry.handler(session, tag, args, uid)
     finally:
-        if session.state is State.SELECTED and name not in ("SELECT", "EXAMINE"):
-            await _catch_up(session, allow_expunge=uid or not entry.hides_expunge)
+        if entry.reports_news and session.state is State.SELECTED:
+            await _catch_up(session)
     return done
 
 
-async def _catch_up(session: Session, allow_expunge: bool) -> None:
+async def _catch_up(session: Session) -> None:
     # The command's own outcome stands even if the news of the folder cannot be had;
     # the client hears it at a later command.
     try:
-        await session.catch_up(allow_expunge)
+        await session.catch_up()
     except (ConnectionClosed, asyncio.CancelledError):
         raise
     except Exception:

@@ -216,6 +216,9 @@ async def append(session: Session, tag: str, args: list[Token], uid: bool) -> Do
         quota,
     )
     session.announce()
+    if session.selected is not None and session.selected.name == canonical_name(name):
+        # RFC 3502: an APPEND to the selected folder is told at once with EXISTS.
+        await session.catch_up()
     return Done("OK", "Appended", f"APPENDUID {validity} {new_uid}")
 
 

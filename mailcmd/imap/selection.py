@@ -2,8 +2,9 @@
 
 A session sees the folder as it was at its last look; `sync` compares with the
 folder now and says what changed, in the untagged responses RFC 3501 has for it.
-Expunges are only reported where a command allows them (not during FETCH, STORE or
-SEARCH); until then an expunged message keeps its number and fetches as nothing.
+News is told only where clients act on it (NOOP, CHECK, IDLE; see `dispatch`), so
+never during FETCH, STORE or SEARCH, where RFC 3501 forbids EXPUNGE; until then an
+expunged message keeps its number and fetches as nothing.
 """
 
 import bisect
@@ -42,12 +43,10 @@ class Selection:
         stored = self.flags.get(uid, ())
         return (*stored, RECENT) if uid in self.recent else stored
 
-    def sync(self, snapshot: Snapshot, allow_expunge: bool) -> list[bytes]:
+    def sync(self, snapshot: Snapshot) -> list[bytes]:
         """Catch up with `snapshot`; return the untagged responses that say what changed."""
-        lines: list[bytes] = []
         present = set(snapshot.uids)
-        if allow_expunge:
-            lines += self.remove([uid for uid in self.uids if uid not in present])
+        lines = self.remove([uid for uid in self.uids if uid not in present])
         known = set(self.uids)
         highest = self.uids[-1] if self.uids else 0
         new = [uid for uid in snapshot.uids if uid > highest]

@@ -142,12 +142,12 @@ class Session:
         if self.account_id is not None:
             self.context.events.wake(self.account_id)
 
-    async def catch_up(self, allow_expunge: bool = True) -> None:
+    async def catch_up(self) -> None:
         """Tell the client what changed in the selected folder since it last heard."""
         if self.selected is None:
             return
         snapshot = await asyncio.to_thread(storage.snapshot, self.database, self.selected.folder_id)
-        lines = self.selected.sync(snapshot, allow_expunge)
+        lines = self.selected.sync(snapshot)
         if lines:
             await self.connection.respond(*lines)
 
