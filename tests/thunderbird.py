@@ -1,0 +1,387 @@
+"""A real Thunderbird for tests: a fresh profile with one account, driven over Marionette.
+
+Thunderbird runs headless with its own JavaScript at hand (`tests.marionette`); the
+steps a person takes (write to an address, reply to a message, send) are done through
+the same calls Thunderbird's buttons make, so that Thunderbird itself does the SMTP
+submission, the copy to Sent and the `STORE +FLAGS (\\Answered)`.
+"""
+
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mailcmd.testing import free_port
+from tests.marionette import Marionette
+from tests.servers import TIMEOUT
+
+THUNDERBIRD = shutil.which("thunderbird")
+
+# Seconds Thunderbird may take to start and open Marionette on a busy machine.
+STARTUP_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class MailAccount:
+    """What a person types into Thunderbird's account settings."""
+
+    address: str
+    password: str
+    imap_port: int  # implicit TLS
+    smtp_port: int  # implicit TLS
+    host: str = "127.0.0.1"
+
+
+def profile_preferences(account: MailAccount, marionette_port: int) -> dict[str, Any]:
+    """The `user.js` of a fresh profile: `account` set up, first-run questions answered.
+
+    Thunderbird starts offline, so that it connects only once the test has stored the
+    password and trusted the server's certificate (`Thunderbird.go_online`). IDLE
+    stays on, as it is by default; the periodic check is an hour apart, so that only
+    IDLE can bring new mail within a test.
+    """
+    return {
+        "marionette.port": marionette_port,
+        "offline.startup_state": 3,  # start offline
+        "offline.autoDetect": False,
+        "mail.shell.checkDefaultClient": False,
+        "mail.provider.enabled": False,
+        "mail.account.hub.enabled": False,
+        "mailnews.start_page.enabled": False,
+        "mail.rights.version": 1,
+        "mail.inappnotifications.enabled": False,
+        "app.update.enabled": False,
+        "app.update.auto": False,
+        "datareporting.policy.dataSubmissionEnabled": False,
+        "datareporting.healthreport.uploadEnabled": False,
+        "toolkit.telemetry.enabled": False,
+        "mail.spellcheck.inline": False,
+        # Unthreaded, so that every message is a row of the list, answers to answers too.
+        "mailnews.default_view_flags": 0,
+        "mail.accountmanager.accounts": "account1",
+        "mail.accountmanager.defaultaccount": "account1",
+        "mail.account.account1.server": "server1",
+        "mail.account.account1.identities": "id1",
+        "mail.server.server1.type": "imap",
+        "mail.server.server1.name": account.address,
+        "mail.server.server1.hostname": account.host,
+        "mail.server.server1.port": account.imap_port,
+        "mail.server.server1.socketType": 3,  # SSL/TLS
+        "mail.server.server1.authMethod": 3,  # normal password
+        "mail.server.server1.userName": account.address,
+        "mail.server.server1.login_at_startup": True,
+        "mail.server.server1.use_idle": True,
+        "mail.server.server1.check_new_mail": True,
+        "mail.server.server1.check_time": 60,  # minutes
+        "mail.identity.id1.fullName": "Alice",
+        "mail.identity.id1.useremail": account.address,
+        "mail.identity.id1.smtpServer": "smtp1",
+        "mail.identity.id1.valid": True,
+        "mail.identity.id1.compose_html": False,
+        "mail.identity.id1.reply_on_top": 1,  # write above the quote, as the app expects
+        "mail.smtpservers": "smtp1",
+        "mail.smtp.defaultserver": "smtp1",
+        "mail.smtpserver.smtp1.type": "smtp",
+        "mail.smtpserver.smtp1.hostname": account.host,
+        "mail.smtpserver.smtp1.port": account.smtp_port,
+        "mail.smtpserver.smtp1.try_ssl": 3,  # SSL/TLS
+        "mail.smtpserver.smtp1.authMethod": 3,
+        "mail.smtpserver.smtp1.username": account.address,
+    }
+
+
+def user_js(preferences: dict[str, Any]) -> str:
+    """`preferences` as the lines of a profile's `user.js`."""
+    return "".join(
+        f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in preferences.items()
+    )
+
+
+class Thunderbird:
+    """A running Thunderbird with one account, and what a person does in it."""
+
+    def __init__(self, marionette: Marionette, account: MailAccount) -> None:
+        """Drive the Thunderbird behind `marionette`, whose profile holds `account`."""
+        self.marionette = marionette
+        self.account = account
+
+    def go_online(self, ca_pem: str) -> None:
+        """Trust `ca_pem`, store the account's password, and work online.
+
+        What a person does once by confirming the certificate and typing the password
+        into the prompt; then Thunderbird logs in and opens the INBOX.
+        """
+        self.marionette.script(GO_ONLINE, ssl.PEM_cert_to_DER_cert(ca_pem).hex(), *self._logins())
+
+    def _logins(self) -> list[str]:
+        host = self.account.host
+        return [f"imap://{host}", f"smtp://{host}", self.account.address, self.account.password]
+
+    def get_messages(self) -> None:
+        """Press Get Messages: Thunderbird logs in, opens the INBOX and idles in it."""
+        self.marionette.script(WAIT_FOR + "mainWindow().goDoCommand('cmd_getNewMessages');")
+
+    def watch_inbox(self) -> None:
+        """Note, from now on, each message the INBOX's list shows, and when (`shown`)."""
+        self.marionette.script(WATCH_INBOX)
+
+    def shown(self) -> list[tuple[str, float]]:
+        """The subjects that the INBOX's list came to show since `watch_inbox`, with when.
+
+        When is in epoch seconds, the clock of `logging` records.
+        """
+        return [(subject, at / 1000) for subject, at in self.marionette.script(SHOWN)]
+
+    def await_shown(self, subject: str, count: int) -> float:
+        """Wait until the INBOX's list shows `count` messages titled `subject`; when it did."""
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            found = [at for title, at in self.shown() if title == subject]
+            if len(found) >= count:
+                return found[count - 1]
+            time.sleep(0.05)
+        raise AssertionError(
+            f"Thunderbird's INBOX did not show {subject!r} {count} times in {TIMEOUT:g} s;"
+            f" it showed {self.shown()}"
+        )
+
+    def displayed(self) -> dict[str, Any]:
+        """The folder the 3-pane window shows, the INBOX, and the subjects in the list."""
+        return dict(self.marionette.script(DISPLAYED))
+
+    def write(self, to: str, subject: str, text: str) -> None:
+        """Write a new message and send it, as the Write and Send buttons do."""
+        self.marionette.script(WRITE, to, subject, text)
+
+    def reply(self, subject: str, first_line: str) -> None:
+        """Reply to the newest INBOX message with `subject`: type `first_line`, and Send."""
+        self.marionette.script(REPLY, subject, first_line)
+
+
+@contextmanager
+def running_thunderbird(account: MailAccount) -> Iterator[Thunderbird]:
+    """Start Thunderbird on a fresh profile holding `account`; kill it and the profile after."""
+    assert THUNDERBIRD is not None
+    profile = Path(tempfile.mkdtemp(prefix="mailcmd-thunderbird-"))
+    port = free_port()
+    (profile / "user.js").write_text(user_js(profile_preferences(account, port)))
+    log = (profile / "thunderbird.log").open("wb")
+    process = subprocess.Popen(
+        [
+            THUNDERBIRD,
+            "--headless",
+            "--marionette",
+            # Without it Marionette refuses the chrome context, and with it Thunderbird's APIs.
+            "--remote-allow-system-access",
+            "--no-remote",
+            "--profile",
+            str(profile),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "MOZ_HEADLESS": "1", "MOZ_CRASHREPORTER_DISABLE": "1"},
+        # Its own process group, so that its helper processes end with it.
+        start_new_session=True,
+    )
+    marionette = None
+    try:
+        marionette = _connect(port, process)
+        yield Thunderbird(marionette, account)
+    finally:
+        if marionette is not None:
+            marionette.close()
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(TIMEOUT)
+        log.close()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _connect(port: int, process: subprocess.Popen[bytes]) -> Marionette:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"Thunderbird exited at start with {process.returncode}")
+        try:
+            return Marionette(port)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"Thunderbird's Marionette did not listen in {STARTUP_SECONDS:g} s"
+                ) from None
+            time.sleep(0.2)
+
+
+# The scripts below run in Thunderbird's chrome context; `arguments` holds what the
+# Python side passes. Each waits for what it needs with a bounded poll.
+
+WAIT_FOR = """
+async function waitFor(what, condition, seconds = TIMEOUT_SECONDS) {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const found = condition();
+    if (found) {
+      return found;
+    }
+    if (Date.now() > deadline) {
+      throw new Error("not reached in " + seconds + " s: " + what);
+    }
+    await new Promise(resolve => setTimeout(resolve, 20));
+  }
+}
+function mainWindow() {
+  return Services.wm.getMostRecentWindow("mail:3pane");
+}
+function inbox() {
+  const server = MailServices.accounts.defaultAccount.incomingServer;
+  return server.rootFolder.getFolderWithFlags(Ci.nsMsgFolderFlags.Inbox);
+}
+""".replace("TIMEOUT_SECONDS", str(int(TIMEOUT)))
+
+GO_ONLINE = (
+    WAIT_FOR
+    + """
+const [caHex, imapOrigin, smtpOrigin, user, password] = arguments;
+const der = caHex.match(/../g).map(pair => String.fromCharCode(parseInt(pair, 16))).join("");
+Cc["@mozilla.org/security/x509certdb;1"]
+  .getService(Ci.nsIX509CertDB)
+  .addCertFromBase64(btoa(der), "C,,");
+for (const origin of [imapOrigin, smtpOrigin]) {
+  const login = Cc["@mozilla.org/login-manager/loginInfo;1"].createInstance(Ci.nsILoginInfo);
+  login.init(origin, null, origin, user, password, "", "");
+  await Services.logins.addLoginAsync(login);
+}
+await waitFor("the 3-pane window", () => mainWindow()?.gTabmail?.currentAbout3Pane);
+Services.io.offline = false;
+"""
+)
+
+# The rows of the 3-pane window's message list are looked at every 20 ms, and each
+# new row of the INBOX is noted with the time it first showed: there is no event for
+# "the list shows a new row". Nothing is refreshed and no folder is opened.
+WATCH_INBOX = (
+    WAIT_FOR
+    + """
+const window = mainWindow();
+if (!window.mailcmdShown) {
+  window.mailcmdShown = [];
+  const counted = new Map();
+  window.setInterval(() => {
+    const about3Pane = window.gTabmail.currentAbout3Pane;
+    const view = about3Pane?.gDBView;
+    if (!view || about3Pane.gFolder != inbox()) {
+      return;
+    }
+    const counts = new Map();
+    for (let row = 0; row < view.rowCount; row++) {
+      const subject = view.getMsgHdrAt(row).mime2DecodedSubject;
+      counts.set(subject, (counts.get(subject) ?? 0) + 1);
+    }
+    for (const [subject, count] of counts) {
+      for (let seen = counted.get(subject) ?? 0; seen < count; seen++) {
+        window.mailcmdShown.push([subject, Date.now()]);
+      }
+      counted.set(subject, Math.max(count, counted.get(subject) ?? 0));
+    }
+  }, 20);
+}
+"""
+)
+
+SHOWN = WAIT_FOR + "return mainWindow().mailcmdShown;"
+
+DISPLAYED = (
+    WAIT_FOR
+    + """
+const about3Pane = mainWindow().gTabmail.currentAbout3Pane;
+const view = about3Pane.gDBView;
+const subjects = [];
+for (let row = 0; row < view.rowCount; row++) {
+  subjects.push(view.getMsgHdrAt(row).mime2DecodedSubject);
+}
+return { folder: about3Pane.gFolder.URI, inbox: inbox().URI, subjects };
+"""
+)
+
+# Opens a compose window through `open()` and sends it once it is ready, the way the
+# Send button does; returns when the window has closed (the mail is sent and filed).
+COMPOSE = (
+    WAIT_FOR
+    + """
+function composeWindows() {
+  return [...Services.wm.getEnumerator("msgcompose")];
+}
+async function composeAndSend(open, ready, type) {
+  const before = new Set(composeWindows());
+  open();
+  const window = await waitFor("a compose window", () =>
+    composeWindows().find(w => !before.has(w) && w.gLoadingComplete && ready(w))
+  );
+  type(window);
+  window.goDoCommand("cmd_sendNow");
+  await waitFor("the compose window to close after sending", () => window.closed);
+}
+"""
+)
+
+WRITE = (
+    COMPOSE
+    + """
+const [to, subject, text] = arguments;
+const identity = MailServices.accounts.defaultAccount.defaultIdentity;
+const fields = Cc["@mozilla.org/messengercompose/composefields;1"]
+  .createInstance(Ci.nsIMsgCompFields);
+fields.to = to;
+fields.subject = subject;
+fields.body = text;
+const params = Cc["@mozilla.org/messengercompose/composeparams;1"]
+  .createInstance(Ci.nsIMsgComposeParams);
+params.type = Ci.nsIMsgCompType.New;
+params.format = Ci.nsIMsgCompFormat.PlainText;
+params.identity = identity;
+params.composeFields = fields;
+await composeAndSend(
+  () => MailServices.compose.OpenComposeWindowWithParams(null, params),
+  () => true,
+  () => {}
+);
+"""
+)
+
+REPLY = (
+    COMPOSE
+    + """
+const [subject, firstLine] = arguments;
+const folder = inbox();
+const headers = [...folder.msgDatabase.enumerateMessages()].filter(
+  header => header.mime2DecodedSubject == subject
+);
+const original = headers.at(-1);
+const identity = MailServices.accounts.defaultAccount.defaultIdentity;
+await composeAndSend(
+  () =>
+    MailServices.compose.OpenComposeWindow(
+      null,
+      original,
+      folder.getUriForMsg(original),
+      Ci.nsIMsgCompType.ReplyToSender,
+      Ci.nsIMsgCompFormat.PlainText,
+      identity,
+      null,
+      mainWindow().msgWindow
+    ),
+  // The quote is in: Thunderbird has fetched the original and put the caret above it.
+  window => window.GetCurrentEditor()?.rootElement?.textContent.includes("> "),
+  window => window.GetCurrentEditor().insertText(firstLine)
+);
+"""
+)
