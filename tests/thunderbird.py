@@ -118,7 +118,8 @@ class Thunderbird:
         """Trust `ca_pem`, store the account's password, and work online.
 
         What a person does once by confirming the certificate and typing the password
-        into the prompt; then Thunderbird logs in and opens the INBOX.
+        into the prompt. Thunderbird connects at the next thing it is asked to fetch
+        (`get_messages`).
         """
         self.marionette.script(GO_ONLINE, ssl.PEM_cert_to_DER_cert(ca_pem).hex(), *self._logins())
 
