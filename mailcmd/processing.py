@@ -32,6 +32,7 @@ from mailcmd.db.models import (
 from mailcmd.db.types import utc_now
 from mailcmd.dispatch import HelpRequest, Invocation, Refusal, plan_for
 from mailcmd.external_addresses import codes_in, confirm_external_address
+from mailcmd.handler_threads import HandlerAbandoned
 from mailcmd.help import help_page
 from mailcmd.inbound import without_body
 from mailcmd.mailstore import deliver_locally
@@ -102,16 +103,22 @@ class Processor:
         """Process the message of `attempt`; runs in a worker thread, never on the loop."""
         try:
             with self._database.writing() as session:
-                outcome = self._run(session, attempt)
-                with attempt.lock:
-                    if attempt.state == "abandoned":
-                        session.rollback()
-                        return Outcome("abandoned", "the handler ran past its time limit")
-                    if outcome.status == "lost":
-                        session.rollback()
-                        return outcome
-                    session.commit()
-                    attempt.state = "committed"
+                try:
+                    outcome = self._run(session, attempt)
+                    with attempt.lock:
+                        if attempt.state == "abandoned":
+                            session.rollback()
+                            return Outcome("abandoned", "the handler ran past its time limit")
+                        if outcome.status == "lost":
+                            session.rollback()
+                            return outcome
+                        session.commit()
+                        attempt.state = "committed"
+                except HandlerAbandoned:
+                    # It may have struck inside the driver, mid-conversation with the
+                    # server: the connection is closed, not given back to the pool.
+                    session.invalidate()
+                    raise
                 return outcome
         except Exception as error:
             return self.record_failure(attempt, error)
