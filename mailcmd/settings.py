@@ -224,6 +224,14 @@ class WorkerSettings(BaseModel):
     handler_timeout: float = Field(default=30.0, gt=0, description="seconds a handler may run")
     poll_seconds: float = Field(default=5.0, gt=0, description="how often to look for retries")
     reply_rate_limit: int = Field(default=30, gt=0, description="replies per hour to one address")
+    notification_rate_limit: int = Field(
+        default=30, gt=0, description="notifications per hour to one address"
+    )
+    confirm_rate_limit: int = Field(
+        default=10,
+        gt=0,
+        description="mails per hour to confirm@ from one stranger's address, and from one client",
+    )
 
 
 class Settings(BaseSettings):

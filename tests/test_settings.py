@@ -72,6 +72,8 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "worker.handler_timeout": 30.0,
         "worker.poll_seconds": 5.0,
         "worker.reply_rate_limit": 30,
+        "worker.notification_rate_limit": 30,
+        "worker.confirm_rate_limit": 10,
         "relay.host": None,
         "relay.port": 587,
         "relay.starttls": "required",
