@@ -33,6 +33,8 @@ DEFAULT_VERB = ""
 HELP_ADDRESS = "help"
 CONFIRM_ADDRESS = "confirm"
 RESERVED_MAILBOXES = frozenset({HELP_ADDRESS, CONFIRM_ADDRESS})
+# The address mailcmd's own notifications come from.
+POSTMASTER_ADDRESS = "postmaster"
 
 
 class RegistrationError(Exception):

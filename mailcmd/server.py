@@ -16,7 +16,13 @@ from mailcmd.dkim import load_signer
 from mailcmd.imap.changes import MailboxEvents
 from mailcmd.imap.listeners import ImapListeners, start_imap
 from mailcmd.inbound import InboundQueue
-from mailcmd.loading import MODULE_PREFIX, check_templates, load_registry, template_folders
+from mailcmd.loading import (
+    MODULE_PREFIX,
+    check_account_addresses,
+    check_templates,
+    load_registry,
+    template_folders,
+)
 from mailcmd.processing import Processor
 from mailcmd.recipients import RecipientDirectory
 from mailcmd.rendering import Renderer
@@ -72,6 +78,7 @@ class Server:
         self.database = database
         self.resolver = resolver or DnsResolver(settings.dns_resolver)
         self.registry = load_registry(settings.commands)
+        check_account_addresses(self.registry, database)
         renderer = Renderer(template_folders(settings.templates))
         check_templates(self.registry, renderer)
         self.tls = server_tls(settings) if receive else None
