@@ -23,6 +23,7 @@ from mailcmd.loading import (
     load_registry,
     template_folders,
 )
+from mailcmd.private_files import tighten_state_folder
 from mailcmd.processing import Processor
 from mailcmd.recipients import RecipientDirectory
 from mailcmd.rendering import Renderer
@@ -76,6 +77,8 @@ class Server:
         """
         self.settings = settings
         self.database = database
+        # Before anything (keys, certificates) is written into it.
+        tighten_state_folder(settings.state_dir)
         self.resolver = resolver or DnsResolver(settings.dns_resolver)
         self.registry = load_registry(settings.commands)
         check_account_addresses(self.registry, database)
