@@ -3,13 +3,18 @@
 import os
 import stat
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from mailcmd.db.database import open_database
+from mailcmd.db.models import InboundMessage, OutboundMessage
 from mailcmd.demo import CREDENTIALS_FILE, ensure_demo_account
 from mailcmd.dkim import key_path
+from mailcmd.resources import bundled_path
+from mailcmd.testing import MailTestClient
 from tests.conftest import ALICE, PASSWORD, Cli, StartServer, postgres_url
 
 PRIVATE_FILE, PRIVATE_FOLDER = 0o600, 0o700
@@ -85,3 +90,86 @@ def test_an_older_installation_is_made_private_when_opened(
         assert (mode(database), mode(wal)) == (PRIVATE_FILE, PRIVATE_FILE)
     finally:
         opened.close()
+
+
+# --- A mail that carries a password keeps none of it, whatever path it takes -------
+
+ACCOUNT = "account@app.localhost"
+SECRET = "a secret nobody may keep 42"
+
+
+@pytest.fixture
+def account_mail(database_url: str, tmp_path: Path) -> Iterator[MailTestClient]:
+    """The bundled app (its account@ takes passwords), alice logged in with her password."""
+    with MailTestClient(
+        bundled_path("commands"),
+        tmp_path / "mail",
+        database_url=database_url,
+        settings={"auth": {"cache_seconds": 0, "failure_delay": 0}},
+    ) as client:
+        client.add_account(ALICE, password=PASSWORD)
+        yield client
+
+
+def stored_copies(client: MailTestClient, secret: str) -> int:
+    """How many stored mails (queue and outbox) hold `secret` anywhere in their bytes."""
+    with client.database.sessions() as session:
+        raws = [
+            *session.scalars(select(InboundMessage.raw)),
+            *session.scalars(select(OutboundMessage.raw)),
+        ]
+    return sum(secret.encode() in raw for raw in raws)
+
+
+def passwd_mail(client: MailTestClient, subject: str = "passwd", **headers: str) -> EmailMessage:
+    return client.compose(ACCOUNT, subject, f"{SECRET}\n", ALICE, headers)
+
+
+def test_passwd_on_the_normal_path_keeps_no_copy(account_mail: MailTestClient) -> None:
+    exchange = account_mail.send(ACCOUNT, message=passwd_mail(account_mail))
+
+    assert exchange.reply["Subject"] == "Password changed"
+    assert stored_copies(account_mail, SECRET) == 0
+
+
+def test_passwd_sent_twice_with_one_message_id_keeps_no_copy(account_mail: MailTestClient) -> None:
+    mail = passwd_mail(account_mail)
+    first = account_mail.send(ACCOUNT, message=mail)
+    # The first changed the password: the copy comes with the new one.
+    again = account_mail.send(ACCOUNT, message=mail, password=SECRET)
+
+    assert first.outcome is not None
+    assert again.outcome is not None
+    assert again.outcome.detail == "ignored: Message-ID seen before"
+    assert stored_copies(account_mail, SECRET) == 0
+
+
+def test_auto_submitted_passwd_is_not_run_and_keeps_no_copy(account_mail: MailTestClient) -> None:
+    mail = passwd_mail(account_mail, **{"Auto-Submitted": "auto-generated"})
+
+    exchange = account_mail.send(ACCOUNT, message=mail)
+
+    assert exchange.outcome is not None
+    assert exchange.outcome.detail == "ignored: automatic or list mail"
+    assert stored_copies(account_mail, SECRET) == 0
+
+
+def test_refused_passwd_from_an_app_password_keeps_no_copy(account_mail: MailTestClient) -> None:
+    added = account_mail.send(ACCOUNT, "app-password add Phone")
+    phone = added.reply_text.split("\n\n")[1].strip()
+
+    refused = account_mail.send(ACCOUNT, message=passwd_mail(account_mail), password=phone)
+
+    assert "needs a session that logged in with your account's password" in refused.reply_text
+    assert stored_copies(account_mail, SECRET) == 0
+    assert account_mail.can_log_in(ALICE, PASSWORD)
+
+
+def test_password_in_the_subject_is_neither_kept_nor_echoed(account_mail: MailTestClient) -> None:
+    in_subject = "hunter2hunter2hunter2"
+
+    exchange = account_mail.send(ACCOUNT, message=passwd_mail(account_mail, f"passwd {in_subject}"))
+
+    assert exchange.replies
+    assert stored_copies(account_mail, in_subject) == 0
+    assert not account_mail.can_log_in(ALICE, in_subject)
