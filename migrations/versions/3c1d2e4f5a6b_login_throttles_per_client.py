@@ -1,8 +1,8 @@
 """login throttles per login and client address
 
 Revision ID: 3c1d2e4f5a6b
-Revises: 7fed3b316bef
-Create Date: 2026-12-08 10:00:00.000000
+Revises: 9b5d4e7fe41b
+Create Date: 2026-12-06 19:30:00.000000
 """
 
 from collections.abc import Sequence
