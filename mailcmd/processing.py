@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import and_, func, select, update
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from mailcmd.app import CONFIRM_ADDRESS, HELP_ADDRESS, Registry
@@ -130,7 +131,11 @@ class Processor:
             return self.record_failure(attempt, error)
 
     def record_failure(self, attempt: Attempt, error: BaseException | str) -> Outcome:
-        """Roll the attempt back and schedule a retry, or fail the message for good."""
+        """Roll the attempt back and schedule a retry, or fail the message for good.
+
+        A data error (a value the database cannot hold or compare, such as a number
+        past a column's range) fails at once: every retry would fail the same way.
+        """
         ref = secrets.token_hex(4)
         if isinstance(error, BaseException):
             detail = "".join(traceback.format_exception(error))
@@ -146,7 +151,7 @@ class Processor:
             row.last_error = f"ref={ref}\n{detail}"
             row.claim_token = None
             row.claimed_until = None
-            if row.attempts >= worker.max_attempts:
+            if row.attempts >= worker.max_attempts or isinstance(error, DataError):
                 row.status = QueueStatus.FAILED
                 if self._holds_secrets(row):
                     row.raw = without_text(row.raw)

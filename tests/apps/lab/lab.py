@@ -41,6 +41,12 @@ def crash(ctx: Context) -> None:
     raise RuntimeError("internal detail that must not reach the sender")
 
 
+@lab.command("overflow")
+def overflow(ctx: Context, number: int) -> None:
+    """Store a number in a column too small for it: PostgreSQL refuses it as data."""
+    ctx.session.execute(text("SELECT CAST(:n AS SMALLINT)"), {"n": number})
+
+
 @lab.command("slow")
 def slow(ctx: Context, seconds: float) -> None:
     """Sleep longer than the time limit."""
