@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from mailcmd.imap.connection import SLOW_LITERAL_BYE
 from tests.conftest import ALICE, PASSWORD, StartServer
 from tests.imap_support import MESSAGE, RawImap, raw_imap
 from tests.servers import RunningServer
@@ -68,7 +69,7 @@ def test_a_client_stalling_mid_literal_is_let_go_and_its_budget_serves_another(
             appended = other.until_tagged(b"b3")
 
     assert refused == [b"b2 NO [UNAVAILABLE] server busy, try again later"]
-    assert goodbye == b"* BYE Literal data arrived too slowly"
+    assert goodbye == SLOW_LITERAL_BYE
     assert closed
     assert let_go_after < LITERAL_TIMEOUT + SLACK_SECONDS
     assert ready.startswith(b"+ ")
@@ -109,4 +110,4 @@ def test_a_literal_may_take_longer_than_the_timeout_only_while_it_keeps_the_rate
     assert appended[-1].startswith(b"a2 OK [APPENDUID")
     assert sent < len(LARGE) // 4
     assert trickler_let_go < LITERAL_TIMEOUT * MIN_RATE / (MIN_RATE - 2000) + SLACK_SECONDS
-    assert goodbye == b"* BYE Literal data arrived too slowly"
+    assert goodbye == SLOW_LITERAL_BYE
