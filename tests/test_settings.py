@@ -60,6 +60,8 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "imap.quota": 1024 * 1024 * 1024,
         "imap.max_folders": 1000,
         "imap.max_literal_memory": 256 * 1024 * 1024,
+        "imap.literal_timeout": 60.0,
+        "imap.literal_min_rate": 32 * 1024,
         "auth.failure_delay": 0.5,
         "auth.max_failure_delay": 8.0,
         "auth.lockout_failures": 10,
