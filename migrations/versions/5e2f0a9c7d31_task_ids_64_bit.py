@@ -1,7 +1,7 @@
 """task ids are 64-bit on PostgreSQL, as the numbers people write may be
 
 Revision ID: 5e2f0a9c7d31
-Revises: 3c1d2e4f5a6b
+Revises: 6195338f70ad
 Create Date: 2026-12-06 19:40:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5e2f0a9c7d31"
-down_revision: str | None = "3c1d2e4f5a6b"
+down_revision: str | None = "6195338f70ad"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
