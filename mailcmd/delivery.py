@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -67,7 +68,10 @@ class Deliverer:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._sending: set[asyncio.Task[None]] = set()
+        self._sending: set[asyncio.Future[None]] = set()
+        # A relay that is slow to answer holds threads of its own, never the default
+        # pool that stores mail and checks logins.
+        self._relay_threads = ThreadPoolExecutor(relay.concurrency, thread_name_prefix="relay")
         self._on_local_delivery = on_local_delivery
         self._delivered_locally = False
 
@@ -87,6 +91,7 @@ class Deliverer:
             await self._task
         if self._sending:
             await asyncio.wait(self._sending)
+        self._relay_threads.shutdown(wait=False)
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -101,7 +106,9 @@ class Deliverer:
                 self._delivered_locally = False
                 self._on_local_delivery()
             for job in jobs:
-                task = asyncio.create_task(asyncio.to_thread(self._relay_one, job))
+                task = asyncio.get_running_loop().run_in_executor(
+                    self._relay_threads, self._relay_one, job
+                )
                 self._sending.add(task)
                 task.add_done_callback(self._sending.discard)
                 task.add_done_callback(lambda _: self._wakeup.set())

@@ -236,7 +236,7 @@ def load_signer(settings: Settings) -> DkimSigner | None:
     return DkimSigner(_public_half(private, selector, path, settings.domain), material)
 
 
-def verify(raw: bytes, dns_txt: Callable[[bytes], bytes | None]) -> bool:
+def verify(raw: bytes | bytearray, dns_txt: Callable[[bytes], bytes | None]) -> bool:
     """Return whether the first (topmost) DKIM signature of `raw` is valid.
 
     `dns_txt(name)` returns the TXT record published at `name` (such as

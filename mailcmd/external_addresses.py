@@ -25,7 +25,12 @@ from mailcmd.replies import compose
 
 CODE_LIFETIME = timedelta(days=7)
 _CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
+_CODE_LETTERS = frozenset(_CODE_ALPHABET)
 CODE_LENGTH = 10
+# Where `codes_in` looks, and how many codes one mail may try.
+CODE_SEARCH_LINES = 5
+CODE_SEARCH_CHARACTERS = 2000
+MAX_CODE_CANDIDATES = 5
 
 
 @dataclass(frozen=True)
@@ -145,10 +150,27 @@ def confirmed_account(session: Session, address: str) -> Account | None:
     return account if account is not None and account.enabled else None
 
 
-def codes_in(text: str) -> list[str]:
-    """Return the words of `text` that could be confirmation codes, lowercased."""
-    words = (word.strip(".,;:!?()[]<>\"'").lower() for word in text.split())
-    return [word for word in words if len(word) == CODE_LENGTH and set(word) <= set(_CODE_ALPHABET)]
+def codes_in(tag: str, subject: str, text: str) -> list[str]:
+    """Return the words that could be confirmation codes where a code can be, lowercased.
+
+    The confirmation mail puts the code in the plus-tag its answers go to and in its
+    subject; someone who types it does so at the top. So only the tag, the subject
+    and the first few lines are looked at, and at most a few candidates are
+    returned: each costs a digest and a query, which a long mail must not multiply.
+    """
+    head = "\n".join(text[:CODE_SEARCH_CHARACTERS].splitlines()[:CODE_SEARCH_LINES])
+    found: list[str] = []
+    for word in f"{tag} {subject[:CODE_SEARCH_CHARACTERS]} {head}".split():
+        candidate = word.strip(".,;:!?()[]<>\"'").lower()
+        if (
+            len(candidate) == CODE_LENGTH
+            and set(candidate) <= _CODE_LETTERS
+            and candidate not in found
+        ):
+            found.append(candidate)
+            if len(found) == MAX_CODE_CANDIDATES:
+                break
+    return found
 
 
 def _digest(code: str) -> str:

@@ -2,11 +2,14 @@
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.sql.dml import Insert
 
 from mailcmd.db.database import Database
 from mailcmd.db.engine import is_sqlite
@@ -20,19 +23,34 @@ log = logging.getLogger(__name__)
 NEW_MAIL_CHANNEL = "mailcmd_inbound"
 # A commit takes whatever arrived while the previous one ran, up to this many.
 MAX_BATCH = 256
+# ... and up to this many bytes, but always one message: the database copies what it
+# is given (SQLite a bound blob, then again into its record; libpq into its send
+# buffer), so big messages are committed one at a time and copied one at a time.
+MAX_BATCH_BYTES = 4 * 1024 * 1024
 # Built once: with a login per message, batches are small and this is per message.
 _INSERT_RETURNING_IDS = insert(InboundMessage).returning(
     InboundMessage.id, sort_by_parameter_order=True
 )
 # A batch of one, the common case then, skips the machinery that orders many ids.
 _INSERT_RETURNING_ID = insert(InboundMessage).returning(InboundMessage.id)
+# On SQLite a row is made with room for the message, which is then written into it
+# (incremental blob I/O): SQLite copies a bound blob and keeps the copy with the
+# cached statement until its next use, so a 24 MB message would stay in memory.
+_WITH_ROOM = {"raw": func.zeroblob(bindparam("room"))}
+_INSERT_ROOM_RETURNING_IDS = (
+    insert(InboundMessage)
+    .values(_WITH_ROOM)
+    .returning(InboundMessage.id, sort_by_parameter_order=True)
+)
+_INSERT_ROOM_RETURNING_ID = insert(InboundMessage).values(_WITH_ROOM).returning(InboundMessage.id)
 
 
 @dataclass(frozen=True)
 class ReceivedMessage:
     """A message as the receiver took it, with everything later judgement needs."""
 
-    raw: bytes
+    # The receiver's own buffer, not copied to be stored (see ReceiverProtocol.smtp_DATA).
+    raw: bytes | bytearray
     mail_from: str
     rcpt_tos: tuple[str, ...]
     account_id: int | None
@@ -58,7 +76,7 @@ class InboundQueue:
         self._database = database
         self._on_commit = on_commit
         # Other processes' workers hear of new mail through PostgreSQL's NOTIFY.
-        self._notify = not is_sqlite(database.engine.url)
+        self._sqlite = is_sqlite(database.engine.url)
         self._pending: list[tuple[ReceivedMessage, asyncio.Future[int]]] = []
         self._wakeup = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
@@ -93,27 +111,41 @@ class InboundQueue:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._pending:
-                batch = self._pending[:MAX_BATCH]
-                del self._pending[:MAX_BATCH]
-                try:
-                    ids = await asyncio.to_thread(self._store, [item for item, _ in batch])
-                except Exception as error:  # every waiter must hear of the failure
-                    for _, committed in batch:
-                        if not committed.done():
-                            committed.set_exception(error)
-                    continue
-                for (_, committed), queue_id in zip(batch, ids, strict=True):
-                    if not committed.done():
-                        committed.set_result(queue_id)
-                if self._on_commit is not None:
-                    self._on_commit()
+                # Taken and committed in one call: no name here keeps the batch's
+                # messages alive while the writer waits for the next.
+                await self._commit(self._next_batch())
+
+    def _next_batch(self) -> list[tuple[ReceivedMessage, "asyncio.Future[int]"]]:
+        size = 0
+        taken = min(len(self._pending), MAX_BATCH)
+        for count, (message, _) in enumerate(self._pending[:taken]):
+            size += len(message.raw)
+            if count and size > MAX_BATCH_BYTES:
+                taken = count
+                break
+        batch = self._pending[:taken]
+        del self._pending[:taken]
+        return batch
+
+    async def _commit(self, batch: list[tuple[ReceivedMessage, "asyncio.Future[int]"]]) -> None:
+        try:
+            ids = await asyncio.to_thread(self._store, [item for item, _ in batch])
+        except Exception as error:  # every waiter must hear of the failure
+            for _, committed in batch:
+                if not committed.done():
+                    committed.set_exception(error)
+            return
+        for (_, committed), queue_id in zip(batch, ids, strict=True):
+            if not committed.done():
+                committed.set_result(queue_id)
+        if self._on_commit is not None:
+            self._on_commit()
 
     def _store(self, messages: list[ReceivedMessage]) -> list[int]:
         # One multi-row INSERT through SQLAlchemy Core: the ORM's unit of work would
         # cost more than the database does, and it holds the GIL the receiver needs.
-        rows = [
+        rows: list[dict[str, object]] = [
             {
-                "raw": message.raw,
                 "mail_from": message.mail_from,
                 "rcpt_tos": list(message.rcpt_tos),
                 "account_id": message.account_id,
@@ -129,13 +161,35 @@ class InboundQueue:
             for message in messages
         ]
         with self._database.writing_connection() as connection:
-            if len(rows) == 1:
-                ids = [connection.execute(_INSERT_RETURNING_ID, rows[0]).scalar_one()]
-            else:
-                ids = list(connection.execute(_INSERT_RETURNING_IDS, rows).scalars())
-            if self._notify:
+            if not self._sqlite:
+                for row, message in zip(rows, messages, strict=True):
+                    row["raw"] = message.raw
+                ids = self._insert(connection, rows, _INSERT_RETURNING_ID, _INSERT_RETURNING_IDS)
                 connection.execute(text(f"NOTIFY {NEW_MAIL_CHANNEL}"))
+                if sum(len(message.raw) for message in messages) > MAX_BATCH_BYTES:
+                    # libpq keeps its send buffer at the largest size it ever had for
+                    # as long as the connection lives: this one is closed after use.
+                    connection.detach()
+                return ids
+            for row in rows:
+                row["room"] = row["size"]
+            ids = self._insert(
+                connection, rows, _INSERT_ROOM_RETURNING_ID, _INSERT_ROOM_RETURNING_IDS
+            )
+            sqlite = connection.connection.driver_connection
+            assert isinstance(sqlite, sqlite3.Connection)
+            for queue_id, message in zip(ids, messages, strict=True):
+                with sqlite.blobopen(InboundMessage.__tablename__, "raw", queue_id) as blob:
+                    blob.write(message.raw)
         return ids
+
+    @staticmethod
+    def _insert(
+        connection: Connection, rows: list[dict[str, object]], one: Insert, many: Insert
+    ) -> list[int]:
+        if len(rows) == 1:
+            return [connection.execute(one, rows[0]).scalar_one()]
+        return list(connection.execute(many, rows).scalars())
 
 
 def list_inbound(

@@ -61,6 +61,8 @@ def queue_mail(
     *,
     inbound_message_id: int | None = None,
     answers_address: str | None = None,
+    answers_account_id: int | None = None,
+    notifies_address: str | None = None,
 ) -> None:
     """Put `mail` in the outbox for its To address; the caller commits.
 
@@ -68,8 +70,9 @@ def queue_mail(
     transaction, and kept in the outbox as done: it arrives exactly when (and only
     if) what caused it commits, and no second transaction is needed. Every mail
     mailcmd sends is automatic, so it goes out with the null envelope sender (RFC
-    3834): no bounce of it can start a loop. `answers_address` counts the mail as an
-    automatic reply to that person, for the hourly reply limit.
+    3834): no bounce of it can start a loop. `answers_address` (and
+    `answers_account_id`, for an account) counts the mail as an automatic reply to
+    that person, `notifies_address` as a notification, for the hourly limits.
     """
     message_id = mail["Message-ID"]
     raw = mail.as_bytes(policy=SMTP_POLICY)
@@ -83,6 +86,8 @@ def queue_mail(
             rcpt_tos=[to],
             inbound_message_id=inbound_message_id,
             answers_address=answers_address,
+            answers_account_id=answers_account_id,
+            notifies_address=notifies_address,
             message_id=str(message_id)[:255] if message_id else None,
             status=QueueStatus.DONE if delivered else QueueStatus.QUEUED,
         )

@@ -12,11 +12,11 @@ import secrets
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from mailcmd.app import CONFIRM_ADDRESS, HELP_ADDRESS, Registry
@@ -32,7 +32,9 @@ from mailcmd.db.models import (
 from mailcmd.db.types import utc_now
 from mailcmd.dispatch import HelpRequest, Invocation, Refusal, plan_for
 from mailcmd.external_addresses import codes_in, confirm_external_address
+from mailcmd.handler_threads import HandlerAbandoned
 from mailcmd.help import help_page
+from mailcmd.hourly_counts import HourlyCounts
 from mailcmd.inbound import without_body
 from mailcmd.mailstore import deliver_locally
 from mailcmd.message import MessageView, parse_message
@@ -40,6 +42,7 @@ from mailcmd.outbox import is_own_message
 from mailcmd.outgoing import OutgoingMail, notification_mail, queue_outgoing, render_reply
 from mailcmd.rendering import Rendered, Renderer
 from mailcmd.replies import may_auto_reply, reply_subject
+from mailcmd.reply_policy import backscatter_reason, counted_address
 from mailcmd.senders import sender_of
 from mailcmd.settings import Settings
 
@@ -97,21 +100,29 @@ class Processor:
         self._renderer = renderer
         self._database = database
         self._today = today
+        # Strangers' mail to confirm@, per sender and per client, in this process.
+        self._confirm_attempts = HourlyCounts(settings.worker.confirm_rate_limit)
 
     def process(self, attempt: Attempt) -> Outcome:
         """Process the message of `attempt`; runs in a worker thread, never on the loop."""
         try:
             with self._database.writing() as session:
-                outcome = self._run(session, attempt)
-                with attempt.lock:
-                    if attempt.state == "abandoned":
-                        session.rollback()
-                        return Outcome("abandoned", "the handler ran past its time limit")
-                    if outcome.status == "lost":
-                        session.rollback()
-                        return outcome
-                    session.commit()
-                    attempt.state = "committed"
+                try:
+                    outcome = self._run(session, attempt)
+                    with attempt.lock:
+                        if attempt.state == "abandoned":
+                            session.rollback()
+                            return Outcome("abandoned", "the handler ran past its time limit")
+                        if outcome.status == "lost":
+                            session.rollback()
+                            return outcome
+                        session.commit()
+                        attempt.state = "committed"
+                except HandlerAbandoned:
+                    # It may have struck inside the driver, mid-conversation with the
+                    # server: the connection is closed, not given back to the pool.
+                    session.invalidate()
+                    raise
                 return outcome
         except Exception as error:
             return self.record_failure(attempt, error)
@@ -162,12 +173,14 @@ class Processor:
         mails: list[OutgoingMail] = []
         contexts: list[Context] = []
         for recipient in row.rcpt_tos:
-            mails += self._for_recipient(session, recipient, view, sender, row.raw, contexts)
-        self._queue_mails(session, mails, row)
+            mails += self._for_recipient(session, recipient, view, sender, row, contexts)
+        replies = [mail for mail in mails if mail.is_reply]
+        notifications = self._one_per_recipient([mail for mail in mails if not mail.is_reply])
+        withheld = self._queue_mails(session, [*replies, *notifications], row, sender)
         if any(context.forget_requested for context in contexts):
             row.raw = without_body(row.raw)
             row.size = len(row.raw)
-        return self._finish(session, row, attempt, "")
+        return self._finish(session, row, attempt, "; ".join(withheld))
 
     def _for_recipient(
         self,
@@ -175,17 +188,17 @@ class Processor:
         recipient: str,
         view: MessageView,
         sender: Sender,
-        raw: bytes,
+        row: InboundMessage,
         contexts: list[Context],
     ) -> list[OutgoingMail]:
         local, _, _domain = recipient.partition("@")
         name, _, tag = local.partition("+")
         if name == CONFIRM_ADDRESS:
-            return [self._confirm(session, tag, view, sender)]
+            return self._confirm(session, row, tag, view, sender)
         mailbox = self._registry.find(name)
         if mailbox is None and name != HELP_ADDRESS:
             # An account's own address: the message is delivered, not run.
-            deliver_locally(session, recipient, raw)
+            deliver_locally(session, recipient, row.raw)
             return []
         plan = plan_for(
             self._registry, mailbox, tag or None, view.subject, view.new_text, sender, self._today()
@@ -260,42 +273,104 @@ class Processor:
         return _answer(sender, view, from_local, rendered, None)
 
     def _confirm(
-        self, session: Session, tag: str, view: MessageView, sender: Sender
-    ) -> OutgoingMail:
-        # The code reached only the declared address, so an answer from it that
-        # carries the code proves its owner read the mail.
-        address = (view.sender or "").lower()
-        for code in codes_in(f"{tag} {view.subject} {view.new_text}"):
+        self, session: Session, row: InboundMessage, tag: str, view: MessageView, sender: Sender
+    ) -> list[OutgoingMail]:
+        if not sender.is_account and not self._confirm_attempts.allow(
+            f"sender {counted_address(row.mail_from)}", f"client {row.client_address}"
+        ):
+            # Over the limit nothing is tried and nothing answered: an answer would
+            # be one more mail for whoever the stranger names.
+            log.warning("confirm@ mail from %s ignored: over the hourly limit", row.mail_from)
+            return []
+        # The code reached only the declared address, so an answer that carries it
+        # proves its owner read the mail, if the answer is from that address: its
+        # From verified by DMARC, not merely claimed.
+        address = row.verified_from
+        if address is None:
+            claimed = view.sender or "your address"
+            message = (
+                f"your mail could not be verified as coming from {claimed} (DKIM or SPF aligned"
+                " with its domain), so no address was confirmed."
+            )
+            refusal = {"message": message, "usage": []}
+            return [self._reply(sender, view, CONFIRM_ADDRESS, "mailcmd/refusal", refusal)]
+        for code in codes_in(tag, view.subject, view.new_text):
             entry = confirm_external_address(session, address, code)
             if entry is not None:
                 login = entry.account.login
                 log.info("external address %s confirmed for %s", entry.address, login)
                 values = {"address": entry.address, "login": login}
                 template = "mailcmd/address-confirmed"
-                return self._reply(sender, view, CONFIRM_ADDRESS, template, values)
-        message = f"no confirmation code for {address or 'your address'} was found in your mail"
+                return [self._reply(sender, view, CONFIRM_ADDRESS, template, values)]
+        message = f"no confirmation code for {address} was found in your mail"
         refusal = {"message": message + ", or it has expired.", "usage": []}
-        return self._reply(sender, view, CONFIRM_ADDRESS, "mailcmd/refusal", refusal)
+        return [self._reply(sender, view, CONFIRM_ADDRESS, "mailcmd/refusal", refusal)]
+
+    def _one_per_recipient(self, notifications: list[OutgoingMail]) -> list[OutgoingMail]:
+        """At most one notification per recipient for one inbound message: several become one."""
+        by_recipient: dict[str, list[OutgoingMail]] = {}
+        for mail in notifications:
+            by_recipient.setdefault(counted_address(mail.to), []).append(mail)
+        batched = []
+        for mails in by_recipient.values():
+            if len(mails) == 1:
+                batched.append(mails[0])
+                continue
+            items = [(mail.subject, mail.rendered.text) for mail in mails]
+            rendered = self._renderer.render("mailcmd/notifications", {"notifications": items})
+            first = mails[0]
+            subject = rendered.subject or f"{len(mails)} notifications"
+            batched.append(replace(first, rendered=rendered, subject=subject, tag=None))
+        return batched
 
     def _queue_mails(
-        self, session: Session, mails: list[OutgoingMail], row: InboundMessage
-    ) -> None:
+        self, session: Session, mails: list[OutgoingMail], row: InboundMessage, sender: Sender
+    ) -> list[str]:
+        """Put `mails` in the outbox but those the policy withholds; return why each was."""
         domain = self._settings.domain
+        withheld = []
         for mail in mails:
-            if mail.is_reply and self._over_reply_limit(session, mail.to):
-                log.warning("reply to %s suppressed: over the hourly reply limit", mail.to)
+            reason = self._withholding_reason(session, mail, row, sender)
+            if reason is not None:
+                log.warning("mail to %s withheld: %s", mail.to, reason)
+                withheld.append(f"mail to {mail.to} withheld: {reason}")
                 continue
-            queue_outgoing(session, mail, domain, inbound_message_id=row.id)
+            queue_outgoing(
+                session,
+                mail,
+                domain,
+                inbound_message_id=row.id,
+                answers_account_id=sender.account_id,
+            )
+        return withheld
 
-    def _over_reply_limit(self, session: Session, address: str) -> bool:
+    def _withholding_reason(
+        self, session: Session, mail: OutgoingMail, row: InboundMessage, sender: Sender
+    ) -> str | None:
+        worker = self._settings.worker
         since = utc_now() - timedelta(hours=1)
-        sent = session.scalar(
-            select(func.count())
-            .select_from(OutboundMessage)
-            .where(OutboundMessage.answers_address == address)
-            .where(OutboundMessage.created_at >= since)
-        )
-        return (sent or 0) >= self._settings.worker.reply_rate_limit
+        counted = select(func.count()).select_from(OutboundMessage)
+        counted = counted.where(OutboundMessage.created_at >= since)
+        if not mail.is_reply:
+            to = OutboundMessage.notifies_address == counted_address(mail.to)
+            if (session.scalar(counted.where(to)) or 0) >= worker.notification_rate_limit:
+                return "over the hourly notification limit"
+            return None
+        backscatter = backscatter_reason(row, mail.to)
+        if backscatter is not None:
+            return backscatter
+        # An account's replies are its own budget; strangers share one per address,
+        # whatever address of an account they claim.
+        if sender.account_id is not None:
+            whose = OutboundMessage.answers_account_id == sender.account_id
+        else:
+            whose = and_(
+                OutboundMessage.answers_address == counted_address(mail.to),
+                OutboundMessage.answers_account_id.is_(None),
+            )
+        if (session.scalar(counted.where(whose)) or 0) >= worker.reply_rate_limit:
+            return "over the hourly reply limit"
+        return None
 
     def _apologise(self, session: Session, row: InboundMessage, ref: str) -> None:
         view = parse_message(row.raw)
@@ -307,7 +382,7 @@ class Processor:
             HELP_ADDRESS,
         )
         mail = self._reply(sender, view, local, "mailcmd/apology", {"ref": ref})
-        self._queue_mails(session, [mail], row)
+        self._queue_mails(session, [mail], row, sender)
 
     def _first_time(self, session: Session, sender: Sender, message_id: str, queue_id: int) -> bool:
         key = sender.login or sender.address

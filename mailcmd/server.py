@@ -6,6 +6,7 @@ import logging
 import signal
 from collections.abc import Callable
 
+from mailcmd.allocator import return_big_blocks_to_the_system
 from mailcmd.authentication import Authenticator
 from mailcmd.authenticity import DnsResolver, TxtResolver
 from mailcmd.autoconfig import AutoconfigListener, autoconfig_document
@@ -249,6 +250,7 @@ async def serve(
     `more_lines` adds to what is announced once the server listens (the demo's
     mail-client settings, say); `resolver` replaces the network's DNS.
     """
+    return_big_blocks_to_the_system()
     server = Server(settings, database, receive=receive, work=work, resolver=resolver)
     await server.start()
     freeze_start_up_objects()

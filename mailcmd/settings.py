@@ -36,6 +36,7 @@ ENV_PREFIX = "MAILCMD_"
 ENV_NESTED_DELIMITER = "__"
 
 MIB = 1024 * 1024
+GIB = 1024 * MIB
 
 
 DNS_PORT = 53
@@ -91,6 +92,15 @@ class SmtpSettings(BaseModel):
     relay_authenticated: bool = Field(
         default=False, description="let logged-in accounts send to other domains"
     )
+    # The MX port's DKIM, SPF and DMARC checks wait on the sender's DNS: they have
+    # threads of their own and a budget, so a slow domain delays only its own mail.
+    mx_check_seconds: float = Field(
+        default=10.0, gt=0, description="seconds the checks of one MX message may take in all"
+    )
+    mx_check_threads: int = Field(default=8, gt=0, description="threads for the MX checks")
+    mx_checks_per_client: int = Field(
+        default=2, gt=0, description="messages of one client address checked at once"
+    )
 
     @model_validator(mode="after")
     def _cert_and_key_together(self) -> "SmtpSettings":
@@ -115,7 +125,11 @@ class ImapSettings(BaseModel):
     check_seconds: float = Field(
         default=30.0, gt=0, description="how often an IDLE looks for changes unannounced"
     )
-    quota: int = Field(default=0, ge=0, description="bytes per account; 0: no quota")
+    quota: int = Field(default=GIB, ge=0, description="bytes of mail per account; 0: no quota")
+    max_folders: int = Field(default=1000, gt=0, description="folders per account")
+    max_literal_memory: int = Field(
+        default=256 * MIB, gt=0, description="bytes of literals all clients may send at once"
+    )
 
 
 class AutoconfigSettings(BaseModel):
@@ -210,6 +224,14 @@ class WorkerSettings(BaseModel):
     handler_timeout: float = Field(default=30.0, gt=0, description="seconds a handler may run")
     poll_seconds: float = Field(default=5.0, gt=0, description="how often to look for retries")
     reply_rate_limit: int = Field(default=30, gt=0, description="replies per hour to one address")
+    notification_rate_limit: int = Field(
+        default=30, gt=0, description="notifications per hour to one address"
+    )
+    confirm_rate_limit: int = Field(
+        default=10,
+        gt=0,
+        description="mails per hour to confirm@ from one stranger's address, and from one client",
+    )
 
 
 class Settings(BaseSettings):

@@ -72,6 +72,21 @@ class Exchange:
         return str(text).replace("\r\n", "\n")
 
 
+class LoopbackSenders(StaticResolver):
+    """Offline DNS where every domain's SPF record lets loopback send its mail, and no more.
+
+    Mail the test client sends as a stranger then comes, as real mail does, from a
+    server its domain vouches for, so that mailcmd answers it; no domain publishes
+    DKIM keys or DMARC records.
+    """
+
+    def txt(self, name: str) -> list[str]:
+        """Return loopback's SPF record for a domain; nothing for `_dmarc.` or `_domainkey.`."""
+        if "_" in name:
+            return []
+        return ["v=spf1 ip4:127.0.0.1 ip6:::1 -all"]
+
+
 class MailTestClient:
     """A running mailcmd for `commands`, with accounts made on demand, for tests."""
 
@@ -88,8 +103,8 @@ class MailTestClient:
         """Serve `commands` with state in `state_dir` (SQLite there unless `database_url`).
 
         Mail from other servers is judged with `resolver`; by default the
-        `dns_resolver` of `settings` if given, else one that knows no domain, so that
-        tests never depend on the network.
+        `dns_resolver` of `settings` if given, else `LoopbackSenders`, so that tests
+        never depend on the network.
         """
         self.settings = Settings(
             domain=DOMAIN,
@@ -109,7 +124,7 @@ class MailTestClient:
         self._resolver = resolver or (
             DnsResolver(self.settings.dns_resolver)
             if self.settings.dns_resolver
-            else StaticResolver({})
+            else LoopbackSenders({})
         )
         self._database: Database | None = None
         self._server: Server | None = None

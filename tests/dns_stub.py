@@ -2,7 +2,9 @@
 
 It speaks real DNS over UDP, so mailcmd's own resolver (dnspython, through the
 `dns_resolver` setting) does real lookups against it. Names it does not know get
-NXDOMAIN; names in `failing` get SERVFAIL, as a broken server would answer.
+NXDOMAIN; names in `failing` get SERVFAIL, as a broken server would answer; names
+in `silent`, and names under them, get no answer at all, as from a domain whose
+servers never reply.
 """
 
 import socket
@@ -26,12 +28,15 @@ TXT_STRING = 255
 class DnsStub:
     """Answers A, AAAA, MX and TXT queries from `records` (as `StaticResolver` takes them)."""
 
-    def __init__(self, records: Records, failing: Sequence[str] = ()) -> None:
+    def __init__(
+        self, records: Records, failing: Sequence[str] = (), silent: Sequence[str] = ()
+    ) -> None:
         self.records = {
             _key(name): {kind.upper(): list(values) for kind, values in types.items()}
             for name, types in records.items()
         }
         self.failing = {_key(name) for name in failing}
+        self.silent = {_key(name) for name in silent}
         self.queries: list[tuple[str, str]] = []
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._socket.bind(("127.0.0.1", 0))
@@ -59,9 +64,11 @@ class DnsStub:
                 wire, client = self._socket.recvfrom(65535)
             except TimeoutError:
                 continue
-            self._socket.sendto(self._answer(wire), client)
+            answer = self._answer(wire)
+            if answer is not None:
+                self._socket.sendto(answer, client)
 
-    def _answer(self, wire: bytes) -> bytes:
+    def _answer(self, wire: bytes) -> bytes | None:
         query = dns.message.from_wire(wire)
         response = dns.message.make_response(query)
         response.flags |= dns.flags.AA
@@ -69,6 +76,8 @@ class DnsStub:
         name = _key(question.name.to_text())
         kind = dns.rdatatype.to_text(question.rdtype)
         self.queries.append((name, kind))
+        if any(name == quiet or name.endswith(f".{quiet}") for quiet in self.silent):
+            return None
         if name in self.failing:
             response.set_rcode(dns.rcode.SERVFAIL)
         elif name not in self.records:
@@ -83,9 +92,11 @@ class DnsStub:
 
 
 @contextmanager
-def dns_stub(records: Records, failing: Sequence[str] = ()) -> Iterator[DnsStub]:
+def dns_stub(
+    records: Records, failing: Sequence[str] = (), silent: Sequence[str] = ()
+) -> Iterator[DnsStub]:
     """Run a `DnsStub` for the block."""
-    stub = DnsStub(records, failing)
+    stub = DnsStub(records, failing, silent)
     stub.start()
     try:
         yield stub

@@ -18,7 +18,7 @@ from mailcmd.authenticity.dmarc import Policy, aligned, find_record
 from mailcmd.authenticity.resolvers import TemporaryDnsError, TxtResolver, normalise_name
 from mailcmd.authenticity.spf import SpfResult, check_host
 from mailcmd.authors import sole_address
-from mailcmd.message.raw_fields import drop_fields, header_fields
+from mailcmd.message.raw_fields import drop_fields, header_fields, header_length
 
 DkimResult = Literal["pass", "fail", "none", "temperror"]
 DmarcResult = Literal["pass", "fail", "none", "temperror"]
@@ -70,7 +70,7 @@ class Verdict:
 
 
 def evaluate(
-    raw: bytes, client_ip: str, helo: str, mail_from: str, resolver: TxtResolver
+    raw: bytes | bytearray, client_ip: str, helo: str, mail_from: str, resolver: TxtResolver
 ) -> Verdict:
     """Return the verdict on message `raw`, received from `client_ip` after HELO `helo`.
 
@@ -137,7 +137,7 @@ def authentication_results(verdict: Verdict, authserv_id: str) -> str:
 
 
 def _dkim(
-    raw: bytes, headers: dict[str, list[str]], resolver: TxtResolver
+    raw: bytes | bytearray, headers: dict[str, list[str]], resolver: TxtResolver
 ) -> tuple[DkimResult, str | None]:
     signatures = headers.get("dkim-signature", [])
     if not signatures:
@@ -230,11 +230,12 @@ def _value(text: str) -> str:
     return f'"{escaped}"'
 
 
-def without_forged_results(raw: bytes, authserv_id: str) -> bytes:
-    """Remove Authentication-Results fields that claim to come from `authserv_id`.
+def without_forged_results(message: bytearray, authserv_id: str) -> None:
+    """Remove, in place, Authentication-Results fields that claim to come from `authserv_id`.
 
     Only this server may speak for itself (RFC 8601 section 5): a sender's copy of
-    such a field would otherwise pass for this server's verdict.
+    such a field would otherwise pass for this server's verdict. Only the header is
+    copied; the body stays where it is.
     """
     prefix = authserv_id.lower().encode()
 
@@ -246,4 +247,5 @@ def without_forged_results(raw: bytes, authserv_id: str) -> bytes:
             and value.strip().lower().split(b";")[0].strip() == prefix
         )
 
-    return drop_fields(raw, claims_to_be_ours)
+    end = header_length(message)
+    message[:end] = drop_fields(bytes(memoryview(message)[:end]), claims_to_be_ours)

@@ -7,6 +7,7 @@ looked up now (`TemporaryDnsError`), because SPF, DKIM and DMARC must answer
 """
 
 import copy
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -58,6 +59,14 @@ class TxtResolver(Protocol):
         """
         ...
 
+    def until(self, deadline: float) -> "TxtResolver":
+        """The same lookups, none lasting past `deadline` (a `time.monotonic()` value).
+
+        A lookup that would has `TemporaryDnsError` instead, so a message's checks
+        end by its deadline however slow the sender's DNS is.
+        """
+        ...
+
 
 def normalise_name(name: str) -> str:
     """Return `name` lowercased and without a final dot, as the resolvers key it."""
@@ -89,11 +98,18 @@ class DnsResolver:
         # Answers, NXDOMAIN included, are remembered for their TTL.
         self._resolver.cache = dns.resolver.LRUCache(cache_size)
         self._memory_only = False
+        self._deadline: float | None = None
 
     def from_memory(self) -> "DnsResolver":
         """This resolver answering from its cache of unexpired answers only (see `TxtResolver`)."""
         view = copy.copy(self)
         view._memory_only = True
+        return view
+
+    def until(self, deadline: float) -> "DnsResolver":
+        """This resolver with every lookup cut short at `deadline` (see `TxtResolver`)."""
+        view = copy.copy(self)
+        view._deadline = deadline
         return view
 
     def txt(self, name: str) -> list[str]:
@@ -124,7 +140,7 @@ class DnsResolver:
             qname = dns.name.from_text(normalise_name(name) or ".")
             if self._memory_only:
                 return self._remembered(qname, rdtype)
-            answer = self._resolver.resolve(qname, rdtype, search=False)
+            answer = self._resolver.resolve(qname, rdtype, search=False, lifetime=self._lifetime())
         except (
             dns.resolver.NXDOMAIN,
             dns.resolver.NoAnswer,
@@ -140,6 +156,14 @@ class DnsResolver:
             # could not settle: the record may exist, so the caller must try later.
             raise TemporaryDnsError(f"{rdtype.name} lookup of {name} failed: {error}") from error
         return list(answer)
+
+    def _lifetime(self) -> float:
+        if self._deadline is None:
+            return self._resolver.lifetime
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TemporaryDnsError("the time for this message's lookups is up")
+        return min(remaining, self._resolver.lifetime)
 
     def _remembered(self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> list[Any]:
         # Where dnspython's resolver itself would look first, in the same way.
@@ -190,6 +214,10 @@ class StaticResolver:
 
     def from_memory(self) -> "StaticResolver":
         """This resolver: its answers are all in memory."""
+        return self
+
+    def until(self, deadline: float) -> "StaticResolver":
+        """This resolver: its answers never wait."""
         return self
 
     def _lookup(self, name: str, kind: str) -> list[str]:

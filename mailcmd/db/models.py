@@ -203,6 +203,8 @@ class OutboundMessage(Base):
     __table_args__ = (
         Index(None, "status", "next_attempt_at"),
         Index(None, "answers_address", "created_at"),
+        Index(None, "answers_account_id", "created_at"),
+        Index(None, "notifies_address", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(
@@ -218,6 +220,13 @@ class OutboundMessage(Base):
     message_id: Mapped[str | None] = mapped_column(String(255), index=True)
     # The person an automatic reply answers, counted for the per-hour reply limit.
     answers_address: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    # The account an automatic reply answers, when the mail it answers acted for one:
+    # its hourly budget, apart from what strangers do in the name of its addresses.
+    answers_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL")
+    )
+    # The local address a notification went to, counted for the per-hour notification limit.
+    notifies_address: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     status: Mapped[QueueStatus] = _status_column()
     attempts: Mapped[int] = mapped_column(default=0)

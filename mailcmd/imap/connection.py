@@ -42,16 +42,55 @@ class Limits:
     max_append_literal: int
 
 
+class LiteralBudget:
+    """The bytes of literals that every connection together may hold at once.
+
+    A synchronising literal is reserved before the client is asked for it and
+    refused when the budget is spent, so that many clients appending at once wait
+    their turn instead of filling the server's memory; the reservation lasts until
+    the connection reads its next command (the command has run by then).
+    """
+
+    def __init__(self, total: int) -> None:
+        """Allow `total` bytes of literals in flight."""
+        self.total = total
+        self.in_use = 0
+
+    def reserve(self, size: int) -> bool:
+        """Take `size` bytes if they are free; whether they were."""
+        if self.in_use + size > self.total:
+            return False
+        self.in_use += size
+        return True
+
+    def force(self, size: int) -> None:
+        """Take `size` bytes already on their way (a non-synchronising literal, small)."""
+        self.in_use += size
+
+    def release(self, size: int) -> None:
+        """Give back `size` bytes taken before."""
+        self.in_use -= size
+
+
 class Connection:
     """Reads commands and writes responses on one stream, with TLS upgrade."""
 
     def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, limits: Limits
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        limits: Limits,
+        budget: LiteralBudget,
     ) -> None:
-        """Serve the client on `reader`/`writer` within `limits`."""
+        """Serve the client on `reader`/`writer` within `limits`, its literals within `budget`."""
         self.reader = reader
         self.writer = writer
         self.limits = limits
+        self.budget = budget
+        # Before login a command, literals included, is no longer than a command line:
+        # a stranger cannot make the server hold a message's worth of bytes.
+        self.logged_in = False
+        self._reserved = 0
         peer = writer.get_extra_info("peername")
         self.peer = str(peer[0]) if isinstance(peer, tuple) else "unknown"
 
@@ -87,10 +126,12 @@ class Connection:
         """Return the next command, reading its literals (and asking for them) as announced.
 
         A line over the limit is discarded up to its end and refused, and so is a
-        synchronising literal over its limit, before the client sends it; the session
-        goes on. A non-synchronising literal over its limit ends the connection,
-        since its bytes are already on their way.
+        synchronising literal over its limit or over the shared budget, before the
+        client sends it; the session goes on. A non-synchronising literal over its
+        limit (4096 bytes, RFC 7888's LITERAL-) ends the connection, since its bytes
+        are already on their way.
         """
+        self._release()
         data = b""
         while True:
             line = await self._line()
@@ -104,15 +145,16 @@ class Connection:
                 return Command(data + line[:-ending])
             data += line
             size, non_sync = int(literal.group(1)), bool(literal.group(2))
-            allowed = self._literal_limit(data)
-            if size > allowed or len(data) + size > allowed + self.limits.max_line:
-                if non_sync:
-                    await self.write(TOO_BIG_BYE + b"\r\n")
-                    raise ConnectionClosed("literal too large")
-                tag = _tag_of(data)
-                if allowed == self.limits.max_append_literal:
-                    return Refused(tag, "NO", "[TOOBIG] message too large")
-                return Refused(tag, "BAD", "literal too large")
+            appending = self.logged_in and _is_append(data)
+            too_big = size > self._literal_limit(appending)
+            too_big |= len(data) + size > self._command_limit(appending)
+            if too_big or (non_sync and size > NON_SYNC_LITERAL_MAX):
+                return await self._refuse(data, non_sync, appending)
+            if non_sync:
+                self.budget.force(size)
+            elif not self.budget.reserve(size):
+                return Refused(_tag_of(data), "NO", "[UNAVAILABLE] server busy, try again later")
+            self._reserved += size
             if not non_sync:
                 await self.write(b"+ Ready for literal data\r\n")
             try:
@@ -120,11 +162,27 @@ class Connection:
             except asyncio.IncompleteReadError:
                 raise ConnectionClosed("closed in a literal") from None
 
-    def _literal_limit(self, data: bytes) -> int:
-        words = data.split(b" ", 3)
-        if len(words) > 1 and words[1].upper() == b"APPEND":
-            return self.limits.max_append_literal
-        return self.limits.max_literal
+    def _literal_limit(self, appending: bool) -> int:
+        if not self.logged_in:
+            return self.limits.max_line
+        return self.limits.max_append_literal if appending else self.limits.max_literal
+
+    def _command_limit(self, appending: bool) -> int:
+        if not self.logged_in:
+            return self.limits.max_line
+        return self._literal_limit(appending) + self.limits.max_line
+
+    async def _refuse(self, data: bytes, non_sync: bool, appending: bool) -> Refused:
+        if non_sync:
+            await self.write(TOO_BIG_BYE + b"\r\n")
+            raise ConnectionClosed("literal too large")
+        if appending:
+            return Refused(_tag_of(data), "NO", "[TOOBIG] message too large")
+        return Refused(_tag_of(data), "BAD", "literal too large")
+
+    def _release(self) -> None:
+        self.budget.release(self._reserved)
+        self._reserved = 0
 
     async def _line(self) -> bytes | None:
         # The stream's limit (set by the listener) is `max_line`: a longer line
@@ -153,9 +211,15 @@ class Connection:
 
     async def close(self) -> None:
         """Close the connection, without waiting long for a client that does not read."""
+        self._release()
         self.writer.close()
         with contextlib.suppress(TimeoutError, ConnectionError, ssl.SSLError):
             await asyncio.wait_for(self.writer.wait_closed(), 2.0)
+
+
+def _is_append(data: bytes) -> bool:
+    words = data.split(b" ", 3)
+    return len(words) > 1 and words[1].upper() == b"APPEND"
 
 
 def _tag_of(data: bytes) -> str:

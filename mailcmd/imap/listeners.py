@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from mailcmd.authentication import Authenticator
 from mailcmd.db.database import Database
 from mailcmd.imap.changes import MailboxEvents
-from mailcmd.imap.connection import Connection, ConnectionClosed, Limits
+from mailcmd.imap.connection import Connection, ConnectionClosed, Limits, LiteralBudget
 from mailcmd.imap.dispatch import serve
 from mailcmd.imap.responses import BYE_BUSY, BYE_SHUTDOWN
 from mailcmd.imap.session import ServerContext, Session
@@ -28,6 +28,7 @@ class ImapListeners:
     """The listening IMAP servers of this process and their open sessions."""
 
     context: ServerContext
+    budget: LiteralBudget
     servers: dict[str, asyncio.Server] = field(default_factory=dict)
     sessions: dict[Session, asyncio.Task[None]] = field(default_factory=dict)
 
@@ -60,6 +61,7 @@ class ImapListeners:
                 max_literal=settings.max_line_length,
                 max_append_literal=self.context.max_message_size,
             ),
+            self.budget,
         )
         if len(self.sessions) >= settings.max_connections:
             with contextlib.suppress(ConnectionError, ssl.SSLError):
@@ -104,7 +106,7 @@ async def start_imap(
         tls=tls,
         events=events,
     )
-    listeners = ImapListeners(context=context)
+    listeners = ImapListeners(context=context, budget=LiteralBudget(imap.max_literal_memory))
     host = imap.host or settings.smtp.host
     ports = (("imap", imap.port, None), ("imaps", imap.tls_port, tls.context))
     for name, port, context_for_port in ports:

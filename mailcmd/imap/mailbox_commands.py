@@ -1,9 +1,9 @@
 """Commands on folders: LIST, LSUB, CREATE, DELETE, RENAME, SUBSCRIBE, SELECT, STATUS, APPEND."""
 
-import re
-
-from mailcmd.imap import storage
+from mailcmd.db.database import Database
+from mailcmd.imap import listing, storage
 from mailcmd.imap.formatting import flag_list, mailbox_name
+from mailcmd.imap.mailbox_names import DELIMITER, canonical_name
 from mailcmd.imap.responses import Reply
 from mailcmd.imap.searching import parse_date_time
 from mailcmd.imap.selection import Selection
@@ -12,27 +12,6 @@ from mailcmd.imap.tokens import ParseError, Token, astring, flags_argument, is_a
 
 FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN")
-
-
-def _pattern(reference: str, pattern: str) -> re.Pattern[str]:
-    text = reference + pattern
-    parts = []
-    for char in text:
-        if char == "*":
-            parts.append(".*")
-        elif char == "%":
-            parts.append(f"[^{re.escape(storage.DELIMITER)}]*")
-        else:
-            parts.append(re.escape(char))
-    return re.compile("".join(parts), re.DOTALL)
-
-
-def _matches(pattern: re.Pattern[str], name: str) -> bool:
-    if name == "INBOX":
-        return pattern.fullmatch(name) is not None or (
-            re.compile(pattern.pattern, re.I).fullmatch(name) is not None
-        )
-    return pattern.fullmatch(name) is not None
 
 
 async def list_mailboxes(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
@@ -59,35 +38,19 @@ async def _list(session: Session, args: list[Token], verb: str) -> Done:
     if patterns == [""]:
         await session.connection.respond(b'* %s (\\Noselect) "/" ""' % verb.encode())
         return Reply.COMPLETED
-    compiled = [_pattern(reference, pattern) for pattern in patterns]
-    folders = await session.run_storage(storage.list_folders, session.database, session.account())
-    names = {folder.name for folder in folders}
-    lines = []
-    for folder in folders:
-        if not any(_matches(pattern, folder.name) for pattern in compiled):
-            continue
-        subscribed_only = verb == "LSUB" or "SUBSCRIBED" in options
-        if subscribed_only and not folder.subscribed:
-            continue
-        if "SPECIAL-USE" in options and folder.special_use is None:
-            continue
-        has_children = any(name.startswith(folder.name + storage.DELIMITER) for name in names)
-        attributes = ["\\HasChildren" if has_children else "\\HasNoChildren"]
-        if folder.special_use is not None:
-            attributes.append(folder.special_use)
-        if "SUBSCRIBED" in options and folder.subscribed:
-            attributes.append("\\Subscribed")
-        lines.append(
-            b'* %s %s "%s" %s'
-            % (
-                verb.encode(),
-                flag_list(attributes),
-                storage.DELIMITER.encode(),
-                mailbox_name(folder.name),
-            )
-        )
+    if len(patterns) > listing.MAX_PATTERNS:
+        raise ParseError(f"at most {listing.MAX_PATTERNS} patterns")
+    if any(len(reference + pattern) > listing.MAX_PATTERN_LENGTH for pattern in patterns):
+        raise ParseError(f"patterns are at most {listing.MAX_PATTERN_LENGTH} characters")
+    request = listing.ListRequest(verb, reference, patterns, frozenset(options))
+    # Matching and formatting thousands of folders is work: it is done in a thread.
+    lines = await session.run_storage(_listing, session.database, session.account(), request)
     await session.connection.respond(*lines)
     return Reply.COMPLETED
+
+
+def _listing(database: Database, account_id: int, request: listing.ListRequest) -> list[bytes]:
+    return listing.list_responses(request, storage.list_folders(database, account_id))
 
 
 def _one_name(args: list[Token], verb: str) -> str:
@@ -99,15 +62,21 @@ def _one_name(args: list[Token], verb: str) -> str:
 async def create(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """CREATE name: a new folder (and its missing parents)."""
     name = _one_name(args[:1], "CREATE")
-    await session.run_storage(storage.create_folder, session.database, session.account(), name)
+    await session.run_storage(
+        storage.create_folder,
+        session.database,
+        session.account(),
+        name,
+        session.context.settings.max_folders,
+    )
     return Reply.COMPLETED
 
 
 async def delete(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """DELETE name: the folder and its messages; not the default folders, nor parents."""
-    name = storage.canonical_name(_one_name(args, "DELETE"))
+    name = canonical_name(_one_name(args, "DELETE"))
     folders = await session.run_storage(storage.list_folders, session.database, session.account())
-    if any(folder.name.startswith(name + storage.DELIMITER) for folder in folders):
+    if any(folder.name.startswith(name + DELIMITER) for folder in folders):
         raise Refusal("delete the folders inside it first", "CANNOT")
     if session.selected is not None and session.selected.name == name:
         session.selected = None
@@ -123,8 +92,8 @@ async def rename(session: Session, tag: str, args: list[Token], uid: bool) -> Do
         raise ParseError("RENAME takes two mailbox names")
     old, new = astring(args[0]), astring(args[1])
     await session.run_storage(storage.rename_folder, session.database, session.account(), old, new)
-    if session.selected is not None and session.selected.name == storage.canonical_name(old):
-        session.selected.name = storage.canonical_name(new)
+    if session.selected is not None and session.selected.name == canonical_name(old):
+        session.selected.name = canonical_name(new)
     session.announce()
     return Reply.COMPLETED
 

@@ -134,6 +134,7 @@ class Session:
         self.account_id = account_id
         self.login = login
         self.state = State.AUTHENTICATED
+        self.connection.logged_in = True
         self.changed = self.context.events.register(account_id)
 
     def announce(self) -> None:

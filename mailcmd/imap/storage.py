@@ -17,8 +17,8 @@ from mailcmd import mailstore
 from mailcmd.db.database import Database
 from mailcmd.db.models import MailFolder, MailMessage
 from mailcmd.imap.fetch_items import MessageData
+from mailcmd.imap.mailbox_names import DELIMITER, canonical_name, name_problem
 
-DELIMITER = "/"
 SYSTEM_FLAGS = {
     flag.lower(): flag for flag in ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
 }
@@ -65,11 +65,6 @@ class Snapshot:
     uid_next: int
 
 
-def canonical_name(name: str) -> str:
-    """Return a mailbox name as stored: INBOX in any case is INBOX."""
-    return mailstore.INBOX if name.upper() == mailstore.INBOX else name
-
-
 def normal_flags(flags: Iterable[str]) -> tuple[str, ...]:
     """Return storable flags: system flags in their canonical case, no \\Recent, sorted."""
     found = set()
@@ -95,10 +90,12 @@ def ensure_folders(database: Database, account_id: int) -> None:
 def list_folders(database: Database, account_id: int) -> list[FolderInfo]:
     """Return every folder of the account, by name."""
     with database.sessions() as session:
-        rows = session.scalars(
-            select(MailFolder).where(MailFolder.account_id == account_id).order_by(MailFolder.name)
+        rows = session.execute(
+            select(MailFolder.name, MailFolder.special_use, MailFolder.subscribed)
+            .where(MailFolder.account_id == account_id)
+            .order_by(MailFolder.name)
         ).all()
-        return [FolderInfo(row.name, row.special_use, row.subscribed) for row in rows]
+    return [FolderInfo(name, special_use, subscribed) for name, special_use, subscribed in rows]
 
 
 def _folder(session: Session, account_id: int, name: str, lock: bool = False) -> MailFolder:
@@ -120,11 +117,16 @@ def _destination(session: Session, account_id: int, name: str) -> MailFolder:
         raise StorageRefusal("No such mailbox", "TRYCREATE") from None
 
 
-def create_folder(database: Database, account_id: int, name: str) -> None:
-    """Create folder `name` and any missing parents; refuses an existing name."""
+def create_folder(database: Database, account_id: int, name: str, max_folders: int) -> None:
+    """Create folder `name` and any missing parents; refuses an existing name.
+
+    An account holds at most `max_folders` folders, parents included: more is
+    refused with LIMIT, so that no account can make LIST slow for its own clients.
+    """
     name = canonical_name(name.rstrip(DELIMITER))
-    if not name or len(name) > 255 or any(ord(char) < 0x20 for char in name):
-        raise StorageRefusal("not a valid mailbox name", "CANNOT")
+    problem = name_problem(name)
+    if problem is not None:
+        raise StorageRefusal(problem, "CANNOT")
     with database.writing() as session, session.begin():
         existing = set(
             session.scalars(select(MailFolder.name).where(MailFolder.account_id == account_id))
@@ -132,18 +134,19 @@ def create_folder(database: Database, account_id: int, name: str) -> None:
         if name in existing:
             raise StorageRefusal("mailbox exists", "ALREADYEXISTS")
         parts = name.split(DELIMITER)
-        for depth in range(1, len(parts) + 1):
-            path = DELIMITER.join(parts[:depth])
-            if path and path not in existing:
-                session.add(
-                    MailFolder(
-                        account_id=account_id,
-                        name=path,
-                        uid_validity=mailstore.new_uid_validity(),
-                        uid_next=1,
-                    )
+        paths = [DELIMITER.join(parts[:depth]) for depth in range(1, len(parts) + 1)]
+        missing = [path for path in paths if path not in existing]
+        if len(existing) + len(missing) > max_folders:
+            raise StorageRefusal(f"an account has at most {max_folders} mailboxes", "LIMIT")
+        for path in missing:
+            session.add(
+                MailFolder(
+                    account_id=account_id,
+                    name=path,
+                    uid_validity=mailstore.new_uid_validity(),
+                    uid_next=1,
                 )
-                existing.add(path)
+            )
 
 
 def delete_folder(database: Database, account_id: int, name: str) -> None:
@@ -163,8 +166,9 @@ def rename_folder(database: Database, account_id: int, old: str, new: str) -> No
     old, new = canonical_name(old), canonical_name(new.rstrip(DELIMITER))
     if old in mailstore.DEFAULT_FOLDERS:
         raise StorageRefusal("the default folders cannot be renamed", "CANNOT")
-    if not new or len(new) > 255:
-        raise StorageRefusal("not a valid mailbox name", "CANNOT")
+    problem = name_problem(new)
+    if problem is not None:
+        raise StorageRefusal(problem, "CANNOT")
     with database.writing() as session, session.begin():
         folders = session.scalars(
             select(MailFolder).where(MailFolder.account_id == account_id)

@@ -28,20 +28,29 @@ def drop_fields(raw: bytes, drop: Callable[[bytes], bool]) -> bytes:
     return b"\r\n".join(kept) + separator + body
 
 
+def header_length(raw: bytes | bytearray) -> int:
+    """Return how many bytes of `raw` its header takes, without the empty line that ends it.
+
+    Without an empty line, all of `raw` is taken as the header, as `drop_fields` takes it.
+    """
+    end = raw.find(HEADER_END)
+    return len(raw) if end < 0 else end
+
+
 # How the stdlib's feed parser tells a header line (a field, its continuation, or a
 # Unix "From " line) from the first line of the body, and where lines end.
 _HEADER_LINE = re.compile(r"From |[\041-\071\073-\176]*:|[\t ]")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
-def header_fields(raw: bytes) -> dict[str, list[str]]:
+def header_fields(raw: bytes | bytearray) -> dict[str, list[str]]:
     """The header fields of message `raw` by lower-cased name, as the compat32 parser reads them.
 
     Only the header is read, in time linear in its length: the parser would otherwise
     split the whole body into lines.
     """
     end = _HEADER_END.search(raw)
-    head = raw if end is None else raw[: end.end()]
+    head = bytes(raw if end is None else memoryview(raw)[: end.end()])
     fields = ascii_fields(head)
     if fields is None:
         # 8-bit bytes: the parser's own reading of them, whatever it makes of them.

@@ -14,18 +14,13 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 from mailcmd.accounts import VerifiedLogin
 from mailcmd.addresses import InvalidAddressError, normalise_address
 from mailcmd.authentication import Authenticator
-from mailcmd.authenticity import (
-    NotInMemory,
-    TxtResolver,
-    authentication_results,
-    evaluate,
-    without_forged_results,
-)
+from mailcmd.authenticity import authentication_results, without_forged_results
 from mailcmd.authors import names_domain, sole_address
 from mailcmd.db.types import utc_now
 from mailcmd.inbound import InboundQueue, ReceivedMessage
 from mailcmd.message.raw_fields import header_fields
 from mailcmd.recipients import RecipientDirectory
+from mailcmd.smtp.judging import Judge
 from mailcmd.smtp.status import Status
 from mailcmd.smtp.transactions import log_transaction
 
@@ -57,18 +52,18 @@ class ReceiverHandler:
         authenticator: Authenticator,
         recipients: RecipientDirectory,
         inbound: InboundQueue,
-        resolver: TxtResolver | None = None,
+        judge: Judge | None = None,
     ) -> None:
         """Decide for `policy`'s port, checking logins, recipients, and storing into `inbound`.
 
-        With `resolver`, mail from other servers is judged (DKIM, SPF, DMARC) and the
+        With `judge`, mail from other servers is judged (DKIM, SPF, DMARC) and the
         verdict recorded in an Authentication-Results header.
         """
         self.policy = policy
         self._authenticator = authenticator
         self._recipients = recipients
         self._inbound = inbound
-        self._resolver = resolver
+        self._judge = judge
 
     async def handle_EHLO(
         self,
@@ -189,7 +184,10 @@ class ReceiverHandler:
         A message whose author is someone its sender may not speak as is refused too
         (see `_refuse_author`); a submission without From gets the envelope sender's.
         """
-        content = bytes(envelope.original_content or b"")
+        # The one copy of the message (see ReceiverProtocol.smtp_DATA): trace fields
+        # go in front of it in place, and it is stored as it is.
+        content = envelope.original_content
+        assert isinstance(content, bytearray)
         verified = _verified_login(session)
         fields = header_fields(content)
         refusal = (
@@ -203,16 +201,16 @@ class ReceiverHandler:
         if self.policy.submission and "from" not in fields:
             # RFC 5322 requires a From. Like Postfix's cleanup, the submission server
             # writes the envelope sender's, an address the account was checked to own.
-            content = f"From: <{envelope.mail_from}>\r\n".encode() + content
+            content[:0] = f"From: <{envelope.mail_from}>\r\n".encode()
         tls = _tls_details(server)
         client = _client_address(session)
-        judgement = _Judgement(content)
-        if self._resolver is not None and not self.policy.submission:
+        judgement = _Judgement(header=b"")
+        if self._judge is not None and not self.policy.submission:
             judgement = await self._judged(content, client, session.host_name or "", envelope)
-            content = judgement.content
-        raw = self._trace_header(session, envelope, verified, tls) + content
+            without_forged_results(content, self.policy.domain)
+        content[:0] = self._trace_header(session, envelope, verified, tls) + judgement.header
         message = ReceivedMessage(
-            raw=raw,
+            raw=content,
             mail_from="" if envelope.mail_from == NULL_SENDER else envelope.mail_from or "",
             rcpt_tos=tuple(envelope.rcpt_tos),
             account_id=verified.account_id if verified else None,
@@ -239,7 +237,7 @@ class ReceiverHandler:
             **self._session_fields(server, session),
             mail_from=envelope.mail_from,
             rcpt_to=list(envelope.rcpt_tos),
-            size=len(raw),
+            size=len(content),
         )
         return reply
 
@@ -273,32 +271,20 @@ class ReceiverHandler:
         return Status.TEMPORARY_FAILURE.with_values(ref=ref)
 
     async def _judged(
-        self, content: bytes, client: str, helo: str, envelope: Envelope
+        self, content: bytearray, client: str, helo: str, envelope: Envelope
     ) -> "_Judgement":
-        assert self._resolver is not None
+        assert self._judge is not None
         domain = self.policy.domain
         sender = "" if envelope.mail_from == NULL_SENDER else envelope.mail_from or ""
         verified_from: str | None = None
         try:
-            try:
-                # Most mail comes from domains seen lately, whose records are still in
-                # memory: judged here, with no thread to wait for.
-                verdict = evaluate(content, client, helo, sender, self._resolver.from_memory())
-            except NotInMemory:
-                # Lookups on the network block: they run in a thread.
-                verdict = await asyncio.to_thread(
-                    evaluate, content, client, helo, sender, self._resolver
-                )
+            verdict = await self._judge.verdict(content, client, helo, sender)
             results = authentication_results(verdict, domain)
             verified_from = verdict.verified_from
         except ValueError:
             results = f"{domain}; none"
         header = f"Authentication-Results: {results}\r\n".encode("ascii", errors="replace")
-        return _Judgement(
-            content=header + without_forged_results(content, domain),
-            verified_from=verified_from,
-            results=results,
-        )
+        return _Judgement(header=header, verified_from=verified_from, results=results)
 
     def _log_refusal(
         self,
@@ -365,9 +351,9 @@ class ReceiverHandler:
 
 @dataclass(frozen=True)
 class _Judgement:
-    """A message as it is stored, with what the MX port found out about its sender."""
+    """What the MX port found out about a message's sender, and the field that says so."""
 
-    content: bytes
+    header: bytes
     verified_from: str | None = None
     results: str | None = None
 
@@ -376,7 +362,7 @@ def _login_of(verified: VerifiedLogin | None) -> str:
     return verified.login if verified else "nobody"
 
 
-def _has_bare_line_ending(content: bytes) -> bool:
+def _has_bare_line_ending(content: bytearray) -> bool:
     crlf = content.count(b"\r\n")
     return content.count(b"\r") != crlf or content.count(b"\n") != crlf
 

@@ -12,6 +12,7 @@ from mailcmd.listening import listening_addresses, stop_listening
 from mailcmd.recipients import RecipientDirectory
 from mailcmd.settings import Settings
 from mailcmd.smtp.handler import ListenerPolicy, ReceiverHandler
+from mailcmd.smtp.judging import Judge, JudgeLimits
 from mailcmd.smtp.protocol import ConnectionCounter, ReceiverProtocol
 from mailcmd.tls import ServerTls
 
@@ -47,6 +48,8 @@ class SmtpListeners:
 
     connections: ConnectionCounter
     servers: dict[str, asyncio.Server] = field(default_factory=dict)
+    # The MX port's checks of other servers' mail, with threads of their own.
+    judge: Judge | None = None
 
     def addresses(self) -> dict[str, str]:
         """Return each listener's name and the `host:port` it listens on."""
@@ -61,9 +64,11 @@ class SmtpListeners:
         return sum(1 for protocol in self.connections.protocols if protocol.in_transaction)
 
     def close_connections(self) -> None:
-        """Tell every open client the server is shutting down, and close it."""
+        """Tell every open client the server is shutting down, close it, and stop judging."""
         for protocol in list(self.connections.protocols):
             protocol.say_goodbye()
+        if self.judge is not None:
+            self.judge.close()
 
 
 async def start_smtp(
@@ -78,6 +83,15 @@ async def start_smtp(
     quiet_engine_logs()
     smtp = settings.smtp
     listeners = SmtpListeners(connections=ConnectionCounter(smtp.max_connections))
+    if smtp.mx_port and resolver is not None:
+        listeners.judge = Judge(
+            resolver,
+            JudgeLimits(
+                threads=smtp.mx_check_threads,
+                seconds_per_message=smtp.mx_check_seconds,
+                per_client=smtp.mx_checks_per_client,
+            ),
+        )
     loop = asyncio.get_running_loop()
     ports = (
         ("submission", smtp.submission_port, True),
@@ -98,7 +112,7 @@ async def start_smtp(
             authenticator,
             recipients,
             inbound,
-            resolver,
+            None if submission else listeners.judge,
         )
         implicit_tls = name == "submissions"
 

@@ -87,6 +87,60 @@ class ReceiverProtocol(SMTP):
             return
         await super().smtp_STARTTLS(arg)
 
+    async def smtp_DATA(self, arg: str) -> None:
+        """Read the message into one buffer, undoing dot-stuffing as it comes, and store it.
+
+        aiosmtpd keeps every line as an object of its own and then joins them, so a
+        message is in memory two or three times over; here it is there once, and
+        the handler adds its trace fields to that same buffer. The replies are
+        aiosmtpd's: a line or a message too long is read to its end and refused.
+        """
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push(str(Status.BAD_SEQUENCE))
+            return
+        if arg:
+            await self.push(str(Status.SYNTAX_ARGUMENTS))
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        message = bytearray()
+        received = 0
+        refusal: str | None = None
+        line_start = True
+        while self.transport is not None:
+            try:
+                line = await self._reader.readuntil(b"\r\n")
+            except asyncio.CancelledError:
+                # The connection was lost during DATA.
+                self._writer.close()
+                raise
+            except asyncio.LimitOverrunError as overrun:
+                refusal = refusal or str(Status.LINE_TOO_LONG)
+                line = await self._reader.read(overrun.consumed)
+            if line_start and line == b".\r\n":
+                break
+            received += len(line)
+            if refusal is None and self.data_size_limit and received > self.data_size_limit:
+                refusal = Status.MESSAGE_TOO_BIG.with_values(limit=self.data_size_limit)
+            if refusal is None:
+                message += line[1:] if line_start and line.startswith(b".") else line
+            elif message:
+                # What was read of a refused message is let go at once.
+                message = bytearray()
+            line_start = line.endswith(b"\r\n")
+        if refusal is not None:
+            await self.push(refusal)
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            return
+        # aiosmtpd's types say bytes; the only reader is our handler, which takes the
+        # buffer itself so as to add to it in place.
+        self.envelope.original_content = message  # type: ignore[assignment]
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push(status)
+
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         # The same parsing as aiosmtpd's, which also defines a typing.Protocol class
         # on every call: that cost more than parsing the address (benchmark profile).

@@ -1,1 +1,1 @@
-"""Security tests: each pins a bound (seconds, bytes, count) that a hostile client must not break."""
+"""Security tests: each pins a bound (seconds, bytes, count) a hostile client cannot break."""

@@ -47,6 +47,26 @@ def slow(ctx: Context, seconds: float) -> None:
     time.sleep(seconds)
 
 
+@lab.command("spin")
+def spin(ctx: Context) -> None:
+    """Store a note, then loop forever, swallowing every ordinary exception."""
+    ctx.session.execute(text("INSERT INTO lab_notes (words) VALUES ('spin')"))
+    turns = 0
+    while True:
+        try:
+            turns += 1
+        except Exception:  # noqa: S112 - what a careless handler does
+            continue
+
+
+@lab.command("doze")
+def doze(ctx: Context) -> None:
+    """Store a note, then sleep forever, a little at a time (a poll that never ends)."""
+    ctx.session.execute(text("INSERT INTO lab_notes (words) VALUES ('doze')"))
+    while True:
+        time.sleep(0.01)
+
+
 @lab.command("block", template="lab/echo")
 def block(ctx: Context, words: str, until: str) -> None:
     """Store a note, then wait until the file `until` exists (for crash tests)."""
