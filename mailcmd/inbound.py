@@ -224,14 +224,18 @@ def requeue(session: Session, queue_id: int) -> InboundMessage | None:
     return message
 
 
-def without_body(raw: bytes) -> bytes:
-    """Return `raw` with its header kept and its body replaced by a note that it was removed."""
+def without_text(raw: bytes) -> bytes:
+    """Return `raw` with its body replaced by a note that it was removed, and no Subject.
+
+    The rest of the header stays, for the operator's record. The Subject goes with
+    the body because a command, and whatever a person wrote after it, can be there.
+    """
     head = raw.partition(HEADER_END)[0]
     # A MIME structure without its parts would be unreadable: the note is plain text.
-    kept = drop_fields(head, _is_mime_structure)
+    kept = drop_fields(head, _is_mime_structure_or_subject)
     note = b"[the text of this message was removed after processing: it held a secret]\r\n"
     return kept + HEADER_END + note
 
 
-def _is_mime_structure(line: bytes) -> bool:
-    return line.lower().startswith((b"content-type:", b"content-transfer-encoding:"))
+def _is_mime_structure_or_subject(line: bytes) -> bool:
+    return line.lower().startswith((b"content-type:", b"content-transfer-encoding:", b"subject:"))

@@ -35,7 +35,7 @@ from mailcmd.external_addresses import codes_in, confirm_external_address
 from mailcmd.handler_threads import HandlerAbandoned
 from mailcmd.help import help_page
 from mailcmd.hourly_counts import HourlyCounts
-from mailcmd.inbound import without_body
+from mailcmd.inbound import without_text
 from mailcmd.mailstore import deliver_locally
 from mailcmd.message import MessageView, parse_message
 from mailcmd.outbox import is_own_message
@@ -47,6 +47,8 @@ from mailcmd.senders import sender_of
 from mailcmd.settings import Settings
 
 log = logging.getLogger(__name__)
+
+UNQUOTED_REFUSAL = "the command could not be read (what you wrote is not repeated here)"
 
 Status = Literal["done", "deferred", "failed", "lost", "abandoned"]
 
@@ -146,6 +148,9 @@ class Processor:
             row.claimed_until = None
             if row.attempts >= worker.max_attempts:
                 row.status = QueueStatus.FAILED
+                if self._holds_secrets(row):
+                    row.raw = without_text(row.raw)
+                    row.size = len(row.raw)
                 self._apologise(session, row, ref)
                 session.commit()
                 return Outcome("failed", f"ref={ref}")
@@ -178,7 +183,7 @@ class Processor:
         notifications = self._one_per_recipient([mail for mail in mails if not mail.is_reply])
         withheld = self._queue_mails(session, [*replies, *notifications], row, sender)
         if any(context.forget_requested for context in contexts):
-            row.raw = without_body(row.raw)
+            row.raw = without_text(row.raw)
             row.size = len(row.raw)
         return self._finish(session, row, attempt, "; ".join(withheld))
 
@@ -204,11 +209,18 @@ class Processor:
             self._registry, mailbox, tag or None, view.subject, view.new_text, sender, self._today()
         )
         from_local = mailbox.name if mailbox is not None else HELP_ADDRESS
+        if mailbox is not None and mailbox.holds_secrets:
+            # A reply says "Re: <subject>", and a password can be in the subject.
+            view = replace(view, subject=mailbox.name)
         if isinstance(plan, HelpRequest):
             page = help_page(self._registry, sender, self._settings.domain, plan.mailbox, plan.verb)
             return [self._reply(sender, view, from_local, "mailcmd/help", {"page": page})]
         if isinstance(plan, Refusal):
-            values = {"message": plan.message, "usage": list(plan.usage)}
+            message = plan.message
+            if plan.quotes_input and mailbox is not None and mailbox.holds_secrets:
+                # A parse error quotes the words it could not use: here, maybe a password.
+                message = UNQUOTED_REFUSAL
+            values = {"message": message, "usage": list(plan.usage)}
             return [self._reply(sender, view, from_local, "mailcmd/refusal", values)]
         return self._run_invocations(session, plan, view, sender, from_local, tag or None, contexts)
 
@@ -397,21 +409,34 @@ class Processor:
     def _finish(
         self, session: Session, row: InboundMessage, attempt: Attempt, note: str
     ) -> Outcome:
+        values: dict[str, object] = {
+            "status": QueueStatus.DONE,
+            "claim_token": None,
+            "claimed_until": None,
+            "last_error": note or None,
+        }
+        if self._holds_secrets(row):
+            # On every way out (run, refused, a duplicate, automatic mail), not
+            # only when a handler asks: a secret must not depend on the path taken.
+            text = without_text(row.raw)
+            values.update(raw=text, size=len(text))
         finished = session.execute(
             update(InboundMessage)
             .where(InboundMessage.id == row.id)
             .where(InboundMessage.claim_token == attempt.claim_token)
-            .values(
-                status=QueueStatus.DONE,
-                claim_token=None,
-                claimed_until=None,
-                last_error=note or None,
-            )
+            .values(values)
             .execution_options(synchronize_session=False)
         )
         if finished.rowcount != 1:  # type: ignore[attr-defined]
             return Outcome("lost", "the claim expired while processing")
         return Outcome("done", note)
+
+    def _holds_secrets(self, row: InboundMessage) -> bool:
+        for recipient in row.rcpt_tos:
+            mailbox = self._registry.find(recipient.partition("@")[0].partition("+")[0])
+            if mailbox is not None and mailbox.holds_secrets:
+                return True
+        return False
 
 
 def _answer(

@@ -178,7 +178,14 @@ class MailTestClient:
         secret = password or generate_password()
         # A write transaction from the start: the running server writes meanwhile.
         with self.database.writing() as session:
-            create_account(session, login, secret, addresses, roles)
+            create_account(
+                session,
+                login,
+                secret,
+                addresses,
+                roles,
+                app_mailboxes=self._running_server().registry.mailboxes,
+            )
             session.commit()
         self.passwords[login] = secret
         return secret

@@ -37,6 +37,8 @@ NAMING_CONVENTION = {
 
 # Longest mail address SMTP can carry (RFC 5321's path limit, less the brackets).
 ADDRESS_LENGTH = 254
+# An IP address, or an IPv6 network in CIDR notation, as text.
+CLIENT_LENGTH = 64
 
 
 class Base(DeclarativeBase):
@@ -269,13 +271,17 @@ class MailMessage(Base):
 
 
 class LoginThrottle(Base):
-    """Recent failed logins for one login name, and the lockout they led to."""
+    """Recent failed logins for one login name from one client, and the lockout they led to."""
 
     __tablename__ = "login_throttles"
+    __table_args__ = (Index(None, "first_failure_at"),)
 
     # The login as the client typed it, normalised; it need not name an account, so
     # that probing for logins is throttled too.
     login: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), primary_key=True)
+    # The client's address (an IPv6 client's /64). A lockout binds this pair only:
+    # whoever knows a login must not be able to lock its owner out from elsewhere.
+    client: Mapped[str] = mapped_column(String(CLIENT_LENGTH), primary_key=True)
     failures: Mapped[int] = mapped_column(default=0)
     first_failure_at: Mapped[datetime] = mapped_column(default=utc_now)
     locked_until: Mapped[datetime | None]
