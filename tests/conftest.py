@@ -36,9 +36,16 @@ def postgres_url() -> str | None:
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
     """A URL of an empty database that only this test uses."""
+    with fresh_database_url(tmp_path / "state") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def fresh_database_url(state_dir: Path) -> Iterator[str]:
+    """A URL of an empty database for the block (SQLite in `state_dir`, or a new schema)."""
     base = postgres_url()
     if base is None:
-        yield f"sqlite:///{tmp_path / 'state' / 'mailcmd.db'}"
+        yield f"sqlite:///{state_dir / 'mailcmd.db'}"
         return
     schema = f"test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(normalised_url(base))
