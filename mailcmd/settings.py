@@ -134,6 +134,8 @@ class ImapSettings(BaseModel):
     # A literal holds its share of max_literal_memory while it arrives: as Postfix's
     # smtpd_min_data_rate, bytes received buy time at a minimum rate, never more than
     # literal_timeout ahead, so a client that stops sending is let go within that.
+    # The same pace holds for what the server sends: a client that stops reading
+    # is let go, and the responses it left unread with it.
     literal_timeout: float = Field(
         default=60.0, gt=0, description="seconds a literal may lag behind literal_min_rate"
     )

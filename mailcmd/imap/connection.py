@@ -107,9 +107,20 @@ class Connection:
         return self.writer.get_extra_info("ssl_object") is not None
 
     async def write(self, data: bytes) -> None:
-        """Send `data` (one or more whole lines)."""
+        """Send `data` (one or more whole lines); a client that stops reading is let go.
+
+        The client must take the data at the pace a literal must arrive at
+        (`literal_min_rate`, with `literal_timeout` to spare); otherwise the
+        connection is dropped with what it had not read, which frees its memory.
+        """
         self.writer.write(data)
-        await self.writer.drain()
+        seconds = self.limits.literal_timeout + len(data) / self.limits.literal_min_rate
+        try:
+            async with asyncio.timeout(seconds):
+                await self.writer.drain()
+        except TimeoutError:
+            self.writer.transport.abort()
+            raise ConnectionClosed("the client stopped reading") from None
 
     async def respond(self, *lines: bytes) -> None:
         """Send each of `lines` with its CRLF."""
