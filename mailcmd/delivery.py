@@ -4,7 +4,8 @@ Local delivery happens in one transaction with the message's new status: exactly
 once. Relay delivery claims the message (status `processing` until a lease runs
 out), sends outside any transaction, then records the verdict; a crash between
 sending and recording sends again after the lease, as SMTP allows. A message that
-fails for good produces no bounce: mailcmd's mail is automatic (RFC 3834).
+fails for good produces no bounce: mailcmd's mail is automatic (RFC 3834). A
+message that holds a secret keeps only its header once done or failed.
 """
 
 import asyncio
@@ -21,6 +22,7 @@ from mailcmd.db.database import Database
 from mailcmd.db.models import OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
 from mailcmd.mailstore import INBOX, append, local_account_id
+from mailcmd.outbox import settle
 from mailcmd.relay import RelayResult, send_via_relay
 from mailcmd.settings import RelaySettings
 
@@ -173,7 +175,7 @@ class Deliverer:
                         delivered = True
                         log.info("outbound %d delivered to %s locally", message.id, rcpt)
                 if not remote:
-                    message.status = QueueStatus.DONE
+                    settle(message, QueueStatus.DONE)
                     message.last_error = None
                 elif self._relay.host is None:
                     message.status = QueueStatus.QUEUED
@@ -205,9 +207,9 @@ class Deliverer:
             )
             age = (now - message.created_at).total_seconds()
             if result.verdict == "sent":
-                message.status = QueueStatus.DONE
+                settle(message, QueueStatus.DONE)
             elif result.verdict == "permanent" or age >= self._relay.max_delivery_age:
-                message.status = QueueStatus.FAILED
+                settle(message, QueueStatus.FAILED)
             else:
                 delay = min(
                     self._relay.retry_seconds * 2 ** (message.attempts - 1),
