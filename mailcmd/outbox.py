@@ -14,8 +14,10 @@ from mailcmd.mailstore import deliver_locally
 from mailcmd.message.raw_fields import redacted
 
 _OUTBOX = Base.metadata.tables[OutboundMessage.__tablename__]
-# What a mail that held a secret keeps of its text once delivered.
-_DELIVERED_NOTE = b"[the text of this message was removed once delivered: it held a secret]\r\n"
+# What a mail that held a secret keeps of its text once delivered, or failed for good.
+_DELIVERED_NOTE = (
+    b"[the text of this message was removed once its delivery ended: it held a secret]\r\n"
+)
 
 
 def list_outbound(

@@ -12,6 +12,7 @@ import imaplib
 import json
 import ssl
 from collections.abc import Iterator
+from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -21,6 +22,8 @@ import pytest
 from sqlalchemy import select
 
 from mailcmd.db.models import OutboundMessage, QueueStatus
+from mailcmd.db.types import utc_now
+from mailcmd.delivery import NO_RELAY, NO_RELAY_IN_TIME
 from mailcmd.external_addresses import add_external_address, confirm_external_address
 from mailcmd.resources import bundled_path
 from mailcmd.testing import DOMAIN, MailTestClient, free_port
@@ -83,7 +86,8 @@ def operator(state: Path, database_url: str) -> Iterator[Cli]:
     work.mkdir()
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(work)
-        yield Cli(env={"MAILCMD_DATABASE_URL": database_url, "MAILCMD_STATE_DIR": str(state)})
+        env = {"MAILCMD_DATABASE_URL": database_url, "MAILCMD_STATE_DIR": str(state / "state")}
+        yield Cli(env=env)
 
 
 def outbox_copies(server: MailTestClient, secret: str) -> int:
@@ -174,7 +178,7 @@ def test_app_password_reply_is_whole_in_the_inbox_and_headers_only_in_the_outbox
     # The operator's record: who, when and which mail, without what it said.
     assert row.message_id is not None
     assert row.message_id.encode() in row.raw
-    assert b"was removed once delivered: it held a secret" in row.raw
+    assert b"was removed once its delivery ended: it held a secret" in row.raw
     assert b"Subject:" not in row.raw
 
 
@@ -254,12 +258,55 @@ def test_confirmation_the_relay_refuses_for_good_keeps_no_code_and_is_not_resent
     assert (row.status, row.holds_secret) == (QueueStatus.FAILED, True)
     assert "550 5.1.1 no such user" in (row.last_error or "")
     # Nobody ever had this code, so it is looked for where it was: Subject, Reply-To, text.
-    assert text == b"[the text of this message was removed once delivered: it held a secret]\r\n"
-    assert (b"Subject:" in header, b"Reply-To:" in header, b"confirm+" in header) == (
-        False,
-        False,
-        False,
-    )
+    assert text.startswith(b"[the text of this message was removed once its delivery ended")
+    assert text.count(b"\r\n") == 1
+    assert b"Subject:" not in header
+    assert b"Reply-To:" not in header
+    assert b"confirm+" not in header
     assert not any(address in rcpts for _, rcpts, _ in relay.received)
     assert retried.exit_code == 1
     assert "held a secret" in retried.stderr
+
+
+def test_confirmation_waiting_for_a_relay_too_long_fails_and_keeps_no_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    address = "dave@example.org"
+    with (
+        fresh_database_url(tmp_path / "state") as url,
+        MailTestClient(
+            bundled_path("commands"),
+            tmp_path / "state",
+            database_url=url,
+            settings={"worker": {"poll_seconds": 0.05}},
+        ) as server,
+    ):
+        server.add_account(ALICE, password=PASSWORD)
+        monkeypatch.chdir(tmp_path)
+        state = str(tmp_path / "state")
+        operator = Cli(env={"MAILCMD_DATABASE_URL": url, "MAILCMD_STATE_DIR": state})
+        added = operator("users", "add-address", ALICE, address)
+        waiting = wait_until(
+            lambda: _waiting_for_a_relay(server), "the confirmation waiting for a relay"
+        )
+        # Arranged: it has waited longer than relay.max_delivery_age (five days).
+        with server.database.writing() as session:
+            row = session.get(OutboundMessage, waiting)
+            assert row is not None
+            row.created_at = utc_now() - timedelta(days=6)
+            row.next_attempt_at = utc_now()
+            session.commit()
+        failed = finished(server, address)
+
+    assert added.exit_code == 0, added.stderr
+    assert failed.last_error == NO_RELAY_IN_TIME
+    assert (failed.status, failed.holds_secret) == (QueueStatus.FAILED, True)
+    assert b"Reply-To:" not in failed.raw
+    assert failed.raw.endswith(b"was removed once its delivery ended: it held a secret]\r\n")
+
+
+def _waiting_for_a_relay(server: MailTestClient) -> int | None:
+    with server.database.sessions() as session:
+        return session.scalar(
+            select(OutboundMessage.id).where(OutboundMessage.last_error == NO_RELAY)
+        )
