@@ -90,7 +90,7 @@ def queue_mail(
     # Core, not the ORM's unit of work: this runs for every reply.
     session.execute(
         insert(_OUTBOX).values(
-            raw=without_secret(raw) if delivered and holds_secret else raw,
+            raw=_without_secret(raw) if delivered and holds_secret else raw,
             mail_from="",
             rcpt_tos=[to],
             inbound_message_id=inbound_message_id,
@@ -112,7 +112,7 @@ def settle(message: OutboundMessage, status: QueueStatus) -> None:
     """
     message.status = status
     if message.holds_secret:
-        message.raw = without_secret(message.raw)
+        message.raw = _without_secret(message.raw)
 
 
 def is_redacted(message: OutboundMessage) -> bool:
@@ -120,7 +120,7 @@ def is_redacted(message: OutboundMessage) -> bool:
     return message.holds_secret and message.status in (QueueStatus.DONE, QueueStatus.FAILED)
 
 
-def without_secret(raw: bytes) -> bytes:
+def _without_secret(raw: bytes) -> bytes:
     """Return outbound mail `raw` as the outbox keeps it once a secret in it has been delivered.
 
     Its header stays for the operator's record, but for the fields that can carry
