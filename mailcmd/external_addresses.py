@@ -81,7 +81,11 @@ def add_external_address(
 def queue_confirmation(
     session: Session, renderer: Renderer, pending: PendingConfirmation, domain: str
 ) -> None:
-    """Put the mail asking `pending.address` to answer with its code in the outbox."""
+    """Put the mail asking `pending.address` to answer with its code in the outbox.
+
+    It holds a secret: once delivered, the outbox keeps only its header, without
+    the code (which is also in its Subject and its Reply-To).
+    """
     rendered = renderer.render(
         "mailcmd/confirm-address",
         {
@@ -101,7 +105,8 @@ def queue_confirmation(
         reply_to=f"{CONFIRM_ADDRESS}+{pending.code}@{domain}",
         auto_submitted="auto-generated",
     )
-    queue_mail(session, mail)
+    # The code is the key to the account's name: the outbox forgets it once sent.
+    queue_mail(session, mail, holds_secret=True)
 
 
 def confirm_external_address(session: Session, address: str, code: str) -> ExternalAddress | None:

@@ -26,6 +26,9 @@ class OutgoingMail:
     answering: MessageView | None
     # An automatic reply to the sender (counted for the hourly reply limit).
     is_reply: bool
+    # It may carry a secret (it comes from a mailbox that holds secrets): the
+    # outbox keeps only its header once it is delivered.
+    holds_secret: bool = False
 
 
 def render_reply(renderer: Renderer, reply: Reply) -> Rendered:
@@ -82,4 +85,5 @@ def queue_outgoing(
         answers_address=counted_address(mail.to) if mail.is_reply else None,
         answers_account_id=answers_account_id if mail.is_reply else None,
         notifies_address=None if mail.is_reply else counted_address(mail.to),
+        holds_secret=mail.holds_secret,
     )

@@ -183,7 +183,10 @@ class Processor:
         mails: list[OutgoingMail] = []
         contexts: list[Context] = []
         for recipient in row.rcpt_tos:
-            mails += self._for_recipient(session, recipient, view, sender, row, contexts)
+            caused = self._for_recipient(session, recipient, view, sender, row, contexts)
+            if self._is_secret_mailbox(recipient):
+                caused = [replace(mail, holds_secret=True) for mail in caused]
+            mails += caused
         replies = [mail for mail in mails if mail.is_reply]
         notifications = self._one_per_recipient([mail for mail in mails if not mail.is_reply])
         withheld = self._queue_mails(session, [*replies, *notifications], row, sender)
@@ -337,7 +340,12 @@ class Processor:
             rendered = self._renderer.render("mailcmd/notifications", {"notifications": items})
             first = mails[0]
             subject = rendered.subject or f"{len(mails)} notifications"
-            batched.append(replace(first, rendered=rendered, subject=subject, tag=None))
+            holds_secret = any(mail.holds_secret for mail in mails)
+            batched.append(
+                replace(
+                    first, rendered=rendered, subject=subject, tag=None, holds_secret=holds_secret
+                )
+            )
         return batched
 
     def _queue_mails(
@@ -399,6 +407,8 @@ class Processor:
             HELP_ADDRESS,
         )
         mail = self._reply(sender, view, local, "mailcmd/apology", {"ref": ref})
+        # All a mailbox that holds secrets sends is treated alike, its apologies too.
+        mail = replace(mail, holds_secret=self._holds_secrets(row))
         self._queue_mails(session, [mail], row, sender)
 
     def _first_time(self, session: Session, sender: Sender, message_id: str, queue_id: int) -> bool:
@@ -437,11 +447,11 @@ class Processor:
         return Outcome("done", note)
 
     def _holds_secrets(self, row: InboundMessage) -> bool:
-        for recipient in row.rcpt_tos:
-            mailbox = self._registry.find(recipient.partition("@")[0].partition("+")[0])
-            if mailbox is not None and mailbox.holds_secrets:
-                return True
-        return False
+        return any(self._is_secret_mailbox(recipient) for recipient in row.rcpt_tos)
+
+    def _is_secret_mailbox(self, recipient: str) -> bool:
+        mailbox = self._registry.find(recipient.partition("@")[0].partition("+")[0])
+        return mailbox is not None and mailbox.holds_secrets
 
 
 def _answer(

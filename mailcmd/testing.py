@@ -3,7 +3,8 @@
 `MailTestClient` runs a mailcmd server for a commands folder on a fresh database
 (loopback ports, a development certificate, the worker in the same process), sends
 mail with `smtplib` as a logged-in account or as a stranger from another server,
-waits for the worker, and returns the SMTP verdict and the replies from the outbox::
+waits for the worker, and returns the SMTP verdict and the replies as their recipients
+got them (see `MailTestClient.replies_to`)::
 
     with MailTestClient(Path("commands"), tmp_path) as mail:
         mail.add_account("alice@app.localhost")
@@ -30,13 +31,17 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mailcmd.accounts import create_account, generate_password
 from mailcmd.authenticity import DnsResolver, StaticResolver, TxtResolver
 from mailcmd.db.database import Database, open_database
 from mailcmd.db.engine import open_engine
 from mailcmd.db.migrations import upgrade
-from mailcmd.db.models import OutboundMessage
+from mailcmd.db.models import MailFolder, MailMessage, OutboundMessage
+from mailcmd.mailstore import INBOX, local_account_id
+from mailcmd.message.raw_fields import header_fields
+from mailcmd.outbox import is_redacted
 from mailcmd.processing import Outcome
 from mailcmd.resources import bundled_path
 from mailcmd.server import Server
@@ -294,14 +299,22 @@ class MailTestClient:
         return mail
 
     def replies_to(self, queue_id: int) -> list[EmailMessage]:
-        """The mails in the outbox that the message `queue_id` caused."""
+        """The mails that the message `queue_id` caused, as their recipients got them.
+
+        They are read from the outbox, but for one thing: a mail that held a secret
+        (from a mailbox declared `holds_secrets`) keeps only its header and a note
+        there once delivered, so such a mail for a local account is read from that
+        account's INBOX. One that left by the relay is returned as the outbox keeps
+        it, whole until the relay takes it and redacted afterwards: read its text
+        where the relay delivered it.
+        """
         with self.database.sessions() as session:
-            raws = session.scalars(
-                select(OutboundMessage.raw)
+            rows = session.scalars(
+                select(OutboundMessage)
                 .where(OutboundMessage.inbound_message_id == queue_id)
                 .order_by(OutboundMessage.id)
             ).all()
-        return [_parsed(raw) for raw in raws]
+            return [_parsed(_as_received(session, row)) for row in rows]
 
     def _submit(
         self,
@@ -350,6 +363,27 @@ def _queue_id(code: int, text: str) -> int | None:
     if code != 250 or "queued as " not in text:
         return None
     return int(text.rsplit(" ", 1)[1])
+
+
+def _as_received(session: Session, outbound: OutboundMessage) -> bytes:
+    """The bytes of `outbound` as its local recipient's INBOX holds them, if redacted here."""
+    if not is_redacted(outbound) or outbound.message_id is None:
+        return outbound.raw
+    for rcpt in outbound.rcpt_tos:
+        owner = local_account_id(session, rcpt)
+        if owner is None:
+            continue
+        inbox = (
+            select(MailMessage.raw)
+            .join(MailFolder, MailMessage.folder_id == MailFolder.id)
+            .where(MailFolder.account_id == owner, MailFolder.name == INBOX)
+            .order_by(MailMessage.id.desc())
+        )
+        # Newest first: the mail was delivered moments ago, so the look is short.
+        for raw in session.scalars(inbox):
+            if outbound.message_id in header_fields(raw).get("message-id", []):
+                return raw
+    return outbound.raw
 
 
 def _parsed(raw: bytes) -> EmailMessage:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -229,6 +230,9 @@ class OutboundMessage(Base):
     )
     # The local address a notification went to, counted for the per-hour notification limit.
     notifies_address: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    # It carries a secret (a password, a confirmation code): once it is delivered or
+    # has failed for good, `raw` keeps only its header and a note (see the outbox).
+    holds_secret: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     status: Mapped[QueueStatus] = _status_column()
     attempts: Mapped[int] = mapped_column(default=0)

@@ -28,6 +28,20 @@ def drop_fields(raw: bytes, drop: Callable[[bytes], bool]) -> bytes:
     return b"\r\n".join(kept) + separator + body
 
 
+def redacted(raw: bytes, note: bytes, also_dropping: tuple[bytes, ...] = ()) -> bytes:
+    """Return `raw`'s header with `note` as its whole text, without the fields that name it.
+
+    The Subject goes with the text, because what a person wrote can be there, and
+    so do the MIME structure fields (a structure without its parts would be
+    unreadable: the note is plain text) and any field named in `also_dropping`
+    (lower case, with the colon). The other fields are kept byte for byte.
+    """
+    head = raw.partition(HEADER_END)[0]
+    dropped = (b"content-type:", b"content-transfer-encoding:", b"subject:", *also_dropping)
+    kept = drop_fields(head, lambda line: line.lower().startswith(dropped))
+    return kept + HEADER_END + note
+
+
 def header_length(raw: bytes | bytearray) -> int:
     """Return how many bytes of `raw` its header takes, without the empty line that ends it.
 
