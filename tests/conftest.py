@@ -150,6 +150,19 @@ def mail(database_url: str, tmp_path: Path) -> Iterator[MailTestClient]:
 
 
 @pytest.fixture
+def account_mail(database_url: str, tmp_path: Path) -> Iterator[MailTestClient]:
+    """The bundled app without the login cache, so a changed password counts at once."""
+    with MailTestClient(
+        bundled_path("commands"),
+        tmp_path / "mail",
+        database_url=database_url,
+        settings={"auth": {"cache_seconds": 0, "failure_delay": 0}},
+    ) as client:
+        client.add_account(ALICE, password=PASSWORD)
+        yield client
+
+
+@pytest.fixture
 def lab_settings() -> dict[str, Any]:
     """Settings for the lab app; tests override retries and limits here."""
     return {"worker": {"max_attempts": 2, "retry_seconds": 0.05, "handler_timeout": 2.0}}

@@ -13,7 +13,6 @@ from mailcmd.db.database import open_database
 from mailcmd.db.models import InboundMessage, OutboundMessage
 from mailcmd.demo import CREDENTIALS_FILE, ensure_demo_account
 from mailcmd.dkim import key_path
-from mailcmd.resources import bundled_path
 from mailcmd.testing import MailTestClient
 from tests.conftest import ALICE, PASSWORD, Cli, StartServer, postgres_url
 
@@ -96,19 +95,6 @@ def test_an_older_installation_is_made_private_when_opened(
 
 ACCOUNT = "account@app.localhost"
 SECRET = "a secret nobody may keep 42"
-
-
-@pytest.fixture
-def account_mail(database_url: str, tmp_path: Path) -> Iterator[MailTestClient]:
-    """The bundled app (its account@ takes passwords), alice logged in with her password."""
-    with MailTestClient(
-        bundled_path("commands"),
-        tmp_path / "mail",
-        database_url=database_url,
-        settings={"auth": {"cache_seconds": 0, "failure_delay": 0}},
-    ) as client:
-        client.add_account(ALICE, password=PASSWORD)
-        yield client
 
 
 def stored_copies(client: MailTestClient, secret: str) -> int:
