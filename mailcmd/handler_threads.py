@@ -1,11 +1,12 @@
 """The threads handlers run in: a fixed number, and one given up on stops counting.
 
-Python cannot kill a thread. A call the worker gives up on gets `HandlerAbandoned`
-raised inside it (`PyThreadState_SetAsyncExc`), which stops pure-Python code at its
-next bytecode and unwinds its `with` blocks, rolling back its transaction; code
-blocked in C (a long `time.sleep`, a read without a timeout) sees it when it
-returns. Either way its thread is replaced at once, so the pool keeps its size, and
-it leaves when the call ends; stopping never waits for it.
+Python cannot kill a thread. A call the worker gives up on has its thread replaced
+at once, so the pool keeps its size, and that thread leaves when the call ends;
+stopping never waits for it. To make the call end, `interrupt` raises
+`HandlerAbandoned` inside it (`PyThreadState_SetAsyncExc`), which stops pure-Python
+code at its next bytecode and unwinds its `with` blocks; code blocked in C (a long
+`time.sleep`, a read without a timeout) sees it when it returns. Where it may be
+raised is the caller's to say (`processing.Attempt.commands`).
 """
 
 import asyncio
@@ -51,7 +52,10 @@ class RunningCall(Generic[T]):
         self.result: asyncio.Future[T] = asyncio.wrap_future(call.result)
 
     def abandon(self) -> bool:
-        """Give up on the call: it stops holding a thread. False if it has already finished."""
+        """Give up on the call: it stops holding a thread. False if it has already finished.
+
+        The call itself runs on until it ends: `interrupt` is how to end it.
+        """
         return self._threads._abandon(self._call)
 
 
@@ -94,7 +98,6 @@ class HandlerThreads:
             call.abandoned = True
             if call.thread_id is None:
                 return True  # not started: the thread that takes it skips it
-            _raise_in(call.thread_id, HandlerAbandoned)
             with self._guard:
                 self._threads = {t for t in self._threads if t.ident != call.thread_id}
         self._start_thread()
@@ -130,10 +133,6 @@ class HandlerThreads:
             finally:
                 with call.lock:
                     call.finished = True
-                    if call.abandoned:
-                        # At most one exception was sent; if it has not arrived yet,
-                        # it must not arrive after the call has ended.
-                        _raise_in(threading.get_ident(), None)
         except HandlerAbandoned:
             log.warning("a handler given up on has stopped")
             return False
@@ -148,7 +147,7 @@ class HandlerThreads:
         return True
 
 
-def _raise_in(thread_id: int, exception: type[BaseException] | None) -> None:
+def interrupt(thread_id: int, exception: type[BaseException] | None) -> None:
     """Raise `exception` in the thread `thread_id` at its next bytecode; None takes it back."""
     ctypes.pythonapi.PyThreadState_SetAsyncExc(
         ctypes.c_ulong(thread_id), ctypes.py_object(exception) if exception else None

@@ -11,7 +11,8 @@ import logging
 import secrets
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -33,7 +34,7 @@ from mailcmd.db.models import (
 from mailcmd.db.types import utc_now
 from mailcmd.dispatch import HelpRequest, Invocation, Refusal, plan_for
 from mailcmd.external_addresses import codes_in, confirm_external_address
-from mailcmd.handler_threads import HandlerAbandoned
+from mailcmd.handler_threads import HandlerAbandoned, interrupt
 from mailcmd.help import help_page
 from mailcmd.hourly_counts import HourlyCounts
 from mailcmd.inbound import without_text
@@ -76,14 +77,47 @@ class Attempt:
     claim_token: str
     lock: threading.Lock = field(default_factory=threading.Lock)
     state: Literal["running", "committed", "abandoned"] = "running"
+    # The thread running the commands, while it may be interrupted (see `commands`).
+    _interruptible: int | None = None
 
     def abandon(self) -> bool:
-        """Give up on the attempt; False if it has committed already."""
+        """Give up on the attempt; False if it has committed already.
+
+        Commands still running get `HandlerAbandoned` raised inside them; an attempt
+        given up on before its commands start never runs them.
+        """
         with self.lock:
             if self.state == "committed":
                 return False
             self.state = "abandoned"
+            if self._interruptible is not None:
+                interrupt(self._interruptible, HandlerAbandoned)
             return True
+
+    def _abandoned(self) -> bool:
+        return self.state == "abandoned"
+
+    @contextmanager
+    def commands(self) -> Iterator[None]:
+        """The block in which `abandon` may interrupt this thread, and nowhere else.
+
+        Outside it the thread is in the framework's own code (opening, committing,
+        closing a session), where an exception from outside could strand a
+        database connection half given back to its pool.
+        """
+        with self.lock:
+            if self._abandoned():
+                raise HandlerAbandoned
+            self._interruptible = threading.get_ident()
+        try:
+            yield
+        finally:
+            with self.lock:
+                self._interruptible = None
+                if self._abandoned():
+                    # At most one exception was sent; one not yet arrived must not
+                    # arrive after the block.
+                    interrupt(threading.get_ident(), None)
 
 
 class Processor:
@@ -111,7 +145,8 @@ class Processor:
         try:
             with self._database.writing() as session:
                 try:
-                    outcome = self._run(session, attempt)
+                    with attempt.commands():
+                        outcome = self._run(session, attempt)
                     with attempt.lock:
                         if attempt.state == "abandoned":
                             session.rollback()
