@@ -19,7 +19,10 @@ from mailcmd.context import CommandError, Context
 from mailcmd.parsing import Help
 
 app = MailApp()
-account = app.mailbox("account", help="Your account: whoami, passwd, app passwords")
+# Passwords arrive in its mail, in the text or by mistake in the Subject.
+account = app.mailbox(
+    "account", help="Your account: whoami, passwd, app passwords", holds_secrets=True
+)
 
 
 def _login(ctx: Context, doing: str) -> str:

@@ -8,7 +8,17 @@ answering it continues the task: a plain answer adds a comment, and `done`,
 from datetime import date, datetime
 from typing import Literal
 
-from sqlalchemy import ColumnElement, ForeignKey, LargeBinary, String, Text, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailcmd.app import MailApp
@@ -24,12 +34,17 @@ app = MailApp()
 tasks = app.mailbox("tasks", help="Your to-do list")
 
 
+# Task numbers come from what people write (`done 42`, `tasks+42@`), up to 64 bits:
+# a 32-bit column on PostgreSQL would turn a long number into a database error.
+TASK_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Task(Base):
     """One task: its owner, and the accounts it is shared with."""
 
     __tablename__ = "tasks"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(TASK_ID, primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -57,7 +72,9 @@ class TaskComment(Base):
     __tablename__ = "task_comments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[int] = mapped_column(
+        TASK_ID, ForeignKey("tasks.id", ondelete="CASCADE"), index=True
+    )
     author_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
@@ -71,7 +88,9 @@ class TaskAttachment(Base):
     __tablename__ = "task_attachments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[int] = mapped_column(
+        TASK_ID, ForeignKey("tasks.id", ondelete="CASCADE"), index=True
+    )
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(127))
     size: Mapped[int]
@@ -85,7 +104,7 @@ class TaskShare(Base):
     __tablename__ = "task_shares"
 
     task_id: Mapped[int] = mapped_column(
-        ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True
+        TASK_ID, ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True
     )
     account_id: Mapped[int] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True

@@ -3,16 +3,17 @@
 import functools
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from mailcmd.addresses import InvalidAddressError, is_address, normalise_address
+from mailcmd.app import POSTMASTER_ADDRESS, RESERVED_MAILBOXES
 from mailcmd.db.models import Account, AccountAddress, AppPassword
 from mailcmd.db.types import utc_now
 from mailcmd.throttling import clear_login_failures
@@ -26,6 +27,11 @@ GENERATED_PASSWORD_BYTES = 18  # 24 URL-safe characters, 144 bits
 _LOGIN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _ROLE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _LABEL = re.compile(r"[\w.-][\w .-]{0,63}")
+
+# Local parts mailcmd itself answers on or sends as, whatever the app: an account
+# holding one would read mail meant for them and send mail that looks like the
+# server's own.
+SERVER_MAILBOXES = RESERVED_MAILBOXES | {POSTMASTER_ADDRESS}
 
 # argon2-cffi's defaults are argon2id with RFC 9106's low-memory profile.
 _hasher = PasswordHasher()
@@ -81,16 +87,21 @@ def create_account(
     password: str,
     addresses: Iterable[str] = (),
     roles: Iterable[str] = (),
+    *,
+    app_mailboxes: Collection[str] = (),
 ) -> Account:
     """Add an account; a login that is an address also owns that address.
 
-    Raises `AccountError` for an invalid or taken login or address, a bad role or a
-    weak password. The caller commits.
+    Raises `AccountError` for an invalid or taken login or address, an address that
+    one of `app_mailboxes` or mailcmd itself answers on (`SERVER_MAILBOXES`), a bad
+    role or a weak password. The caller commits. (The server's start refuses an
+    account address that a mailbox of the app it loads answers on, whoever made it.)
     """
     stored_login = normalise_login(login)
     owned = _normalise_addresses(addresses)
     if is_address(stored_login) and stored_login not in owned:
         owned.insert(0, stored_login)
+    refuse_served_addresses(owned, app_mailboxes)
     stored_roles = _normalise_roles(roles)
     check_password(password)
     if session.scalar(select(Account.id).where(Account.login == stored_login)) is not None:
@@ -199,6 +210,34 @@ def _normalise_addresses(addresses: Iterable[str]) -> list[str]:
         if address not in owned:
             owned.append(address)
     return owned
+
+
+def refuse_served_addresses(addresses: Iterable[str], app_mailboxes: Collection[str]) -> None:
+    """Raise `AccountError` if an address (normalised) is one the server answers itself.
+
+    That is a mailbox of the app or one of `SERVER_MAILBOXES`, with or without a
+    plus-tag and at any domain: routing goes by the local part alone, so the account
+    would never get that mail, and could send as the app.
+    """
+    for address in addresses:
+        local = address.partition("@")[0].partition("+")[0]
+        if local in SERVER_MAILBOXES or local in app_mailboxes:
+            raise AccountError(f"{address} cannot belong to an account: mailcmd answers {local}@")
+
+
+def served_addresses_owned(session: Session, app_mailboxes: Collection[str]) -> list[str]:
+    """Return the account addresses that the app or mailcmd itself answers on.
+
+    For the server's start: an app that gains a mailbox an account already owns
+    (or a database from before this check) must not serve with the clash.
+    """
+    names = sorted(SERVER_MAILBOXES | set(app_mailboxes))
+    matches = [
+        AccountAddress.address.startswith(f"{name}{separator}", autoescape=True)
+        for name in names
+        for separator in ("@", "+")
+    ]
+    return list(session.scalars(select(AccountAddress.address).where(or_(*matches))))
 
 
 def _normalise_roles(roles: Iterable[str]) -> list[str]:

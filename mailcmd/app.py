@@ -33,6 +33,8 @@ DEFAULT_VERB = ""
 HELP_ADDRESS = "help"
 CONFIRM_ADDRESS = "confirm"
 RESERVED_MAILBOXES = frozenset({HELP_ADDRESS, CONFIRM_ADDRESS})
+# The address mailcmd's own notifications come from.
+POSTMASTER_ADDRESS = "postmaster"
 
 
 class RegistrationError(Exception):
@@ -104,6 +106,8 @@ class Mailbox:
     name: str
     help: str
     policy: Policy
+    # Mail to it may carry secrets (passwords): the queue keeps none of its text.
+    holds_secrets: bool = False
     commands: dict[str, Command] = field(default_factory=dict)
     # Set by the app when it is frozen; declarations after that are refused.
     frozen: bool = False
@@ -251,8 +255,14 @@ class MailApp:
         help: str = "",
         auth: Auth = "account",
         roles: Iterable[str] = (),
+        holds_secrets: bool = False,
     ) -> Mailbox:
-        """Declare the mailbox `name` (the local part of its address) and return it."""
+        """Declare the mailbox `name` (the local part of its address) and return it.
+
+        With `holds_secrets`, every mail to it loses its text and Subject in the
+        queue once processed, whatever became of it: run, refused, ignored as a
+        duplicate or automatic mail, or failed for good.
+        """
         local = name.strip().lower()
         if not local or not local.replace("-", "").replace(".", "").isalnum() or "+" in local:
             raise RegistrationError(
@@ -262,7 +272,12 @@ class MailApp:
             raise RegistrationError(f"{local!r} cannot be a mailbox name: mailcmd answers it")
         if local in self.mailboxes:
             raise RegistrationError(f"mailbox {local!r} declared twice in one app")
-        mailbox = Mailbox(name=local, help=help, policy=Policy(auth=auth, roles=frozenset(roles)))
+        mailbox = Mailbox(
+            name=local,
+            help=help,
+            policy=Policy(auth=auth, roles=frozenset(roles)),
+            holds_secrets=holds_secrets,
+        )
         self.mailboxes[local] = mailbox
         return mailbox
 

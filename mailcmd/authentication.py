@@ -17,8 +17,9 @@ from mailcmd.throttling import (
     NO_FAILURES,
     ClientFailures,
     LoginState,
+    answer_delay,
     clear_login_failures,
-    failure_delay,
+    client_key,
     login_state,
     record_login_failure,
     throttle_key,
@@ -41,7 +42,7 @@ class AuthOutcome:
     """The answer to one login attempt."""
 
     verified: VerifiedLogin | None
-    # The client or the login is locked out: refuse without checking anything.
+    # The client, or the login from this client, is locked out: refuse unchecked.
     locked: bool = False
     # Seconds to wait before telling the client its credentials were wrong.
     delay: float = 0.0
@@ -83,6 +84,10 @@ class _Expiring(Generic[K, V]):
 class Authenticator:
     """Verifies credentials against the accounts, slowing down and locking out guessers.
 
+    The one check behind SMTP AUTH and IMAP LOGIN/AUTHENTICATE. Lockouts bind a
+    login to the client address that failed (see `mailcmd.throttling`): the owner
+    logging in from elsewhere is never locked out by a guesser.
+
     Successes are remembered for `cache_seconds`, because clients log in again and
     again with the same credentials and each argon2 check costs a tenth of a second
     of CPU (mature mail servers keep the same cache). Entries are keyed by a keyed
@@ -90,7 +95,8 @@ class Authenticator:
     A password changed or an account disabled from another process takes at most
     `cache_seconds` to bite. A cached login reads the login's lockout state from the
     database at most every `LOCKOUT_RECHECK_SECONDS`, so that argon2 and the
-    database both vanish from a client that logs in for every message; a failure or
+    database both vanish from a client that logs in for every message (per login
+    and client, as the lockout is); a failure or
     lockout this process records bites at once, and an `unlock` too, since a state
     that is not clear is never remembered. Logins with the same credentials that
     arrive together (a client's burst of connections, a cold cache) share one check.
@@ -105,8 +111,9 @@ class Authenticator:
         self._key = secrets.token_bytes(32)
         # Credentials being checked right now, so that a burst of logins runs argon2 once.
         self._in_flight: dict[bytes, asyncio.Future[None]] = {}
-        # Logins whose lockout state was read clear, and until when that is trusted.
-        self._known_clear: _Expiring[str, bool] = _Expiring(CACHE_MAX_ENTRIES)
+        # (login, client) pairs whose lockout state was read clear, and until when
+        # that is trusted.
+        self._known_clear: _Expiring[tuple[str, str], bool] = _Expiring(CACHE_MAX_ENTRIES)
 
     async def authenticate(self, login: str, password: str, client: str) -> AuthOutcome:
         """Check `login` and `password` from the client address `client`."""
@@ -124,20 +131,20 @@ class Authenticator:
             await asyncio.shield(in_flight)
         cached = self._cache.get(key)
         if cached is not None:
-            if self._known_clear.get(throttle_key(login)) is None:
-                state = await asyncio.to_thread(self._state, login)
+            if self._known_clear.get(_pair(login, client)) is None:
+                state = await asyncio.to_thread(self._state, login, client)
                 if state.locked(utc_now()):
                     return self._locked(login, client)
                 if state.failures:
-                    await asyncio.to_thread(self._clear, login)
-                self._remember_clear(login)
+                    await asyncio.to_thread(self._clear, login, client)
+                self._remember_clear(login, client)
             self._clients.forget(client)
             log.info("authenticated %s (%s, cached)", cached.login, cached.method)
             return AuthOutcome(verified=cached)
         checking = asyncio.get_running_loop().create_future()
         self._in_flight[key] = checking
         try:
-            checked = await asyncio.to_thread(self._check, login, password)
+            checked = await asyncio.to_thread(self._check, login, password, client)
         finally:
             if self._in_flight.get(key) is checking:
                 del self._in_flight[key]
@@ -147,39 +154,38 @@ class Authenticator:
         state, verified = checked.state, checked.verified
         if verified is not None:
             self._cache.put(key, verified, self._policy.cache_seconds)
-            self._remember_clear(login)
+            self._remember_clear(login, client)
             self._clients.forget(client)
             log.info("authenticated %s (%s)", verified.login, verified.method)
             return AuthOutcome(verified=verified)
-        self._known_clear.discard(throttle_key(login))
+        self._known_clear.discard(_pair(login, client))
         client_failures = self._clients.record_failure(client)
         log.info("authentication failed from %s (%d recent failures)", client, client_failures)
-        delay = failure_delay(max(client_failures, state.failures), self._policy)
-        return AuthOutcome(verified=None, delay=delay)
+        return AuthOutcome(verified=None, delay=answer_delay(state, client_failures, self._policy))
 
-    def _remember_clear(self, login: str) -> None:
+    def _remember_clear(self, login: str, client: str) -> None:
         recheck = min(LOCKOUT_RECHECK_SECONDS, self._policy.cache_seconds)
-        self._known_clear.put(throttle_key(login), True, recheck)
+        self._known_clear.put(_pair(login, client), True, recheck)
 
     def _locked(self, login: str, client: str) -> AuthOutcome:
-        self._known_clear.discard(throttle_key(login))
+        self._known_clear.discard(_pair(login, client))
         log.warning("refused a login for locked login %r from %s", login[:254], client)
         return AuthOutcome(verified=None, locked=True)
 
-    def _state(self, login: str) -> LoginState:
+    def _state(self, login: str, client: str) -> LoginState:
         with self._database.sessions() as session:
-            return login_state(session, login, self._policy)
+            return login_state(session, login, client, self._policy)
 
-    def _clear(self, login: str) -> None:
+    def _clear(self, login: str, client: str) -> None:
         with self._database.writing() as session, session.begin():
-            clear_login_failures(session, [login])
+            clear_login_failures(session, [login], client)
 
-    def _check(self, login: str, password: str) -> "_Checked":
+    def _check(self, login: str, password: str, client: str) -> "_Checked":
         # argon2 runs in a transaction that only reads, and the writes follow in one
         # that takes the write lock first: on SQLite a transaction that has read cannot
         # write once another connection has committed (storing mail, say) meanwhile.
         with self._database.sessions() as session:
-            state = login_state(session, login, self._policy)
+            state = login_state(session, login, client, self._policy)
             # A locked login is refused before argon2 runs, so a lockout also saves CPU.
             if state.locked(utc_now()):
                 return _Checked(was_locked=True, state=state, verified=None)
@@ -188,7 +194,11 @@ class Authenticator:
             if verified is not None:
                 record_login(session, verified)
                 if state.failures:
-                    clear_login_failures(session, [login])
+                    clear_login_failures(session, [login], client)
                 return _Checked(was_locked=False, state=NO_FAILURES, verified=verified)
-            state = record_login_failure(session, login, self._policy)
+            state = record_login_failure(session, login, client, self._policy)
             return _Checked(was_locked=False, state=state, verified=None)
+
+
+def _pair(login: str, client: str) -> tuple[str, str]:
+    return throttle_key(login), client_key(client)

@@ -4,7 +4,8 @@ Local delivery happens in one transaction with the message's new status: exactly
 once. Relay delivery claims the message (status `processing` until a lease runs
 out), sends outside any transaction, then records the verdict; a crash between
 sending and recording sends again after the lease, as SMTP allows. A message that
-fails for good produces no bounce: mailcmd's mail is automatic (RFC 3834).
+fails for good produces no bounce: mailcmd's mail is automatic (RFC 3834). A
+message that holds a secret keeps only its header once done or failed.
 """
 
 import asyncio
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
 
@@ -21,6 +22,7 @@ from mailcmd.db.database import Database
 from mailcmd.db.models import OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
 from mailcmd.mailstore import INBOX, append, local_account_id
+from mailcmd.outbox import settle
 from mailcmd.relay import RelayResult, send_via_relay
 from mailcmd.settings import RelaySettings
 
@@ -30,6 +32,7 @@ BATCH = 50
 # Mail for other domains waits this long between looks while no relay is configured.
 NO_RELAY_RECHECK = timedelta(hours=1)
 NO_RELAY = "waiting: no relay is configured for other domains ([relay] host)"
+NO_RELAY_IN_TIME = "no relay was configured for other domains within relay.max_delivery_age"
 # How long a relay delivery may take before another deliverer may try the message.
 RELAY_LEASE = timedelta(minutes=10)
 
@@ -173,12 +176,18 @@ class Deliverer:
                         delivered = True
                         log.info("outbound %d delivered to %s locally", message.id, rcpt)
                 if not remote:
-                    message.status = QueueStatus.DONE
+                    settle(message, QueueStatus.DONE)
                     message.last_error = None
                 elif self._relay.host is None:
-                    message.status = QueueStatus.QUEUED
-                    message.last_error = NO_RELAY
-                    message.next_attempt_at = now + NO_RELAY_RECHECK
+                    if self._expired(message, now):
+                        # No relay came in time: it fails as it would with one that never
+                        # answered (and a secret in it goes with its text).
+                        settle(message, QueueStatus.FAILED)
+                        message.last_error = NO_RELAY_IN_TIME
+                    else:
+                        message.status = QueueStatus.QUEUED
+                        message.last_error = NO_RELAY
+                        message.next_attempt_at = now + NO_RELAY_RECHECK
                 elif len(jobs) < relay_slots:
                     message.status = QueueStatus.PROCESSING
                     message.next_attempt_at = now + RELAY_LEASE
@@ -187,6 +196,10 @@ class Deliverer:
         if delivered:
             self._delivered_locally = True
         return jobs
+
+    def _expired(self, message: OutboundMessage, now: datetime) -> bool:
+        """Whether `message` has waited as long as any mail may (`max_delivery_age`)."""
+        return (now - message.created_at).total_seconds() >= self._relay.max_delivery_age
 
     def _relay_one(self, job: _RelayJob) -> None:
         raw = self._sign(job.raw) if self._sign is not None else job.raw
@@ -203,11 +216,10 @@ class Deliverer:
             message.last_error = (
                 None if result.verdict == "sent" and not result.refused else (result.detail)
             )
-            age = (now - message.created_at).total_seconds()
             if result.verdict == "sent":
-                message.status = QueueStatus.DONE
-            elif result.verdict == "permanent" or age >= self._relay.max_delivery_age:
-                message.status = QueueStatus.FAILED
+                settle(message, QueueStatus.DONE)
+            elif result.verdict == "permanent" or self._expired(message, now):
+                settle(message, QueueStatus.FAILED)
             else:
                 delay = min(
                     self._relay.retry_seconds * 2 ** (message.attempts - 1),

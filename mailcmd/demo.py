@@ -5,9 +5,7 @@ password kept in `state_dir/demo-password`, readable by its owner only) and prin
 how to set a mail client up, every time it starts.
 """
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +13,7 @@ from sqlalchemy.orm import Session
 from mailcmd.accounts import create_account, generate_password, set_password
 from mailcmd.autoconfig import describe_servers
 from mailcmd.db.models import Account
+from mailcmd.private_files import write_private
 from mailcmd.settings import Settings
 
 DEMO_LOCAL_PART = "demo"
@@ -46,7 +45,7 @@ def ensure_demo_account(session: Session, settings: Settings) -> DemoAccount:
         set_password(session, login, password)
     else:
         create_account(session, login, password)
-    _write_secret(path, password)
+    write_private(path, f"{password}\n".encode())
     return DemoAccount(login=login, password=password, created=not exists)
 
 
@@ -66,10 +65,3 @@ def demo_lines(settings: Settings, account: DemoAccount, fingerprint: str | None
         f'  or "help" to help@{settings.domain}',
     ]
     return lines
-
-
-def _write_secret(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(text + "\n")

@@ -46,6 +46,8 @@ class Refusal:
     usage: tuple[str, ...] = ()
     # The command the mistake is about, when there is one.
     command: Command | None = None
+    # Whether `message` may repeat what the sender wrote (a parse error does).
+    quotes_input: bool = True
 
 
 Plan = list[Invocation] | HelpRequest | Refusal
@@ -168,7 +170,7 @@ def _plan_line(
         else:
             return _unknown_verb(mailbox, verb, sender)
     if not may_use(command, sender):
-        return Refusal(_refusal_reason(command, sender), command=command)
+        return Refusal(_refusal_reason(command, sender), command=command, quotes_input=False)
     prefilled = {command.tag_parameter: tag} if command.tag_parameter and tag else {}
     try:
         arguments = command.signature.parse(arguments_words, prefilled=prefilled, today=today)

@@ -6,7 +6,6 @@ Python, so code on the event loop runs them in a thread, for example
 """
 
 import base64
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ import dkim
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from mailcmd.private_files import write_private
 from mailcmd.settings import DKIM_SELECTOR_PATTERN, Settings
 
 KeyKind = Literal["rsa", "ed25519"]
@@ -141,13 +141,12 @@ def generate_key(
         private = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     else:
         private = ed25519.Ed25519PrivateKey.generate()
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     pem = private.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write_private(path, pem)
+    write_private(path, pem)
     key = _public_half(private, selector, path, domain)
     key.record_file.write_text(dns_record(key) + "\n")
     return key
@@ -270,23 +269,6 @@ def _check_selector(selector: str) -> None:
             f"{selector!r} is not a DKIM selector: letters, digits and hyphens,"
             " with dots between labels"
         )
-
-
-def _write_private(path: Path, pem: bytes) -> None:
-    # Written whole under another name, then renamed: a reader never sees half a
-    # key, and the file is never readable by others, whatever the umask.
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.fchmod(descriptor, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(pem)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def _read_private(path: Path) -> _PrivateKey:

@@ -25,7 +25,12 @@ from mailcmd.replies import compose
 
 CODE_LIFETIME = timedelta(days=7)
 _CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
+_CODE_LETTERS = frozenset(_CODE_ALPHABET)
 CODE_LENGTH = 10
+# Where `codes_in` looks, and how many codes one mail may try.
+CODE_SEARCH_LINES = 5
+CODE_SEARCH_CHARACTERS = 2000
+MAX_CODE_CANDIDATES = 5
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,11 @@ def add_external_address(
 def queue_confirmation(
     session: Session, renderer: Renderer, pending: PendingConfirmation, domain: str
 ) -> None:
-    """Put the mail asking `pending.address` to answer with its code in the outbox."""
+    """Put the mail asking `pending.address` to answer with its code in the outbox.
+
+    It holds a secret: once delivered, the outbox keeps only its header, without
+    the code (which is also in its Subject and its Reply-To).
+    """
     rendered = renderer.render(
         "mailcmd/confirm-address",
         {
@@ -96,7 +105,8 @@ def queue_confirmation(
         reply_to=f"{CONFIRM_ADDRESS}+{pending.code}@{domain}",
         auto_submitted="auto-generated",
     )
-    queue_mail(session, mail)
+    # The code is the key to the account's name: the outbox forgets it once sent.
+    queue_mail(session, mail, holds_secret=True)
 
 
 def confirm_external_address(session: Session, address: str, code: str) -> ExternalAddress | None:
@@ -145,10 +155,27 @@ def confirmed_account(session: Session, address: str) -> Account | None:
     return account if account is not None and account.enabled else None
 
 
-def codes_in(text: str) -> list[str]:
-    """Return the words of `text` that could be confirmation codes, lowercased."""
-    words = (word.strip(".,;:!?()[]<>\"'").lower() for word in text.split())
-    return [word for word in words if len(word) == CODE_LENGTH and set(word) <= set(_CODE_ALPHABET)]
+def codes_in(tag: str, subject: str, text: str) -> list[str]:
+    """Return the words that could be confirmation codes where a code can be, lowercased.
+
+    The confirmation mail puts the code in the plus-tag its answers go to and in its
+    subject; someone who types it does so at the top. So only the tag, the subject
+    and the first few lines are looked at, and at most a few candidates are
+    returned: each costs a digest and a query, which a long mail must not multiply.
+    """
+    head = "\n".join(text[:CODE_SEARCH_CHARACTERS].splitlines()[:CODE_SEARCH_LINES])
+    found: list[str] = []
+    for word in f"{tag} {subject[:CODE_SEARCH_CHARACTERS]} {head}".split():
+        candidate = word.strip(".,;:!?()[]<>\"'").lower()
+        if (
+            len(candidate) == CODE_LENGTH
+            and set(candidate) <= _CODE_LETTERS
+            and candidate not in found
+        ):
+            found.append(candidate)
+            if len(found) == MAX_CODE_CANDIDATES:
+                break
+    return found
 
 
 def _digest(code: str) -> str:

@@ -15,7 +15,7 @@ from mailcmd.db.database import Database
 from mailcmd.db.engine import is_sqlite
 from mailcmd.db.models import InboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
-from mailcmd.message.raw_fields import HEADER_END, drop_fields
+from mailcmd.message.raw_fields import redacted
 
 log = logging.getLogger(__name__)
 
@@ -224,14 +224,14 @@ def requeue(session: Session, queue_id: int) -> InboundMessage | None:
     return message
 
 
-def without_body(raw: bytes) -> bytes:
-    """Return `raw` with its header kept and its body replaced by a note that it was removed."""
-    head = raw.partition(HEADER_END)[0]
-    # A MIME structure without its parts would be unreadable: the note is plain text.
-    kept = drop_fields(head, _is_mime_structure)
-    note = b"[the text of this message was removed after processing: it held a secret]\r\n"
-    return kept + HEADER_END + note
+# What a mail that held a secret keeps of its text once processed.
+_PROCESSED_NOTE = b"[the text of this message was removed after processing: it held a secret]\r\n"
 
 
-def _is_mime_structure(line: bytes) -> bool:
-    return line.lower().startswith((b"content-type:", b"content-transfer-encoding:"))
+def without_text(raw: bytes) -> bytes:
+    """Return `raw` with its body replaced by a note that it was removed, and no Subject.
+
+    The rest of the header stays, for the operator's record. The Subject goes with
+    the body because a command, and whatever a person wrote after it, can be there.
+    """
+    return redacted(raw, _PROCESSED_NOTE)

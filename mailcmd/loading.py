@@ -6,7 +6,9 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from mailcmd.accounts import served_addresses_owned
 from mailcmd.app import MailApp, RegistrationError, Registry
+from mailcmd.db.database import Database
 from mailcmd.parsing import SignatureError
 from mailcmd.rendering import Renderer, TemplateError
 from mailcmd.resources import bundled_path
@@ -62,6 +64,17 @@ def check_templates(registry: Registry, renderer: Renderer) -> None:
                 f"{command.place}: template {command.template!r} not found "
                 f"(looked for {command.template}.txt)"
             )
+
+
+def check_account_addresses(registry: Registry, database: Database) -> None:
+    """Refuse to start if an account owns an address the app or mailcmd answers on."""
+    with database.sessions() as session:
+        clashes = served_addresses_owned(session, registry.mailboxes)
+    if clashes:
+        raise RegistrationError(
+            f"accounts own {', '.join(clashes)}, which the app or mailcmd answers itself:"
+            " delete those accounts or rename the mailbox"
+        )
 
 
 def _import(path: Path) -> ModuleType:

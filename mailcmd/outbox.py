@@ -11,8 +11,13 @@ from sqlalchemy.orm import Session
 from mailcmd.db.models import Base, OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
 from mailcmd.mailstore import deliver_locally
+from mailcmd.message.raw_fields import redacted
 
 _OUTBOX = Base.metadata.tables[OutboundMessage.__tablename__]
+# What a mail that held a secret keeps of its text once delivered, or failed for good.
+_DELIVERED_NOTE = (
+    b"[the text of this message was removed once its delivery ended: it held a secret]\r\n"
+)
 
 
 def list_outbound(
@@ -33,10 +38,11 @@ def get_outbound(session: Session, outbound_id: int) -> OutboundMessage | None:
 def requeue_outbound(session: Session, outbound_id: int) -> OutboundMessage | None:
     """Queue the outbound message again for immediate delivery; None if there is none.
 
-    A message being sent right now is left alone and returned unchanged.
+    A message being sent right now, or whose text was removed once it was delivered
+    or failed (it held a secret), is left alone and returned unchanged.
     """
     message = get_outbound(session, outbound_id)
-    if message is None or message.status == QueueStatus.PROCESSING:
+    if message is None or message.status == QueueStatus.PROCESSING or is_redacted(message):
         return message
     message.status = QueueStatus.QUEUED
     message.attempts = 0
@@ -61,6 +67,9 @@ def queue_mail(
     *,
     inbound_message_id: int | None = None,
     answers_address: str | None = None,
+    answers_account_id: int | None = None,
+    notifies_address: str | None = None,
+    holds_secret: bool = False,
 ) -> None:
     """Put `mail` in the outbox for its To address; the caller commits.
 
@@ -68,8 +77,11 @@ def queue_mail(
     transaction, and kept in the outbox as done: it arrives exactly when (and only
     if) what caused it commits, and no second transaction is needed. Every mail
     mailcmd sends is automatic, so it goes out with the null envelope sender (RFC
-    3834): no bounce of it can start a loop. `answers_address` counts the mail as an
-    automatic reply to that person, for the hourly reply limit.
+    3834): no bounce of it can start a loop. `answers_address` (and
+    `answers_account_id`, for an account) counts the mail as an automatic reply to
+    that person, `notifies_address` as a notification, for the hourly limits. A
+    mail that `holds_secret` keeps only its header in the outbox once it is
+    delivered (at once, for a local account: its INBOX copy is whole).
     """
     message_id = mail["Message-ID"]
     raw = mail.as_bytes(policy=SMTP_POLICY)
@@ -78,15 +90,44 @@ def queue_mail(
     # Core, not the ORM's unit of work: this runs for every reply.
     session.execute(
         insert(_OUTBOX).values(
-            raw=raw,
+            raw=_without_secret(raw) if delivered and holds_secret else raw,
             mail_from="",
             rcpt_tos=[to],
             inbound_message_id=inbound_message_id,
             answers_address=answers_address,
+            answers_account_id=answers_account_id,
+            notifies_address=notifies_address,
             message_id=str(message_id)[:255] if message_id else None,
+            holds_secret=holds_secret,
             status=QueueStatus.DONE if delivered else QueueStatus.QUEUED,
         )
     )
+
+
+def settle(message: OutboundMessage, status: QueueStatus) -> None:
+    """Give `message` its last status, done or failed; the caller commits.
+
+    A mail that holds a secret keeps only its header from then on: the copy that
+    mattered has reached its recipient, or never will.
+    """
+    message.status = status
+    if message.holds_secret:
+        message.raw = _without_secret(message.raw)
+
+
+def is_redacted(message: OutboundMessage) -> bool:
+    """Whether `message`'s text was removed because it held a secret (so it cannot be resent)."""
+    return message.holds_secret and message.status in (QueueStatus.DONE, QueueStatus.FAILED)
+
+
+def _without_secret(raw: bytes) -> bytes:
+    """Return outbound mail `raw` as the outbox keeps it once a secret in it has been delivered.
+
+    Its header stays for the operator's record, but for the fields that can carry
+    the secret: the Subject and the Reply-To (a confirmation code is in both, the
+    latter as its plus-tag); its text becomes a one-line note.
+    """
+    return redacted(raw, _DELIVERED_NOTE, also_dropping=(b"reply-to:",))
 
 
 def is_own_message(session: Session, message_id: str) -> bool:

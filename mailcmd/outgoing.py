@@ -9,6 +9,7 @@ from mailcmd.message import MessageView
 from mailcmd.outbox import queue_mail
 from mailcmd.rendering import Rendered, Renderer
 from mailcmd.replies import compose
+from mailcmd.reply_policy import counted_address
 
 
 @dataclass
@@ -25,6 +26,9 @@ class OutgoingMail:
     answering: MessageView | None
     # An automatic reply to the sender (counted for the hourly reply limit).
     is_reply: bool
+    # It may carry a secret (it comes from a mailbox that holds secrets): the
+    # outbox keeps only its header once it is delivered.
+    holds_secret: bool = False
 
 
 def render_reply(renderer: Renderer, reply: Reply) -> Rendered:
@@ -53,9 +57,17 @@ def notification_mail(
 
 
 def queue_outgoing(
-    session: Session, mail: OutgoingMail, domain: str, inbound_message_id: int | None = None
+    session: Session,
+    mail: OutgoingMail,
+    domain: str,
+    inbound_message_id: int | None = None,
+    answers_account_id: int | None = None,
 ) -> None:
-    """Compose `mail` from `from_local@domain` and put it in the outbox; the caller commits."""
+    """Compose `mail` from `from_local@domain` and put it in the outbox; the caller commits.
+
+    A reply counts for its address's hourly budget, or for `answers_account_id`'s
+    when the mail it answers acted for that account; a notification for its address's.
+    """
     composed = compose(
         mail.rendered,
         from_address=f"{mail.from_local}@{domain}",
@@ -70,5 +82,8 @@ def queue_outgoing(
         session,
         composed,
         inbound_message_id=inbound_message_id,
-        answers_address=mail.to if mail.is_reply else None,
+        answers_address=counted_address(mail.to) if mail.is_reply else None,
+        answers_account_id=answers_account_id if mail.is_reply else None,
+        notifies_address=None if mail.is_reply else counted_address(mail.to),
+        holds_secret=mail.holds_secret,
     )

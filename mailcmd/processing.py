@@ -11,12 +11,14 @@ import logging
 import secrets
 import threading
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from mailcmd.app import CONFIRM_ADDRESS, HELP_ADDRESS, Registry
@@ -32,18 +34,23 @@ from mailcmd.db.models import (
 from mailcmd.db.types import utc_now
 from mailcmd.dispatch import HelpRequest, Invocation, Refusal, plan_for
 from mailcmd.external_addresses import codes_in, confirm_external_address
+from mailcmd.handler_threads import HandlerAbandoned, interrupt
 from mailcmd.help import help_page
-from mailcmd.inbound import without_body
+from mailcmd.hourly_counts import HourlyCounts
+from mailcmd.inbound import without_text
 from mailcmd.mailstore import deliver_locally
 from mailcmd.message import MessageView, parse_message
 from mailcmd.outbox import is_own_message
 from mailcmd.outgoing import OutgoingMail, notification_mail, queue_outgoing, render_reply
 from mailcmd.rendering import Rendered, Renderer
 from mailcmd.replies import may_auto_reply, reply_subject
+from mailcmd.reply_policy import backscatter_reason, counted_address
 from mailcmd.senders import sender_of
 from mailcmd.settings import Settings
 
 log = logging.getLogger(__name__)
+
+UNQUOTED_REFUSAL = "the command could not be read (what you wrote is not repeated here)"
 
 Status = Literal["done", "deferred", "failed", "lost", "abandoned"]
 
@@ -70,14 +77,47 @@ class Attempt:
     claim_token: str
     lock: threading.Lock = field(default_factory=threading.Lock)
     state: Literal["running", "committed", "abandoned"] = "running"
+    # The thread running the commands, while it may be interrupted (see `commands`).
+    _interruptible: int | None = None
 
     def abandon(self) -> bool:
-        """Give up on the attempt; False if it has committed already."""
+        """Give up on the attempt; False if it has committed already.
+
+        Commands still running get `HandlerAbandoned` raised inside them; an attempt
+        given up on before its commands start never runs them.
+        """
         with self.lock:
             if self.state == "committed":
                 return False
             self.state = "abandoned"
+            if self._interruptible is not None:
+                interrupt(self._interruptible, HandlerAbandoned)
             return True
+
+    def _abandoned(self) -> bool:
+        return self.state == "abandoned"
+
+    @contextmanager
+    def commands(self) -> Iterator[None]:
+        """The block in which `abandon` may interrupt this thread, and nowhere else.
+
+        Outside it the thread is in the framework's own code (opening, committing,
+        closing a session), where an exception from outside could strand a
+        database connection half given back to its pool.
+        """
+        with self.lock:
+            if self._abandoned():
+                raise HandlerAbandoned
+            self._interruptible = threading.get_ident()
+        try:
+            yield
+        finally:
+            with self.lock:
+                self._interruptible = None
+                if self._abandoned():
+                    # At most one exception was sent; one not yet arrived must not
+                    # arrive after the block.
+                    interrupt(threading.get_ident(), None)
 
 
 class Processor:
@@ -97,27 +137,40 @@ class Processor:
         self._renderer = renderer
         self._database = database
         self._today = today
+        # Strangers' mail to confirm@, per sender and per client, in this process.
+        self._confirm_attempts = HourlyCounts(settings.worker.confirm_rate_limit)
 
     def process(self, attempt: Attempt) -> Outcome:
         """Process the message of `attempt`; runs in a worker thread, never on the loop."""
         try:
             with self._database.writing() as session:
-                outcome = self._run(session, attempt)
-                with attempt.lock:
-                    if attempt.state == "abandoned":
-                        session.rollback()
-                        return Outcome("abandoned", "the handler ran past its time limit")
-                    if outcome.status == "lost":
-                        session.rollback()
-                        return outcome
-                    session.commit()
-                    attempt.state = "committed"
+                try:
+                    with attempt.commands():
+                        outcome = self._run(session, attempt)
+                    with attempt.lock:
+                        if attempt.state == "abandoned":
+                            session.rollback()
+                            return Outcome("abandoned", "the handler ran past its time limit")
+                        if outcome.status == "lost":
+                            session.rollback()
+                            return outcome
+                        session.commit()
+                        attempt.state = "committed"
+                except HandlerAbandoned:
+                    # It may have struck inside the driver, mid-conversation with the
+                    # server: the connection is closed, not given back to the pool.
+                    session.invalidate()
+                    raise
                 return outcome
         except Exception as error:
             return self.record_failure(attempt, error)
 
     def record_failure(self, attempt: Attempt, error: BaseException | str) -> Outcome:
-        """Roll the attempt back and schedule a retry, or fail the message for good."""
+        """Roll the attempt back and schedule a retry, or fail the message for good.
+
+        A data error (a value the database cannot hold or compare, such as a number
+        past a column's range) fails at once: every retry would fail the same way.
+        """
         ref = secrets.token_hex(4)
         if isinstance(error, BaseException):
             detail = "".join(traceback.format_exception(error))
@@ -133,8 +186,11 @@ class Processor:
             row.last_error = f"ref={ref}\n{detail}"
             row.claim_token = None
             row.claimed_until = None
-            if row.attempts >= worker.max_attempts:
+            if row.attempts >= worker.max_attempts or isinstance(error, DataError):
                 row.status = QueueStatus.FAILED
+                if self._holds_secrets(row):
+                    row.raw = without_text(row.raw)
+                    row.size = len(row.raw)
                 self._apologise(session, row, ref)
                 session.commit()
                 return Outcome("failed", f"ref={ref}")
@@ -162,12 +218,17 @@ class Processor:
         mails: list[OutgoingMail] = []
         contexts: list[Context] = []
         for recipient in row.rcpt_tos:
-            mails += self._for_recipient(session, recipient, view, sender, row.raw, contexts)
-        self._queue_mails(session, mails, row)
+            caused = self._for_recipient(session, recipient, view, sender, row, contexts)
+            if self._is_secret_mailbox(recipient):
+                caused = [replace(mail, holds_secret=True) for mail in caused]
+            mails += caused
+        replies = [mail for mail in mails if mail.is_reply]
+        notifications = self._one_per_recipient([mail for mail in mails if not mail.is_reply])
+        withheld = self._queue_mails(session, [*replies, *notifications], row, sender)
         if any(context.forget_requested for context in contexts):
-            row.raw = without_body(row.raw)
+            row.raw = without_text(row.raw)
             row.size = len(row.raw)
-        return self._finish(session, row, attempt, "")
+        return self._finish(session, row, attempt, "; ".join(withheld))
 
     def _for_recipient(
         self,
@@ -175,27 +236,34 @@ class Processor:
         recipient: str,
         view: MessageView,
         sender: Sender,
-        raw: bytes,
+        row: InboundMessage,
         contexts: list[Context],
     ) -> list[OutgoingMail]:
         local, _, _domain = recipient.partition("@")
         name, _, tag = local.partition("+")
         if name == CONFIRM_ADDRESS:
-            return [self._confirm(session, tag, view, sender)]
+            return self._confirm(session, row, tag, view, sender)
         mailbox = self._registry.find(name)
         if mailbox is None and name != HELP_ADDRESS:
             # An account's own address: the message is delivered, not run.
-            deliver_locally(session, recipient, raw)
+            deliver_locally(session, recipient, row.raw)
             return []
         plan = plan_for(
             self._registry, mailbox, tag or None, view.subject, view.new_text, sender, self._today()
         )
         from_local = mailbox.name if mailbox is not None else HELP_ADDRESS
+        if mailbox is not None and mailbox.holds_secrets:
+            # A reply says "Re: <subject>", and a password can be in the subject.
+            view = replace(view, subject=mailbox.name)
         if isinstance(plan, HelpRequest):
             page = help_page(self._registry, sender, self._settings.domain, plan.mailbox, plan.verb)
             return [self._reply(sender, view, from_local, "mailcmd/help", {"page": page})]
         if isinstance(plan, Refusal):
-            values = {"message": plan.message, "usage": list(plan.usage)}
+            message = plan.message
+            if plan.quotes_input and mailbox is not None and mailbox.holds_secrets:
+                # A parse error quotes the words it could not use: here, maybe a password.
+                message = UNQUOTED_REFUSAL
+            values = {"message": message, "usage": list(plan.usage)}
             return [self._reply(sender, view, from_local, "mailcmd/refusal", values)]
         return self._run_invocations(session, plan, view, sender, from_local, tag or None, contexts)
 
@@ -260,42 +328,109 @@ class Processor:
         return _answer(sender, view, from_local, rendered, None)
 
     def _confirm(
-        self, session: Session, tag: str, view: MessageView, sender: Sender
-    ) -> OutgoingMail:
-        # The code reached only the declared address, so an answer from it that
-        # carries the code proves its owner read the mail.
-        address = (view.sender or "").lower()
-        for code in codes_in(f"{tag} {view.subject} {view.new_text}"):
+        self, session: Session, row: InboundMessage, tag: str, view: MessageView, sender: Sender
+    ) -> list[OutgoingMail]:
+        if not sender.is_account and not self._confirm_attempts.allow(
+            f"sender {counted_address(row.mail_from)}", f"client {row.client_address}"
+        ):
+            # Over the limit nothing is tried and nothing answered: an answer would
+            # be one more mail for whoever the stranger names.
+            log.warning("confirm@ mail from %s ignored: over the hourly limit", row.mail_from)
+            return []
+        # The code reached only the declared address, so an answer that carries it
+        # proves its owner read the mail, if the answer is from that address: its
+        # From verified by DMARC, not merely claimed.
+        address = row.verified_from
+        if address is None:
+            claimed = view.sender or "your address"
+            message = (
+                f"your mail could not be verified as coming from {claimed} (DKIM or SPF aligned"
+                " with its domain), so no address was confirmed."
+            )
+            refusal = {"message": message, "usage": []}
+            return [self._reply(sender, view, CONFIRM_ADDRESS, "mailcmd/refusal", refusal)]
+        for code in codes_in(tag, view.subject, view.new_text):
             entry = confirm_external_address(session, address, code)
             if entry is not None:
                 login = entry.account.login
                 log.info("external address %s confirmed for %s", entry.address, login)
                 values = {"address": entry.address, "login": login}
                 template = "mailcmd/address-confirmed"
-                return self._reply(sender, view, CONFIRM_ADDRESS, template, values)
-        message = f"no confirmation code for {address or 'your address'} was found in your mail"
+                return [self._reply(sender, view, CONFIRM_ADDRESS, template, values)]
+        message = f"no confirmation code for {address} was found in your mail"
         refusal = {"message": message + ", or it has expired.", "usage": []}
-        return self._reply(sender, view, CONFIRM_ADDRESS, "mailcmd/refusal", refusal)
+        return [self._reply(sender, view, CONFIRM_ADDRESS, "mailcmd/refusal", refusal)]
+
+    def _one_per_recipient(self, notifications: list[OutgoingMail]) -> list[OutgoingMail]:
+        """At most one notification per recipient for one inbound message: several become one."""
+        by_recipient: dict[str, list[OutgoingMail]] = {}
+        for mail in notifications:
+            by_recipient.setdefault(counted_address(mail.to), []).append(mail)
+        batched = []
+        for mails in by_recipient.values():
+            if len(mails) == 1:
+                batched.append(mails[0])
+                continue
+            items = [(mail.subject, mail.rendered.text) for mail in mails]
+            rendered = self._renderer.render("mailcmd/notifications", {"notifications": items})
+            first = mails[0]
+            subject = rendered.subject or f"{len(mails)} notifications"
+            holds_secret = any(mail.holds_secret for mail in mails)
+            batched.append(
+                replace(
+                    first, rendered=rendered, subject=subject, tag=None, holds_secret=holds_secret
+                )
+            )
+        return batched
 
     def _queue_mails(
-        self, session: Session, mails: list[OutgoingMail], row: InboundMessage
-    ) -> None:
+        self, session: Session, mails: list[OutgoingMail], row: InboundMessage, sender: Sender
+    ) -> list[str]:
+        """Put `mails` in the outbox but those the policy withholds; return why each was."""
         domain = self._settings.domain
+        withheld = []
         for mail in mails:
-            if mail.is_reply and self._over_reply_limit(session, mail.to):
-                log.warning("reply to %s suppressed: over the hourly reply limit", mail.to)
+            reason = self._withholding_reason(session, mail, row, sender)
+            if reason is not None:
+                log.warning("mail to %s withheld: %s", mail.to, reason)
+                withheld.append(f"mail to {mail.to} withheld: {reason}")
                 continue
-            queue_outgoing(session, mail, domain, inbound_message_id=row.id)
+            queue_outgoing(
+                session,
+                mail,
+                domain,
+                inbound_message_id=row.id,
+                answers_account_id=sender.account_id,
+            )
+        return withheld
 
-    def _over_reply_limit(self, session: Session, address: str) -> bool:
+    def _withholding_reason(
+        self, session: Session, mail: OutgoingMail, row: InboundMessage, sender: Sender
+    ) -> str | None:
+        worker = self._settings.worker
         since = utc_now() - timedelta(hours=1)
-        sent = session.scalar(
-            select(func.count())
-            .select_from(OutboundMessage)
-            .where(OutboundMessage.answers_address == address)
-            .where(OutboundMessage.created_at >= since)
-        )
-        return (sent or 0) >= self._settings.worker.reply_rate_limit
+        counted = select(func.count()).select_from(OutboundMessage)
+        counted = counted.where(OutboundMessage.created_at >= since)
+        if not mail.is_reply:
+            to = OutboundMessage.notifies_address == counted_address(mail.to)
+            if (session.scalar(counted.where(to)) or 0) >= worker.notification_rate_limit:
+                return "over the hourly notification limit"
+            return None
+        backscatter = backscatter_reason(row, mail.to)
+        if backscatter is not None:
+            return backscatter
+        # An account's replies are its own budget; strangers share one per address,
+        # whatever address of an account they claim.
+        if sender.account_id is not None:
+            whose = OutboundMessage.answers_account_id == sender.account_id
+        else:
+            whose = and_(
+                OutboundMessage.answers_address == counted_address(mail.to),
+                OutboundMessage.answers_account_id.is_(None),
+            )
+        if (session.scalar(counted.where(whose)) or 0) >= worker.reply_rate_limit:
+            return "over the hourly reply limit"
+        return None
 
     def _apologise(self, session: Session, row: InboundMessage, ref: str) -> None:
         view = parse_message(row.raw)
@@ -307,7 +442,9 @@ class Processor:
             HELP_ADDRESS,
         )
         mail = self._reply(sender, view, local, "mailcmd/apology", {"ref": ref})
-        self._queue_mails(session, [mail], row)
+        # All a mailbox that holds secrets sends is treated alike, its apologies too.
+        mail = replace(mail, holds_secret=self._holds_secrets(row))
+        self._queue_mails(session, [mail], row, sender)
 
     def _first_time(self, session: Session, sender: Sender, message_id: str, queue_id: int) -> bool:
         key = sender.login or sender.address
@@ -322,21 +459,34 @@ class Processor:
     def _finish(
         self, session: Session, row: InboundMessage, attempt: Attempt, note: str
     ) -> Outcome:
+        values: dict[str, object] = {
+            "status": QueueStatus.DONE,
+            "claim_token": None,
+            "claimed_until": None,
+            "last_error": note or None,
+        }
+        if self._holds_secrets(row):
+            # On every way out (run, refused, a duplicate, automatic mail), not
+            # only when a handler asks: a secret must not depend on the path taken.
+            text = without_text(row.raw)
+            values.update(raw=text, size=len(text))
         finished = session.execute(
             update(InboundMessage)
             .where(InboundMessage.id == row.id)
             .where(InboundMessage.claim_token == attempt.claim_token)
-            .values(
-                status=QueueStatus.DONE,
-                claim_token=None,
-                claimed_until=None,
-                last_error=note or None,
-            )
+            .values(values)
             .execution_options(synchronize_session=False)
         )
         if finished.rowcount != 1:  # type: ignore[attr-defined]
             return Outcome("lost", "the claim expired while processing")
         return Outcome("done", note)
+
+    def _holds_secrets(self, row: InboundMessage) -> bool:
+        return any(self._is_secret_mailbox(recipient) for recipient in row.rcpt_tos)
+
+    def _is_secret_mailbox(self, recipient: str) -> bool:
+        mailbox = self._registry.find(recipient.partition("@")[0].partition("+")[0])
+        return mailbox is not None and mailbox.holds_secrets
 
 
 def _answer(

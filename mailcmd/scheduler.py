@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from mailcmd.app import POSTMASTER_ADDRESS
 from mailcmd.context import ScheduledContext
 from mailcmd.db.database import Database
 from mailcmd.db.models import ScheduleRun
@@ -120,7 +121,7 @@ class Scheduler:
                 with session.begin_nested():
                     job.function(context)
                     for notification in context.notifications:
-                        mail = notification_mail(self._renderer, notification, "postmaster")
+                        mail = notification_mail(self._renderer, notification, POSTMASTER_ADDRESS)
                         queue_outgoing(session, mail, self._domain)
                 run.last_error = None
             except Exception as error:

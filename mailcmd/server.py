@@ -17,7 +17,14 @@ from mailcmd.dkim import load_signer
 from mailcmd.imap.changes import MailboxEvents
 from mailcmd.imap.listeners import ImapListeners, start_imap
 from mailcmd.inbound import InboundQueue
-from mailcmd.loading import MODULE_PREFIX, check_templates, load_registry, template_folders
+from mailcmd.loading import (
+    MODULE_PREFIX,
+    check_account_addresses,
+    check_templates,
+    load_registry,
+    template_folders,
+)
+from mailcmd.private_files import tighten_state_folder
 from mailcmd.processing import Processor
 from mailcmd.recipients import RecipientDirectory
 from mailcmd.rendering import Renderer
@@ -71,8 +78,11 @@ class Server:
         """
         self.settings = settings
         self.database = database
+        # Before anything (keys, certificates) is written into it.
+        tighten_state_folder(settings.state_dir)
         self.resolver = resolver or DnsResolver(settings.dns_resolver)
         self.registry = load_registry(settings.commands)
+        check_account_addresses(self.registry, database)
         renderer = Renderer(template_folders(settings.templates))
         check_templates(self.registry, renderer)
         self.tls = server_tls(settings) if receive else None

@@ -35,7 +35,8 @@ CONFIG_ENV_VAR = "MAILCMD_CONFIG"
 ENV_PREFIX = "MAILCMD_"
 ENV_NESTED_DELIMITER = "__"
 
-MIB = 1024 * 1024
+KIB = 1024
+MIB = 1024 * KIB
 GIB = 1024 * MIB
 
 
@@ -129,6 +130,17 @@ class ImapSettings(BaseModel):
     max_folders: int = Field(default=1000, gt=0, description="folders per account")
     max_literal_memory: int = Field(
         default=256 * MIB, gt=0, description="bytes of literals all clients may send at once"
+    )
+    # A literal holds its share of max_literal_memory while it arrives: as Postfix's
+    # smtpd_min_data_rate, bytes received buy time at a minimum rate, never more than
+    # literal_timeout ahead, so a client that stops sending is let go within that.
+    # The same pace holds for what the server sends: a client that stops reading
+    # is let go, and the responses it left unread with it.
+    literal_timeout: float = Field(
+        default=60.0, gt=0, description="seconds a literal may lag behind literal_min_rate"
+    )
+    literal_min_rate: int = Field(
+        default=32 * KIB, gt=0, description="bytes per second a literal must keep up on average"
     )
 
 
@@ -224,6 +236,14 @@ class WorkerSettings(BaseModel):
     handler_timeout: float = Field(default=30.0, gt=0, description="seconds a handler may run")
     poll_seconds: float = Field(default=5.0, gt=0, description="how often to look for retries")
     reply_rate_limit: int = Field(default=30, gt=0, description="replies per hour to one address")
+    notification_rate_limit: int = Field(
+        default=30, gt=0, description="notifications per hour to one address"
+    )
+    confirm_rate_limit: int = Field(
+        default=10,
+        gt=0,
+        description="mails per hour to confirm@ from one stranger's address, and from one client",
+    )
 
 
 class Settings(BaseSettings):

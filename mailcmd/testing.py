@@ -3,7 +3,8 @@
 `MailTestClient` runs a mailcmd server for a commands folder on a fresh database
 (loopback ports, a development certificate, the worker in the same process), sends
 mail with `smtplib` as a logged-in account or as a stranger from another server,
-waits for the worker, and returns the SMTP verdict and the replies from the outbox::
+waits for the worker, and returns the SMTP verdict and the replies as their recipients
+got them (see `MailTestClient.replies_to`)::
 
     with MailTestClient(Path("commands"), tmp_path) as mail:
         mail.add_account("alice@app.localhost")
@@ -30,13 +31,17 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mailcmd.accounts import create_account, generate_password
 from mailcmd.authenticity import DnsResolver, StaticResolver, TxtResolver
 from mailcmd.db.database import Database, open_database
 from mailcmd.db.engine import open_engine
 from mailcmd.db.migrations import upgrade
-from mailcmd.db.models import OutboundMessage
+from mailcmd.db.models import MailFolder, MailMessage, OutboundMessage
+from mailcmd.mailstore import INBOX, local_account_id
+from mailcmd.message.raw_fields import header_fields
+from mailcmd.outbox import is_redacted
 from mailcmd.processing import Outcome
 from mailcmd.resources import bundled_path
 from mailcmd.server import Server
@@ -72,6 +77,21 @@ class Exchange:
         return str(text).replace("\r\n", "\n")
 
 
+class LoopbackSenders(StaticResolver):
+    """Offline DNS where every domain's SPF record lets loopback send its mail, and no more.
+
+    Mail the test client sends as a stranger then comes, as real mail does, from a
+    server its domain vouches for, so that mailcmd answers it; no domain publishes
+    DKIM keys or DMARC records.
+    """
+
+    def txt(self, name: str) -> list[str]:
+        """Return loopback's SPF record for a domain; nothing for `_dmarc.` or `_domainkey.`."""
+        if "_" in name:
+            return []
+        return ["v=spf1 ip4:127.0.0.1 ip6:::1 -all"]
+
+
 class MailTestClient:
     """A running mailcmd for `commands`, with accounts made on demand, for tests."""
 
@@ -88,8 +108,8 @@ class MailTestClient:
         """Serve `commands` with state in `state_dir` (SQLite there unless `database_url`).
 
         Mail from other servers is judged with `resolver`; by default the
-        `dns_resolver` of `settings` if given, else one that knows no domain, so that
-        tests never depend on the network.
+        `dns_resolver` of `settings` if given, else `LoopbackSenders`, so that tests
+        never depend on the network.
         """
         self.settings = Settings(
             domain=DOMAIN,
@@ -109,7 +129,7 @@ class MailTestClient:
         self._resolver = resolver or (
             DnsResolver(self.settings.dns_resolver)
             if self.settings.dns_resolver
-            else StaticResolver({})
+            else LoopbackSenders({})
         )
         self._database: Database | None = None
         self._server: Server | None = None
@@ -163,7 +183,14 @@ class MailTestClient:
         secret = password or generate_password()
         # A write transaction from the start: the running server writes meanwhile.
         with self.database.writing() as session:
-            create_account(session, login, secret, addresses, roles)
+            create_account(
+                session,
+                login,
+                secret,
+                addresses,
+                roles,
+                app_mailboxes=self._running_server().registry.mailboxes,
+            )
             session.commit()
         self.passwords[login] = secret
         return secret
@@ -272,14 +299,22 @@ class MailTestClient:
         return mail
 
     def replies_to(self, queue_id: int) -> list[EmailMessage]:
-        """The mails in the outbox that the message `queue_id` caused."""
+        """The mails that the message `queue_id` caused, as their recipients got them.
+
+        They are read from the outbox, but for one thing: a mail that held a secret
+        (from a mailbox declared `holds_secrets`) keeps only its header and a note
+        there once delivered, so such a mail for a local account is read from that
+        account's INBOX. One that left by the relay is returned as the outbox keeps
+        it, whole until the relay takes it and redacted afterwards: read its text
+        where the relay delivered it.
+        """
         with self.database.sessions() as session:
-            raws = session.scalars(
-                select(OutboundMessage.raw)
+            rows = session.scalars(
+                select(OutboundMessage)
                 .where(OutboundMessage.inbound_message_id == queue_id)
                 .order_by(OutboundMessage.id)
             ).all()
-        return [_parsed(raw) for raw in raws]
+            return [_parsed(_as_received(session, row)) for row in rows]
 
     def _submit(
         self,
@@ -328,6 +363,27 @@ def _queue_id(code: int, text: str) -> int | None:
     if code != 250 or "queued as " not in text:
         return None
     return int(text.rsplit(" ", 1)[1])
+
+
+def _as_received(session: Session, outbound: OutboundMessage) -> bytes:
+    """The bytes of `outbound` as its local recipient's INBOX holds them, if redacted here."""
+    if not is_redacted(outbound) or outbound.message_id is None:
+        return outbound.raw
+    for rcpt in outbound.rcpt_tos:
+        owner = local_account_id(session, rcpt)
+        if owner is None:
+            continue
+        inbox = (
+            select(MailMessage.raw)
+            .join(MailFolder, MailMessage.folder_id == MailFolder.id)
+            .where(MailFolder.account_id == owner, MailFolder.name == INBOX)
+            .order_by(MailMessage.id.desc())
+        )
+        # Newest first: the mail was delivered moments ago, so the look is short.
+        for raw in session.scalars(inbox):
+            if outbound.message_id in header_fields(raw).get("message-id", []):
+                return raw
+    return outbound.raw
 
 
 def _parsed(raw: bytes) -> EmailMessage:

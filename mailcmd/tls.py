@@ -4,7 +4,6 @@ import datetime
 import hashlib
 import ipaddress
 import logging
-import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from mailcmd.private_files import private_folder, write_private
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def development_certificate(state_dir: Path, domain: str) -> CertificateFiles:
     files = CertificateFiles(cert=folder / "dev-cert.pem", key=folder / "dev-key.pem")
     if files.cert.exists() and files.key.exists():
         return files
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, domain)])
     now = datetime.datetime.now(datetime.UTC)
@@ -66,9 +67,7 @@ def development_certificate(state_dir: Path, domain: str) -> CertificateFiles:
         serialization.NoEncryption(),
     )
     # The key is written first and readable by the owner only.
-    descriptor = os.open(files.key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as key_file:
-        key_file.write(key_pem)
+    write_private(files.key, key_pem)
     files.cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     log.info("created a self-signed development certificate for %s at %s", domain, files.cert)
     return files

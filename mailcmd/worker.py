@@ -12,9 +12,9 @@ import logging
 import secrets
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 import psycopg
 from sqlalchemy import and_, or_, select, update
@@ -23,6 +23,7 @@ from mailcmd.db.database import Database
 from mailcmd.db.engine import is_sqlite
 from mailcmd.db.models import InboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
+from mailcmd.handler_threads import HandlerThreads
 from mailcmd.inbound import NEW_MAIL_CHANNEL
 from mailcmd.processing import Attempt, Outcome, Processor
 from mailcmd.settings import WorkerSettings
@@ -71,10 +72,9 @@ class Worker:
         self._main: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         # Handlers get threads of their own, so that slow ones never starve the
-        # receiver's database work; extra threads cover abandoned handlers.
-        self._threads = ThreadPoolExecutor(
-            max_workers=settings.concurrency * 2, thread_name_prefix="mailcmd-handler"
-        )
+        # receiver's database work; one given up on is replaced, so there are always
+        # `concurrency` of them for the messages in hand.
+        self._threads = HandlerThreads(settings.concurrency, "mailcmd-handler")
         self._watchers: list[tuple[int, asyncio.Future[Outcome]]] = []
         # Recent final outcomes, for `wait_for` calls that come after the fact.
         self._finished: OrderedDict[int, Outcome] = OrderedDict()
@@ -108,13 +108,9 @@ class Worker:
             await asyncio.get_running_loop().run_in_executor(None, self._release, unstarted)
         if self._running:
             await asyncio.wait(self._running)
-        # Handlers given up on may still run in their threads; they are waited for as
-        # long as a claim lasts, so that none outlives the database it uses.
-        finished = asyncio.to_thread(self._threads.shutdown, wait=True, cancel_futures=True)
-        try:
-            await asyncio.wait_for(finished, self._settings.handler_timeout * LEASE_FACTOR)
-        except TimeoutError:
-            log.warning("stopped while a handler that ran out of time was still running")
+        # Handlers given up on are not waited for: they hold no thread of the pool,
+        # and whatever they still do is rolled back when they end.
+        await asyncio.to_thread(self._threads.stop)
 
     def forget(self, queue_id: int) -> None:
         """Forget how `queue_id` ended, so that `wait_for` waits for its next processing."""
@@ -152,27 +148,30 @@ class Worker:
                 await asyncio.wait_for(self._wakeup.wait(), self._settings.poll_seconds)
 
     async def _handle(self, claim: _Claim) -> None:
-        loop = asyncio.get_running_loop()
         attempt = Attempt(queue_id=claim.queue_id, claim_token=claim.token)
         if claim.attempts > self._settings.max_attempts:
             # Claimed again after a worker died on it too many times: a poison message.
             reason = f"gave up after {claim.attempts - 1} attempts that never finished"
-            outcome = await loop.run_in_executor(
-                self._threads, self._processor.record_failure, attempt, reason
+            outcome = await self._threads.run(
+                partial(self._processor.record_failure, attempt, reason)
             )
             self._report(claim.queue_id, outcome)
             return
-        work = loop.run_in_executor(self._threads, self._processor.process, attempt)
+        work = self._threads.submit(partial(self._processor.process, attempt))
         try:
-            outcome = await asyncio.wait_for(asyncio.shield(work), self._settings.handler_timeout)
+            outcome = await asyncio.wait_for(
+                asyncio.shield(work.result), self._settings.handler_timeout
+            )
         except TimeoutError:
             if attempt.abandon():
+                # Rolled back, never committed: its thread can be taken from it.
+                work.abandon()
                 reason = f"the handler ran longer than {self._settings.handler_timeout:g} s"
-                outcome = await loop.run_in_executor(
-                    self._threads, self._processor.record_failure, attempt, reason
+                outcome = await self._threads.run(
+                    partial(self._processor.record_failure, attempt, reason)
                 )
             else:
-                outcome = await work
+                outcome = await work.result
         self._report(claim.queue_id, outcome)
 
     def _report(self, queue_id: int, outcome: Outcome) -> None:

@@ -36,9 +36,16 @@ def postgres_url() -> str | None:
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
     """A URL of an empty database that only this test uses."""
+    with fresh_database_url(tmp_path / "state") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def fresh_database_url(state_dir: Path) -> Iterator[str]:
+    """A URL of an empty database for the block (SQLite in `state_dir`, or a new schema)."""
     base = postgres_url()
     if base is None:
-        yield f"sqlite:///{tmp_path / 'state' / 'mailcmd.db'}"
+        yield f"sqlite:///{state_dir / 'mailcmd.db'}"
         return
     schema = f"test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(normalised_url(base))
@@ -137,6 +144,19 @@ def mail(database_url: str, tmp_path: Path) -> Iterator[MailTestClient]:
     """The bundled app running on this test's database, with alice logged in by default."""
     with MailTestClient(
         bundled_path("commands"), tmp_path / "mail", database_url=database_url
+    ) as client:
+        client.add_account(ALICE, password=PASSWORD)
+        yield client
+
+
+@pytest.fixture
+def account_mail(database_url: str, tmp_path: Path) -> Iterator[MailTestClient]:
+    """The bundled app without the login cache, so a changed password counts at once."""
+    with MailTestClient(
+        bundled_path("commands"),
+        tmp_path / "mail",
+        database_url=database_url,
+        settings={"auth": {"cache_seconds": 0, "failure_delay": 0}},
     ) as client:
         client.add_account(ALICE, password=PASSWORD)
         yield client

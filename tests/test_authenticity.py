@@ -110,6 +110,7 @@ def test_valid_aligned_signature_passes_everything(example_signer: dkim.DkimSign
         from_domain="example.org",
         from_address="alice@example.org",
         aligned=True,
+        verified_from="alice@example.org",
     )
     assert authentication_results(verdict, "app.example") == (
         "app.example; dkim=pass header.d=example.org; spf=pass smtp.mailfrom=example.org;"

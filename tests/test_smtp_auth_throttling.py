@@ -137,9 +137,9 @@ def count_state_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     reads: list[str] = []
     original = Authenticator._state
 
-    def counted(self: Authenticator, login: str) -> Any:
+    def counted(self: Authenticator, login: str, client: str) -> Any:
         reads.append(login)
-        return original(self, login)
+        return original(self, login, client)
 
     monkeypatch.setattr(Authenticator, "_state", counted)
     return reads
@@ -180,7 +180,7 @@ async def test_a_lockout_from_another_front_end_stops_cached_logins_at_the_reche
     assert (await auth.authenticate(ALICE, PASSWORD, "192.0.2.1")).verified is not None
     with database.sessions.begin() as session:
         until = utc_now() + timedelta(minutes=5)
-        session.add(LoginThrottle(login=ALICE, failures=3, locked_until=until))
+        session.add(LoginThrottle(login=ALICE, client="192.0.2.1", failures=3, locked_until=until))
 
     first = await auth.authenticate(ALICE, PASSWORD, "192.0.2.1")
     second = await auth.authenticate(ALICE, PASSWORD, "192.0.2.1")

@@ -6,8 +6,6 @@ Nothing here trusts the message: every domain it reports has been checked to be
 a DNS name, and `authentication_results` quotes whatever is not a plain token.
 """
 
-import email.parser
-import email.policy
 import email.utils
 import ipaddress
 import re
@@ -19,7 +17,8 @@ from mailcmd.addresses import InvalidAddressError, normalise_address
 from mailcmd.authenticity.dmarc import Policy, aligned, find_record
 from mailcmd.authenticity.resolvers import TemporaryDnsError, TxtResolver, normalise_name
 from mailcmd.authenticity.spf import SpfResult, check_host
-from mailcmd.message.raw_fields import ascii_fields, drop_fields, header_length
+from mailcmd.authors import sole_address
+from mailcmd.message.raw_fields import drop_fields, header_fields, header_length
 
 DkimResult = Literal["pass", "fail", "none", "temperror"]
 DmarcResult = Literal["pass", "fail", "none", "temperror"]
@@ -28,9 +27,6 @@ SpfScope = Literal["mailfrom", "helo"]
 _DOMAIN = re.compile(r"([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z0-9-]{2,63}")
 # RFC 2045 token: printable ASCII without spaces or tspecials.
 _TOKEN = re.compile(r"[!#$%&'*+.0-9A-Z^_`a-z{|}~-]+")
-# The end of the header: a line ending, then an empty line (atomic groups, so that a
-# CRLF is never read as a CR and an LF).
-_HEADER_END = re.compile(rb"(?>\r\n|\n|\r)(?>\r\n|\n|\r)")
 
 
 @dataclass(frozen=True)
@@ -60,8 +56,17 @@ class Verdict:
     from_domain: str | None
     """The domain of the single From address; None if there is not exactly one such domain."""
     from_address: str | None
-    """The single From address, normalised; None unless there is exactly one."""
+    """The single From address, normalised; None unless there is exactly one, read alike
+    by every parser (see `mailcmd.authors.sole_address`)."""
     aligned: bool
+    verified_from: str | None
+    """`from_address` when it is proved to be the author's, else None.
+
+    Proved means a DKIM signature aligned with its domain, or an SPF pass for an
+    envelope sender that is this very address (by `normalise_address`). An SPF pass
+    for another sender at the same domain proves only the domain: anyone who may
+    send mail through that domain's servers could have written it.
+    """
 
 
 def evaluate(
@@ -74,7 +79,7 @@ def evaluate(
     if `client_ip` is not an IP address.
     """
     ipaddress.ip_address(client_ip.strip().removeprefix("[").removesuffix("]"))
-    headers = _header_fields(raw)
+    headers = header_fields(raw)
     dkim_result, dkim_domain = _dkim(raw, headers, resolver)
 
     sender = mail_from.strip().removeprefix("<").removesuffix(">")
@@ -88,7 +93,16 @@ def evaluate(
     # Only passing results count towards alignment.
     dkim_passed = dkim_domain if dkim_result == "pass" else None
     spf_passed = spf_domain if spf_result == "pass" else None
-    dmarc_result, policy, is_aligned = _dmarc(from_domain, dkim_passed, spf_passed, resolver)
+    dmarc_result, policy, dkim_aligned, spf_aligned = _dmarc(
+        from_domain, dkim_passed, spf_passed, resolver
+    )
+    # DMARC proves the domain, not the person: SPF vouches only for the envelope
+    # sender, so with SPF alone the From address must be that sender.
+    verified_from = (
+        from_address
+        if dkim_aligned or (spf_aligned and _normalised(sender) == from_address)
+        else None
+    )
     return Verdict(
         dkim=dkim_result,
         dkim_domain=dkim_domain,
@@ -99,7 +113,8 @@ def evaluate(
         dmarc_policy=policy,
         from_domain=from_domain,
         from_address=from_address,
-        aligned=is_aligned,
+        aligned=dkim_aligned or spf_aligned,
+        verified_from=verified_from,
     )
 
 
@@ -119,22 +134,6 @@ def authentication_results(verdict: Verdict, authserv_id: str) -> str:
     if verdict.from_domain is not None:
         dmarc_part += f" header.from={_value(verdict.from_domain)}"
     return "; ".join([_value(authserv_id), dkim_part, spf_part, dmarc_part])
-
-
-def _header_fields(raw: bytes | bytearray) -> dict[str, list[str]]:
-    """The header fields of `raw` by lower-cased name, as the compat32 parser reads them."""
-    # Only the header is read: the parser would otherwise split the whole body into lines.
-    end = _HEADER_END.search(raw)
-    head = bytes(raw if end is None else memoryview(raw)[: end.end()])
-    fields = ascii_fields(head)
-    if fields is None:
-        # 8-bit bytes: the parser's own reading of them, whatever it makes of them.
-        parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
-        fields = [(name, str(value)) for name, value in parsed.items()]
-    by_name: dict[str, list[str]] = {}
-    for name, value in fields:
-        by_name.setdefault(name.lower(), []).append(value)
-    return by_name
 
 
 def _dkim(
@@ -164,24 +163,25 @@ def _dmarc(
     dkim_domain: str | None,
     spf_domain: str | None,
     resolver: TxtResolver,
-) -> tuple[DmarcResult, Policy | None, bool]:
+) -> tuple[DmarcResult, Policy | None, bool, bool]:
+    """DMARC's result and policy, and whether the DKIM and the SPF domain each align."""
     if from_domain is None:
-        return "fail", None, False
+        return "fail", None, False, False
     try:
         record = find_record(from_domain, resolver)
     except TemporaryDnsError:
         # Without the record its adkim= and aspf= are unknown, so nothing is aligned.
-        return "temperror", None, False
-    is_aligned = (
-        dkim_domain is not None
-        and aligned(from_domain, dkim_domain, strict=record is not None and record.strict_dkim)
-    ) or (
-        spf_domain is not None
-        and aligned(from_domain, spf_domain, strict=record is not None and record.strict_spf)
+        return "temperror", None, False, False
+    dkim_aligned = dkim_domain is not None and aligned(
+        from_domain, dkim_domain, strict=record is not None and record.strict_dkim
+    )
+    spf_aligned = spf_domain is not None and aligned(
+        from_domain, spf_domain, strict=record is not None and record.strict_spf
     )
     if record is None:
-        return "none", None, is_aligned
-    return ("pass" if is_aligned else "fail"), record.policy, is_aligned
+        return "none", None, dkim_aligned, spf_aligned
+    is_aligned = dkim_aligned or spf_aligned
+    return ("pass" if is_aligned else "fail"), record.policy, dkim_aligned, spf_aligned
 
 
 def _tags(value: str) -> dict[str, str]:
@@ -203,12 +203,15 @@ def _author(headers: dict[str, list[str]]) -> tuple[str | None, str | None]:
     addresses = email.utils.getaddresses([fields[0]])
     domains = {_domain(address.rpartition("@")[2]) for _name, address in addresses if address}
     domain = domains.pop() if len(domains) == 1 else None
-    if domain is None or len(addresses) != 1:
-        return None, domain
+    # The address only where every reader of the field sees the same one.
+    return (sole_address(fields) if domain is not None else None), domain
+
+
+def _normalised(address: str) -> str | None:
     try:
-        return normalise_address(addresses[0][1]), domain
+        return normalise_address(address)
     except InvalidAddressError:
-        return None, domain
+        return None
 
 
 def _domain(text: str) -> str | None:

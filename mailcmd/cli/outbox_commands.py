@@ -18,7 +18,13 @@ from mailcmd.cli.output import (
 )
 from mailcmd.cli.state import RefusedError, database_session
 from mailcmd.db.models import OutboundMessage, QueueStatus
-from mailcmd.outbox import get_outbound, list_outbound, purge_outbound, requeue_outbound
+from mailcmd.outbox import (
+    get_outbound,
+    is_redacted,
+    list_outbound,
+    purge_outbound,
+    requeue_outbound,
+)
 
 app = typer.Typer(help="Inspect the outbox.", no_args_is_help=True)
 
@@ -77,6 +83,11 @@ def retry(
             raise RefusedError(f"no outbound message with id {outbound_id}")
         if message.status == QueueStatus.PROCESSING:
             raise RefusedError(f"outbound message {outbound_id} is being sent right now")
+        if is_redacted(message):
+            raise RefusedError(
+                f"outbound message {outbound_id} held a secret: only its header was kept"
+                f" once it was {message.status.value}, so it cannot be sent again"
+            )
     typer.echo(f"outbound message {outbound_id} queued again")
 
 
@@ -118,4 +129,5 @@ def _describe(message: OutboundMessage) -> dict[str, Any]:
         "next_attempt_at": timestamp(message.next_attempt_at),
         "last_error": message.last_error,
         "size": len(message.raw),
+        "holds_secret": message.holds_secret,
     }

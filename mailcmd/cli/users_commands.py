@@ -10,7 +10,7 @@ from mailcmd import accounts, external_addresses
 from mailcmd.cli.output import print_table, timestamp
 from mailcmd.cli.state import cli_state, database_session
 from mailcmd.db.models import Account
-from mailcmd.loading import template_folders
+from mailcmd.loading import load_registry, template_folders
 from mailcmd.rendering import Renderer
 
 app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
@@ -44,8 +44,11 @@ def add(
 ) -> None:
     """Add an account; a login that is an address owns that address."""
     password = _new_password(password_stdin, generate)
+    mailboxes = load_registry(cli_state(ctx).settings.commands).mailboxes
     with database_session(ctx) as session:
-        account = accounts.create_account(session, login, password, address or (), role or ())
+        account = accounts.create_account(
+            session, login, password, address or (), role or (), app_mailboxes=mailboxes
+        )
         stored_login = account.login
     typer.echo(f"added {stored_login}")
     if generate:

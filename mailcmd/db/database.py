@@ -37,22 +37,26 @@ class WriterQueue:
     @contextmanager
     def turn(self, urgent: bool = False) -> Iterator[None]:
         """Hold the writer slot for the block; `urgent` turns go before the others."""
-        with self._changed:
-            self._urgent_waiting += urgent
-            self._waiting += 1
-            try:
-                while self._held or (not urgent and self._urgent_waiting):
-                    self._changed.wait()
-            finally:
-                self._urgent_waiting -= urgent
-                self._waiting -= 1
-            self._held = True
+        # Taking and giving back the slot sit in one try, so that an exception raised
+        # in this thread from outside (a handler given up on) never keeps it taken.
+        held = False
         try:
+            with self._changed:
+                self._urgent_waiting += urgent
+                self._waiting += 1
+                try:
+                    while self._held or (not urgent and self._urgent_waiting):
+                        self._changed.wait()
+                finally:
+                    self._urgent_waiting -= urgent
+                    self._waiting -= 1
+                self._held = held = True
             yield
         finally:
-            with self._changed:
-                self._held = False
-                self._changed.notify_all()
+            if held:
+                with self._changed:
+                    self._held = False
+                    self._changed.notify_all()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailcmd.private_files import private_sqlite_file
+
 # How long a SQLite writer waits for another's lock before giving up, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Execution option: on SQLite, begin the transaction with BEGIN IMMEDIATE.
@@ -33,13 +35,14 @@ def is_sqlite(url: str | URL) -> bool:
 def open_engine(url: str) -> Engine:
     """Return an engine for `url`, set up the way mailcmd needs it.
 
-    SQLite gets its folder created, WAL journaling, enforced foreign keys and a busy
-    timeout; PostgreSQL connections are checked before use.
+    SQLite gets its file and folder created private (0600, 0700) before any data is
+    in them, WAL journaling, enforced foreign keys and a busy timeout; PostgreSQL
+    connections are checked before use.
     """
     parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(Path(parsed.database))
         engine = create_engine(parsed)
         event.listen(engine, "connect", _configure_sqlite_connection)
         event.listen(engine, "begin", _begin_sqlite_transaction)

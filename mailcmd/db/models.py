@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -37,6 +38,8 @@ NAMING_CONVENTION = {
 
 # Longest mail address SMTP can carry (RFC 5321's path limit, less the brackets).
 ADDRESS_LENGTH = 254
+# An IP address, or an IPv6 network in CIDR notation, as text.
+CLIENT_LENGTH = 64
 
 
 class Base(DeclarativeBase):
@@ -203,6 +206,8 @@ class OutboundMessage(Base):
     __table_args__ = (
         Index(None, "status", "next_attempt_at"),
         Index(None, "answers_address", "created_at"),
+        Index(None, "answers_account_id", "created_at"),
+        Index(None, "notifies_address", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(
@@ -218,6 +223,16 @@ class OutboundMessage(Base):
     message_id: Mapped[str | None] = mapped_column(String(255), index=True)
     # The person an automatic reply answers, counted for the per-hour reply limit.
     answers_address: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    # The account an automatic reply answers, when the mail it answers acted for one:
+    # its hourly budget, apart from what strangers do in the name of its addresses.
+    answers_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL")
+    )
+    # The local address a notification went to, counted for the per-hour notification limit.
+    notifies_address: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    # It carries a secret (a password, a confirmation code): once it is delivered or
+    # has failed for good, `raw` keeps only its header and a note (see the outbox).
+    holds_secret: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     status: Mapped[QueueStatus] = _status_column()
     attempts: Mapped[int] = mapped_column(default=0)
@@ -260,13 +275,17 @@ class MailMessage(Base):
 
 
 class LoginThrottle(Base):
-    """Recent failed logins for one login name, and the lockout they led to."""
+    """Recent failed logins for one login name from one client, and the lockout they led to."""
 
     __tablename__ = "login_throttles"
+    __table_args__ = (Index(None, "first_failure_at"),)
 
     # The login as the client typed it, normalised; it need not name an account, so
     # that probing for logins is throttled too.
     login: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), primary_key=True)
+    # The client's address (an IPv6 client's /64). A lockout binds this pair only:
+    # whoever knows a login must not be able to lock its owner out from elsewhere.
+    client: Mapped[str] = mapped_column(String(CLIENT_LENGTH), primary_key=True)
     failures: Mapped[int] = mapped_column(default=0)
     first_failure_at: Mapped[datetime] = mapped_column(default=utc_now)
     locked_until: Mapped[datetime | None]

@@ -11,6 +11,9 @@ _LITERAL_AT_END = re.compile(rb"\{(\d{1,12})(\+?)\}\r?\n\Z")
 NON_SYNC_LITERAL_MAX = 4096
 # The goodbye to a client whose literal was too large to wait for.
 TOO_BIG_BYE = b"* BYE [TOOBIG] Literal too large"
+# The goodbye to a client whose literal fell behind the minimum rate.
+SLOW_LITERAL_BYE = b"* BYE Literal data arrived too slowly"
+CONTINUE = b"+ Ready for literal data"
 
 
 class ConnectionClosed(Exception):
@@ -35,11 +38,14 @@ class Refused:
 
 @dataclass(frozen=True)
 class Limits:
-    """How much a client may send."""
+    """How much a client may send, and how fast its literals must arrive."""
 
     max_line: int
     max_literal: int
     max_append_literal: int
+    # A literal may lag this many seconds behind `literal_min_rate` bytes per second.
+    literal_timeout: float
+    literal_min_rate: int
 
 
 class LiteralBudget:
@@ -48,7 +54,8 @@ class LiteralBudget:
     A synchronising literal is reserved before the client is asked for it and
     refused when the budget is spent, so that many clients appending at once wait
     their turn instead of filling the server's memory; the reservation lasts until
-    the connection reads its next command (the command has run by then).
+    the connection reads its next command (the command has run by then), or ends,
+    which a literal that arrives too slowly makes it do.
     """
 
     def __init__(self, total: int) -> None:
@@ -100,9 +107,20 @@ class Connection:
         return self.writer.get_extra_info("ssl_object") is not None
 
     async def write(self, data: bytes) -> None:
-        """Send `data` (one or more whole lines)."""
+        """Send `data` (one or more whole lines); a client that stops reading is let go.
+
+        The client must take the data at the pace a literal must arrive at
+        (`literal_min_rate`, with `literal_timeout` to spare); otherwise the
+        connection is dropped with what it had not read, which frees its memory.
+        """
         self.writer.write(data)
-        await self.writer.drain()
+        seconds = self.limits.literal_timeout + len(data) / self.limits.literal_min_rate
+        try:
+            async with asyncio.timeout(seconds):
+                await self.writer.drain()
+        except TimeoutError:
+            self.writer.transport.abort()
+            raise ConnectionClosed("the client stopped reading") from None
 
     async def respond(self, *lines: bytes) -> None:
         """Send each of `lines` with its CRLF."""
@@ -129,7 +147,8 @@ class Connection:
         synchronising literal over its limit or over the shared budget, before the
         client sends it; the session goes on. A non-synchronising literal over its
         limit (4096 bytes, RFC 7888's LITERAL-) ends the connection, since its bytes
-        are already on their way.
+        are already on their way, and so does a literal that falls more than
+        `literal_timeout` seconds behind `literal_min_rate`.
         """
         self._release()
         data = b""
@@ -155,12 +174,35 @@ class Connection:
             elif not self.budget.reserve(size):
                 return Refused(_tag_of(data), "NO", "[UNAVAILABLE] server busy, try again later")
             self._reserved += size
-            if not non_sync:
-                await self.write(b"+ Ready for literal data\r\n")
-            try:
-                data += await self.reader.readexactly(size)
-            except asyncio.IncompleteReadError:
-                raise ConnectionClosed("closed in a literal") from None
+            data += await self._receive_literal(size, ask=not non_sync)
+
+    async def _receive_literal(self, size: int, ask: bool) -> bytearray:
+        # Postfix's smtpd_min_data_rate, for one literal: the bytes that arrive buy
+        # time at the minimum rate but never more than `literal_timeout` ahead, so a
+        # slow line may take as long as its size needs, and a client that stops
+        # sending gives its reservation back within `literal_timeout`. Asking for the
+        # literal counts too: a client that reads nothing cannot hold it either.
+        loop = asyncio.get_running_loop()
+        slack, rate = self.limits.literal_timeout, self.limits.literal_min_rate
+        deadline = loop.time() + slack
+        received = bytearray()
+        try:
+            if ask:
+                async with asyncio.timeout_at(deadline):
+                    await self.respond(CONTINUE)
+            while len(received) < size:
+                async with asyncio.timeout_at(deadline):
+                    chunk = await self.reader.read(size - len(received))
+                if not chunk:
+                    raise ConnectionClosed("closed in a literal")
+                received += chunk
+                deadline = min(deadline + len(chunk) / rate, loop.time() + slack)
+        except TimeoutError:
+            # Not drained: a client too slow to send may be too slow to read; closing
+            # the connection waits for the goodbye only briefly.
+            self.writer.write(SLOW_LITERAL_BYE + b"\r\n")
+            raise ConnectionClosed("literal too slow") from None
+        return received
 
     def _literal_limit(self, appending: bool) -> int:
         if not self.logged_in:

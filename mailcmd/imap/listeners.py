@@ -60,6 +60,8 @@ class ImapListeners:
                 max_line=settings.max_line_length,
                 max_literal=settings.max_line_length,
                 max_append_literal=self.context.max_message_size,
+                literal_timeout=settings.literal_timeout,
+                literal_min_rate=settings.literal_min_rate,
             ),
             self.budget,
         )

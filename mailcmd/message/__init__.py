@@ -24,6 +24,10 @@ from mailcmd.message.view import Attachment, MessageView
 
 __all__ = ["Attachment", "MessageView", "parse_message"]
 
+# A tag, for the fallback that strips them. Not `<[^>]*>`: from each of a run of `<`
+# without `>` it would scan to the end, time quadratic in the length of the run.
+_TAG = re.compile(r"<[^<>]*>")
+
 
 def parse_message(raw: bytes) -> MessageView:
     """Decode the bytes of a message into a `MessageView`; never raises.
@@ -124,4 +128,4 @@ def _html_text(part: Part, defects: Defects) -> str:
         return html_to_text(html)
     except Exception as error:  # html.parser has asserted on broken markup before
         defects.add(part.where, f"HTML not rendered ({type(error).__name__})")
-        return re.sub(r"<[^>]*>", " ", html)
+        return _TAG.sub(" ", html)

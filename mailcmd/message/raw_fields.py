@@ -1,9 +1,14 @@
 """Header fields of a message's raw bytes, read or dropped without parsing the message."""
 
+import email.parser
+import email.policy
 import re
 from collections.abc import Callable
 
 HEADER_END = b"\r\n\r\n"
+# The end of the header: a line ending, then an empty line (atomic groups, so that a
+# CRLF is never read as a CR and an LF).
+_HEADER_END = re.compile(rb"(?>\r\n|\n|\r)(?>\r\n|\n|\r)")
 
 
 def drop_fields(raw: bytes, drop: Callable[[bytes], bool]) -> bytes:
@@ -23,6 +28,20 @@ def drop_fields(raw: bytes, drop: Callable[[bytes], bool]) -> bytes:
     return b"\r\n".join(kept) + separator + body
 
 
+def redacted(raw: bytes, note: bytes, also_dropping: tuple[bytes, ...] = ()) -> bytes:
+    """Return `raw`'s header with `note` as its whole text, without the fields that name it.
+
+    The Subject goes with the text, because what a person wrote can be there, and
+    so do the MIME structure fields (a structure without its parts would be
+    unreadable: the note is plain text) and any field named in `also_dropping`
+    (lower case, with the colon). The other fields are kept byte for byte.
+    """
+    head = raw.partition(HEADER_END)[0]
+    dropped = (b"content-type:", b"content-transfer-encoding:", b"subject:", *also_dropping)
+    kept = drop_fields(head, lambda line: line.lower().startswith(dropped))
+    return kept + HEADER_END + note
+
+
 def header_length(raw: bytes | bytearray) -> int:
     """Return how many bytes of `raw` its header takes, without the empty line that ends it.
 
@@ -36,6 +55,25 @@ def header_length(raw: bytes | bytearray) -> int:
 # Unix "From " line) from the first line of the body, and where lines end.
 _HEADER_LINE = re.compile(r"From |[\041-\071\073-\176]*:|[\t ]")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def header_fields(raw: bytes | bytearray) -> dict[str, list[str]]:
+    """The header fields of message `raw` by lower-cased name, as the compat32 parser reads them.
+
+    Only the header is read, in time linear in its length: the parser would otherwise
+    split the whole body into lines.
+    """
+    end = _HEADER_END.search(raw)
+    head = bytes(raw if end is None else memoryview(raw)[: end.end()])
+    fields = ascii_fields(head)
+    if fields is None:
+        # 8-bit bytes: the parser's own reading of them, whatever it makes of them.
+        parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+        fields = [(name, str(value)) for name, value in parsed.items()]
+    by_name: dict[str, list[str]] = {}
+    for name, value in fields:
+        by_name.setdefault(name.lower(), []).append(value)
+    return by_name
 
 
 def ascii_fields(head: bytes) -> list[tuple[str, str]] | None:

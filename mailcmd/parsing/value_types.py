@@ -69,8 +69,23 @@ def _read_text(raw: str, today: date) -> str:
     return raw
 
 
+# Whole numbers are what databases store in 64 bits: a longer one would overflow in
+# the handler's query, after the parse, where it can only end in an apology.
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
+# The longest a number in that range is written ("-9223372036854775808"), checked
+# before converting, since int() of a long string costs more than linear time.
+_INT_MAX_CHARACTERS = len(str(INT_MIN))
+
+
 def _read_int(raw: str, today: date) -> int:
-    return int(raw.strip())
+    text = raw.strip()
+    if len(text) > _INT_MAX_CHARACTERS:
+        raise ValueError(raw)
+    value = int(text)
+    if not INT_MIN <= value <= INT_MAX:
+        raise ValueError(raw)
+    return value
 
 
 def _read_float(raw: str, today: date) -> float:

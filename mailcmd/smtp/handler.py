@@ -15,8 +15,10 @@ from mailcmd.accounts import VerifiedLogin
 from mailcmd.addresses import InvalidAddressError, normalise_address
 from mailcmd.authentication import Authenticator
 from mailcmd.authenticity import authentication_results, without_forged_results
+from mailcmd.authors import names_domain, sole_address
 from mailcmd.db.types import utc_now
 from mailcmd.inbound import InboundQueue, ReceivedMessage
+from mailcmd.message.raw_fields import header_fields
 from mailcmd.recipients import RecipientDirectory
 from mailcmd.smtp.judging import Judge
 from mailcmd.smtp.status import Status
@@ -106,7 +108,8 @@ class ReceiverHandler:
         """Accept the sender: on submission ports only an address the account owns.
 
         The null sender `<>` (bounces and other notifications) is accepted only from
-        other servers, on the MX port.
+        other servers, on the MX port, and an address of this server's domain only
+        on submission ports: on the MX port, where no one logs in, it is forged.
         """
         verified = _verified_login(session)
         refusal: str | None = None
@@ -123,6 +126,12 @@ class ReceiverHandler:
                     verified is None or sender not in verified.addresses
                 ):
                     refusal = Status.SENDER_NOT_OWNED.with_values(login=_login_of(verified))
+                elif not self.policy.submission and sender.rpartition("@")[2] == (
+                    self.policy.domain
+                ):
+                    refusal = Status.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(
+                        domain=self.policy.domain
+                    )
         if refusal is not None:
             self._log_refusal(server, session, refusal, mail_from=address)
             return refusal
@@ -172,16 +181,27 @@ class ReceiverHandler:
         A message with a bare CR or LF is refused whole rather than normalised: such
         line endings are how a second message is smuggled past a server that reads
         lines differently from the next one (CVE-2024-27305, SMTP smuggling).
+        A message whose author is someone its sender may not speak as is refused too
+        (see `_refuse_author`); a submission without From gets the envelope sender's.
         """
         # The one copy of the message (see ReceiverProtocol.smtp_DATA): trace fields
         # go in front of it in place, and it is stored as it is.
         content = envelope.original_content
         assert isinstance(content, bytearray)
-        if _has_bare_line_ending(content):
-            refusal = str(Status.BARE_LINE_ENDING)
+        verified = _verified_login(session)
+        fields = header_fields(content)
+        refusal = (
+            str(Status.BARE_LINE_ENDING)
+            if _has_bare_line_ending(content)
+            else self._refuse_author(fields, verified)
+        )
+        if refusal is not None:
             self._log_refusal(server, session, refusal, envelope.mail_from, envelope.rcpt_tos)
             return refusal
-        verified = _verified_login(session)
+        if self.policy.submission and "from" not in fields:
+            # RFC 5322 requires a From. Like Postfix's cleanup, the submission server
+            # writes the envelope sender's, an address the account was checked to own.
+            content[:0] = f"From: <{envelope.mail_from}>\r\n".encode()
         tls = _tls_details(server)
         client = _client_address(session)
         judgement = _Judgement(header=b"")
@@ -221,6 +241,29 @@ class ReceiverHandler:
         )
         return reply
 
+    def _refuse_author(
+        self, fields: dict[str, list[str]], verified: VerifiedLogin | None
+    ) -> str | None:
+        """The refusal for a message whose header `fields` claim an author its sender may
+        not speak as, or None.
+
+        A logged-in account writes as itself: a From (if any) must be exactly one
+        address it owns (one mailbox, no group, no second author), and so must a Sender.
+        On the MX port no From may name an address of this server's domain: only its
+        logged-in accounts send as those.
+        """
+        if self.policy.submission:
+            owned = verified.addresses if verified is not None else frozenset()
+            if any(
+                sole_address(fields[name]) not in owned
+                for name in ("from", "sender")
+                if name in fields
+            ):
+                return Status.FROM_NOT_OWNED.with_values(login=_login_of(verified))
+        elif names_domain(fields.get("from", []), self.policy.domain):
+            return Status.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(domain=self.policy.domain)
+        return None
+
     async def handle_exception(self, error: Exception) -> str:
         """Log an unexpected error with a reference; the client sees only the reference."""
         ref = secrets.token_hex(4)
@@ -237,8 +280,7 @@ class ReceiverHandler:
         try:
             verdict = await self._judge.verdict(content, client, helo, sender)
             results = authentication_results(verdict, domain)
-            if verdict.aligned:
-                verified_from = verdict.from_address
+            verified_from = verdict.verified_from
         except ValueError:
             results = f"{domain}; none"
         header = f"Authentication-Results: {results}\r\n".encode("ascii", errors="replace")

@@ -58,6 +58,10 @@ class Status:
     AUTH_INVALID = Reply(535, "5.7.8", "Authentication credentials invalid")
     ENCRYPTION_REQUIRED = Reply(538, "5.7.11", "Encryption required for authentication")
     UNKNOWN_RECIPIENT = Reply(550, "5.1.1", "No such mailbox here: {address}")
+    FROM_NOT_OWNED = Reply(550, "5.7.1", "From must be one address owned by {login}")
+    LOCAL_DOMAIN_FROM_OUTSIDE = Reply(
+        550, "5.7.1", "Mail from {domain} is accepted only from its logged-in accounts"
+    )
     MESSAGE_TOO_BIG = Reply(552, "5.3.4", "Message size exceeds the limit of {limit} bytes")
     SENDER_NOT_OWNED = Reply(553, "5.7.1", "Sender address not owned by {login}")
     MALFORMED_ADDRESS = Reply(553, "5.1.3", "Malformed address")

@@ -41,10 +41,36 @@ def crash(ctx: Context) -> None:
     raise RuntimeError("internal detail that must not reach the sender")
 
 
+@lab.command("overflow")
+def overflow(ctx: Context, number: int) -> None:
+    """Store a number in a column too small for it: PostgreSQL refuses it as data."""
+    ctx.session.execute(text("SELECT CAST(:n AS SMALLINT)"), {"n": number})
+
+
 @lab.command("slow")
 def slow(ctx: Context, seconds: float) -> None:
     """Sleep longer than the time limit."""
     time.sleep(seconds)
+
+
+@lab.command("spin")
+def spin(ctx: Context) -> None:
+    """Store a note, then loop forever, swallowing every ordinary exception."""
+    ctx.session.execute(text("INSERT INTO lab_notes (words) VALUES ('spin')"))
+    turns = 0
+    while True:
+        try:
+            turns += 1
+        except Exception:  # noqa: S112 - what a careless handler does
+            continue
+
+
+@lab.command("doze")
+def doze(ctx: Context) -> None:
+    """Store a note, then sleep forever, a little at a time (a poll that never ends)."""
+    ctx.session.execute(text("INSERT INTO lab_notes (words) VALUES ('doze')"))
+    while True:
+        time.sleep(0.01)
 
 
 @lab.command("block", template="lab/echo")
