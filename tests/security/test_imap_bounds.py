@@ -265,7 +265,10 @@ def test_copy_into_the_same_folder_stops_at_the_quota(
 ) -> None:
     deliver(server, MESSAGE + b"x" * (30_000 - len(MESSAGE)))
     alice.select("INBOX")
-    answers = [alice.copy("1:*", "INBOX")[0] for _ in range(4)]
+    answers = []
+    for _ in range(4):
+        answers.append(alice.copy("1:*", "INBOX")[0])
+        alice.noop()  # where a client learns of the copies, so that 1:* takes them too
     quota = alice.getquotaroot("INBOX")[1][1][0]
     alice.noop()
     messages = alice.select("INBOX")[1][0]
