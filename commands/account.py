@@ -7,16 +7,17 @@ address, must not be enough to take the account over.
 
 from typing import Annotated
 
-from mailcmd.accounts import (
+from mailcmd import (
     AccountError,
+    CommandError,
+    Context,
+    Help,
+    MailApp,
     add_app_password,
     get_account,
     revoke_app_password,
     set_password,
 )
-from mailcmd.app import MailApp
-from mailcmd.context import CommandError, Context
-from mailcmd.parsing import Help
 
 app = MailApp()
 # Passwords arrive in its mail, in the text or by mistake in the Subject.

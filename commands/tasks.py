@@ -21,10 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mailcmd.app import MailApp
-from mailcmd.context import CommandError, Context, ScheduledContext
-from mailcmd.db.models import Account, Base
-from mailcmd.db.types import utc_now
+from mailcmd import Account, CommandError, Context, MailApp, Model, ScheduledContext, utc_now
 
 Priority = Literal["low", "normal", "high"]
 PRIORITY_ORDER = {"high": 0, "normal": 1, "low": 2}
@@ -39,7 +36,7 @@ tasks = app.mailbox("tasks", help="Your to-do list")
 TASK_ID = BigInteger().with_variant(Integer(), "sqlite")
 
 
-class Task(Base):
+class Task(Model):
     """One task: its owner, and the accounts it is shared with."""
 
     __tablename__ = "tasks"
@@ -66,7 +63,7 @@ class Task(Base):
     shares: Mapped[list["TaskShare"]] = relationship(cascade="all, delete-orphan")
 
 
-class TaskComment(Base):
+class TaskComment(Model):
     """What someone wrote in answer to a task mail."""
 
     __tablename__ = "task_comments"
@@ -82,7 +79,7 @@ class TaskComment(Base):
     author: Mapped[Account] = relationship()
 
 
-class TaskAttachment(Base):
+class TaskAttachment(Model):
     """A file that came with the mail that added a task or commented on it."""
 
     __tablename__ = "task_attachments"
@@ -98,7 +95,7 @@ class TaskAttachment(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
-class TaskShare(Base):
+class TaskShare(Model):
     """Another account that sees a task and hears of its changes."""
 
     __tablename__ = "task_shares"
@@ -113,7 +110,7 @@ class TaskShare(Base):
     account: Mapped[Account] = relationship()
 
 
-class TaskDigest(Base):
+class TaskDigest(Model):
     """An account that asked for a daily summary of its open tasks."""
 
     __tablename__ = "task_digests"

@@ -1,3 +1,69 @@
-"""mailcmd: email as an application's user interface."""
+"""mailcmd: email as an application's user interface.
+
+An app imports what it needs from here, and from nothing below: the declaration
+(`MailApp`), what a handler receives and gives back (`Context`, `ScheduledContext`,
+`Sender`, `Attachment`, `Reply`, `CommandError`, `Help`), its tables (`Model`, with
+`Account` to point at and `utc_now` for timestamps), the account operations the
+bundled `account@` app offers, and for its tests the `MailTestClient` and the
+`Exchange` it returns. Internal modules stay importable, but only these names are
+the promise.
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mailcmd.accounts import AccountError as AccountError
+    from mailcmd.accounts import add_app_password as add_app_password
+    from mailcmd.accounts import get_account as get_account
+    from mailcmd.accounts import revoke_app_password as revoke_app_password
+    from mailcmd.accounts import set_password as set_password
+    from mailcmd.app import MailApp as MailApp
+    from mailcmd.context import CommandError as CommandError
+    from mailcmd.context import Context as Context
+    from mailcmd.context import Reply as Reply
+    from mailcmd.context import ScheduledContext as ScheduledContext
+    from mailcmd.context import Sender as Sender
+    from mailcmd.db.models import Account as Account
+    from mailcmd.db.models import Model as Model
+    from mailcmd.db.types import utc_now as utc_now
+    from mailcmd.message import Attachment as Attachment
+    from mailcmd.parsing import Help as Help
+    from mailcmd.testing import Exchange as Exchange
+    from mailcmd.testing import MailTestClient as MailTestClient
 
 __version__ = "0.1.0"
+
+# Where each public name lives. They are imported on first use, so that `import
+# mailcmd` (which the CLI, `python -m mailcmd` and every submodule import pay for)
+# loads neither SQLAlchemy nor, for an app that never tests, a whole server.
+_HOMES = {
+    "Account": "mailcmd.db.models",
+    "AccountError": "mailcmd.accounts",
+    "Attachment": "mailcmd.message",
+    "CommandError": "mailcmd.context",
+    "Context": "mailcmd.context",
+    "Exchange": "mailcmd.testing",
+    "Help": "mailcmd.parsing",
+    "MailApp": "mailcmd.app",
+    "MailTestClient": "mailcmd.testing",
+    "Model": "mailcmd.db.models",
+    "Reply": "mailcmd.context",
+    "ScheduledContext": "mailcmd.context",
+    "Sender": "mailcmd.context",
+    "add_app_password": "mailcmd.accounts",
+    "get_account": "mailcmd.accounts",
+    "revoke_app_password": "mailcmd.accounts",
+    "set_password": "mailcmd.accounts",
+    "utc_now": "mailcmd.db.types",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    """Return the public name `name` from the module it lives in; other names do not exist."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'mailcmd' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

@@ -1,7 +1,8 @@
 """The framework's tables: accounts, app passwords, the inbound and outbound queues, mailboxes.
 
-App authors put their own models on the same `Base`, so that one Alembic history
-covers the framework's tables and the app's.
+An app's tables subclass `Model` (exported as `mailcmd.Model`), which shares `Base`'s
+metadata: one Alembic history covers the framework's tables and the app's, and an
+app's row can have a foreign key to `accounts.id`.
 """
 
 import enum
@@ -51,6 +52,15 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSON(),
         list[str]: JSON(),
     }
+
+
+class Model(Base):
+    """Declarative base for an app's tables: the framework's column types, naming and metadata.
+
+    A table may have a foreign key to `accounts.id` (the `Account` a row belongs to).
+    """
+
+    __abstract__ = True
 
 
 class QueueStatus(enum.StrEnum):

@@ -1,7 +1,6 @@
 """A handler whose signature mail cannot fill."""
 
-from mailcmd.app import MailApp
-from mailcmd.context import Context
+from mailcmd import Context, MailApp
 
 app = MailApp()
 box = app.mailbox("box")

@@ -1,7 +1,6 @@
 """Declares tasks@ add."""
 
-from mailcmd.app import MailApp
-from mailcmd.context import Context
+from mailcmd import Context, MailApp
 
 app = MailApp()
 notes = app.mailbox("notes")

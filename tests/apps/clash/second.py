@@ -1,6 +1,6 @@
 """Declares notes@ again: a clash with first.py."""
 
-from mailcmd.app import MailApp
+from mailcmd import MailApp
 
 app = MailApp()
 notes = app.mailbox("notes")

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from mailcmd.app import MailApp
-from mailcmd.context import CommandError, Context, Reply
+from mailcmd import CommandError, Context, MailApp, Reply
 
 app = MailApp()
 lab = app.mailbox("lab", help="Framework test bench")

@@ -1,7 +1,6 @@
 """A command naming a template that does not exist."""
 
-from mailcmd.app import MailApp
-from mailcmd.context import Context
+from mailcmd import Context, MailApp
 
 app = MailApp()
 box = app.mailbox("box")

@@ -2,8 +2,7 @@
 
 from typing import Literal
 
-from mailcmd.app import MailApp
-from mailcmd.context import CommandError, Context
+from mailcmd import CommandError, Context, MailApp
 
 app = MailApp()
 units = app.mailbox("units", help="Convert temperatures and distances", auth="public")
