@@ -1,0 +1,221 @@
+"""Composing mail without a server: headers a mail client threads and filters by."""
+
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import pytest
+
+from mailcmd.context import Notification, Reply
+from mailcmd.message import MessageView, parse_message
+from mailcmd.outgoing import notification_mail, render_reply
+from mailcmd.rendering import Rendered, Renderer
+from mailcmd.replies import MAX_REFERENCES, compose, header_text, reply_subject
+
+DOMAIN = "app.example"
+TEXT = Rendered(subject=None, text="Task 1 added: Buy milk\n", html=None)
+
+
+def answered(message_id: str | None, references: list[str] | None = None) -> MessageView:
+    mail = EmailMessage()
+    mail["From"] = "alice@example.org"
+    mail["To"] = f"tasks@{DOMAIN}"
+    mail["Subject"] = "add Buy milk"
+    if message_id is not None:
+        mail["Message-ID"] = message_id
+    if references:
+        mail["References"] = " ".join(references)
+    mail.set_content("add Buy milk\n")
+    return parse_message(mail.as_bytes())
+
+
+def sent(mail: EmailMessage) -> EmailMessage:
+    """The mail as a recipient reads it: serialised for SMTP and parsed back."""
+    parsed = message_from_bytes(mail.as_bytes(policy=policy.SMTP), policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def reply(
+    *,
+    rendered: Rendered = TEXT,
+    subject: str = "Task 1 added: Buy milk",
+    reply_to: str | None = None,
+    answering: MessageView | None = None,
+    auto_submitted: str = "auto-replied",
+) -> EmailMessage:
+    """A reply from tasks@ to alice, composed and read back as she would receive it."""
+    return sent(
+        compose(
+            rendered,
+            from_address=f"tasks@{DOMAIN}",
+            to_address="alice@example.org",
+            domain=DOMAIN,
+            subject=subject,
+            reply_to=reply_to,
+            answering=answering,
+            auto_submitted=auto_submitted,
+        )
+    )
+
+
+def test_a_reply_has_its_addresses_subject_date_and_a_message_id_of_our_domain() -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+
+    mail = reply()
+
+    assert mail["From"] == f"tasks@{DOMAIN}"
+    assert mail["To"] == "alice@example.org"
+    assert mail["Subject"] == "Task 1 added: Buy milk"
+    assert mail["Message-ID"].startswith("<")
+    assert mail["Message-ID"].endswith(f"@{DOMAIN}>")
+    date = parsedate_to_datetime(mail["Date"])
+    assert before <= date <= datetime.now(UTC) + timedelta(seconds=1)
+
+
+def test_each_mail_gets_a_message_id_of_its_own() -> None:
+    assert reply()["Message-ID"] != reply()["Message-ID"]
+
+
+def test_a_reply_threads_under_the_message_it_answers() -> None:
+    mail = reply(answering=answered("<m2@example.org>", ["<m0@example.org>", "<m1@example.org>"]))
+
+    assert mail["In-Reply-To"] == "<m2@example.org>"
+    assert mail["References"].split() == [
+        "<m0@example.org>",
+        "<m1@example.org>",
+        "<m2@example.org>",
+    ]
+
+
+def test_references_keep_the_newest_ones_and_end_with_the_parent() -> None:
+    chain = [f"<m{number}@example.org>" for number in range(50)]
+
+    mail = reply(answering=answered("<last@example.org>", chain))
+
+    references = mail["References"].split()
+    assert len(references) == MAX_REFERENCES
+    assert references[0] == f"<m{50 - MAX_REFERENCES + 1}@example.org>"
+    assert references[-2:] == ["<m49@example.org>", "<last@example.org>"]
+
+
+def test_answering_a_message_without_a_message_id_threads_nothing() -> None:
+    mail = reply(answering=answered(None))
+
+    assert mail["In-Reply-To"] is None
+    assert mail["References"] is None
+
+
+def test_a_reply_is_marked_auto_replied_by_default() -> None:
+    assert reply()["Auto-Submitted"] == "auto-replied"
+
+
+def test_mail_that_answers_nothing_can_be_marked_auto_generated() -> None:
+    assert reply(auto_submitted="auto-generated")["Auto-Submitted"] == "auto-generated"
+
+
+def test_reply_to_is_the_plus_address_given_and_absent_otherwise() -> None:
+    assert reply(reply_to=f"tasks+42@{DOMAIN}")["Reply-To"] == f"tasks+42@{DOMAIN}"
+    assert reply()["Reply-To"] is None
+
+
+def test_a_subject_cannot_smuggle_a_header_in() -> None:
+    mail = reply(subject="Task added\r\nBcc: everyone@example.net")
+
+    assert mail["Bcc"] is None
+    assert mail["Subject"] == "Task added Bcc: everyone@example.net"
+
+
+def test_a_long_subject_is_cut_to_a_bound() -> None:
+    assert len(reply(subject="x" * 1000)["Subject"]) == 250
+
+
+def test_a_text_reply_is_plain_text_only() -> None:
+    mail = reply()
+
+    assert mail.get_content_type() == "text/plain"
+    assert mail.get_content().splitlines() == ["Task 1 added: Buy milk"]
+
+
+def test_an_html_rendering_becomes_an_alternative_to_the_text() -> None:
+    rendered = Rendered(subject=None, text="Buy *milk*\n", html="<p>Buy <b>milk</b></p>")
+
+    mail = reply(rendered=rendered)
+
+    assert mail.get_content_type() == "multipart/alternative"
+    assert [part.get_content_type() for part in mail.iter_parts()] == ["text/plain", "text/html"]
+    html = mail.get_body(("html",))
+    assert html is not None
+    assert "<b>milk</b>" in html.get_content()
+
+
+@pytest.mark.parametrize(
+    ("original", "subject"),
+    [
+        ("add Buy milk", "Re: add Buy milk"),
+        ("Re: add Buy milk", "Re: add Buy milk"),
+        ("RE: Aw: re:SV: Antw: add Buy milk", "Re: add Buy milk"),
+        ("", "Re: your message"),
+        ("Re: ", "Re: your message"),
+        ("Rebuild\nthe shed", "Re: Rebuild the shed"),
+    ],
+)
+def test_reply_subjects_do_not_stack_prefixes(original: str, subject: str) -> None:
+    assert reply_subject(original) == subject
+
+
+def test_header_text_is_one_line_without_control_characters_and_bounded() -> None:
+    assert header_text("a\r\n\tb\x00c\x7fd   e") == "a b c d e"
+    assert header_text("y" * 300) == "y" * 200
+    assert header_text("y" * 300, limit=10) == "y" * 10
+
+
+@pytest.fixture(scope="module")
+def renderer(tmp_path_factory: pytest.TempPathFactory) -> Renderer:
+    folder: Path = tmp_path_factory.mktemp("templates")
+    (folder / "added.txt").write_text(
+        "{% set subject = 'Task ' ~ number ~ ' added' %}\nTask {{ number }}: {{ title }}\n"
+    )
+    (folder / "plain.txt").write_text("Hello {{ name }}\n")
+    return Renderer([folder])
+
+
+def test_a_replys_own_subject_overrides_its_templates(renderer: Renderer) -> None:
+    values = {"number": 7, "title": "Buy milk"}
+
+    from_template = render_reply(renderer, Reply(template="added", values=values))
+    overridden = render_reply(renderer, Reply(template="added", values=values, subject="Noted"))
+
+    assert from_template.subject == "Task 7 added"
+    assert overridden.subject == "Noted"
+    assert overridden.text == from_template.text == "Task 7: Buy milk\n"
+
+
+def test_a_notification_comes_from_its_own_mailbox_with_its_tag(renderer: Renderer) -> None:
+    reply = Reply(template="added", values={"number": 3, "title": "Paint"}, tag="3")
+    notification = Notification(to="bob@example.org", reply=reply, from_mailbox="tasks")
+
+    mail = notification_mail(renderer, notification, "postmaster")
+
+    assert (mail.to, mail.from_local, mail.tag, mail.subject) == (
+        "bob@example.org",
+        "tasks",
+        "3",
+        "Task 3 added",
+    )
+    assert mail.answering is None
+    assert not mail.is_reply
+
+
+def test_a_notification_without_mailbox_or_subject_comes_from_the_given_one(
+    renderer: Renderer,
+) -> None:
+    notification = Notification(to="bob@example.org", reply=Reply("plain", {"name": "Bob"}))
+
+    mail = notification_mail(renderer, notification, "postmaster")
+
+    assert mail.from_local == "postmaster"
+    assert mail.subject == "From postmaster@"
+    assert mail.rendered.text == "Hello Bob\n"
