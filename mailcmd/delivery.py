@@ -13,16 +13,18 @@ import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, select
 
 from mailcmd.db.database import Database
 from mailcmd.db.models import OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
 from mailcmd.mailstore import INBOX, append, local_account_id
 from mailcmd.outbox import settle
+from mailcmd.outcomes import Outcomes
 from mailcmd.relay import RelayResult, send_via_relay
 from mailcmd.settings import RelaySettings
 
@@ -47,6 +49,16 @@ class _RelayJob:
     raw: bytes
 
 
+@dataclass
+class _Pass:
+    """What one look at the outbox did, for the event loop to announce."""
+
+    relay_jobs: list[_RelayJob] = field(default_factory=list)
+    # Each message attempted and the status it was left in.
+    attempted: list[tuple[int, QueueStatus]] = field(default_factory=list)
+    delivered_locally: bool = False
+
+
 class Deliverer:
     """Delivers queued outbound messages until stopped; `wake` after queueing mail."""
 
@@ -55,14 +67,16 @@ class Deliverer:
         database: Database,
         relay: RelaySettings,
         poll_seconds: float,
+        outcomes: Outcomes[QueueStatus],
         sign: Signer | None = None,
         on_local_delivery: Callable[[], None] | None = None,
     ) -> None:
         """Deliver from `database`'s outbox; mail for other domains goes through `relay`.
 
-        `sign` (DKIM) is applied to mail that leaves through the relay;
-        `on_local_delivery` hears, on the event loop, of each commit that filled a
-        local mailbox.
+        Each message's status after an attempt (done, failed, deferred for a retry,
+        or queued to wait for a relay) is published to `outcomes` by its id. `sign`
+        (DKIM) is applied to mail that leaves through the relay; `on_local_delivery`
+        hears, on the event loop, of each commit that filled a local mailbox.
         """
         self._database = database
         self._relay = relay
@@ -71,12 +85,12 @@ class Deliverer:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._sending: set[asyncio.Future[None]] = set()
+        self._sending: set[asyncio.Future[QueueStatus | None]] = set()
         # A relay that is slow to answer holds threads of its own, never the default
         # pool that stores mail and checks logins.
         self._relay_threads = ThreadPoolExecutor(relay.concurrency, thread_name_prefix="relay")
+        self._outcomes = outcomes
         self._on_local_delivery = on_local_delivery
-        self._delivered_locally = False
 
     def wake(self) -> None:
         """Look at the outbox now."""
@@ -101,44 +115,40 @@ class Deliverer:
             self._wakeup.clear()
             free = self._relay.concurrency - len(self._sending)
             try:
-                jobs = await asyncio.to_thread(self.deliver_ready, max(free, 0))
+                done = await asyncio.to_thread(self._deliver_ready, max(free, 0))
             except Exception:
                 log.exception("delivery failed; trying again in %.0f s", self._poll_seconds)
-                jobs = []
-            if self._delivered_locally and self._on_local_delivery is not None:
-                self._delivered_locally = False
+                done = _Pass()
+            if done.delivered_locally and self._on_local_delivery is not None:
                 self._on_local_delivery()
-            for job in jobs:
+            for outbound_id, status in done.attempted:
+                self._outcomes.publish(outbound_id, status)
+            for job in done.relay_jobs:
                 task = asyncio.get_running_loop().run_in_executor(
                     self._relay_threads, self._relay_one, job
                 )
                 self._sending.add(task)
                 task.add_done_callback(self._sending.discard)
-                task.add_done_callback(lambda _: self._wakeup.set())
+                task.add_done_callback(partial(self._relayed, job.outbound_id))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
 
-    def pending_local(self) -> int:
-        """Return how many due outbound messages are not yet delivered nor waiting for a relay."""
-        with self._database.sessions() as session:
-            count = session.scalar(
-                select(func.count())
-                .select_from(OutboundMessage)
-                .where(OutboundMessage.status.in_([QueueStatus.QUEUED, QueueStatus.DEFERRED]))
-                .where(OutboundMessage.next_attempt_at <= utc_now())
-                .where(
-                    or_(
-                        OutboundMessage.last_error.is_(None), OutboundMessage.last_error != NO_RELAY
-                    )
-                )
-            )
-        return int(count or 0)
+    def _relayed(self, outbound_id: int, sending: asyncio.Future[QueueStatus | None]) -> None:
+        # A relay slot is free again: look for more work.
+        self._wakeup.set()
+        if sending.cancelled():
+            return
+        error = sending.exception()
+        if error is not None:
+            log.error("relaying outbound %d failed", outbound_id, exc_info=error)
+        elif (status := sending.result()) is not None:
+            self._outcomes.publish(outbound_id, status)
 
-    def deliver_ready(self, relay_slots: int = 0) -> list[_RelayJob]:
-        """Deliver due mail for local accounts; claim up to `relay_slots` messages for the relay."""
+    def _deliver_ready(self, relay_slots: int) -> _Pass:
+        # Delivers due mail for local accounts and claims up to `relay_slots` messages
+        # for the relay, in one transaction.
         now = utc_now()
-        jobs: list[_RelayJob] = []
-        delivered = False
+        done = _Pass()
         is_due = and_(
             OutboundMessage.status.in_(
                 [QueueStatus.QUEUED, QueueStatus.DEFERRED, QueueStatus.PROCESSING]
@@ -149,7 +159,7 @@ class Deliverer:
             # A look without the write lock first: mail for local accounts is
             # delivered as it is queued, so most wake-ups find nothing to do here.
             if session.scalar(select(OutboundMessage.id).where(is_due).limit(1)) is None:
-                return jobs
+                return done
         with self._database.writing() as session:
             due = session.scalars(
                 select(OutboundMessage)
@@ -173,7 +183,7 @@ class Deliverer:
                         remote.append(rcpt)
                     elif first_pass:
                         append(session, owner, INBOX, message.raw)
-                        delivered = True
+                        done.delivered_locally = True
                         log.info("outbound %d delivered to %s locally", message.id, rcpt)
                 if not remote:
                     settle(message, QueueStatus.DONE)
@@ -188,30 +198,35 @@ class Deliverer:
                         message.status = QueueStatus.QUEUED
                         message.last_error = NO_RELAY
                         message.next_attempt_at = now + NO_RELAY_RECHECK
-                elif len(jobs) < relay_slots:
-                    message.status = QueueStatus.PROCESSING
-                    message.next_attempt_at = now + RELAY_LEASE
-                    jobs.append(_RelayJob(message.id, message.mail_from, remote, message.raw))
+                else:
+                    if len(done.relay_jobs) < relay_slots:
+                        message.status = QueueStatus.PROCESSING
+                        message.next_attempt_at = now + RELAY_LEASE
+                        done.relay_jobs.append(
+                            _RelayJob(message.id, message.mail_from, remote, message.raw)
+                        )
+                    # The relay's verdict (or a free relay slot) comes later.
+                    continue
+                done.attempted.append((message.id, message.status))
             session.commit()
-        if delivered:
-            self._delivered_locally = True
-        return jobs
+        return done
 
     def _expired(self, message: OutboundMessage, now: datetime) -> bool:
         """Whether `message` has waited as long as any mail may (`max_delivery_age`)."""
         return (now - message.created_at).total_seconds() >= self._relay.max_delivery_age
 
-    def _relay_one(self, job: _RelayJob) -> None:
+    def _relay_one(self, job: _RelayJob) -> QueueStatus | None:
         raw = self._sign(job.raw) if self._sign is not None else job.raw
         result = send_via_relay(self._relay, job.mail_from, job.rcpt_tos, raw)
-        self._record(job, result)
+        return self._record(job, result)
 
-    def _record(self, job: _RelayJob, result: RelayResult) -> None:
+    def _record(self, job: _RelayJob, result: RelayResult) -> QueueStatus | None:
+        # The message's new status; None if it was purged from the outbox meanwhile.
         now = utc_now()
         with self._database.writing() as session:
             message = session.get(OutboundMessage, job.outbound_id)
             if message is None:
-                return
+                return None
             message.attempts += 1
             message.last_error = (
                 None if result.verdict == "sent" and not result.refused else (result.detail)
@@ -230,3 +245,4 @@ class Deliverer:
             session.commit()
             status = message.status
         log.info("outbound %d by relay: %s (%s)", job.outbound_id, status.value, result.detail)
+        return status

@@ -12,6 +12,7 @@ from mailcmd.authenticity import DnsResolver, TxtResolver
 from mailcmd.autoconfig import AutoconfigListener, autoconfig_document
 from mailcmd.db.database import Database
 from mailcmd.db.engine import is_sqlite
+from mailcmd.db.models import QueueStatus
 from mailcmd.delivery import Deliverer
 from mailcmd.dkim import load_signer
 from mailcmd.imap.changes import MailboxEvents
@@ -24,8 +25,9 @@ from mailcmd.loading import (
     load_registry,
     template_folders,
 )
+from mailcmd.outcomes import Outcomes
 from mailcmd.private_files import tighten_state_folder
-from mailcmd.processing import Processor
+from mailcmd.processing import Outcome, Processor
 from mailcmd.recipients import RecipientDirectory
 from mailcmd.rendering import Renderer
 from mailcmd.scheduler import Scheduler
@@ -92,11 +94,16 @@ class Server:
         # SQLite from the deliverer and the worker here, which wake every session.
         self.mailbox_events = MailboxEvents()
         self._wake_mailboxes = is_sqlite(database.engine.url)
+        # What became of each inbound message this process's worker finished, and of
+        # each outbox message its deliverer tried: for whoever waits on one of them.
+        self.processing_outcomes: Outcomes[Outcome] = Outcomes()
+        self.delivery_outcomes: Outcomes[QueueStatus] = Outcomes()
         self.deliverer = (
             Deliverer(
                 database,
                 settings.relay,
                 settings.worker.poll_seconds,
+                self.delivery_outcomes,
                 sign=self.signer.sign if self.signer is not None else None,
                 on_local_delivery=self.mailbox_events.wake if self._wake_mailboxes else None,
             )
@@ -108,6 +115,7 @@ class Server:
                 settings.worker,
                 database,
                 Processor(settings, self.registry, renderer, database),
+                self.processing_outcomes,
                 on_done=self._processed,
             )
             if work

@@ -20,7 +20,6 @@ import smtplib
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -30,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from mailcmd.accounts import create_account, generate_password
@@ -38,7 +37,9 @@ from mailcmd.authenticity import DnsResolver, StaticResolver, TxtResolver
 from mailcmd.db.database import Database, open_database
 from mailcmd.db.engine import open_engine
 from mailcmd.db.migrations import upgrade
-from mailcmd.db.models import MailFolder, MailMessage, OutboundMessage
+from mailcmd.db.models import MailFolder, MailMessage, OutboundMessage, QueueStatus
+from mailcmd.db.types import utc_now
+from mailcmd.delivery import NO_RELAY
 from mailcmd.mailstore import INBOX, local_account_id
 from mailcmd.message.raw_fields import header_fields
 from mailcmd.outbox import is_redacted
@@ -245,7 +246,7 @@ class MailTestClient:
         queue_id = _queue_id(code, text)
         if queue_id is None:
             return Exchange(code, text, None, None, [])
-        outcome = self._call(_wait(server, queue_id))
+        outcome = self._call(_processed(server, queue_id, only_later=False))
         return Exchange(code, text, queue_id, outcome, self.replies_to(queue_id))
 
     def can_log_in(self, login: str, password: str) -> bool:
@@ -268,21 +269,12 @@ class MailTestClient:
     def wait(self, queue_id: int) -> Outcome:
         """Wait for the next time the worker finishes with `queue_id` (after a retry)."""
         server = self._running_server()
-        if server.worker is not None:
-            server.worker.forget(queue_id)
-        result: Outcome = self._call(_wait(server, queue_id))
+        result: Outcome = self._call(_processed(server, queue_id, only_later=True))
         return result
 
     def deliver(self) -> None:
         """Deliver what is due in the outbox now, and wait for any delivery in progress."""
-        server = self._running_server()
-        if server.deliverer is None:
-            raise RuntimeError("delivery is off")
-        deadline = time.monotonic() + TIMEOUT
-        while server.deliverer.pending_local() and time.monotonic() < deadline:
-            # The server's own deliverer may hold the rows; this pass takes the rest.
-            server.deliverer.deliver_ready(relay_slots=0)
-            time.sleep(0.01)
+        self._call(_delivered(self._running_server()))
 
     def compose(
         self, to: str, subject: str, body: str, sender: str, headers: Mapping[str, str] | None
@@ -344,10 +336,47 @@ class MailTestClient:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(TIMEOUT)
 
 
-async def _wait(server: Server, queue_id: int) -> Outcome:
+async def _processed(server: Server, queue_id: int, *, only_later: bool) -> Outcome:
+    """The worker's final outcome for `queue_id`: any remembered one, or `only_later` ones."""
     if server.worker is None:
         raise RuntimeError("the worker is off")
-    return await asyncio.wait_for(server.worker.wait_for(queue_id), TIMEOUT)
+    outcomes = server.processing_outcomes
+    after = outcomes.mark() if only_later else 0
+    # The message may be waiting for the worker's next poll (a retry another process
+    # asked for, say): look now.
+    server.worker.wake()
+    return await asyncio.wait_for(outcomes.wait(queue_id, after=after), TIMEOUT)
+
+
+async def _delivered(server: Server) -> None:
+    """Wait until the deliverer has tried every outbox message that is due or in progress."""
+    if server.deliverer is None:
+        raise RuntimeError("delivery is off")
+    outcomes = server.delivery_outcomes
+    # Taken before the look at the outbox, so that an attempt that ends in between
+    # still counts.
+    after = outcomes.mark()
+    waiting = await asyncio.to_thread(_undelivered, server.database)
+    server.deliverer.wake()
+    tried = [outcomes.wait(outbound_id, after=after) for outbound_id in waiting]
+    await asyncio.wait_for(asyncio.gather(*tried), TIMEOUT)
+
+
+def _undelivered(database: Database) -> list[int]:
+    """The outbox messages being relayed, or due and not waiting for a relay to be set up."""
+    due = and_(
+        OutboundMessage.status.in_([QueueStatus.QUEUED, QueueStatus.DEFERRED]),
+        OutboundMessage.next_attempt_at <= utc_now(),
+        or_(OutboundMessage.last_error.is_(None), OutboundMessage.last_error != NO_RELAY),
+    )
+    with database.sessions() as session:
+        return list(
+            session.scalars(
+                select(OutboundMessage.id).where(
+                    or_(due, OutboundMessage.status == QueueStatus.PROCESSING)
+                )
+            )
+        )
 
 
 def _data(client: smtplib.SMTP, envelope_from: str, to: str, raw: bytes) -> tuple[int, str]:

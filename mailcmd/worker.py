@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +25,7 @@ from mailcmd.db.models import InboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
 from mailcmd.handler_threads import HandlerThreads
 from mailcmd.inbound import NEW_MAIL_CHANNEL
+from mailcmd.outcomes import Outcomes
 from mailcmd.processing import Attempt, Outcome, Processor
 from mailcmd.settings import WorkerSettings
 
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 # after a handler that just made it is not taken for a dead worker.
 LEASE_FACTOR = 2.0
 FINAL_STATUSES = frozenset({"done", "failed"})
-REMEMBERED_OUTCOMES = 10_000
 # A claim takes up to this many times `concurrency` messages, the ones beyond the
 # free slots waiting in memory: fewer claim transactions, at the price of a burst
 # being shared less evenly between several workers.
@@ -56,9 +56,14 @@ class Worker:
         settings: WorkerSettings,
         database: Database,
         processor: Processor,
+        outcomes: Outcomes[Outcome],
         on_done: Callable[[], None] | None = None,
     ) -> None:
-        """Work on `database`'s inbound queue with `processor`; `on_done` hears of each success."""
+        """Work on `database`'s inbound queue with `processor`.
+
+        Each message's final outcome (done, or failed for good) is published to
+        `outcomes` by its id; `on_done` hears of each success.
+        """
         self._settings = settings
         self._database = database
         self._processor = processor
@@ -75,9 +80,7 @@ class Worker:
         # receiver's database work; one given up on is replaced, so there are always
         # `concurrency` of them for the messages in hand.
         self._threads = HandlerThreads(settings.concurrency, "mailcmd-handler")
-        self._watchers: list[tuple[int, asyncio.Future[Outcome]]] = []
-        # Recent final outcomes, for `wait_for` calls that come after the fact.
-        self._finished: OrderedDict[int, Outcome] = OrderedDict()
+        self._outcomes = outcomes
         self._on_done = on_done
 
     def wake(self) -> None:
@@ -111,23 +114,6 @@ class Worker:
         # Handlers given up on are not waited for: they hold no thread of the pool,
         # and whatever they still do is rolled back when they end.
         await asyncio.to_thread(self._threads.stop)
-
-    def forget(self, queue_id: int) -> None:
-        """Forget how `queue_id` ended, so that `wait_for` waits for its next processing."""
-        self._finished.pop(queue_id, None)
-
-    async def wait_for(self, queue_id: int) -> Outcome:
-        """Wait until this worker has finished with `queue_id`: done, or failed for good.
-
-        Retries happen in between; a message another worker takes is not seen here.
-        """
-        finished = self._finished.get(queue_id)
-        if finished is not None:
-            return finished
-        outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._watchers.append((queue_id, outcome))
-        self.wake()
-        return await outcome
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -180,16 +166,8 @@ class Worker:
             asyncio.get_running_loop().call_later(outcome.retry_in, self.wake)
         if outcome.status == "done" and self._on_done is not None:
             self._on_done()
-        if outcome.status not in FINAL_STATUSES:
-            return
-        self._finished[queue_id] = outcome
-        while len(self._finished) > REMEMBERED_OUTCOMES:
-            self._finished.popitem(last=False)
-        waiting = [(qid, future) for qid, future in self._watchers if qid == queue_id]
-        for entry in waiting:
-            self._watchers.remove(entry)
-            if not entry[1].done():
-                entry[1].set_result(outcome)
+        if outcome.status in FINAL_STATUSES:
+            self._outcomes.publish(queue_id, outcome)
 
     def _claim(self, limit: int) -> list[_Claim]:
         now = utc_now()
