@@ -61,6 +61,34 @@ def test_a_reply_to_another_domain_goes_through_the_relay(
     assert row.attempts == 1
 
 
+def test_deliver_waits_for_the_relays_verdict(
+    sink: tuple[Sink, int], tmp_path: Path, database_url: str
+) -> None:
+    handler, port = sink
+    with client(
+        tmp_path, database_url, {"host": "127.0.0.1", "port": port, "starttls": "off"}
+    ) as mail:
+        mail.send("tasks@app.localhost", "help", login="", sender=STRANGER)
+
+        mail.deliver()
+
+        with mail.database.sessions() as session:
+            assert session.scalars(select(OutboundMessage.status)).one() == QueueStatus.DONE
+    assert len(handler.received) == 1
+
+
+def test_deliver_returns_while_mail_for_other_domains_waits_for_a_relay(
+    tmp_path: Path, database_url: str
+) -> None:
+    with client(tmp_path, database_url, {}) as mail:
+        mail.send("tasks@app.localhost", "help", login="", sender=STRANGER)
+
+        mail.deliver()
+
+        with mail.database.sessions() as session:
+            assert session.scalars(select(OutboundMessage.last_error)).one() == NO_RELAY
+
+
 def test_a_temporary_refusal_is_retried(
     sink: tuple[Sink, int], tmp_path: Path, database_url: str
 ) -> None:
