@@ -198,17 +198,20 @@ class ReceiverHandler:
         if refusal is not None:
             self._log_refusal(server, session, refusal, envelope.mail_from, envelope.rcpt_tos)
             return refusal
+        added_from = b""
         if self.policy.submission and "from" not in fields:
             # RFC 5322 requires a From. Like Postfix's cleanup, the submission server
             # writes the envelope sender's, an address the account was checked to own.
-            content[:0] = f"From: <{envelope.mail_from}>\r\n".encode()
+            added_from = f"From: <{envelope.mail_from}>\r\n".encode()
         tls = _tls_details(server)
         client = _client_address(session)
         judgement = _Judgement(header=b"")
         if self._judge is not None and not self.policy.submission:
             judgement = await self._judged(content, client, session.host_name or "", envelope)
             without_forged_results(content, self.policy.domain)
-        content[:0] = self._trace_header(session, envelope, verified, tls) + judgement.header
+        # One insertion in front: each moves the whole message, up to its maximum size.
+        trace = self._trace_header(session, envelope, verified, tls)
+        content[:0] = trace + judgement.header + added_from
         message = ReceivedMessage(
             raw=content,
             mail_from="" if envelope.mail_from == NULL_SENDER else envelope.mail_from or "",
