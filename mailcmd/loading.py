@@ -9,6 +9,9 @@ from types import ModuleType
 from mailcmd.accounts import served_addresses_owned
 from mailcmd.app import MailApp, RegistrationError, Registry
 from mailcmd.db.database import Database
+from mailcmd.db.histories import app_history
+from mailcmd.db.migrations import prepare_schema
+from mailcmd.db.models import TABLE_PLACES, Base, TableNameError
 from mailcmd.parsing import SignatureError
 from mailcmd.rendering import Renderer, TemplateError
 from mailcmd.resources import bundled_path
@@ -77,10 +80,19 @@ def check_account_addresses(registry: Registry, database: Database) -> None:
         )
 
 
+def prepare_app_schema(commands: Path, migrations: Path, database: Database) -> None:
+    """Make the loaded app's tables usable, as `open_database` does mailcmd's: upgraded on
+    SQLite, checked on PostgreSQL; every table the app declares must then exist."""
+    history = app_history(commands, migrations)
+    if history is not None:
+        prepare_schema(database.engine, [history])
+
+
 def _import(path: Path) -> ModuleType:
     name = MODULE_PREFIX + path.stem
     loaded = sys.modules.get(name)
-    if loaded is not None and getattr(loaded, "__file__", None) == str(path):
+    file = getattr(loaded, "__file__", None)
+    if loaded is not None and file is not None and Path(file).resolve() == path.resolve():
         # Models declared at import time cannot be declared twice in one process.
         return loaded
     spec = importlib.util.spec_from_file_location(name, path)
@@ -88,14 +100,26 @@ def _import(path: Path) -> ModuleType:
         raise RegistrationError(f"{path}: cannot be imported")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    tables_before = set(Base.metadata.tables)
     try:
         spec.loader.exec_module(module)
-    except (RegistrationError, SignatureError) as error:
-        del sys.modules[name]
+    except (RegistrationError, SignatureError, TableNameError) as error:
+        _forget(name, tables_before)
         raise RegistrationError(f"{path}: {error}") from None
     except Exception as error:
-        del sys.modules[name]
+        _forget(name, tables_before)
         # The one-line error names file and exception; the traceback is for debugging.
         log.debug("importing %s failed", path, exc_info=True)
         raise RegistrationError(f"{path}: import failed: {type(error).__name__}: {error}") from None
+    # Which module declared a table decides which history owns it, and names it in errors.
+    for table in set(Base.metadata.tables) - tables_before:
+        TABLE_PLACES[table] = str(path.resolve())
     return module
+
+
+def _forget(module: str, tables_before: set[str]) -> None:
+    # A module that failed half-way leaves nothing behind to clash with its next import.
+    del sys.modules[module]
+    for table in set(Base.metadata.tables) - tables_before:
+        Base.metadata.remove(Base.metadata.tables[table])
+        TABLE_PLACES.pop(table, None)

@@ -1,7 +1,10 @@
 """pytest fixtures for app authors, registered automatically when mailcmd is installed.
 
-Override `mailcmd_commands` (and `mailcmd_templates`) in your `conftest.py` to point
-at your app's folders; `mailcmd_client` is then a running `MailTestClient` for it.
+Override `mailcmd_commands`, `mailcmd_templates` and, if the app keeps them elsewhere
+than beside its commands, `mailcmd_migrations` in your `conftest.py` to point at your
+app's folders; `mailcmd_client` is then a running `MailTestClient` for it, on a fresh
+database whose tables the app's migrations made: SQLite, or a PostgreSQL schema of
+its own when `MAILCMD_TEST_DATABASE_URL` names a PostgreSQL database.
 """
 
 from collections.abc import Iterator
@@ -10,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mailcmd.resources import bundled_path
-from mailcmd.testing import MailTestClient
+from mailcmd.testing import MailTestClient, scratch_database_url
 
 
 @pytest.fixture
@@ -26,11 +29,28 @@ def mailcmd_templates() -> Path:
 
 
 @pytest.fixture
+def mailcmd_migrations() -> Path | None:
+    """The app's migrations folder (default None: `migrations/` beside the commands)."""
+    return None
+
+
+@pytest.fixture
 def mailcmd_client(
-    mailcmd_commands: Path, mailcmd_templates: Path, tmp_path: Path
+    mailcmd_commands: Path,
+    mailcmd_templates: Path,
+    mailcmd_migrations: Path | None,
+    tmp_path: Path,
 ) -> Iterator[MailTestClient]:
-    """A running mailcmd for the app under test, on a fresh SQLite database."""
-    with MailTestClient(
-        mailcmd_commands, tmp_path / "mailcmd", templates=mailcmd_templates
-    ) as client:
+    """A running mailcmd for the app under test, on a fresh database."""
+    state = tmp_path / "mailcmd"
+    with (
+        scratch_database_url(state) as url,
+        MailTestClient(
+            mailcmd_commands,
+            state,
+            database_url=url,
+            templates=mailcmd_templates,
+            migrations=mailcmd_migrations,
+        ) as client,
+    ):
         yield client

@@ -23,6 +23,7 @@ from mailcmd.loading import (
     check_account_addresses,
     check_templates,
     load_registry,
+    prepare_app_schema,
     template_folders,
 )
 from mailcmd.outcomes import Outcomes
@@ -84,6 +85,7 @@ class Server:
         tighten_state_folder(settings.state_dir)
         self.resolver = resolver or DnsResolver(settings.dns_resolver)
         self.registry = load_registry(settings.commands)
+        prepare_app_schema(settings.commands, settings.app_migrations, database)
         check_account_addresses(self.registry, database)
         renderer = Renderer(template_folders(settings.templates))
         check_templates(self.registry, renderer)

@@ -261,6 +261,11 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", description="default: SQLite file in state_dir")
     commands: Path = Field(default_factory=lambda: bundled_path("commands"))
     templates: Path = Field(default_factory=lambda: bundled_path("templates"))
+    migrations: Path | None = Field(
+        default=None,
+        description="the app's migrations folder; default: migrations/ beside the commands"
+        " folder (the bundled app's own for the bundled commands)",
+    )
     log_format: Literal["text", "json"] = "text"
     timezone: str = Field(default="UTC", description="time zone of scheduled jobs' cron times")
     dns_resolver: str | None = Field(
@@ -294,7 +299,14 @@ class Settings(BaseSettings):
         object.__setattr__(self, "state_dir", state_dir)
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{state_dir / 'mailcmd.db'}")
+        if self.migrations is None:
+            object.__setattr__(self, "migrations", default_migrations(self.commands))
         return self
+
+    @property
+    def app_migrations(self) -> Path:
+        """The app's migrations folder, as set or by default."""
+        return self.migrations or default_migrations(self.commands)
 
     @field_validator("timezone")
     @classmethod
@@ -341,6 +353,17 @@ class SettingSource:
         return f"{self.kind} ({self.detail})" if self.detail else self.kind
 
 
+def default_migrations(commands: Path) -> Path:
+    """Where the app in `commands` keeps its migrations unless told: `migrations/` beside it.
+
+    The bundled commands have theirs among mailcmd's own migrations, since the
+    folder beside them holds the framework's.
+    """
+    if commands.resolve() == bundled_path("commands").resolve():
+        return bundled_path("migrations") / "app"
+    return commands.parent / "migrations"
+
+
 @dataclass(frozen=True)
 class LoadedSettings:
     """Settings together with the file they were read from and each key's source."""
@@ -355,6 +378,7 @@ _PATH_KEYS = (
     "state_dir",
     "commands",
     "templates",
+    "migrations",
     "smtp.tls_cert",
     "smtp.tls_key",
     "relay.password_file",

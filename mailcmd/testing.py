@@ -15,12 +15,15 @@ The pytest plugin (`mailcmd.pytest_plugin`) offers it as the `mailcmd_client` fi
 """
 
 import asyncio
+import contextlib
+import os
 import random
 import smtplib
 import socket
 import ssl
 import threading
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -29,17 +32,21 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, create_engine, or_, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from mailcmd.accounts import create_account, generate_password
 from mailcmd.authenticity import DnsResolver, StaticResolver, TxtResolver
 from mailcmd.db.database import Database, open_database
+from mailcmd.db.engine import database_url as driver_url
 from mailcmd.db.engine import open_engine
+from mailcmd.db.histories import app_history
 from mailcmd.db.migrations import upgrade
 from mailcmd.db.models import MailFolder, MailMessage, OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
 from mailcmd.delivery import NO_RELAY
+from mailcmd.loading import load_registry
 from mailcmd.mailstore import INBOX, local_account_id
 from mailcmd.message.raw_fields import header_fields
 from mailcmd.outbox import is_redacted
@@ -47,6 +54,10 @@ from mailcmd.processing import Outcome
 from mailcmd.resources import bundled_path
 from mailcmd.server import Server
 from mailcmd.settings import Settings
+
+# Point this at an empty PostgreSQL database to run tests on PostgreSQL; each test
+# then works in a schema of its own that is dropped afterwards.
+TEST_DATABASE_ENV = "MAILCMD_TEST_DATABASE_URL"
 
 # Every wait is bounded by this many seconds.
 TIMEOUT = 30.0
@@ -103,10 +114,14 @@ class MailTestClient:
         *,
         database_url: str | None = None,
         templates: Path | None = None,
+        migrations: Path | None = None,
         settings: Mapping[str, Any] | None = None,
         resolver: TxtResolver | None = None,
     ) -> None:
         """Serve `commands` with state in `state_dir` (SQLite there unless `database_url`).
+
+        The app's tables are made by its migrations (`migrations`, by default the
+        folder beside `commands`), as `mailcmd db upgrade` makes them.
 
         Mail from other servers is judged with `resolver`; by default the
         `dns_resolver` of `settings` if given, else `LoopbackSenders`, so that tests
@@ -118,6 +133,7 @@ class MailTestClient:
             database_url=database_url or f"sqlite:///{state_dir / 'mailcmd.db'}",
             commands=commands,
             templates=templates or bundled_path("templates"),
+            migrations=migrations,
             smtp={
                 "host": "127.0.0.1",
                 "submission_port": 0,
@@ -138,10 +154,15 @@ class MailTestClient:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     def __enter__(self) -> "MailTestClient":
-        """Start the server (and its worker) in a thread."""
+        """Make the schema through mailcmd's migrations and the app's, start the server (and
+        its worker) in a thread."""
         engine = open_engine(self.settings.database_url)
         try:
             upgrade(engine)
+            load_registry(self.settings.commands)
+            history = app_history(self.settings.commands, self.settings.app_migrations)
+            if history is not None:
+                upgrade(engine, history=history)
         finally:
             engine.dispose()
         self._database = open_database(self.settings.database_url)
@@ -381,11 +402,11 @@ def _undelivered(database: Database) -> list[int]:
 
 def _data(client: smtplib.SMTP, envelope_from: str, to: str, raw: bytes) -> tuple[int, str]:
     client.ehlo("client.test")
-    for code, text in (client.mail(envelope_from), client.rcpt(to)):
+    for code, answer in (client.mail(envelope_from), client.rcpt(to)):
         if code >= 400:
-            return code, text.decode()
-    code, text = client.data(raw)
-    return code, text.decode()
+            return code, answer.decode()
+    code, answer = client.data(raw)
+    return code, answer.decode()
 
 
 def _queue_id(code: int, text: str) -> int | None:
@@ -450,3 +471,24 @@ def free_port() -> int:
                     continue
                 return port
     raise RuntimeError(f"every port in {TEST_PORTS} was handed out or busy")
+
+
+@contextlib.contextmanager
+def scratch_database_url(state_dir: Path) -> Iterator[str]:
+    """Yield the URL of an empty database for the block: SQLite in `state_dir`, or with
+    `MAILCMD_TEST_DATABASE_URL` set a PostgreSQL schema of its own, dropped afterwards."""
+    base = os.environ.get(TEST_DATABASE_ENV)
+    if not base:
+        yield f"sqlite:///{state_dir / 'mailcmd.db'}"
+        return
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(driver_url(base))
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -3,29 +3,25 @@
 import contextlib
 import logging
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, Text, create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Column, Integer, MetaData, Table, Text, select
 from typer.testing import CliRunner, Result
 
 from mailcmd.cli.root import app
-from mailcmd.db.engine import database_url as normalised_url
+from mailcmd.db.histories import History, app_history
+from mailcmd.loading import load_registry
 from mailcmd.resources import bundled_path
-from mailcmd.testing import MailTestClient
+from mailcmd.settings import default_migrations
+from mailcmd.testing import TEST_DATABASE_ENV, MailTestClient, scratch_database_url
 from tests.servers import RunningServer, Sink, relay_sink, running_server, smtp_settings
 
 # The mailbox server's fixtures (`server`, `connect`) for tests/test_imap_*.py.
 pytest_plugins = ["tests.imap_support"]
-
-# Point this at an empty PostgreSQL database to run every storage test on PostgreSQL;
-# each test then works in a schema of its own that is dropped afterwards.
-TEST_DATABASE_ENV = "MAILCMD_TEST_DATABASE_URL"
 
 
 def postgres_url() -> str | None:
@@ -33,31 +29,20 @@ def postgres_url() -> str | None:
     return os.environ.get(TEST_DATABASE_ENV) or None
 
 
+def bundled_app_history() -> History:
+    """The bundled app's schema history, its modules loaded."""
+    commands = bundled_path("commands")
+    load_registry(commands)
+    history = app_history(commands, default_migrations(commands))
+    assert history is not None
+    return history
+
+
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
     """A URL of an empty database that only this test uses."""
-    with fresh_database_url(tmp_path / "state") as url:
+    with scratch_database_url(tmp_path / "state") as url:
         yield url
-
-
-@contextlib.contextmanager
-def fresh_database_url(state_dir: Path) -> Iterator[str]:
-    """A URL of an empty database for the block (SQLite in `state_dir`, or a new schema)."""
-    base = postgres_url()
-    if base is None:
-        yield f"sqlite:///{state_dir / 'mailcmd.db'}"
-        return
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalised_url(base))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @dataclass

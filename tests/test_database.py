@@ -5,73 +5,105 @@ import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from mailcmd.db import migrations
 from mailcmd.db.database import WriterQueue
 from mailcmd.db.engine import is_sqlite, open_engine
+from mailcmd.db.histories import FRAMEWORK_HISTORY, History
 from mailcmd.db.models import Account, InboundMessage, QueueStatus
-from mailcmd.loading import load_registry
-from mailcmd.resources import bundled_path
-from tests.conftest import Cli
+from tests.conftest import Cli, bundled_app_history
 
 
-@pytest.fixture(autouse=True)
-def bundled_app_models() -> None:
-    """The bundled app's tables are part of the schema: its modules declare them."""
-    load_registry(bundled_path("commands"))
+def app() -> History:
+    """The bundled app's history."""
+    return bundled_app_history()
 
 
-def test_upgraded_schema_matches_the_models(database_url: str) -> None:
+def test_each_upgraded_history_matches_its_models(database_url: str) -> None:
     engine = open_engine(database_url)
     try:
         migrations.upgrade(engine)
+        framework_only = set(inspect(engine).get_table_names())
+        migrations.upgrade(engine, history=app())
 
         assert migrations.pending_changes(engine) == []
+        assert migrations.pending_changes(engine, app()) == []
+        # mailcmd's history makes none of the app's tables, nor the app's any of mailcmd's.
+        assert framework_only.isdisjoint(app().declared)
+        assert app().declared == {
+            "tasks",
+            "task_comments",
+            "task_attachments",
+            "task_shares",
+            "task_digests",
+        }
+        assert set(inspect(engine).get_table_names()) >= framework_only | app().declared
     finally:
         engine.dispose()
 
 
-def test_db_downgrade_to_base_and_upgrade_again(cli: Cli, database_url: str) -> None:
-    down = cli("db", "downgrade", "base")
+def test_db_downgrade_each_history_to_base_and_upgrade_again(cli: Cli, database_url: str) -> None:
+    app_down = cli("db", "downgrade", "base")
+    framework_down = cli("db", "downgrade", "base", "--framework")
     current = cli("db", "current")
     up = cli("db", "upgrade")
 
-    assert down.stdout == "database schema at base (no tables)\n"
-    assert current.stdout.startswith("no schema yet")
-    assert up.exit_code == 0
+    assert app_down.stdout == (
+        f"app ({app().versions}): base (no tables) (behind head {migrations.head_revision(app())}:"
+        " upgrade)\n"
+    )
+    assert framework_down.stdout == (
+        f"mailcmd: base (no tables) (behind head {migrations.head_revision()}: upgrade)\n"
+    )
+    assert current.stdout.splitlines()[0] == (
+        f"mailcmd: base (no tables) (behind head {migrations.head_revision()}: upgrade)"
+    )
+    assert up.stdout.splitlines() == [
+        f"mailcmd: {migrations.head_revision()} (head)",
+        f"app ({app().versions}): {migrations.head_revision(app())} (head)",
+    ]
     engine = open_engine(database_url)
     try:
+        assert inspect(engine).get_table_names() != []
         assert migrations.pending_changes(engine) == []
+        assert migrations.pending_changes(engine, app()) == []
     finally:
         engine.dispose()
 
 
 def test_db_current_before_and_after_upgrade(empty_cli: Cli) -> None:
     head = migrations.head_revision()
+    app_head = migrations.head_revision(app())
 
     before = empty_cli("db", "current")
     upgraded = empty_cli("db", "upgrade")
     after = empty_cli("db", "current")
 
-    assert before.stdout == f"no schema yet (head is {head}): run `mailcmd db upgrade`\n"
-    assert upgraded.stdout == f"database schema at {head} (head)\n"
-    assert after.stdout == f"{head} (head)\n"
+    assert before.stdout.splitlines() == [
+        f"mailcmd: base (no tables) (behind head {head}: upgrade)",
+        f"app ({app().versions}): base (no tables) (behind head {app_head}: upgrade)",
+    ]
+    assert upgraded.stdout == after.stdout
+    assert after.stdout.splitlines() == [
+        f"mailcmd: {head} (head)",
+        f"app ({app().versions}): {app_head} (head)",
+    ]
 
 
-def test_commands_on_a_schema_that_is_behind(empty_cli: Cli, database_url: str) -> None:
+def test_commands_on_a_schema_that_is_behind(empty_cli: Cli) -> None:
     result = empty_cli("users", "list")
 
-    if is_sqlite(database_url):
+    if is_sqlite(empty_cli.env["MAILCMD_DATABASE_URL"]):
         # The embedded database belongs to this installation: it is brought up to date.
         assert result.exit_code == 0, result.stderr
-        assert empty_cli("db", "current").stdout.endswith("(head)\n")
+        assert empty_cli("db", "current").stdout.splitlines()[0].endswith("(head)")
     else:
         assert result.exit_code == 1
         assert result.stderr == (
-            "mailcmd: the database schema is at nothing (empty database), this mailcmd "
-            f"needs {migrations.head_revision()}: run `mailcmd db upgrade`\n"
+            "mailcmd: the mailcmd schema is at nothing (empty database), not at its head "
+            f"{migrations.head_revision()}: run `mailcmd db upgrade`\n"
         )
 
 
@@ -146,25 +178,35 @@ def test_inbound_queue_row_keeps_bytes_and_envelope(database_url: str) -> None:
         engine.dispose()
 
 
-def test_db_revision_autogenerate_writes_a_revision(cli: Cli) -> None:
-    previous_head = migrations.head_revision()
-    versions = bundled_path("migrations") / "versions"
-    before = set(versions.glob("*.py"))
+@pytest.mark.parametrize("framework", [False, True], ids=["app", "framework"])
+def test_db_revision_autogenerate_with_nothing_changed_writes_an_empty_revision(
+    cli: Cli, framework: bool
+) -> None:
+    history = FRAMEWORK_HISTORY if framework else app()
+    previous_head = migrations.head_revision(history)
+    before = set(history.versions.glob("*.py"))
 
     try:
-        result = cli("db", "revision", "-m", "nothing changed", "--autogenerate")
-        [written] = set(versions.glob("*.py")) - before
+        result = cli(
+            "db",
+            "revision",
+            "-m",
+            "nothing changed",
+            "--autogenerate",
+            *["--framework"] * framework,
+        )
+        [written] = set(history.versions.glob("*.py")) - before
 
         assert result.stdout.endswith(f"wrote {written}\n")
         text = written.read_text()
         assert '"""nothing changed' in text
         assert "down_revision: str | None = " in text
-        assert previous_head in text
-        assert migrations.head_revision() != previous_head
+        assert str(previous_head) in text
+        assert migrations.head_revision(history) != previous_head
         upgrade_body = text.split("def upgrade() -> None:")[1].split("def downgrade")[0]
         assert [line.strip() for line in upgrade_body.splitlines() if line.strip()][1] == "pass"
     finally:
-        for path in set(versions.glob("*.py")) - before:
+        for path in set(history.versions.glob("*.py")) - before:
             path.unlink()
 
 

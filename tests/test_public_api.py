@@ -18,13 +18,15 @@ from tests.conftest import ALICE
 
 ROOT = Path(__file__).resolve().parent.parent
 # The code an app author copies from: the bundled apps, the README's tested example,
-# and the test apps.
+# and the test apps (not their migrations, which are Alembic's files).
 APP_FILES = sorted(
-    [
+    path
+    for path in [
         *(ROOT / "commands").glob("*.py"),
         *(ROOT / "tests" / "examples").rglob("*.py"),
         *(ROOT / "tests" / "apps").rglob("*.py"),
     ]
+    if "migrations" not in path.parts
 )
 README_SNIPPETS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
 

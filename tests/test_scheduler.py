@@ -22,7 +22,7 @@ from mailcmd.rendering import Renderer
 from mailcmd.resources import bundled_path
 from mailcmd.scheduler import Scheduler
 from mailcmd.scheduling import Cron, Every, ScheduledJob
-from tests.conftest import ALICE, PASSWORD
+from tests.conftest import ALICE, PASSWORD, bundled_app_history
 
 UTC_ZONE = ZoneInfo("UTC")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -81,6 +81,7 @@ def database(database_url: str) -> Iterator[Database]:
     """The test's database at the newest schema, as `mailcmd db upgrade` leaves it."""
     engine = open_engine(database_url)
     upgrade(engine)
+    upgrade(engine, history=bundled_app_history())
     engine.dispose()
     opened = open_database(database_url)
     yield opened

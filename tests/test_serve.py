@@ -46,7 +46,12 @@ def test_serve_leaves_the_sqlite_schema_at_head(tmp_path: Path, empty_cli: Cli) 
 
     database = f"sqlite:///{tmp_path / '.mailcmd' / 'mailcmd.db'}"
     current = Cli(env={"MAILCMD_DATABASE_URL": database})("db", "current")
-    assert current.stdout == f"{migrations.head_revision()} (head)\n"
+    # Both histories, mailcmd's and the bundled app's, are at their heads.
+    lines = current.stdout.splitlines()
+    assert lines[0] == f"mailcmd: {migrations.head_revision()} (head)"
+    assert lines[1].startswith("app (")
+    assert lines[1].endswith(" (head)")
+    assert len(lines) == 2
 
 
 @pytest.mark.skipif(postgres_url() is None, reason="needs MAILCMD_TEST_DATABASE_URL (PostgreSQL)")
@@ -54,7 +59,7 @@ def test_serve_refuses_a_postgresql_schema_that_is_behind(empty_cli: Cli) -> Non
     result = empty_cli("serve")
 
     assert result.exit_code == 1
-    assert result.stderr.startswith("mailcmd: the database schema is at nothing")
+    assert result.stderr.startswith("mailcmd: the mailcmd schema is at nothing")
     assert result.stderr.endswith("run `mailcmd db upgrade`\n")
 
 

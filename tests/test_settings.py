@@ -31,6 +31,7 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "database_url": f"sqlite:///{Path.cwd() / '.mailcmd' / 'mailcmd.db'}",
         "commands": str(bundled_path("commands")),
         "templates": str(bundled_path("templates")),
+        "migrations": str(bundled_path("migrations") / "app"),
         "log_format": "text",
         "timezone": "UTC",
         "dns_resolver": None,

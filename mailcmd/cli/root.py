@@ -21,7 +21,8 @@ from mailcmd.cli import (
     users_commands,
 )
 from mailcmd.cli.state import CliState, RefusedError
-from mailcmd.db.migrations import SchemaBehindError
+from mailcmd.db.histories import AppSchemaError
+from mailcmd.db.migrations import MigrationError, SchemaBehindError
 from mailcmd.dkim import DkimError
 from mailcmd.parsing import SignatureError
 from mailcmd.settings import SettingsError
@@ -40,9 +41,9 @@ class _ReportingGroup(TyperGroup):
             return super().invoke(ctx)
         except SettingsError as error:
             _fail(str(error), EXIT_BAD_SETTINGS)
-        except (AccountError, RefusedError, SchemaBehindError) as error:
+        except (AccountError, RefusedError, SchemaBehindError, MigrationError) as error:
             _fail(str(error), EXIT_REFUSED)
-        except (RegistrationError, SignatureError, DkimError) as error:
+        except (RegistrationError, SignatureError, DkimError, AppSchemaError) as error:
             _fail(str(error), EXIT_BAD_SETTINGS)
         except OperationalError as error:
             # Drivers explain over several lines; the operator gets them as one.

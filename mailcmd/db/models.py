@@ -1,8 +1,9 @@
 """The framework's tables: accounts, app passwords, the inbound and outbound queues, mailboxes.
 
 An app's tables subclass `Model` (exported as `mailcmd.Model`), which shares `Base`'s
-metadata: one Alembic history covers the framework's tables and the app's, and an
-app's row can have a foreign key to `accounts.id`.
+metadata, so that an app's row can have a foreign key to `accounts.id`. The schema
+has two Alembic histories all the same: the framework's covers `FRAMEWORK_TABLES`,
+the app's the tables its own modules declare.
 """
 
 import enum
@@ -54,13 +55,40 @@ class Base(DeclarativeBase):
     }
 
 
+class TableNameError(Exception):
+    """An app's table takes a name already taken, by the framework or by another module."""
+
+
+# The file whose module declared each of an app's tables, by table name. Not kept in
+# `Table.info`, which autogenerate would copy into the app's revisions.
+TABLE_PLACES: dict[str, str] = {}
+
+
 class Model(Base):
     """Declarative base for an app's tables: the framework's column types, naming and metadata.
 
     A table may have a foreign key to `accounts.id` (the `Account` a row belongs to).
+    Its name must be its own: a framework table's name, or one another module
+    declares, raises `TableNameError`.
     """
 
     __abstract__ = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Refuse a table name that is taken before SQLAlchemy maps the class."""
+        name = cls.__dict__.get("__tablename__")
+        if isinstance(name, str):
+            _refuse_taken_table_name(name)
+        super().__init_subclass__(**kwargs)
+
+
+def _refuse_taken_table_name(name: str) -> None:
+    if name in FRAMEWORK_TABLES:
+        raise TableNameError(f"table {name!r} is one of mailcmd's own tables: name yours otherwise")
+    existing = Base.metadata.tables.get(name)
+    if existing is not None:
+        place = TABLE_PLACES.get(name, "the same module")
+        raise TableNameError(f"table {name!r} is declared in {place} too")
 
 
 class QueueStatus(enum.StrEnum):
@@ -323,3 +351,7 @@ class ScheduleRun(Base):
     last_slot_at: Mapped[datetime]
     last_run_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# Every table the framework's own history owns; an app's tables are the others.
+FRAMEWORK_TABLES = frozenset(Base.metadata.tables)

@@ -26,8 +26,8 @@ from mailcmd.db.types import utc_now
 from mailcmd.delivery import NO_RELAY, NO_RELAY_IN_TIME
 from mailcmd.external_addresses import add_external_address, confirm_external_address
 from mailcmd.resources import bundled_path
-from mailcmd.testing import DOMAIN, MailTestClient, free_port
-from tests.conftest import ALICE, PASSWORD, Cli, fresh_database_url
+from mailcmd.testing import DOMAIN, MailTestClient, free_port, scratch_database_url
+from tests.conftest import ALICE, PASSWORD, Cli
 from tests.servers import TIMEOUT, Sink, relay_sink, wait_until
 
 ACCOUNT = f"account@{DOMAIN}"
@@ -52,7 +52,7 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def database_url(state: Path) -> Iterator[str]:
-    with fresh_database_url(state / "state") as url:
+    with scratch_database_url(state / "state") as url:
         yield url
 
 
@@ -273,7 +273,7 @@ def test_confirmation_waiting_for_a_relay_too_long_fails_and_keeps_no_code(
 ) -> None:
     address = "dave@example.org"
     with (
-        fresh_database_url(tmp_path / "state") as url,
+        scratch_database_url(tmp_path / "state") as url,
         MailTestClient(
             bundled_path("commands"),
             tmp_path / "state",

@@ -15,8 +15,8 @@ from mailcmd.db.models import InboundMessage
 from mailcmd.dkim import DkimSigner
 from mailcmd.resources import bundled_path
 from mailcmd.smtp.status import Status
-from mailcmd.testing import DOMAIN, Exchange, MailTestClient
-from tests.conftest import ALICE, PASSWORD, fresh_database_url
+from mailcmd.testing import DOMAIN, Exchange, MailTestClient, scratch_database_url
+from tests.conftest import ALICE, PASSWORD
 from tests.dns_stub import dns_stub
 from tests.servers import relay_sink
 from tests.test_authenticity import make_signer
@@ -42,7 +42,7 @@ def mail(
     records = {**key_of(ext_signer), "ext.test": SPF_LOOPBACK, "_dmarc.ext.test": DMARC_REJECT}
     state: Path = tmp_path_factory.mktemp("senders")
     with (
-        fresh_database_url(state / "state") as database_url,
+        scratch_database_url(state / "state") as database_url,
         dns_stub(records) as stub,
         relay_sink() as (_sink, relay_port),
         MailTestClient(
