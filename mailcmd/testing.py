@@ -169,8 +169,9 @@ class MailTestClient:
     def ports(self) -> dict[str, int]:
         """Each listener's name (`submissions`, `mx`, `imaps`, ...) and the port it is bound to.
 
-        The client listens on ports the system picks: the submission ports and the MX
-        port, and any other listener `settings` turns on (`{"imap": {"tls_port": 0}}`).
+        The client listens on ports the system picks: submissions (implicit TLS) and
+        MX, and any other listener `settings` asks port 0 for (`settings={"imap":
+        {"port": "off", "tls_port": 0}}`: a table given replaces the client's own).
         """
         return self._running_server().ports
 
