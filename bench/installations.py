@@ -12,12 +12,11 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import URL, make_url
 
-from bench.processes import ServerProcess
+from bench.processes import ServerProcess, free_port
 from mailcmd.accounts import create_account
 from mailcmd.db.database import Database, open_database
 from mailcmd.db.engine import open_engine
 from mailcmd.db.migrations import upgrade
-from mailcmd.testing import free_port
 from mailcmd.tls import CertificateFiles, development_certificate
 
 DOMAIN = "app.localhost"
@@ -121,7 +120,7 @@ def settings_environment(
             "MAILCMD_DATABASE_URL": url,
             "MAILCMD_SMTP__HOST": "127.0.0.1",
             "MAILCMD_SMTP__SUBMISSION_PORT": str(submission_port),
-            "MAILCMD_SMTP__SMTPS_PORT": "0",
+            "MAILCMD_SMTP__SMTPS_PORT": "off",
             "MAILCMD_SMTP__MX_PORT": str(mx_port),
             "MAILCMD_SMTP__TLS_CERT": str(tls.cert),
             "MAILCMD_SMTP__TLS_KEY": str(tls.key),
@@ -131,8 +130,8 @@ def settings_environment(
             "MAILCMD_WORKER__REPLY_RATE_LIMIT": "1000000000",
             # Several installations run at once: the mailbox server (where this mailcmd
             # has one) would take the same fixed ports in each.
-            "MAILCMD_IMAP__PORT": "0",
-            "MAILCMD_IMAP__TLS_PORT": "0",
+            "MAILCMD_IMAP__PORT": "off",
+            "MAILCMD_IMAP__TLS_PORT": "off",
         }
     )
     return env

@@ -2,7 +2,9 @@
 
 import os
 import queue
+import random
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -118,3 +120,31 @@ def _read_lines(process: subprocess.Popen[str], received: "queue.Queue[str | Non
     for line in process.stdout:
         received.put(line.rstrip("\n"))
     received.put(None)
+
+
+# The runner gives each server its ports before starting it, since its load specs
+# name them; they lie below the kernel's usual ephemeral range (32768 and up),
+# where the client sockets of this and other processes never land between the
+# moment a port is found free and the moment a server binds it.
+BENCH_PORTS = range(20000, 32768)
+# Each process walks the range in an order of its own and never hands a port out
+# twice, so that two servers of one run cannot be given the same port.
+_port_order = random.sample(BENCH_PORTS, len(BENCH_PORTS))
+_port_lock = threading.Lock()
+
+
+def free_port() -> int:
+    """Return a loopback TCP port that is free now, outside the ephemeral range.
+
+    No port is returned twice by one process.
+    """
+    with _port_lock:
+        while _port_order:
+            port = _port_order.pop()
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError(f"every port in {BENCH_PORTS} was handed out or busy")

@@ -5,6 +5,7 @@ password kept in `state_dir/demo-password`, readable by its owner only) and prin
 how to set a mail client up, every time it starts.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -49,14 +50,19 @@ def ensure_demo_account(session: Session, settings: Settings) -> DemoAccount:
     return DemoAccount(login=login, password=password, created=not exists)
 
 
-def demo_lines(settings: Settings, account: DemoAccount, fingerprint: str | None) -> list[str]:
-    """What a person needs to set up Thunderbird (or any mail client) for the demo."""
+def demo_lines(
+    settings: Settings, ports: Mapping[str, int], account: DemoAccount, fingerprint: str | None
+) -> list[str]:
+    """What a person needs to set up Thunderbird (or any mail client) for the demo.
+
+    `ports` are the listeners' ports as bound, by listener name.
+    """
     lines = [
         "",
         "demo account" + (" (made just now)" if account.created else "") + ":",
         f"  address and login: {account.login}",
         f"  password: {account.password}",
-        *(f"  {line}" for line in describe_servers(settings, account.login)),
+        *(f"  {line}" for line in describe_servers(settings, ports, account.login)),
     ]
     if fingerprint is not None:
         lines.append(f"  the certificate is self-signed: accept it if its SHA-256 is {fingerprint}")

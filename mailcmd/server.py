@@ -32,7 +32,7 @@ from mailcmd.processing import Outcome, Processor
 from mailcmd.recipients import RecipientDirectory
 from mailcmd.rendering import Renderer
 from mailcmd.scheduler import Scheduler
-from mailcmd.settings import Settings, SettingsError
+from mailcmd.settings import LISTENER_PORT_KEYS, OFF, Settings, SettingsError
 from mailcmd.smtp.listeners import SmtpListeners, start_smtp
 from mailcmd.tls import CertificateError, CertificateFiles, ServerTls, development_certificate
 from mailcmd.worker import Worker
@@ -141,15 +141,7 @@ class Server:
         )
         self._listeners: SmtpListeners | None = None
         self._imap: ImapListeners | None = None
-        self._autoconfig = (
-            AutoconfigListener(
-                autoconfig_document(settings),
-                settings.autoconfig.host or settings.smtp.host,
-                settings.autoconfig.port,
-            )
-            if receive and settings.autoconfig.port
-            else None
-        )
+        self._autoconfig: AutoconfigListener | None = None
 
     def _processed(self) -> None:
         # A processed message may have filled local mailboxes and queued replies.
@@ -160,13 +152,18 @@ class Server:
 
     @property
     def addresses(self) -> dict[str, str]:
-        """Each listener's name and the `host:port` it listens on."""
+        """Each listener's name and the `host:port` it is bound to (the real port, not 0)."""
         found = self._listeners.addresses() if self._listeners else {}
         if self._imap is not None:
             found.update(self._imap.addresses())
         if self._autoconfig is not None:
             found["autoconfig"] = self._autoconfig.address
         return found
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """Each listener's name and the port it is bound to (the real port, not 0)."""
+        return {name: int(address.rsplit(":", 1)[1]) for name, address in self.addresses.items()}
 
     async def start(self) -> None:
         """Start the worker, the inbound queue writer, and listen on every configured port."""
@@ -196,7 +193,14 @@ class Server:
             self.database,
             self.mailbox_events,
         )
-        if self._autoconfig is not None:
+        autoconfig = self.settings.autoconfig
+        if autoconfig.port is not None:
+            # Made only now: the document names the ports just bound, which 0 leaves open.
+            self._autoconfig = AutoconfigListener(
+                autoconfig_document(self.settings, self.ports),
+                autoconfig.host or self.settings.smtp.host,
+                autoconfig.port,
+            )
             await self._autoconfig.start()
 
     async def stop(self, grace_seconds: float = SHUTDOWN_GRACE_SECONDS) -> None:
@@ -224,7 +228,10 @@ class Server:
 
     def start_up_lines(self) -> list[str]:
         """What an operator needs to see at start-up: addresses, certificate, what runs."""
-        lines = [f"listening: {name} on {address}" for name, address in self.addresses.items()]
+        asked = self.settings.listener_ports()
+        lines = [
+            _listening_line(name, address, asked[name]) for name, address in self.addresses.items()
+        ]
         if self.tls is not None:
             lines += [
                 f"certificate: {self.tls.files.cert}",
@@ -299,6 +306,14 @@ def freeze_start_up_objects() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def _listening_line(name: str, address: str, asked: int | None) -> str:
+    line = f"listening: {name} on {address}"
+    if asked != 0:
+        return line
+    # Said, because a port of 0 turned a listener off before it meant any free port.
+    return f'{line} ({LISTENER_PORT_KEYS[name]} is 0: any free port; "{OFF}" turns it off)'
 
 
 async def _transactions_finished(listeners: SmtpListeners) -> None:

@@ -7,13 +7,15 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     SecretStr,
     ValidationError,
     field_validator,
@@ -41,6 +43,10 @@ GIB = 1024 * MIB
 
 
 DNS_PORT = 53
+MAX_PORT = 65535
+# How a listener's port is turned off in `mailcmd.toml` and `MAILCMD_*` variables,
+# which have no null; in Python it is `None`.
+OFF = "off"
 
 
 class SettingsError(Exception):
@@ -75,15 +81,43 @@ def parse_nameserver(text: str) -> tuple[str, int]:
     return str(address), port
 
 
+def parse_listener_port(value: object) -> int | None:
+    """Return the port a listener setting asks for: a number, 0 for any free port, None for off.
+
+    Takes an int, its digits as text, `None` or `"off"` (in any case). Raises
+    `ValueError` with one line for anything else, `true` and `false` among them.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() == OFF:
+            return None
+        if text.isascii() and text.isdigit():
+            value = int(text)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_PORT:
+        return value
+    raise ValueError(f'not a port: a number up to {MAX_PORT}, 0 for any free port, or "{OFF}"')
+
+
+# A port a server listens on: a number, 0 for one the system picks when it starts,
+# or None for off (written "off", which is also how it is shown).
+ListenerPort = Annotated[
+    int | None,
+    BeforeValidator(parse_listener_port),
+    PlainSerializer(lambda port: OFF if port is None else port),
+]
+
+
 class SmtpSettings(BaseModel):
     """The `[smtp]` table: where the receiver listens and the limits it enforces."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     host: str = "127.0.0.1"
-    submission_port: int = Field(default=8587, ge=0, le=65535)
-    smtps_port: int = Field(default=8465, ge=0, le=65535)
-    mx_port: int = Field(default=0, ge=0, le=65535, description="0 turns the MX port off")
+    submission_port: ListenerPort = Field(default=8587, description="STARTTLS")
+    smtps_port: ListenerPort = Field(default=8465, description="implicit TLS")
+    mx_port: ListenerPort = Field(default=None, description="mail from other servers")
     tls_cert: Path | None = None
     tls_key: Path | None = None
     max_message_size: int = Field(default=25 * MIB, gt=0)
@@ -116,8 +150,8 @@ class ImapSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     host: str | None = Field(default=None, description="default: smtp.host")
-    port: int = Field(default=8143, ge=0, le=65535, description="STARTTLS; 0 turns it off")
-    tls_port: int = Field(default=8993, ge=0, le=65535, description="implicit TLS; 0 is off")
+    port: ListenerPort = Field(default=8143, description="STARTTLS")
+    tls_port: ListenerPort = Field(default=8993, description="implicit TLS")
     max_connections: int = Field(default=1000, gt=0)
     max_line_length: int = Field(default=65536, ge=1024, description="bytes per command line")
     login_timeout: float = Field(default=60.0, gt=0, description="seconds to log in")
@@ -154,7 +188,7 @@ class AutoconfigSettings(BaseModel):
         description="the server name clients connect to; default: smtp.host, or domain",
     )
     host: str | None = Field(default=None, description="address to listen on; default: smtp.host")
-    port: int = Field(default=0, ge=0, le=65535, description="HTTP port; 0 turns it off")
+    port: ListenerPort = Field(default=None, description="HTTP")
 
 
 class AuthSettings(BaseModel):
@@ -246,6 +280,17 @@ class WorkerSettings(BaseModel):
     )
 
 
+# Each listener's name, as start-up lines and logs call it, and the setting of its port.
+LISTENER_PORT_KEYS = {
+    "submission": "smtp.submission_port",
+    "submissions": "smtp.smtps_port",
+    "mx": "smtp.mx_port",
+    "imap": "imap.port",
+    "imaps": "imap.tls_port",
+    "autoconfig": "autoconfig.port",
+}
+
+
 class Settings(BaseSettings):
     """Every setting of a mailcmd installation, validated and with paths made absolute."""
 
@@ -318,6 +363,14 @@ class Settings(BaseSettings):
                 f"unknown time zone {value!r} (an IANA name like Europe/Berlin)"
             ) from None
         return value
+
+    def listener_ports(self) -> dict[str, int | None]:
+        """Each listener's name and the port asked for: None is off, 0 any free port."""
+        ports = {}
+        for name, key in LISTENER_PORT_KEYS.items():
+            table, _, field = key.partition(".")
+            ports[name] = getattr(getattr(self, table), field)
+        return ports
 
     @property
     def zone(self) -> ZoneInfo:

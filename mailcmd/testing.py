@@ -17,9 +17,7 @@ The pytest plugin (`mailcmd.pytest_plugin`) offers it as the `mailcmd_client` fi
 import asyncio
 import contextlib
 import os
-import random
 import smtplib
-import socket
 import ssl
 import threading
 import uuid
@@ -134,13 +132,15 @@ class MailTestClient:
             commands=commands,
             templates=templates or bundled_path("templates"),
             migrations=migrations,
+            # Ports the system picks, read back from the running server: only the ones
+            # the client sends on listen, unless `settings` asks for more.
             smtp={
                 "host": "127.0.0.1",
-                "submission_port": 0,
-                "smtps_port": free_port(),
-                "mx_port": free_port(),
+                "submission_port": None,
+                "smtps_port": 0,
+                "mx_port": 0,
             },
-            **{"imap": {"port": 0, "tls_port": 0}, **dict(settings or {})},
+            **{"imap": {"port": None, "tls_port": None}, **dict(settings or {})},
         )
         self.passwords: dict[str, str] = {}
         self._resolver = resolver or (
@@ -185,6 +185,16 @@ class MailTestClient:
         self._loop.close()
         if self._database is not None:
             self._database.close()
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """Each listener's name (`submissions`, `mx`, `imaps`, ...) and the port it is bound to.
+
+        The client listens on ports the system picks: submissions (implicit TLS) and
+        MX, and any other listener `settings` asks port 0 for (`settings={"imap":
+        {"port": "off", "tls_port": 0}}`: a table given replaces the client's own).
+        """
+        return self._running_server().ports
 
     @property
     def database(self) -> Database:
@@ -257,7 +267,7 @@ class MailTestClient:
         from another server.
         """
         server = self._running_server()
-        port = int(server.addresses["submissions" if login else "mx"].rsplit(":", 1)[1])
+        port = server.ports["submissions" if login else "mx"]
         secret = password if password is not None else self.passwords.get(login, "")
         try:
             code, text = self._submit(port, login or None, secret, sender, to, raw)
@@ -278,7 +288,7 @@ class MailTestClient:
         """
         server = self._running_server()
         assert server.tls is not None
-        port = int(server.addresses["submissions"].rsplit(":", 1)[1])
+        port = server.ports["submissions"]
         context = ssl.create_default_context(cafile=str(server.tls.files.cert))
         with smtplib.SMTP_SSL("127.0.0.1", port, timeout=TIMEOUT, context=context) as client:
             try:
@@ -444,33 +454,6 @@ def _parsed(raw: bytes) -> EmailMessage:
 
 def _only(passwords: Mapping[str, str]) -> str | None:
     return next(iter(passwords)) if len(passwords) == 1 else None
-
-
-# Test servers listen on ports below the kernel's usual ephemeral range (32768 and
-# up), where the client sockets of this and other processes never land between the
-# moment a port is found free and the moment a server binds it.
-TEST_PORTS = range(20000, 32768)
-# Each process walks the range in an order of its own and never hands a port out
-# twice, so that two servers of one test cannot be given the same port.
-_port_order = random.sample(TEST_PORTS, len(TEST_PORTS))
-_port_lock = threading.Lock()
-
-
-def free_port() -> int:
-    """Return a loopback TCP port that is free now, outside the ephemeral range.
-
-    No port is returned twice by one process.
-    """
-    with _port_lock:
-        while _port_order:
-            port = _port_order.pop()
-            with socket.socket() as probe:
-                try:
-                    probe.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError(f"every port in {TEST_PORTS} was handed out or busy")
 
 
 @contextlib.contextmanager

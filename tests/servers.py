@@ -24,7 +24,6 @@ from mailcmd.authenticity import StaticResolver, TxtResolver
 from mailcmd.db.database import open_database
 from mailcmd.server import Server
 from mailcmd.settings import Settings
-from mailcmd.testing import free_port
 
 T = TypeVar("T")
 
@@ -39,9 +38,13 @@ def smtp_settings(
     imap: dict[str, Any] | None = None,
     **smtp: Any,
 ) -> Settings:
-    """Settings for a test server on free loopback ports, with `smtp`, `auth`, `imap` overrides."""
-    ports = {"submission_port": free_port(), "smtps_port": free_port()}
-    imap_ports = {"port": free_port(), "tls_port": free_port()}
+    """Settings for a test server on loopback ports the system picks, with overrides.
+
+    `smtp`, `auth` and `imap` override those tables; `RunningServer.port` tells
+    where each listener ended up.
+    """
+    ports = {"submission_port": 0, "smtps_port": 0}
+    imap_ports = {"port": 0, "tls_port": 0}
     return Settings(
         domain="app.localhost",
         state_dir=state_dir,
@@ -67,8 +70,8 @@ class RunningServer:
         return ssl.create_default_context(cafile=str(self.server.tls.files.cert))
 
     def port(self, name: str) -> int:
-        """Return the port the listener `name` listens on."""
-        return int(self.server.addresses[name].rsplit(":", 1)[1])
+        """Return the port the listener `name` is bound to."""
+        return self.server.ports[name]
 
     def submission(self, starttls: bool = True) -> smtplib.SMTP:
         """Return a client on the submission port, after EHLO (and STARTTLS and EHLO)."""
@@ -138,6 +141,12 @@ class ServeProcess:
         """Send `sig` and return the exit code."""
         self.process.send_signal(sig)
         return self.process.wait(TIMEOUT)
+
+    def port(self, name: str) -> int:
+        """The port the listener `name` is bound to, as its start-up line says."""
+        prefix = f"listening: {name} on "
+        line = next(line for line in self.lines if line.startswith(prefix))
+        return int(line.removeprefix(prefix).split(" ", 1)[0].rsplit(":", 1)[1])
 
     def logged(self) -> str:
         """Everything the process wrote to stderr, once it has exited."""
@@ -211,11 +220,16 @@ def mailcmd_command() -> list[str]:
 def clean_environment(**overrides: str) -> dict[str, str]:
     """The process environment without MAILCMD_ settings, plus `overrides`.
 
-    The IMAP ports are off unless `overrides` turn them on, so that processes never
-    compete for the default ports.
+    Every listener is on a port the system picks (`serve_port` reads which from the
+    start-up lines), and the IMAP ones are off, unless `overrides` say otherwise.
     """
     env = {key: value for key, value in os.environ.items() if not key.startswith("MAILCMD_")}
-    env.update(MAILCMD_IMAP__PORT="0", MAILCMD_IMAP__TLS_PORT="0")
+    env.update(
+        MAILCMD_SMTP__SUBMISSION_PORT="0",
+        MAILCMD_SMTP__SMTPS_PORT="0",
+        MAILCMD_IMAP__PORT="off",
+        MAILCMD_IMAP__TLS_PORT="off",
+    )
     env.update(overrides)
     return env
 
@@ -317,14 +331,22 @@ class Sink:
         return "250 2.0.0 queued"
 
 
+class AnyPortController(Controller):
+    """aiosmtpd's controller on a port the system picks (port 0), which it then knows."""
+
+    def _trigger_server(self) -> None:
+        # The controller greets its own server to see that it runs: on the bound port.
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
 @contextmanager
 def relay_sink() -> Iterator[tuple[Sink, int]]:
     """Run a `Sink` on a free loopback port for the block; yields it and the port."""
     handler = Sink()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller = AnyPortController(handler, hostname="127.0.0.1", port=0)
     controller.start()
     try:
-        yield handler, port
+        yield handler, controller.port
     finally:
         controller.stop()

@@ -1,7 +1,6 @@
 """The benchmark's parts work (never how fast: benchmarks are not timed assertions)."""
 
-import os
-import sys
+import socket
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -13,22 +12,17 @@ from bench.load import LoadSpec, generate
 from bench.matrix import KB, Budget, Load, spec_for
 from bench.processes import ServerProcess
 from bench.report import Measurement, percentile, summarise, table
-from mailcmd.testing import free_port
 
 
 @pytest.fixture
 def floor(tmp_path: Path) -> Iterator[int]:
     """The raw aiosmtpd floor on a free port, with STARTTLS; yields the port."""
-    tls = installations.certificate(tmp_path / "tls")
-    port = free_port()
-    command = [sys.executable, "-m", "bench.floor", "--port", str(port)]
-    command += ["--cert", str(tls.cert), "--key", str(tls.key)]
-    server = ServerProcess("floor", command, dict(os.environ), tmp_path / "floor.log")
-    server.start()
+    system = installations.floor(tmp_path, installations.certificate(tmp_path / "tls"))
+    system.server.start()
     try:
-        yield port
+        yield system.plain_port
     finally:
-        server.stop()
+        system.server.stop()
 
 
 @pytest.mark.slow
@@ -68,9 +62,13 @@ def test_a_mailcmd_installation_starts_and_takes_the_load(tmp_path: Path, work: 
 
 
 def test_load_against_nothing_ends_with_errors_not_a_hang() -> None:
-    spec = LoadSpec(host="127.0.0.1", port=free_port(), messages=2, timeout=2.0, max_seconds=5.0)
+    # A port held without listening: every connection to it is refused.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        spec = LoadSpec(host="127.0.0.1", port=port, messages=2, timeout=2.0, max_seconds=5.0)
 
-    result = generate(spec)
+        result = generate(spec)
 
     assert result.accepted == 0
     assert result.errors >= 1

@@ -15,19 +15,13 @@ from tests.servers import (
     TIMEOUT,
     RawClient,
     clean_environment,
-    free_port,
     mailcmd_command,
     serve_process,
 )
 
 
 def demo_environment() -> dict[str, str]:
-    return clean_environment(
-        MAILCMD_SMTP__SUBMISSION_PORT=str(free_port()),
-        MAILCMD_SMTP__SMTPS_PORT=str(free_port()),
-        MAILCMD_IMAP__PORT=str(free_port()),
-        MAILCMD_IMAP__TLS_PORT=str(free_port()),
-    )
+    return clean_environment(MAILCMD_IMAP__PORT="0", MAILCMD_IMAP__TLS_PORT="0")
 
 
 def printed(lines: list[str], prefix: str) -> str:
@@ -99,6 +93,24 @@ def test_autoconfig_describes_the_servers_a_client_needs(cli: Cli) -> None:
     ]
 
 
+def test_autoconfig_refuses_a_port_only_the_running_server_knows(cli: Cli) -> None:
+    result = Cli(env={**cli.env, "MAILCMD_IMAP__TLS_PORT": "0"})("autoconfig")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "mailcmd: imap.tls_port: 0 (any free port) is known only once the server runs;"
+        " set a fixed port to print the document\n"
+    )
+
+
+def test_autoconfig_leaves_out_the_ports_that_are_off(cli: Cli) -> None:
+    off = Cli(env={**cli.env, "MAILCMD_IMAP__PORT": "off", "MAILCMD_SMTP__SUBMISSION_PORT": "off"})
+
+    document = autoconfig_xml(off)
+
+    assert [port.text for port in document.iter("port")] == ["8993", "8465"]
+
+
 def http(port: int, request: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as connection:
         connection.sendall(request)
@@ -109,10 +121,11 @@ def http(port: int, request: bytes) -> bytes:
 
 
 def test_the_autoconfig_listener_serves_the_document_and_nothing_else(tmp_path: Path) -> None:
-    port = free_port()
-    env = {**demo_environment(), "MAILCMD_AUTOCONFIG__PORT": str(port)}
-    expected = Cli(env=env)("autoconfig").stdout.encode()
+    env = {**demo_environment(), "MAILCMD_AUTOCONFIG__PORT": "0"}
     with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=env) as served:
+        port = served.port("autoconfig")
+        listeners = ("imaps", "imap", "submissions", "submission")
+        bound = [str(served.port(name)) for name in listeners]
         answers = {
             path: http(
                 port,
@@ -126,14 +139,17 @@ def test_the_autoconfig_listener_serves_the_document_and_nothing_else(tmp_path: 
         huge = http(port, b"GET /mail/config-v1.1.xml HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n")
         silent = RawClient(port)  # connects and says nothing: the listener must not wait forever
         silent.close()
-        assert f"listening: autoconfig on 127.0.0.1:{port}" in served.lines
         assert served.stop(signal.SIGTERM) == 0
 
+    bodies = []
     for answer in answers.values():
         head, _, body = answer.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200 OK")
         assert b"Content-Type: text/xml" in head
-        assert body == expected
+        bodies.append(body)
+    assert bodies[0] == bodies[1]
+    document = ElementTree.fromstring(bodies[0])  # noqa: S314 - mailcmd's own output
+    assert [port.text for port in document.iter("port")] == bound
     assert missing.startswith(b"HTTP/1.1 404")
     assert posted.startswith(b"HTTP/1.1 405")
     assert garbage.startswith(b"HTTP/1.1 400")

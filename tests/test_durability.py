@@ -7,7 +7,8 @@ import socket
 import ssl
 import threading
 import time
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,6 @@ from tests.servers import (
     RawClient,
     ServeProcess,
     clean_environment,
-    free_port,
     mailcmd_command,
     serve_process,
 )
@@ -40,12 +40,11 @@ QUEUED = re.compile(re.escape(str(Status.QUEUED)).replace(re.escape("{queue_id}"
 
 @dataclass
 class Installation:
-    """One mailcmd installation on disk: its database, state folder and ports."""
+    """One mailcmd installation on disk: its database, state folder, and its running server."""
 
     folder: Path
     env: dict[str, str]
-    submission: int
-    smtps: int
+    served: ServeProcess | None = None
 
     @property
     def tls_context(self) -> ssl.SSLContext:
@@ -53,22 +52,27 @@ class Installation:
         cert = Path(self.env["MAILCMD_STATE_DIR"]) / "tls" / "dev-cert.pem"
         return ssl.create_default_context(cafile=str(cert))
 
-    def serve(self) -> AbstractContextManager[ServeProcess]:
+    @contextmanager
+    def serve(self) -> Iterator[ServeProcess]:
         """`mailcmd serve` on this installation, running until the block ends."""
-        return serve_process([*mailcmd_command(), "serve"], cwd=self.folder, env=self.env)
+        with serve_process([*mailcmd_command(), "serve"], cwd=self.folder, env=self.env) as served:
+            self.served = served
+            yield served
+
+    def port(self, name: str) -> int:
+        """The port the listener `name` of the server started last is bound to."""
+        assert self.served is not None, "the installation was never served"
+        return self.served.port(name)
 
 
 @pytest.fixture
 def installation(accounts: Cli, tmp_path: Path) -> Installation:
     """An upgraded database holding alice, and the settings `mailcmd serve` will read."""
-    submission, smtps = free_port(), free_port()
     env = clean_environment(
         MAILCMD_DATABASE_URL=accounts.env["MAILCMD_DATABASE_URL"],
         MAILCMD_STATE_DIR=accounts.env["MAILCMD_STATE_DIR"],
-        MAILCMD_SMTP__SUBMISSION_PORT=str(submission),
-        MAILCMD_SMTP__SMTPS_PORT=str(smtps),
     )
-    return Installation(folder=tmp_path, env=env, submission=submission, smtps=smtps)
+    return Installation(folder=tmp_path, env=env)
 
 
 def queue_id(reply: str) -> int | None:
@@ -123,9 +127,12 @@ def connect(installation: Installation, implicit_tls: bool) -> smtplib.SMTP:
     """A client on the submissions port, or on the submission port after STARTTLS."""
     if implicit_tls:
         return smtplib.SMTP_SSL(
-            "127.0.0.1", installation.smtps, timeout=TIMEOUT, context=installation.tls_context
+            "127.0.0.1",
+            installation.port("submissions"),
+            timeout=TIMEOUT,
+            context=installation.tls_context,
         )
-    smtp = smtplib.SMTP("127.0.0.1", installation.submission, timeout=TIMEOUT)
+    smtp = smtplib.SMTP("127.0.0.1", installation.port("submission"), timeout=TIMEOUT)
     smtp.starttls(context=installation.tls_context)
     return smtp
 
@@ -212,7 +219,7 @@ def test_every_acknowledged_message_survives_sigkill(installation: Installation)
 
 def logged_in_client(installation: Installation) -> RawClient:
     """A raw client on the submission port after STARTTLS and AUTH as alice."""
-    client = RawClient(installation.submission)
+    client = RawClient(installation.port("submission"))
     assert client.reply().startswith("220 ")
     assert client.command("EHLO client.test").startswith("250")
     assert client.command("STARTTLS").startswith("220 ")
@@ -262,7 +269,7 @@ def test_transaction_in_flight_at_sigterm_finishes_then_the_connection_closes(
         client.send(head)
 
         served.process.send_signal(signal.SIGTERM)
-        wait_until_refused(installation.submission)
+        wait_until_refused(installation.port("submission"))
         client.send(tail + b".\r\n")
         queued = client.reply()
         closing = client.reply()
@@ -283,10 +290,12 @@ def test_idle_clients_at_sigterm_hear_421_and_are_disconnected(
     installation: Installation,
 ) -> None:
     with installation.serve() as served:
-        submission = RawClient(installation.submission)
+        submission = RawClient(installation.port("submission"))
         assert submission.reply().startswith("220 ")
         assert submission.command("EHLO client.test").startswith("250")
-        submissions = RawClient(installation.smtps, tls_context=installation.tls_context)
+        submissions = RawClient(
+            installation.port("submissions"), tls_context=installation.tls_context
+        )
         assert submissions.reply().startswith("220 ")
         assert submissions.command("EHLO client.test").startswith("250")
 

@@ -100,12 +100,18 @@ def test_capability_noop_id_namespace_logout(imap_connect: Connect) -> None:
 def test_start_up_lines_name_both_imap_ports(imap_server: RunningServer) -> None:
     lines = imap_server.server.start_up_lines()
 
-    assert f"listening: imap on 127.0.0.1:{imap_server.port('imap')}" in lines
-    assert f"listening: imaps on 127.0.0.1:{imap_server.port('imaps')}" in lines
+    assert (
+        f"listening: imap on 127.0.0.1:{imap_server.port('imap')}"
+        ' (imap.port is 0: any free port; "off" turns it off)'
+    ) in lines
+    assert (
+        f"listening: imaps on 127.0.0.1:{imap_server.port('imaps')}"
+        ' (imap.tls_port is 0: any free port; "off" turns it off)'
+    ) in lines
 
 
-def test_a_port_of_zero_is_off(start_server: StartServer) -> None:
-    server = start_server(imap={"port": 0})
+def test_a_port_set_off_does_not_listen(start_server: StartServer) -> None:
+    server = start_server(imap={"port": "off"})
 
     assert "imap" not in server.server.addresses
     assert "imaps" in server.server.addresses

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import TIMEOUT, clean_environment, free_port, serve_process
+from tests.servers import TIMEOUT, clean_environment, serve_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,16 +82,11 @@ def test_help_and_db_upgrade_work_from_an_empty_folder(
 
 
 def test_serve_works_from_an_empty_folder(installed: InstalledWheel, tmp_path: Path) -> None:
-    submission = free_port()
-    env = clean_environment(
-        PYTHONPATH=str(installed.site),
-        MAILCMD_SMTP__SUBMISSION_PORT=str(submission),
-        MAILCMD_SMTP__SMTPS_PORT=str(free_port()),
-    )
+    env = clean_environment(PYTHONPATH=str(installed.site))
     command = [str(installed.site / "bin" / "mailcmd"), "serve"]
 
     with serve_process(command, cwd=tmp_path, env=env) as served:
-        with smtplib.SMTP("127.0.0.1", submission, timeout=TIMEOUT) as client:
+        with smtplib.SMTP("127.0.0.1", served.port("submission"), timeout=TIMEOUT) as client:
             assert client.ehlo("client.test")[0] == 250
         assert served.stop() == 0
 

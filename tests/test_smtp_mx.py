@@ -13,13 +13,13 @@ from mailcmd.dkim import generate_key, load_signer
 from mailcmd.settings import Settings
 from mailcmd.smtp.status import Status
 from tests.conftest import ALICE, PASSWORD, Cli, StartServer
-from tests.servers import RawClient, RunningServer, free_port, running_server, smtp_settings
+from tests.servers import RawClient, RunningServer, running_server, smtp_settings
 from tests.test_smtp_submission import stored_messages
 
 
 @pytest.fixture
 def server(start_server: StartServer) -> RunningServer:
-    return start_server(mx_port=free_port())
+    return start_server(mx_port=0)
 
 
 @pytest.fixture
@@ -164,7 +164,7 @@ def test_mx_records_the_authentication_results_and_drops_forged_ones(
     mail["Subject"] = "hello"
     mail.set_content("Hi Alice")
     signed = signer.sign(forged + mail.as_bytes(policy=SMTP))
-    settings = smtp_settings(tmp_path / "state", database_url, mx_port=free_port())
+    settings = smtp_settings(tmp_path / "state", database_url, mx_port=0)
 
     with running_server(settings, resolver=resolver) as server:
         client = RawClient(server.port("mx"))

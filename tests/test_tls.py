@@ -21,7 +21,6 @@ from tests.servers import (
     RawClient,
     ServeProcess,
     clean_environment,
-    free_port,
     mailcmd_command,
     running_server,
     serve_process,
@@ -186,14 +185,9 @@ def test_development_certificate_stays_the_same_across_restarts(
 @contextlib.contextmanager
 def serving(tmp_path: Path, **env: str) -> Iterator[tuple[ServeProcess, dict[str, int]]]:
     """`mailcmd serve` in `tmp_path` on free ports with `env` settings, and those ports."""
-    ports = {"submission": free_port(), "submissions": free_port()}
-    environment = clean_environment(
-        MAILCMD_SMTP__SUBMISSION_PORT=str(ports["submission"]),
-        MAILCMD_SMTP__SMTPS_PORT=str(ports["submissions"]),
-        **env,
-    )
+    environment = clean_environment(**env)
     with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=environment) as served:
-        yield served, ports
+        yield served, {name: served.port(name) for name in LISTENERS}
 
 
 def configured(cert: Path, key: Path) -> dict[str, str]:
@@ -404,11 +398,7 @@ def test_sighup_with_broken_files_keeps_serving_the_old_certificate(
 
 def run_serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """Run `mailcmd serve` in `tmp_path` with `env` settings, expecting it to exit by itself."""
-    environment = clean_environment(
-        MAILCMD_SMTP__SUBMISSION_PORT=str(free_port()),
-        MAILCMD_SMTP__SMTPS_PORT=str(free_port()),
-        **env,
-    )
+    environment = clean_environment(**env)
     return subprocess.run(
         [*mailcmd_command(), "serve"],
         cwd=tmp_path,

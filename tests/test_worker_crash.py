@@ -13,7 +13,6 @@ from tests.conftest import ALICE, LAB_COMMANDS, LAB_NOTES, LAB_TEMPLATES, PASSWO
 from tests.servers import (
     TIMEOUT,
     clean_environment,
-    free_port,
     mailcmd_command,
     serve_process,
     wait_until,
@@ -26,11 +25,9 @@ def test_killed_worker_leaves_nothing_and_the_message_is_done_once(
     engine = open_engine(database_url)
     LAB_NOTES.create(engine)
     marker = tmp_path / "go-on"
-    port = free_port()
     env = _lab_environment(
         database_url,
         tmp_path,
-        port,
         MAILCMD_WORKER__HANDLER_TIMEOUT="2",
         MAILCMD_WORKER__POLL_SECONDS="0.1",
     )
@@ -38,6 +35,7 @@ def test_killed_worker_leaves_nothing_and_the_message_is_done_once(
         with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=env) as first:
             cert = tmp_path / "state" / "tls" / "dev-cert.pem"
             context = ssl.create_default_context(cafile=str(cert))
+            port = first.port("submissions")
             with smtplib.SMTP_SSL("127.0.0.1", port, timeout=TIMEOUT, context=context) as client:
                 client.login(ALICE, PASSWORD)
                 client.sendmail(
@@ -62,15 +60,14 @@ def test_killed_worker_leaves_nothing_and_the_message_is_done_once(
         engine.dispose()
 
 
-def _lab_environment(database_url: str, tmp_path: Path, port: int, **more: str) -> dict[str, str]:
-    """`mailcmd serve` of the lab app, logins on implicit TLS at `port`, and `more` settings."""
+def _lab_environment(database_url: str, tmp_path: Path, **more: str) -> dict[str, str]:
+    """`mailcmd serve` of the lab app, logins on implicit TLS only, and `more` settings."""
     return clean_environment(
         MAILCMD_DATABASE_URL=database_url,
         MAILCMD_STATE_DIR=str(tmp_path / "state"),
         MAILCMD_COMMANDS=str(LAB_COMMANDS),
         MAILCMD_TEMPLATES=str(LAB_TEMPLATES),
-        MAILCMD_SMTP__SUBMISSION_PORT="0",
-        MAILCMD_SMTP__SMTPS_PORT=str(port),
+        MAILCMD_SMTP__SUBMISSION_PORT="off",
         **more,
     )
 
@@ -90,13 +87,14 @@ def test_a_stopped_server_hands_back_the_messages_it_claimed_but_never_started(
 ) -> None:
     engine = open_engine(database_url)
     LAB_NOTES.create(engine)
-    port = free_port()
-    env = _lab_environment(database_url, tmp_path, port, MAILCMD_WORKER__CONCURRENCY="1")
+    env = _lab_environment(database_url, tmp_path, MAILCMD_WORKER__CONCURRENCY="1")
     try:
         # Queued while no worker runs, so that the worker finds them all at once.
-        with serve_process([*mailcmd_command(), "serve", "--no-worker"], cwd=tmp_path, env=env):
+        command = [*mailcmd_command(), "serve", "--no-worker"]
+        with serve_process(command, cwd=tmp_path, env=env) as front:
             cert = tmp_path / "state" / "tls" / "dev-cert.pem"
             context = ssl.create_default_context(cafile=str(cert))
+            port = front.port("submissions")
             with smtplib.SMTP_SSL("127.0.0.1", port, timeout=TIMEOUT, context=context) as client:
                 client.login(ALICE, PASSWORD)
                 for _ in range(3):

@@ -12,7 +12,6 @@ from tests.conftest import ALICE, PASSWORD, Cli
 from tests.servers import (
     TIMEOUT,
     clean_environment,
-    free_port,
     mailcmd_command,
     serve_process,
     wait_until,
@@ -22,12 +21,10 @@ from tests.servers import (
 def test_serve_without_worker_and_a_worker_process_answer_mail(
     accounts: Cli, database_url: str, tmp_path: Path
 ) -> None:
-    port = free_port()
     env = clean_environment(
         MAILCMD_DATABASE_URL=database_url,
         MAILCMD_STATE_DIR=str(tmp_path / "state"),
-        MAILCMD_SMTP__SUBMISSION_PORT="0",
-        MAILCMD_SMTP__SMTPS_PORT=str(port),
+        MAILCMD_SMTP__SUBMISSION_PORT="off",
         # On PostgreSQL the worker must wake on NOTIFY: its polling is too slow to
         # answer within the test's time; on SQLite polling is all there is.
         MAILCMD_WORKER__POLL_SECONDS="0.2" if is_sqlite(database_url) else "600",
@@ -42,6 +39,7 @@ def test_serve_without_worker_and_a_worker_process_answer_mail(
         assert not [line for line in worker.lines if line.startswith("listening")]
         cert = tmp_path / "state" / "tls" / "dev-cert.pem"
         context = ssl.create_default_context(cafile=str(cert))
+        port = front.port("submissions")
         with smtplib.SMTP_SSL("127.0.0.1", port, timeout=TIMEOUT, context=context) as client:
             client.login(ALICE, PASSWORD)
             client.sendmail(ALICE, ["tasks@app.localhost"], b"Subject: add Buy milk\r\n\r\n")

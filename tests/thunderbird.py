@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mailcmd.testing import free_port
 from tests.marionette import Marionette
 from tests.servers import TIMEOUT
 
@@ -41,7 +40,7 @@ class MailAccount:
     host: str = "127.0.0.1"
 
 
-def profile_preferences(account: MailAccount, marionette_port: int) -> dict[str, Any]:
+def profile_preferences(account: MailAccount) -> dict[str, Any]:
     """The `user.js` of a fresh profile: `account` set up, first-run questions answered.
 
     Thunderbird starts offline, so that it connects only once the test has stored the
@@ -50,7 +49,8 @@ def profile_preferences(account: MailAccount, marionette_port: int) -> dict[str,
     IDLE can bring new mail within a test.
     """
     return {
-        "marionette.port": marionette_port,
+        # Any free port: Marionette writes the one it took to MarionetteActivePort.
+        "marionette.port": 0,
         "offline.startup_state": 3,  # start offline
         "offline.autoDetect": False,
         "mail.shell.checkDefaultClient": False,
@@ -173,8 +173,7 @@ def running_thunderbird(account: MailAccount) -> Iterator[Thunderbird]:
     """Start Thunderbird on a fresh profile holding `account`; kill it and the profile after."""
     assert THUNDERBIRD is not None
     profile = Path(tempfile.mkdtemp(prefix="mailcmd-thunderbird-"))
-    port = free_port()
-    (profile / "user.js").write_text(user_js(profile_preferences(account, port)))
+    (profile / "user.js").write_text(user_js(profile_preferences(account)))
     log = (profile / "thunderbird.log").open("wb")
     process = subprocess.Popen(
         [
@@ -195,7 +194,7 @@ def running_thunderbird(account: MailAccount) -> Iterator[Thunderbird]:
     )
     marionette = None
     try:
-        marionette = _connect(port, process)
+        marionette = _connect(profile, process)
         yield Thunderbird(marionette, account)
     finally:
         if marionette is not None:
@@ -207,14 +206,15 @@ def running_thunderbird(account: MailAccount) -> Iterator[Thunderbird]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def _connect(port: int, process: subprocess.Popen[bytes]) -> Marionette:
+def _connect(profile: Path, process: subprocess.Popen[bytes]) -> Marionette:
     deadline = time.monotonic() + STARTUP_SECONDS
+    active_port = profile / "MarionetteActivePort"
     while True:
         if process.poll() is not None:
             raise AssertionError(f"Thunderbird exited at start with {process.returncode}")
         try:
-            return Marionette(port)
-        except OSError:
+            return Marionette(int(active_port.read_text()))
+        except (OSError, ValueError):
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"Thunderbird's Marionette did not listen in {STARTUP_SECONDS:g} s"

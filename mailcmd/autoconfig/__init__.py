@@ -7,6 +7,7 @@ writes them in the format Thunderbird (and other clients) fetch from
 
 from mailcmd.autoconfig.document import (
     AUTOCONFIG_PATHS,
+    CLIENT_LISTENERS,
     ClientServer,
     autoconfig_document,
     client_hostname,
@@ -17,6 +18,7 @@ from mailcmd.autoconfig.listener import AutoconfigListener
 
 __all__ = [
     "AUTOCONFIG_PATHS",
+    "CLIENT_LISTENERS",
     "AutoconfigListener",
     "ClientServer",
     "autoconfig_document",

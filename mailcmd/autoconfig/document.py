@@ -1,5 +1,6 @@
 """The servers a mail client uses, and the autoconfig document that describes them."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 from xml.sax.saxutils import escape
@@ -29,22 +30,33 @@ def client_hostname(settings: Settings) -> str:
     return settings.domain if host in _WILDCARD_HOSTS else host
 
 
-def client_servers(settings: Settings) -> list[ClientServer]:
-    """The incoming (IMAP) and outgoing (SMTP) servers, implicit TLS first; ports 0 left out."""
+# The listeners a mail client is told about, implicit TLS first, as protocol and security.
+CLIENT_LISTENERS: dict[str, tuple[Literal["IMAP", "SMTP"], Literal["SSL/TLS", "STARTTLS"]]] = {
+    "imaps": ("IMAP", "SSL/TLS"),
+    "imap": ("IMAP", "STARTTLS"),
+    "submissions": ("SMTP", "SSL/TLS"),
+    "submission": ("SMTP", "STARTTLS"),
+}
+
+
+def client_servers(settings: Settings, ports: Mapping[str, int]) -> list[ClientServer]:
+    """The incoming (IMAP) and outgoing (SMTP) servers on `ports`, implicit TLS first.
+
+    `ports` holds the listeners' ports by name, as bound; listeners it lacks are
+    left out.
+    """
     hostname = client_hostname(settings)
-    candidates: list[ClientServer] = [
-        ClientServer("IMAP", hostname, settings.imap.tls_port, "SSL/TLS"),
-        ClientServer("IMAP", hostname, settings.imap.port, "STARTTLS"),
-        ClientServer("SMTP", hostname, settings.smtp.smtps_port, "SSL/TLS"),
-        ClientServer("SMTP", hostname, settings.smtp.submission_port, "STARTTLS"),
+    return [
+        ClientServer(protocol, hostname, ports[name], security)
+        for name, (protocol, security) in CLIENT_LISTENERS.items()
+        if name in ports
     ]
-    return [server for server in candidates if server.port]
 
 
-def describe_servers(settings: Settings, login: str) -> list[str]:
-    """The servers as lines for a person setting up a mail client by hand."""
+def describe_servers(settings: Settings, ports: Mapping[str, int], login: str) -> list[str]:
+    """The servers on `ports` as lines for a person setting up a mail client by hand."""
     lines = []
-    for server in client_servers(settings):
+    for server in client_servers(settings, ports):
         direction = "incoming" if server.protocol == "IMAP" else "outgoing"
         lines.append(
             f"{direction} {server.protocol}: {server.hostname} port {server.port},"
@@ -53,11 +65,11 @@ def describe_servers(settings: Settings, login: str) -> list[str]:
     return lines
 
 
-def autoconfig_document(settings: Settings) -> str:
-    """Thunderbird's autoconfig XML (clientConfig version 1.1) for the domain's addresses."""
+def autoconfig_document(settings: Settings, ports: Mapping[str, int]) -> str:
+    """Thunderbird's autoconfig XML (clientConfig version 1.1) for the servers on `ports`."""
     domain = escape(settings.domain)
     servers = []
-    for server in client_servers(settings):
+    for server in client_servers(settings, ports):
         element = "incomingServer" if server.protocol == "IMAP" else "outgoingServer"
         socket_type = "SSL" if server.security == "SSL/TLS" else "STARTTLS"
         servers.append(

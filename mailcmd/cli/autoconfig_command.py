@@ -2,10 +2,25 @@
 
 import typer
 
-from mailcmd.autoconfig import autoconfig_document
-from mailcmd.cli.state import cli_state
+from mailcmd.autoconfig import CLIENT_LISTENERS, autoconfig_document
+from mailcmd.cli.state import RefusedError, cli_state
+from mailcmd.settings import LISTENER_PORT_KEYS
 
 
 def autoconfig(ctx: typer.Context) -> None:
-    """Print Thunderbird's autoconfig XML for this server (serve it at autoconfig.<domain>)."""
-    typer.echo(autoconfig_document(cli_state(ctx).settings), nl=False)
+    """Print Thunderbird's autoconfig XML for this server (serve it at autoconfig.<domain>).
+
+    Refuses when a port the document names is 0: that one is known only once
+    `mailcmd serve` has bound it (its autoconfig listener serves the document then).
+    """
+    settings = cli_state(ctx).settings
+    ports = {name: port for name, port in settings.listener_ports().items() if port is not None}
+    picked_at_start = [
+        LISTENER_PORT_KEYS[name] for name in CLIENT_LISTENERS if ports.get(name) == 0
+    ]
+    if picked_at_start:
+        raise RefusedError(
+            f"{', '.join(picked_at_start)}: 0 (any free port) is known only once the server"
+            " runs; set a fixed port to print the document"
+        )
+    typer.echo(autoconfig_document(settings, ports), nl=False)

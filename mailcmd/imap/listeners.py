@@ -98,7 +98,7 @@ async def start_imap(
     database: Database,
     events: MailboxEvents,
 ) -> ImapListeners:
-    """Start listening on every configured IMAP port (a port of 0 is off)."""
+    """Start listening on every IMAP port that is not off (on a free one where it is 0)."""
     imap = settings.imap
     context = ServerContext(
         settings=imap,
@@ -110,9 +110,10 @@ async def start_imap(
     )
     listeners = ImapListeners(context=context, budget=LiteralBudget(imap.max_literal_memory))
     host = imap.host or settings.smtp.host
-    ports = (("imap", imap.port, None), ("imaps", imap.tls_port, tls.context))
-    for name, port, context_for_port in ports:
-        if not port:
+    ports = settings.listener_ports()
+    for name, context_for_port in (("imap", None), ("imaps", tls.context)):
+        port = ports[name]
+        if port is None:
             continue
         listeners.servers[name] = await asyncio.start_server(
             listeners.handle,

@@ -79,11 +79,11 @@ async def start_smtp(
     inbound: InboundQueue,
     resolver: TxtResolver | None = None,
 ) -> SmtpListeners:
-    """Start listening on every configured SMTP port (a port of 0 is off)."""
+    """Start listening on every SMTP port that is not off (on a free one where it is 0)."""
     quiet_engine_logs()
     smtp = settings.smtp
     listeners = SmtpListeners(connections=ConnectionCounter(smtp.max_connections))
-    if smtp.mx_port and resolver is not None:
+    if smtp.mx_port is not None and resolver is not None:
         listeners.judge = Judge(
             resolver,
             JudgeLimits(
@@ -93,13 +93,10 @@ async def start_smtp(
             ),
         )
     loop = asyncio.get_running_loop()
-    ports = (
-        ("submission", smtp.submission_port, True),
-        ("submissions", smtp.smtps_port, True),
-        ("mx", smtp.mx_port, False),
-    )
-    for name, port, submission in ports:
-        if not port:
+    ports = settings.listener_ports()
+    for name, submission in (("submission", True), ("submissions", True), ("mx", False)):
+        port = ports[name]
+        if port is None:
             continue
         handler = ReceiverHandler(
             ListenerPolicy(

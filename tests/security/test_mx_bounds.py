@@ -19,7 +19,6 @@ from tests.servers import (
     RawClient,
     ServeProcess,
     clean_environment,
-    free_port,
     mailcmd_command,
     running_server,
     serve_process,
@@ -75,7 +74,7 @@ def test_mail_whose_dns_never_answers_holds_up_no_logged_in_user(
     settings = smtp_settings(
         tmp_path / "state",
         database_url,
-        mx_port=free_port(),
+        mx_port=0,
         mx_check_seconds=CHECK_SECONDS,
         mx_checks_per_client=CHECKS_PER_CLIENT,
     )
@@ -134,21 +133,18 @@ def memory(pid: int) -> dict[str, int]:
 @pytest.fixture
 def mx_process(accounts: Cli, tmp_path: Path) -> Iterator[tuple[ServeProcess, int]]:
     """`mailcmd serve --no-worker` with the MX port on; yields it and the port."""
-    mx = free_port()
     env = clean_environment(
         MAILCMD_DATABASE_URL=accounts.env["MAILCMD_DATABASE_URL"],
         MAILCMD_STATE_DIR=accounts.env["MAILCMD_STATE_DIR"],
         MAILCMD_DOMAIN="app.localhost",
-        MAILCMD_SMTP__SUBMISSION_PORT=str(free_port()),
-        MAILCMD_SMTP__SMTPS_PORT=str(free_port()),
-        MAILCMD_SMTP__MX_PORT=str(mx),
+        MAILCMD_SMTP__MX_PORT="0",
         MAILCMD_SMTP__MAX_MESSAGE_SIZE=str(MAX_MESSAGE_SIZE),
     )
     with dns_stub({}) as stub:
         env["MAILCMD_DNS_RESOLVER"] = stub.address
         command = [*mailcmd_command(), "serve", "--no-worker"]
         with serve_process(command, cwd=tmp_path, env=env) as served:
-            yield served, mx
+            yield served, served.port("mx")
 
 
 def big_mail() -> bytes:

@@ -26,7 +26,7 @@ from mailcmd.db.types import utc_now
 from mailcmd.delivery import NO_RELAY, NO_RELAY_IN_TIME
 from mailcmd.external_addresses import add_external_address, confirm_external_address
 from mailcmd.resources import bundled_path
-from mailcmd.testing import DOMAIN, MailTestClient, free_port, scratch_database_url
+from mailcmd.testing import DOMAIN, MailTestClient, scratch_database_url
 from tests.conftest import ALICE, PASSWORD, Cli
 from tests.servers import TIMEOUT, Sink, relay_sink, wait_until
 
@@ -65,7 +65,7 @@ def server(relayed: tuple[Sink, int], state: Path, database_url: str) -> Iterato
         database_url=database_url,
         settings={
             "auth": {"cache_seconds": 0, "failure_delay": 0},
-            "imap": {"port": 0, "tls_port": free_port()},
+            "imap": {"port": None, "tls_port": 0},
             "relay": {
                 "host": "127.0.0.1",
                 "port": relayed[1],
@@ -140,7 +140,7 @@ def inbox_of_alice(server: MailTestClient) -> list[bytes]:
     """Every message in alice's INBOX, fetched over IMAP with implicit TLS."""
     cert = server.settings.state_dir / "tls" / "dev-cert.pem"
     context = ssl.create_default_context(cafile=str(cert))
-    port = server.settings.imap.tls_port
+    port = server.ports["imaps"]
     with imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=context, timeout=TIMEOUT) as client:
         client.login(ALICE, PASSWORD)
         client.select("INBOX", readonly=True)

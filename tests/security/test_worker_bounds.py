@@ -118,7 +118,7 @@ def submit_without_waiting(client: MailTestClient, subject: str) -> None:
     """
     cert = client.settings.state_dir / "tls" / "dev-cert.pem"
     context = ssl.create_default_context(cafile=str(cert))
-    port = client.settings.smtp.smtps_port
+    port = client.ports["submissions"]
     with smtplib.SMTP_SSL("127.0.0.1", port, timeout=TIMEOUT, context=context) as smtp:
         smtp.login(ALICE, PASSWORD)
         smtp.sendmail(ALICE, [LAB], f"From: {ALICE}\r\nTo: {LAB}\r\nSubject: {subject}\r\n\r\n")
