@@ -5,7 +5,7 @@ password kept in `state_dir/demo-password`, readable by its owner only) and prin
 how to set a mail client up, every time it starts.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -51,11 +51,17 @@ def ensure_demo_account(session: Session, settings: Settings) -> DemoAccount:
 
 
 def demo_lines(
-    settings: Settings, ports: Mapping[str, int], account: DemoAccount, fingerprint: str | None
+    settings: Settings,
+    ports: Mapping[str, int],
+    account: DemoAccount,
+    fingerprint: str | None,
+    mailboxes: Iterable[str],
 ) -> list[str]:
-    """What a person needs to set up Thunderbird (or any mail client) for the demo.
+    """What a person needs to set up Thunderbird (or any mail client) for the demo, and
+    where to write then.
 
-    `ports` are the listeners' ports as bound, by listener name.
+    `ports` are the listeners' ports as bound, by listener name; `mailboxes` are the
+    ones the app answers at.
     """
     lines = [
         "",
@@ -66,8 +72,9 @@ def demo_lines(
     ]
     if fingerprint is not None:
         lines.append(f"  the certificate is self-signed: accept it if its SHA-256 is {fingerprint}")
+    addresses = ", ".join(f"{mailbox}@{settings.domain}" for mailbox in sorted(mailboxes))
     lines += [
-        f'  then write to tasks@{settings.domain} with the subject "add Buy milk",',
-        f'  or "help" to help@{settings.domain}',
+        f"  then write to the app at {addresses}, a command in the subject;",
+        f'  "help" there, or to help@{settings.domain}, lists the commands',
     ]
     return lines
