@@ -23,6 +23,10 @@ from tests.servers import RunningServer, Sink, relay_sink, running_server, smtp_
 # The mailbox server's fixtures (`server`, `connect`) for tests/test_imap_*.py.
 pytest_plugins = ["tests.imap_support"]
 
+# The README's notes app is tested inside the app that tests/test_new_app.py makes,
+# where its test finds the app's own conftest.py.
+collect_ignore = ["examples/notesapp"]
+
 
 def postgres_url() -> str | None:
     """Return the PostgreSQL URL the suite runs against, or None for SQLite."""

@@ -81,6 +81,22 @@ def test_help_and_db_upgrade_work_from_an_empty_folder(
     assert str(installed.site / "mailcmd" / "_bundled" / "commands") in shown.stdout
 
 
+def test_new_writes_the_scaffold_from_the_wheel_without_its_bytecode(
+    installed: InstalledWheel, tmp_path: Path
+) -> None:
+    names = zipfile.ZipFile(installed.wheel).namelist()
+
+    result = installed.run("new", "app", cwd=tmp_path)
+
+    assert "mailcmd/scaffold/commands/journal.py" in names
+    assert result.returncode == 0, result.stderr
+    made = sorted(path.relative_to(tmp_path / "app") for path in (tmp_path / "app").rglob("*"))
+    assert [str(path) for path in made if path.suffix == ".pyc"] == []
+    assert Path("commands/journal.py") in made
+    [revision] = [path for path in made if path.parent == Path("migrations")]
+    assert revision.name.endswith("_journal_entries.py")
+
+
 def test_serve_works_from_an_empty_folder(installed: InstalledWheel, tmp_path: Path) -> None:
     env = clean_environment(PYTHONPATH=str(installed.site))
     command = [str(installed.site / "bin" / "mailcmd"), "serve"]

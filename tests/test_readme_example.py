@@ -1,4 +1,4 @@
-"""The README's example command module: a real file, tested, and quoted in the README whole."""
+"""The README's examples: real files, tested, and quoted in the README whole."""
 
 from pathlib import Path
 
@@ -51,8 +51,10 @@ def test_the_example_explains_mistakes(units: MailTestClient, subject: str, expe
     assert expected in exchange.reply_text
 
 
-def test_the_readme_quotes_the_example_whole() -> None:
+def test_the_readme_quotes_every_example_file_whole() -> None:
     readme = README.read_text()
+    examples = [path for path in EXAMPLE.rglob("*") if path.is_file()]
 
-    assert (EXAMPLE / "commands" / "units.py").read_text() in readme
-    assert (EXAMPLE / "templates" / "units" / "result.txt").read_text() in readme
+    assert [path for path in examples if path.read_text() not in readme] == []
+    assert EXAMPLE / "commands" / "units.py" in examples
+    assert EXAMPLE / "notesapp" / "commands" / "notes.py" in examples

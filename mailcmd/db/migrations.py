@@ -202,8 +202,15 @@ def new_revision(
     engine: Engine, message: str, autogenerate: bool, history: History = FRAMEWORK_HISTORY
 ) -> Path:
     """Write a new revision file into `history`'s folder, filled from its models when
-    `autogenerate`, and return its path."""
-    _refuse_unknown_place(engine, history)
+    `autogenerate`, and return its path.
+
+    Autogenerate compares the models with the database, so the database must be at
+    the history's head; `SchemaBehindError` says so otherwise.
+    """
+    if autogenerate:
+        ensure_current(engine, history)
+    else:
+        _refuse_unknown_place(engine, history)
     try:
         # Alembic narrates each step on stdout; `mailcmd db revision` says what it wrote.
         with contextlib.redirect_stdout(io.StringIO()):
