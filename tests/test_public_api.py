@@ -17,16 +17,18 @@ from mailcmd.testing import MailTestClient
 from tests.conftest import ALICE
 
 ROOT = Path(__file__).resolve().parent.parent
-# The code an app author copies from: the bundled apps, the README's tested example,
-# and the test apps (not their migrations, which are Alembic's files).
+# The code an app author copies from: the bundled apps, the README's tested examples,
+# the app `mailcmd new` writes and the test apps (not their migrations, which are
+# Alembic's files, nor the scaffold's conftest.py, which needs nothing of mailcmd).
 APP_FILES = sorted(
     path
     for path in [
         *(ROOT / "commands").glob("*.py"),
         *(ROOT / "tests" / "examples").rglob("*.py"),
+        *(ROOT / "mailcmd" / "scaffold").rglob("*.py"),
         *(ROOT / "tests" / "apps").rglob("*.py"),
     ]
-    if "migrations" not in path.parts
+    if "migrations" not in path.parts and path.name != "conftest.py"
 )
 README_SNIPPETS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
 
