@@ -16,7 +16,7 @@ from mailcmd.accounts import delete_account
 from mailcmd.testing import MailTestClient
 from tests.conftest import ALICE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # The code an app author copies from: the bundled apps, the README's tested example,
 # and the test apps (not their migrations, which are Alembic's files).
 APP_FILES = sorted(
