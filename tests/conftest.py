@@ -20,11 +20,11 @@ from mailcmd.settings import default_migrations
 from mailcmd.testing import TEST_DATABASE_ENV, MailTestClient, scratch_database_url
 from tests.servers import RunningServer, Sink, relay_sink, running_server, smtp_settings
 
-# The mailbox server's fixtures (`server`, `connect`) for tests/test_imap_*.py.
+# The mailbox server's fixtures (`server`, `connect`) for tests/imap/.
 pytest_plugins = ["tests.imap_support"]
 
-# The README's notes app is tested inside the app that tests/test_new_app.py makes,
-# where its test finds the app's own conftest.py.
+# The README's notes app is tested inside the app that tests/process/test_new_app.py
+# makes, where its test finds the app's own conftest.py.
 collect_ignore = ["examples/notesapp"]
 
 

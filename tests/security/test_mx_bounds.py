@@ -25,7 +25,7 @@ from tests.servers import (
     smtp_settings,
     wait_until,
 )
-from tests.test_smtp_submission import stored_messages
+from tests.smtp.test_smtp_submission import stored_messages
 
 # Mail from a domain whose DNS servers never answer, sent at once by one client.
 SILENT_DOMAIN = "silent.test"

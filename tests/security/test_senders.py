@@ -19,8 +19,8 @@ from mailcmd.testing import DOMAIN, Exchange, MailTestClient, scratch_database_u
 from tests.conftest import ALICE, PASSWORD
 from tests.dns_stub import dns_stub
 from tests.servers import relay_sink
-from tests.test_authenticity import make_signer
-from tests.test_external_senders import DMARC_REJECT, SPF_LOOPBACK, command, confirm, key_of
+from tests.smtp.test_authenticity import make_signer
+from tests.smtp.test_external_senders import DMARC_REJECT, SPF_LOOPBACK, command, confirm, key_of
 
 BOB = f"bob@{DOMAIN}"
 TASKS = f"tasks@{DOMAIN}"

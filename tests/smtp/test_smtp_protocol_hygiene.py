@@ -10,7 +10,7 @@ from mailcmd.db.engine import open_engine
 from mailcmd.smtp.status import Status
 from tests.conftest import ALICE, PASSWORD, StartServer
 from tests.servers import RawClient, RunningServer
-from tests.test_smtp_submission import stored_messages
+from tests.smtp.test_smtp_submission import stored_messages
 
 
 @pytest.fixture

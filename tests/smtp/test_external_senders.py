@@ -24,7 +24,7 @@ from mailcmd.testing import DOMAIN, MailTestClient
 from tests.conftest import ALICE, PASSWORD, Cli
 from tests.dns_stub import Records, dns_stub
 from tests.servers import Sink, wait_until
-from tests.test_authenticity import make_signer
+from tests.smtp.test_authenticity import make_signer
 
 EXTERNAL = "alice@example.org"
 SPF_LOOPBACK = {"TXT": ["v=spf1 ip4:127.0.0.1 -all"]}

@@ -12,7 +12,7 @@ import pytest
 
 from tests.servers import TIMEOUT, clean_environment, serve_process
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

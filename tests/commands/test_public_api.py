@@ -16,7 +16,7 @@ from mailcmd.accounts import delete_account
 from mailcmd.testing import MailTestClient
 from tests.conftest import ALICE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # The code an app author copies from: the bundled apps, the README's tested examples,
 # the app `mailcmd new` writes and the test apps (not their migrations, which are
 # Alembic's files, nor the scaffold's conftest.py, which needs nothing of mailcmd).

@@ -14,7 +14,7 @@ from mailcmd.settings import Settings
 from mailcmd.smtp.status import Status
 from tests.conftest import ALICE, PASSWORD, Cli, StartServer
 from tests.servers import RawClient, RunningServer, running_server, smtp_settings
-from tests.test_smtp_submission import stored_messages
+from tests.smtp.test_smtp_submission import stored_messages
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from pathlib import Path
 from tests.conftest import Cli
 from tests.servers import clean_environment, mailcmd_command, serve_process, wait_until
 
-NOTESAPP = Path(__file__).parent / "examples" / "notesapp"
+NOTESAPP = Path(__file__).parents[1] / "examples" / "notesapp"
 ALICE = "alice@app.localhost"
 PASSWORD = "correct horse battery"
 # Seconds one command may take; pytest in the app starts a server for each test.

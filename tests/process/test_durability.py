@@ -24,7 +24,7 @@ from tests.servers import (
     mailcmd_command,
     serve_process,
 )
-from tests.test_smtp_submission import plain, reply_of, stored_messages
+from tests.smtp.test_smtp_submission import plain, reply_of, stored_messages
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from mailcmd.context import Context
 from mailcmd.parsing import SignatureError
 from tests.conftest import Cli, StartServer
 
-APPS = Path(__file__).parent / "apps"
+APPS = Path(__file__).parents[1] / "apps"
 
 
 def test_decorators_record_and_return_the_function_unchanged() -> None:

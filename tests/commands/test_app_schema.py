@@ -15,7 +15,7 @@ from mailcmd.db.engine import open_engine
 from tests.conftest import postgres_url
 from tests.servers import clean_environment, mailcmd_command
 
-MEMOS = Path(__file__).parent / "apps" / "memos"
+MEMOS = Path(__file__).parents[1] / "apps" / "memos"
 ALICE = "alice@app.localhost"
 BOB = "bob@app.localhost"
 TIMEOUT = 60

@@ -6,8 +6,8 @@ import pytest
 
 from mailcmd.testing import MailTestClient
 
-EXAMPLE = Path(__file__).parent / "examples"
-README = Path(__file__).parent.parent / "README.md"
+EXAMPLE = Path(__file__).parents[1] / "examples"
+README = Path(__file__).parents[2] / "README.md"
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from mailcmd.message.html_text import html_to_text
 from mailcmd.message.parts import MAX_FILENAME
 from mailcmd.message.quotes import new_text
 
-MESSAGES = Path(__file__).parent / "messages"
+MESSAGES = Path(__file__).parents[1] / "messages"
 
 
 def load(name: str) -> bytes:
