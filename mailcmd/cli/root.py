@@ -18,6 +18,7 @@ from mailcmd.cli import (
     new_command,
     outbox_commands,
     queue_commands,
+    reply_keys_commands,
     serve_command,
     users_commands,
 )
@@ -27,6 +28,7 @@ from mailcmd.db.migrations import MigrationError, SchemaBehindError
 from mailcmd.dkim import DkimError
 from mailcmd.parsing import SignatureError
 from mailcmd.projects import ProjectFolderError
+from mailcmd.reply_key_file import KeyFileError
 from mailcmd.settings import SettingsError
 
 # Exit codes: 1 for a request that cannot be done, 2 for bad settings or usage.
@@ -51,6 +53,7 @@ class _ReportingGroup(TyperGroup):
             DkimError,
             AppSchemaError,
             ProjectFolderError,
+            KeyFileError,
         ) as error:
             _fail(str(error), EXIT_BAD_SETTINGS)
         except OperationalError as error:
@@ -96,6 +99,7 @@ app.add_typer(dkim_commands.app, name="dkim")
 app.add_typer(config_commands.app, name="config")
 app.add_typer(queue_commands.app, name="queue")
 app.add_typer(outbox_commands.app, name="outbox")
+app.add_typer(reply_keys_commands.app, name="reply-keys")
 app.command("new")(new_command.new)
 app.command("serve")(serve_command.serve)
 app.command("worker")(serve_command.worker)
