@@ -1,8 +1,10 @@
 """tasks@: a to-do list by mail. Each account sees its own tasks and those shared with it.
 
-Every reply shows the task as it stands and carries `Reply-To: tasks+ID@`, so that
-answering it continues the task: a plain answer adds a comment, and `done`,
-`reopen` or `edit --due friday` in the subject need no number.
+Every reply shows the task as it stands and carries `Reply-To: tasks+ID.KEY@`, so
+that answering it continues the task: a plain answer adds a comment, and `done`,
+`reopen` or `edit --due friday` in the subject need no number; its links send
+done / reopen / delete / list. `delete` and `share` ask first and act on the
+confirming reply.
 """
 
 from datetime import date, datetime
@@ -281,19 +283,21 @@ def edit(
     _answer(ctx, task, "changed")
 
 
-@tasks.command("delete", tag="task_id", template="tasks/deleted")
+@tasks.command("delete", tag="task_id", template="tasks/deleted", confirm=True)
 def delete(ctx: Context, task_id: int) -> None:
-    """Delete a task you own, with its comments and attachments."""
+    """Delete a task you own, with its comments and attachments (after you confirm)."""
     task = _task(ctx, task_id)
     if task.owner_id != ctx.sender.account_id:
         raise CommandError(f"only {task.owner.login} can delete task {task_id}")
+    ctx.confirm("tasks/delete-question", task=task)
     ctx.reply(task_id=task.id, title=task.title)
     ctx.session.delete(task)
 
 
-@tasks.command("share", tag="task_id")
+@tasks.command("share", tag="task_id", confirm=True)
 def share(ctx: Context, task_id: int, login: str) -> None:
-    """Share a task with another account: it sees the task and hears of each change."""
+    """Share a task with another account (after you confirm): it sees the task and hears
+    of each change."""
     task = _task(ctx, task_id)
     wanted = login.strip().lower()
     other = ctx.session.scalar(select(Account).where(Account.login == wanted))
@@ -301,6 +305,7 @@ def share(ctx: Context, task_id: int, login: str) -> None:
         raise CommandError(f"there is no account {login!r}")
     if other.id == task.owner_id or any(s.account_id == other.id for s in task.shares):
         raise CommandError(f"task {task_id} is already {other.login}'s")
+    ctx.confirm("tasks/share-question", task=task, login=other.login)
     task.shares.append(TaskShare(account_id=other.id, account=other))
     _answer(ctx, task, f"shared with {other.login}")
 

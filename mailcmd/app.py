@@ -68,6 +68,8 @@ class Command:
     # The parameter that takes the plus-tag of the address (`tasks+42@` gives "42").
     tag_parameter: str | None
     template: str | None
+    # It changes nothing before its sender confirms by replying (see `Context.confirm`).
+    confirm: bool = False
 
     @property
     def place(self) -> str:
@@ -120,17 +122,21 @@ class Mailbox:
         roles: Iterable[str] | None = None,
         tag: str | None = None,
         template: str | None = None,
+        confirm: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Register the decorated function as the command `verb` (default: its name).
 
         `auth` and `roles` override the mailbox's policy; `tag` names the parameter
         that receives the address's plus-tag; `template` is the reply template the
-        command uses (checked to exist at start-up).
+        command uses (checked to exist at start-up). With `confirm`, nothing the
+        command does is kept until its sender confirms by replying: the first mail
+        runs the handler up to its `ctx.confirm(...)` (or to its end) and answers
+        with that question instead; the confirming reply runs it for real, once.
         """
 
         def register(function: Handler) -> Handler:
             name = (verb if verb is not None else function.__name__).replace("_", "-").lower()
-            self._add(function, name, auth, roles, tag, template)
+            self._add(function, name, auth, roles, tag, template, confirm)
             return function
 
         return register
@@ -142,15 +148,16 @@ class Mailbox:
         roles: Iterable[str] | None = None,
         tag: str | None = None,
         template: str | None = None,
+        confirm: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Register the decorated function for an empty or unrecognised subject.
 
         With `tag`, it is what a plain reply to `tasks+42@` reaches, the plus-tag
-        filling that parameter.
+        filling that parameter; `confirm` as for `command`.
         """
 
         def register(function: Handler) -> Handler:
-            self._add(function, DEFAULT_VERB, auth, roles, tag, template)
+            self._add(function, DEFAULT_VERB, auth, roles, tag, template, confirm)
             return function
 
         return register
@@ -163,6 +170,7 @@ class Mailbox:
         roles: Iterable[str] | None,
         tag: str | None,
         template: str | None,
+        confirm: bool,
     ) -> None:
         if self.frozen:
             raise RegistrationError(
@@ -184,6 +192,11 @@ class Mailbox:
             raise RegistrationError(
                 f"{_place(function)}: tag={tag!r} names no parameter of {function.__name__}"
             )
+        if confirm and self.holds_secrets:
+            raise RegistrationError(
+                f"{_place(function)}: confirm=True keeps the command's words until it is"
+                f" confirmed, and {self.name}@ holds secrets"
+            )
         policy = Policy(
             auth=auth or self.policy.auth,
             roles=frozenset(roles) if roles is not None else self.policy.roles,
@@ -196,6 +209,7 @@ class Mailbox:
             policy=policy,
             tag_parameter=tag,
             template=template,
+            confirm=confirm,
         )
 
 

@@ -7,11 +7,20 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from mailcmd.confirmation_tags import PREFIX, is_reserved
 from mailcmd.message import Attachment, MessageView
 
 
 class CommandError(Exception):
     """The sender's mistake: nothing is retried, and the reply tells them this message."""
+
+
+class ConfirmationNeeded(Exception):
+    """Raised by `Context.confirm` on a first mail: the handler stops, and the sender is asked.
+
+    A handler must let it pass; one that catches it is stopped all the same (nothing
+    it did is kept), since the context remembers that it asked.
+    """
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,24 @@ class Context:
     replies: list[Reply] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     forget_requested: bool = False
+    # True on the run a confirming reply started: `confirm` then lets the handler go on.
+    confirmed: bool = False
+    # What the handler asked the sender to confirm, on a run not yet confirmed.
+    question: Reply | None = None
+
+    def confirm(self, template: str, **values: Any) -> None:
+        """Go on only once the sender has confirmed, by replying to the question.
+
+        On the first mail this stops the handler: nothing it changed, replied or
+        notified is kept, and the sender gets `template` rendered with `values` (say
+        what would happen) with a one-time address that confirms. On the confirming
+        reply it returns, and the handler runs again from the start with the same
+        arguments, tag and text, and this time on.
+        """
+        if self.confirmed:
+            return
+        self.question = Reply(template=template, values=values)
+        raise ConfirmationNeeded
 
     def forget_message(self) -> None:
         """Ask that the message's text not be kept once it is processed (it holds a secret).
@@ -158,6 +185,8 @@ class Context:
 def _reply(
     template: str, values: Mapping[str, Any], subject: str | None, tag: str | int | None
 ) -> Reply:
+    if tag is not None and is_reserved(str(tag)):
+        raise ValueError(f"tag {tag!r}: tags that start with {PREFIX!r} are mailcmd's own")
     return Reply(
         template=template, values=values, subject=subject, tag=None if tag is None else str(tag)
     )

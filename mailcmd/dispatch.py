@@ -94,6 +94,29 @@ def plan_for(
     return _plan_line(mailbox, tag, invocation_text, sender, today, default_from_subject=True)
 
 
+def plan_again(
+    mailbox: Mailbox,
+    tag: str | None,
+    lines: Sequence[tuple[str, bool]],
+    sender: Sender,
+    today: date,
+) -> list[Invocation] | Refusal:
+    """Parse command lines kept for a confirmation as they were first parsed.
+
+    Each line is `(text, from_body)`, parsed as of `today` (the day it was written, so
+    that `friday` means the same day) and checked against `sender`'s policy again.
+    """
+    invocations: list[Invocation] = []
+    for line, from_body in lines:
+        planned = _plan_line(mailbox, tag, line, sender, today, default_from_subject=not from_body)
+        if isinstance(planned, Refusal):
+            return planned
+        if isinstance(planned, HelpRequest):
+            return Refusal(f"{line!r} is no longer a command of {mailbox.name}@")
+        invocations += [replace(invocation, from_body=from_body) for invocation in planned]
+    return invocations
+
+
 def _is_answer_without_command(
     mailbox: Mailbox, tag: str | None, subject: str, invocation_text: str
 ) -> bool:

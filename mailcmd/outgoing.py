@@ -1,15 +1,17 @@
 """Mail a command or a scheduled job produced, from rendering to a row in the outbox."""
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy.orm import Session
 
-from mailcmd.context import Notification, Reply
+from mailcmd.actions import ActionLinks
+from mailcmd.context import Notification, Reply, Sender
 from mailcmd.mailstore import local_account_id
 from mailcmd.message import MessageView
 from mailcmd.outbox import queue_mail
 from mailcmd.rendering import Rendered, Renderer
-from mailcmd.replies import compose
+from mailcmd.replies import compose, reply_subject
 from mailcmd.reply_keys import ReplyKeys, account_holder, address_holder
 from mailcmd.reply_policy import counted_address
 
@@ -32,22 +34,86 @@ class OutgoingMail:
     # It may carry a secret (it comes from a mailbox that holds secrets): the
     # outbox keeps only its header once it is delivered.
     holds_secret: bool = False
+    # The last day its Reply-To acts (a confirmation's); None: until keys rotate.
+    tag_expires: date | None = None
 
 
-def render_reply(renderer: Renderer, reply: Reply) -> Rendered:
-    """Render `reply`'s template, its own subject (if any) overriding the template's."""
-    rendered = renderer.render(reply.template, reply.values)
+def answer_mail(
+    sender: Sender,
+    view: MessageView,
+    from_local: str,
+    rendered: Rendered,
+    tag: str | None = None,
+    tag_expires: date | None = None,
+) -> OutgoingMail:
+    """The reply to `sender`'s message `view`, from `from_local@`, threaded under it."""
+    return OutgoingMail(
+        to=sender.address,
+        rendered=rendered,
+        subject=rendered.subject or reply_subject(view.subject),
+        from_local=from_local,
+        tag=tag,
+        answering=view,
+        is_reply=True,
+        tag_expires=tag_expires,
+    )
+
+
+def links_for(
+    session: Session,
+    keys: ReplyKeys,
+    domain: str,
+    *,
+    mailbox: str,
+    tag: str | None,
+    to: str,
+    account_id: int | None,
+    expires: date | None = None,
+) -> ActionLinks:
+    """The reply address and action links of a mail from `mailbox@` to `to`.
+
+    They act for the one the mail goes to: `account_id`, the account the mail
+    answers, when there is one; else the account that owns `to`; else the address.
+    The Reply-To and every link of one mail come from here, so they always agree.
+    """
+    if account_id is None:
+        account_id = local_account_id(session, to)
+    holder = address_holder(to) if account_id is None else account_holder(account_id)
+    return ActionLinks(
+        keys=keys, domain=domain, mailbox=mailbox, tag=tag, holder=holder, expires=expires
+    )
+
+
+def render_reply(renderer: Renderer, reply: Reply, links: ActionLinks) -> Rendered:
+    """Render `reply`'s template with `links` for its `action()`s, its own subject (if any)
+    overriding the template's."""
+    rendered = renderer.render(reply.template, reply.values, links)
     if reply.subject is not None:
         return Rendered(subject=reply.subject, text=rendered.text, html=rendered.html)
     return rendered
 
 
 def notification_mail(
-    renderer: Renderer, notification: Notification, from_local: str
+    session: Session,
+    renderer: Renderer,
+    keys: ReplyKeys,
+    domain: str,
+    notification: Notification,
+    from_local: str,
 ) -> OutgoingMail:
-    """The mail for `notification`, from its own mailbox or else `from_local`."""
+    """The mail for `notification`, from its own mailbox or else `from_local`, its links
+    made for its recipient."""
     sender = notification.from_mailbox or from_local
-    rendered = render_reply(renderer, notification.reply)
+    links = links_for(
+        session,
+        keys,
+        domain,
+        mailbox=sender,
+        tag=notification.reply.tag,
+        to=notification.to,
+        account_id=None,
+    )
+    rendered = render_reply(renderer, notification.reply, links)
     return OutgoingMail(
         to=notification.to,
         rendered=rendered,
@@ -71,17 +137,22 @@ def queue_outgoing(
 
     A reply counts for its address's hourly budget, or for `answers_account_id`'s
     when the mail it answers acted for that account; a notification for its address's.
-    A tag goes into the Reply-To signed with `keys` for the one the mail is for: the
-    account it answers or notifies, else its address.
+    A tag goes into the Reply-To signed with `keys` for the one the mail is for (see
+    `links_for`).
     """
     reply_to = None
     if mail.tag:
-        if mail.is_reply and answers_account_id is not None:
-            holder = account_holder(answers_account_id)
-        else:
-            owner = local_account_id(session, mail.to)
-            holder = address_holder(mail.to) if owner is None else account_holder(owner)
-        reply_to = f"{mail.from_local}+{keys.sign(mail.from_local, mail.tag, holder)}@{domain}"
+        links = links_for(
+            session,
+            keys,
+            domain,
+            mailbox=mail.from_local,
+            tag=mail.tag,
+            to=mail.to,
+            account_id=answers_account_id if mail.is_reply else None,
+            expires=mail.tag_expires,
+        )
+        reply_to = links.address
     composed = compose(
         mail.rendered,
         from_address=f"{mail.from_local}@{domain}",

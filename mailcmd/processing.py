@@ -6,7 +6,6 @@ holds its claim. A crash or a lost claim at any point leaves nothing behind, so 
 next attempt starts clean and no side effect is repeated.
 """
 
-import asyncio
 import logging
 import secrets
 import threading
@@ -22,7 +21,7 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from mailcmd.app import CONFIRM_ADDRESS, HELP_ADDRESS, Registry
-from mailcmd.context import CommandError, Context, Reply, Sender
+from mailcmd.context import Context, Sender
 from mailcmd.db.database import Database
 from mailcmd.db.inserts import insert_if_new
 from mailcmd.db.models import (
@@ -32,7 +31,8 @@ from mailcmd.db.models import (
     QueueStatus,
 )
 from mailcmd.db.types import utc_now
-from mailcmd.dispatch import HelpRequest, Invocation, Refusal, plan_for
+from mailcmd.dispatch import HelpRequest, Refusal, plan_for
+from mailcmd.execution import CommandRunner
 from mailcmd.external_addresses import codes_in, confirm_external_address
 from mailcmd.handler_threads import HandlerAbandoned, interrupt
 from mailcmd.help import help_page
@@ -41,9 +41,9 @@ from mailcmd.inbound import without_text
 from mailcmd.mailstore import deliver_locally
 from mailcmd.message import MessageView, parse_message
 from mailcmd.outbox import is_own_message
-from mailcmd.outgoing import OutgoingMail, notification_mail, queue_outgoing, render_reply
-from mailcmd.rendering import Rendered, Renderer
-from mailcmd.replies import may_auto_reply, reply_subject
+from mailcmd.outgoing import OutgoingMail, answer_mail, queue_outgoing
+from mailcmd.rendering import Renderer
+from mailcmd.replies import may_auto_reply
 from mailcmd.reply_policy import backscatter_reason, counted_address
 from mailcmd.routes import RouteResolver, holder_of, key_refusal
 from mailcmd.senders import sender_of
@@ -141,6 +141,7 @@ class Processor:
         self._renderer = renderer
         self._database = database
         self._today = today
+        self._runner = CommandRunner(settings, renderer, routes.keys, today)
         # Strangers' mail to confirm@, per sender and per client, in this process.
         self._confirm_attempts = HourlyCounts(settings.worker.confirm_rate_limit)
 
@@ -256,6 +257,8 @@ class Processor:
             # Nothing runs, and the answer is the same whatever the tag names.
             values = {"message": key_refusal(route, self._settings.domain), "usage": []}
             return [self._reply(sender, view, from_local, "mailcmd/refusal", values)]
+        if route.confirmation is not None and mailbox is not None:
+            return self._runner.run_confirmed(session, mailbox, route, view, sender, contexts)
         plan = plan_for(
             self._registry, mailbox, route.tag, view.subject, view.new_text, sender, self._today()
         )
@@ -272,67 +275,13 @@ class Processor:
                 message = UNQUOTED_REFUSAL
             values = {"message": message, "usage": list(plan.usage)}
             return [self._reply(sender, view, from_local, "mailcmd/refusal", values)]
-        return self._run_invocations(session, plan, view, sender, from_local, route.tag, contexts)
-
-    def _run_invocations(
-        self,
-        session: Session,
-        invocations: list[Invocation],
-        view: MessageView,
-        sender: Sender,
-        from_local: str,
-        tag: str | None,
-        contexts: list[Context],
-    ) -> list[OutgoingMail]:
-        """Run the invocations in one savepoint; `contexts` collects each one's context."""
-        transcript: list[tuple[str, list[Rendered]]] = []
-        notifications: list[OutgoingMail] = []
-        reply_tag: str | None = None
-        savepoint = session.begin_nested()
-        try:
-            for invocation in invocations:
-                context = Context(
-                    sender=sender,
-                    session=session,
-                    message=view,
-                    mailbox=invocation.command.mailbox,
-                    address=f"{invocation.command.mailbox}@{self._settings.domain}",
-                    tag=tag,
-                    default_template=invocation.command.template,
-                    text="" if invocation.from_body else None,
-                )
-                contexts.append(context)
-                result = _call(invocation, context)
-                if isinstance(result, Reply):
-                    context.replies.append(result)
-                if not context.replies:
-                    context.replies.append(
-                        Reply(template="mailcmd/done", values={"line": invocation.line})
-                    )
-                outputs = [render_reply(self._renderer, reply) for reply in context.replies]
-                reply_tag = next((r.tag for r in reversed(context.replies) if r.tag), reply_tag)
-                transcript.append((invocation.line, outputs))
-                notifications += [
-                    notification_mail(self._renderer, notification, from_local)
-                    for notification in context.notifications
-                ]
-            session.flush()
-        except CommandError as error:
-            savepoint.rollback()
-            values = {"message": str(error), "usage": []}
-            return [self._reply(sender, view, from_local, "mailcmd/refusal", values)]
-        savepoint.commit()
-        if len(transcript) == 1 and len(transcript[0][1]) == 1:
-            rendered = transcript[0][1][0]
-        else:
-            rendered = self._renderer.render("mailcmd/transcript", {"transcript": transcript})
-        return [_answer(sender, view, from_local, rendered, reply_tag), *notifications]
+        assert mailbox is not None  # no plan runs commands for help@
+        return self._runner.run(session, mailbox, plan, view, sender, route.tag, contexts)
 
     def _reply(
         self, sender: Sender, view: MessageView, from_local: str, template: str, values: Any
     ) -> OutgoingMail:
-        rendered = self._renderer.render(template, values)
-        return _answer(sender, view, from_local, rendered, None)
+        return answer_mail(sender, view, from_local, self._renderer.render(template, values))
 
     def _confirm(
         self, session: Session, row: InboundMessage, tag: str, view: MessageView, sender: Sender
@@ -492,28 +441,3 @@ class Processor:
     def _is_secret_mailbox(self, recipient: str) -> bool:
         mailbox = self._routes.mailbox_of(recipient)
         return mailbox is not None and mailbox.holds_secrets
-
-
-def _answer(
-    sender: Sender, view: MessageView, from_local: str, rendered: Rendered, tag: str | None
-) -> OutgoingMail:
-    return OutgoingMail(
-        to=sender.address,
-        rendered=rendered,
-        subject=rendered.subject or reply_subject(view.subject),
-        from_local=from_local,
-        tag=tag,
-        answering=view,
-        is_reply=True,
-    )
-
-
-def _call(invocation: Invocation, context: Context) -> object:
-    function = invocation.command.function
-    arguments = {**invocation.arguments}
-    for name in invocation.command.signature.injected_parameters:
-        arguments[name] = context
-    if invocation.command.is_async:
-        # The worker thread has no loop of its own; the handler gets a fresh one.
-        return asyncio.run(function(**arguments))
-    return function(**arguments)

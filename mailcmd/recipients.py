@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from mailcmd.db.database import Database
 from mailcmd.db.models import AccountAddress
-from mailcmd.reply_keys import account_holder
+from mailcmd.reply_keys import KeyRefused, account_holder
 from mailcmd.routes import RouteResolver
 
 
@@ -30,10 +30,9 @@ class RecipientDirectory:
             return True
         return await asyncio.to_thread(self._account_address_exists, address)
 
-    def refuses(self, address: str, account_id: int) -> bool:
-        """Tell whether `address` carries a reply key that does not act for the account."""
-        route = self._routes.resolve(address, account_holder(account_id), date.today())
-        return route.refused is not None
+    def refusal(self, address: str, account_id: int) -> KeyRefused | None:
+        """Why `address` carries a reply key that does not act for the account, or None."""
+        return self._routes.resolve(address, account_holder(account_id), date.today()).refused
 
     def _account_address_exists(self, address: str) -> bool:
         with self._database.sessions() as session:

@@ -2,7 +2,8 @@
 
 An address is a local part, maybe a plus-tag, and the domain: `tasks@` is the app's
 mailbox `tasks`; `tasks+42.k7q2mxab3d@` the same mailbox with the signed tag of
-object 42; `help@` and `confirm+CODE@` are mailcmd's own; anything else is an
+object 42 (`tasks+ok-17.KEY@` confirms the commands held as confirmation 17);
+`help@` and `confirm+CODE@` are mailcmd's own; anything else is an
 account's address. The tag of an app's mailbox is honoured only with a valid key for
 the one who sends (see `mailcmd.reply_keys`); `confirm@`'s tag is a one-time code of
 its own and is passed on as written.
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from mailcmd.app import CONFIRM_ADDRESS, RESERVED_MAILBOXES, Mailbox, Registry
+from mailcmd.confirmation_tags import confirmation_id
 from mailcmd.context import Sender
 from mailcmd.reply_keys import KeyRefused, ReplyKeys, account_holder, address_holder
 
@@ -29,6 +31,8 @@ class Route:
     tag: str | None
     # Why the tag does not act for this sender; the mail then runs nothing.
     refused: KeyRefused | None = None
+    # The confirmation a good key's tag names (`tasks+ok-17.KEY@`); `tag` is then None.
+    confirmation: int | None = None
 
 
 def holder_of(sender: Sender) -> str:
@@ -78,6 +82,9 @@ class RouteResolver:
         checked = self._keys().check(mailbox.name, written, holder, today)
         if isinstance(checked, KeyRefused):
             return Route(name=name, mailbox=mailbox, tag=None, refused=checked)
+        confirmation = confirmation_id(checked)
+        if confirmation is not None:
+            return Route(name=name, mailbox=mailbox, tag=None, confirmation=confirmation)
         return Route(name=name, mailbox=mailbox, tag=checked)
 
 

@@ -123,9 +123,17 @@ class Scheduler:
             try:
                 with session.begin_nested():
                     job.function(context)
+                    keys = self._keys()
                     for notification in context.notifications:
-                        mail = notification_mail(self._renderer, notification, POSTMASTER_ADDRESS)
-                        queue_outgoing(session, mail, self._domain, self._keys())
+                        mail = notification_mail(
+                            session,
+                            self._renderer,
+                            keys,
+                            self._domain,
+                            notification,
+                            POSTMASTER_ADDRESS,
+                        )
+                        queue_outgoing(session, mail, self._domain, keys)
                 run.last_error = None
             except Exception as error:
                 # The slot counts as run: a job that fails would otherwise repeat

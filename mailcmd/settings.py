@@ -278,6 +278,11 @@ class WorkerSettings(BaseModel):
         gt=0,
         description="mails per hour to confirm@ from one stranger's address, and from one client",
     )
+    confirmation_seconds: float = Field(
+        default=86400.0,
+        gt=0,
+        description="seconds a command that asks for confirmation waits for the confirming reply",
+    )
 
 
 # Each listener's name, as start-up lines and logs call it, and the setting of its port.

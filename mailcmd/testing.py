@@ -23,6 +23,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -228,11 +229,19 @@ class MailTestClient:
         self.passwords[login] = secret
         return secret
 
-    def reply_address(self, mailbox: str, tag: str | int, *, login: str | None = None) -> str:
+    def reply_address(
+        self,
+        mailbox: str,
+        tag: str | int,
+        *,
+        login: str | None = None,
+        expires: date | None = None,
+    ) -> str:
         """The signed reply address of `mailbox` for `tag` that the app gives `login`.
 
         `login` defaults to the only account added; a stranger's address (one no
-        account owns) gets the key mailcmd would give that address.
+        account owns) gets the key mailcmd would give that address. With `expires`,
+        the key acts until that day.
         """
         holder_login = login if login is not None else _only(self.passwords)
         if holder_login is None:
@@ -242,7 +251,7 @@ class MailTestClient:
             owner = account.id if account is not None else local_account_id(session, holder_login)
         holder = address_holder(holder_login) if owner is None else account_holder(owner)
         keys = self._running_server().reply_keys.keys()
-        return f"{mailbox}+{keys.sign(mailbox, str(tag), holder)}@{DOMAIN}"
+        return f"{mailbox}+{keys.sign(mailbox, str(tag), holder, expires)}@{DOMAIN}"
 
     def send(
         self,

@@ -7,7 +7,7 @@ the app's the tables its own modules declare.
 """
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -351,6 +351,35 @@ class ScheduleRun(Base):
     last_slot_at: Mapped[datetime]
     last_run_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Confirmation(Base):
+    """Commands waiting for their sender's confirming reply, kept exactly as first parsed.
+
+    The reply goes to `<mailbox>+ok-<id>.KEY@`, signed for `holder` with an expiry
+    day; the commands run once, on the first confirming reply before `expires_at`.
+    """
+
+    __tablename__ = "confirmations"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    mailbox: Mapped[str] = mapped_column(String(64))
+    # The plain tag of the address the commands were sent to, handed to them again.
+    tag: Mapped[str | None] = mapped_column(String(255))
+    # Whom the confirmation acts for: the reply key's holder of the one who asked.
+    holder: Mapped[str] = mapped_column(String(ADDRESS_LENGTH + 16))
+    # The command lines, each `{"line": ..., "from_body": ...}`, parsed again as of
+    # `asked_on`, so that `friday` or `+3d` mean the day they meant when written.
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # The text a command given in the subject reads (`ctx.body`).
+    text: Mapped[str] = mapped_column(Text, default="")
+    asked_on: Mapped[date]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
 
 
 # Every table the framework's own history owns; an app's tables are the others.

@@ -13,7 +13,7 @@ from mailcmd.parsing.signatures import CommandSignature
 from mailcmd.parsing.subjects import strip_subject_prefixes
 from mailcmd.parsing.suggestions import suggest
 from mailcmd.parsing.value_types import ValueType
-from mailcmd.parsing.words import split_words
+from mailcmd.parsing.words import join_words, split_words
 
 __all__ = [
     "CommandSignature",
@@ -23,6 +23,7 @@ __all__ = [
     "SignatureError",
     "ValueType",
     "analyse",
+    "join_words",
     "split_words",
     "strip_subject_prefixes",
     "suggest",

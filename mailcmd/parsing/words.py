@@ -1,5 +1,7 @@
 """A command line split into words, the way a person typing in a mail client means it."""
 
+from collections.abc import Iterable
+
 from mailcmd.parsing.errors import ParseError
 
 # Mail clients turn typed quotes into typographic ones, and some languages quote with
@@ -68,3 +70,21 @@ def split_words(text: str) -> list[str]:
 
 def _letter_follows(text: str, index: int) -> bool:
     return index + 1 < len(text) and text[index + 1].isalnum()
+
+
+def join_words(words: Iterable[str]) -> str:
+    """Write words as a command line that `split_words` splits back into the same words.
+
+    A word with a space or a quote mark in it, or an empty one, is put in double
+    quotes; one that holds a double quote mark cannot be written (there are no
+    escapes) and raises `ValueError`.
+    """
+    written = []
+    for word in words:
+        if any(character in DOUBLE_QUOTES for character in word):
+            raise ValueError(f"{word!r} cannot be written in a command line: it has a double quote")
+        plain = word and not any(
+            character.isspace() or character in SINGLE_QUOTES for character in word
+        )
+        written.append(word if plain else f'"{word}"')
+    return " ".join(written)

@@ -168,10 +168,15 @@ class ReceiverHandler:
         if not await self._recipients.exists(recipient):
             return Status.UNKNOWN_RECIPIENT.with_values(address=recipient)
         verified = _verified_login(session)
-        if verified is not None and self._recipients.refuses(recipient, verified.account_id):
+        refused = (
+            None if verified is None else self._recipients.refusal(recipient, verified.account_id)
+        )
+        if refused is not None:
             # The account is known here: a reply address that is not its own is
-            # refused before any data, without a word on what the tag names.
-            return Status.REPLY_KEY_REFUSED.with_values(address=recipient)
+            # refused before any data, without a word on what the tag names; one of
+            # its own that has expired is told so.
+            status = Status.REPLY_KEY_EXPIRED if refused.expired else Status.REPLY_KEY_REFUSED
+            return status.with_values(address=recipient)
         return None
 
     async def handle_VRFY(

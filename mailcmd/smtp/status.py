@@ -61,6 +61,9 @@ class Status:
     REPLY_KEY_REFUSED = Reply(
         550, "5.7.1", "{address} is not a reply address of yours: answer a mail you received"
     )
+    REPLY_KEY_EXPIRED = Reply(
+        550, "5.7.1", "{address} has expired: nothing was done; write to the mailbox again"
+    )
     FROM_NOT_OWNED = Reply(550, "5.7.1", "From must be one address owned by {login}")
     LOCAL_DOMAIN_FROM_OUTSIDE = Reply(
         550, "5.7.1", "Mail from {domain} is accepted only from its logged-in accounts"

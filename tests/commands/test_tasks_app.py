@@ -180,11 +180,13 @@ def test_a_shared_task_is_seen_by_both_and_each_change_tells_the_other(
 ) -> None:
     mail.send(TASKS, "add Plan the trip", login=ALICE)
 
-    shared = mail.send(TASKS, "share 1 bob@app.localhost", login=ALICE)
+    asked = mail.send(TASKS, "share 1 bob@app.localhost", login=ALICE)
+    shared = mail.send(asked.reply["Reply-To"], "yes", login=ALICE)
     listed = mail.send(TASKS, "list", login=bob)
     finished = mail.send(mail.reply_address("tasks", 1, login=bob), "done", login=bob)
     deleted_by_bob = mail.send(TASKS, "delete 1", login=bob)
-    deleted = mail.send(TASKS, "delete 1", login=ALICE)
+    asked_to_delete = mail.send(TASKS, "delete 1", login=ALICE)
+    deleted = mail.send(asked_to_delete.reply["Reply-To"], "yes", login=ALICE)
 
     [to_alice, to_bob] = shared.replies
     assert to_alice["To"] == ALICE

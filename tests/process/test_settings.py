@@ -77,6 +77,7 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "worker.reply_rate_limit": 30,
         "worker.notification_rate_limit": 30,
         "worker.confirm_rate_limit": 10,
+        "worker.confirmation_seconds": 86400.0,
         "relay.host": None,
         "relay.port": 587,
         "relay.starttls": "required",

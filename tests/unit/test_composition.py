@@ -1,5 +1,6 @@
 """Composing mail without a server: headers a mail client threads and filters by."""
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -7,14 +8,23 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
+from mailcmd.actions import ActionLinks
 from mailcmd.context import Notification, Reply
+from mailcmd.db.models import Base
 from mailcmd.message import MessageView, parse_message
 from mailcmd.outgoing import notification_mail, render_reply
 from mailcmd.rendering import Rendered, Renderer
 from mailcmd.replies import MAX_REFERENCES, compose, header_text, reply_subject
+from mailcmd.reply_keys import ReplyKeys, address_holder
 
 DOMAIN = "app.example"
+KEYS = ReplyKeys([b"a secret for tests only"])
+LINKS = ActionLinks(
+    keys=KEYS, domain=DOMAIN, mailbox="tasks", tag=None, holder=address_holder("a@example.org")
+)
 TEXT = Rendered(subject=None, text="Task 1 added: Buy milk\n", html=None)
 
 
@@ -185,19 +195,33 @@ def renderer(tmp_path_factory: pytest.TempPathFactory) -> Renderer:
 def test_a_replys_own_subject_overrides_its_templates(renderer: Renderer) -> None:
     values = {"number": 7, "title": "Buy milk"}
 
-    from_template = render_reply(renderer, Reply(template="added", values=values))
-    overridden = render_reply(renderer, Reply(template="added", values=values, subject="Noted"))
+    from_template = render_reply(renderer, Reply(template="added", values=values), LINKS)
+    overridden = render_reply(
+        renderer, Reply(template="added", values=values, subject="Noted"), LINKS
+    )
 
     assert from_template.subject == "Task 7 added"
     assert overridden.subject == "Noted"
     assert overridden.text == from_template.text == "Task 7: Buy milk\n"
 
 
-def test_a_notification_comes_from_its_own_mailbox_with_its_tag(renderer: Renderer) -> None:
+@pytest.fixture
+def session() -> Iterator[Session]:
+    """An empty framework database in memory: no account owns any address."""
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as opened:
+        yield opened
+    engine.dispose()
+
+
+def test_a_notification_comes_from_its_own_mailbox_with_its_tag(
+    renderer: Renderer, session: Session
+) -> None:
     reply = Reply(template="added", values={"number": 3, "title": "Paint"}, tag="3")
     notification = Notification(to="bob@example.org", reply=reply, from_mailbox="tasks")
 
-    mail = notification_mail(renderer, notification, "postmaster")
+    mail = notification_mail(session, renderer, KEYS, DOMAIN, notification, "postmaster")
 
     assert (mail.to, mail.from_local, mail.tag, mail.subject) == (
         "bob@example.org",
@@ -210,11 +234,11 @@ def test_a_notification_comes_from_its_own_mailbox_with_its_tag(renderer: Render
 
 
 def test_a_notification_without_mailbox_or_subject_comes_from_the_given_one(
-    renderer: Renderer,
+    renderer: Renderer, session: Session
 ) -> None:
     notification = Notification(to="bob@example.org", reply=Reply("plain", {"name": "Bob"}))
 
-    mail = notification_mail(renderer, notification, "postmaster")
+    mail = notification_mail(session, renderer, KEYS, DOMAIN, notification, "postmaster")
 
     assert mail.from_local == "postmaster"
     assert mail.subject == "From postmaster@"

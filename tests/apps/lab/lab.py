@@ -1,7 +1,9 @@
 """A test app exercising the framework: failures, time limits, async handlers, roles."""
 
 import asyncio
+import contextlib
 import time
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import text
@@ -121,3 +123,29 @@ def comment(ctx: Context, number: int | None = None) -> None:
 def ping(ctx: Context) -> None:
     """Answer anyone."""
     ctx.reply(words="pong", times=1, body="", tag=None)
+
+
+@lab.command("wipe", confirm=True, template="lab/echo")
+def wipe(ctx: Context, words: str) -> None:
+    """Store a note once confirmed; it says nothing of what it would do (the generic question)."""
+    ctx.session.execute(text("INSERT INTO lab_notes (words) VALUES (:w)"), {"w": words})
+    ctx.reply(words=f"wiped {words}", times=1, body=ctx.body, tag=None)
+
+
+@lab.command("plan", template="lab/echo")
+def plan(ctx: Context, day: date, words: str) -> None:
+    """Store a note of `day`, asking first only when the words say `big`."""
+    if "big" in words:
+        ctx.confirm("lab/question", words=f"{words} on {day}")
+    note = f"{day} {words}"
+    ctx.session.execute(text("INSERT INTO lab_notes (words) VALUES (:w)"), {"w": note})
+    ctx.reply(words=note, times=1, body=ctx.body, tag=ctx.tag)
+
+
+@lab.command("sneak", template="lab/echo")
+def sneak(ctx: Context, words: str) -> None:
+    """Ask, catch the signal as a careless handler would, and store a note all the same."""
+    with contextlib.suppress(Exception):  # what a careless handler does
+        ctx.confirm("lab/question", words=words)
+    ctx.session.execute(text("INSERT INTO lab_notes (words) VALUES (:w)"), {"w": words})
+    ctx.reply(words=words, times=1, body="", tag=None)
