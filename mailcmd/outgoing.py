@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from mailcmd.context import Notification, Reply
-from mailcmd.message import MessageView
+from mailcmd.message import Attachment, MessageView
 from mailcmd.outbox import queue_mail
 from mailcmd.rendering import Rendered, Renderer
 from mailcmd.replies import compose
@@ -29,6 +29,8 @@ class OutgoingMail:
     # It may carry a secret (it comes from a mailbox that holds secrets): the
     # outbox keeps only its header once it is delivered.
     holds_secret: bool = False
+    # Files that go with it, after its text.
+    attachments: tuple[Attachment, ...] = ()
 
 
 def render_reply(renderer: Renderer, reply: Reply) -> Rendered:
@@ -53,6 +55,7 @@ def notification_mail(
         tag=notification.reply.tag,
         answering=None,
         is_reply=False,
+        attachments=notification.reply.attachments,
     )
 
 
@@ -77,6 +80,7 @@ def queue_outgoing(
         reply_to=f"{mail.from_local}+{mail.tag}@{domain}" if mail.tag else None,
         answering=mail.answering,
         auto_submitted="auto-replied" if mail.answering is not None else "auto-generated",
+        attachments=mail.attachments,
     )
     queue_mail(
         session,

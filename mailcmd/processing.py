@@ -39,7 +39,7 @@ from mailcmd.help import help_page
 from mailcmd.hourly_counts import HourlyCounts
 from mailcmd.inbound import without_text
 from mailcmd.mailstore import deliver_locally
-from mailcmd.message import MessageView, parse_message
+from mailcmd.message import Attachment, MessageView, parse_message
 from mailcmd.outbox import is_own_message
 from mailcmd.outgoing import OutgoingMail, notification_mail, queue_outgoing, render_reply
 from mailcmd.rendering import Rendered, Renderer
@@ -249,7 +249,14 @@ class Processor:
             deliver_locally(session, recipient, row.raw)
             return []
         plan = plan_for(
-            self._registry, mailbox, tag or None, view.subject, view.new_text, sender, self._today()
+            self._registry,
+            mailbox,
+            tag or None,
+            view.subject,
+            view.new_text,
+            sender,
+            self._today(),
+            view.attachments,
         )
         from_local = mailbox.name if mailbox is not None else HELP_ADDRESS
         if mailbox is not None and mailbox.holds_secrets:
@@ -280,6 +287,7 @@ class Processor:
         """Run the invocations in one savepoint; `contexts` collects each one's context."""
         transcript: list[tuple[str, list[Rendered]]] = []
         notifications: list[OutgoingMail] = []
+        files: list[Attachment] = []
         reply_tag: str | None = None
         savepoint = session.begin_nested()
         try:
@@ -304,6 +312,7 @@ class Processor:
                     )
                 outputs = [render_reply(self._renderer, reply) for reply in context.replies]
                 reply_tag = next((r.tag for r in reversed(context.replies) if r.tag), reply_tag)
+                files += [file for reply in context.replies for file in reply.attachments]
                 transcript.append((invocation.line, outputs))
                 notifications += [
                     notification_mail(self._renderer, notification, from_local)
@@ -319,7 +328,8 @@ class Processor:
             rendered = transcript[0][1][0]
         else:
             rendered = self._renderer.render("mailcmd/transcript", {"transcript": transcript})
-        return [_answer(sender, view, from_local, rendered, reply_tag), *notifications]
+        answer = _answer(sender, view, from_local, rendered, reply_tag, tuple(files))
+        return [answer, *notifications]
 
     def _reply(
         self, sender: Sender, view: MessageView, from_local: str, template: str, values: Any
@@ -376,9 +386,15 @@ class Processor:
             first = mails[0]
             subject = rendered.subject or f"{len(mails)} notifications"
             holds_secret = any(mail.holds_secret for mail in mails)
+            files = tuple(file for mail in mails for file in mail.attachments)
             batched.append(
                 replace(
-                    first, rendered=rendered, subject=subject, tag=None, holds_secret=holds_secret
+                    first,
+                    rendered=rendered,
+                    subject=subject,
+                    tag=None,
+                    holds_secret=holds_secret,
+                    attachments=files,
                 )
             )
         return batched
@@ -490,7 +506,12 @@ class Processor:
 
 
 def _answer(
-    sender: Sender, view: MessageView, from_local: str, rendered: Rendered, tag: str | None
+    sender: Sender,
+    view: MessageView,
+    from_local: str,
+    rendered: Rendered,
+    tag: str | None,
+    files: tuple[Attachment, ...] = (),
 ) -> OutgoingMail:
     return OutgoingMail(
         to=sender.address,
@@ -500,6 +521,7 @@ def _answer(
         tag=tag,
         answering=view,
         is_reply=True,
+        attachments=files,
     )
 
 
