@@ -190,17 +190,16 @@ def file_parameter(
         wrapped = [typing.get_args(m)[0] for m in members if typing.get_origin(m) is Annotated]
         if any(_takes_files(inner) for inner in wrapped):
             raise problem("put Annotated outside: Annotated[Attachment | None, Accepts(...)]")
-        if not any(_takes_files(member) for member in members):
+        if not any(_takes_files(_item(member)) for member in members):
             return None
         if len(members) != 1:
             raise problem("an attachment cannot be one of several types; use X | None")
         base, optional = members[0], True
     is_list = typing.get_origin(base) is list
     if is_list:
-        items = typing.get_args(base)
-        if not items or not _takes_files(items[0]):
+        base = _item(base)
+        if not _takes_files(base):
             return None
-        base = items[0]
         if optional:
             raise problem("list[Attachment] cannot be None: with no file it is empty")
     if not _takes_files(base):
@@ -235,6 +234,13 @@ def show_size(size: int) -> str:
         if size >= scale:
             return f"{round(size / scale, 1):g} {unit}"
     return f"{size} byte" + ("" if size == 1 else "s")
+
+
+def _item(annotation: object) -> object:
+    """What a `list[X]` holds; any other annotation itself."""
+    if typing.get_origin(annotation) is list:
+        return next(iter(typing.get_args(annotation)), None)
+    return annotation
 
 
 def _takes_files(annotation: object) -> bool:
