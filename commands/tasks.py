@@ -41,8 +41,9 @@ from mailcmd import (
 Priority = Literal["low", "normal", "high"]
 PRIORITY_ORDER = {"high": 0, "normal": 1, "low": 2}
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-# A CSV file of tasks to import: ten thousand tasks or so, plenty for one mail.
+# One import is one transaction, run within the worker's time limit for a handler.
 MAX_IMPORT_BYTES = 1_000_000
+MAX_IMPORT_ROWS = 1000
 
 app = MailApp()
 tasks = app.mailbox("tasks", help="Your to-do list")
@@ -268,6 +269,8 @@ def import_(
     csv: Annotated[Csv[TaskRow], Accepts(max_bytes=MAX_IMPORT_BYTES), Help("the tasks to add")],
 ) -> None:
     """Add the tasks of an attached CSV file (title, due, tags, priority): all, or none."""
+    if len(csv) > MAX_IMPORT_ROWS:
+        raise CommandError(f"at most {MAX_IMPORT_ROWS} tasks in one import, got {len(csv)}")
     owner = ctx.session.get(Account, ctx.sender.account_id)
     added = [
         Task(

@@ -183,6 +183,15 @@ def test_a_bad_csv_creates_nothing_and_says_which_row_and_why(
     assert task_rows(mail) == []
 
 
+def test_an_import_of_more_tasks_than_one_import_takes_creates_nothing(
+    mail: MailTestClient,
+) -> None:
+    exchange = send_csv(mail, b"title,due\n" + b"x,\n" * 1001)
+
+    assert "at most 1000 tasks in one import, got 1001" in refusal(exchange)
+    assert task_rows(mail) == []
+
+
 def test_import_without_a_file_or_with_the_wrong_files_creates_nothing(
     mail: MailTestClient,
 ) -> None:

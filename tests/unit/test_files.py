@@ -384,6 +384,12 @@ def test_a_bad_csv_file_is_refused_naming_the_row_and_the_reason(text: str, expe
     assert expected in refusal(table, csv_file(text))
 
 
+def test_a_long_cell_that_does_not_fit_is_shown_cut_short() -> None:
+    message = refusal(every_type, csv_file("text,number\nOne," + "9" * 100_000 + "\n"))
+
+    assert message.endswith(f"got '{'9' * 60}...'")
+
+
 def test_an_undecodable_file_is_refused_with_how_to_save_it() -> None:
     latin = Attachment("t.csv", "text/csv", "title,due\nCafé,\n".encode("cp1252"))
     unknown = Attachment("t.csv", "text/csv", b"title,due\n", charset="x-klingon")
