@@ -115,7 +115,7 @@ class TablePlan:
             # A quoted cell may span lines, so only the line is known here, not the row.
             raise ParseError(
                 f"{name}, line {reader.line_num}: not readable as CSV "
-                "(an unclosed quote, or a NUL byte?)"
+                "(an unclosed quote, a NUL byte, or a cell over 128 kB?)"
             ) from None
         if not rows:
             raise ParseError(f"{name} has no rows below its header")
