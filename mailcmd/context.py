@@ -153,7 +153,7 @@ class Context:
         `attachments` go with it as files (`Attachment("tasks.csv", "text/csv", data,
         charset="utf-8")`); several replies to one message are one mail with all
         their files. Raises TypeError at once for something that is not an
-        `Attachment` or has no `type/subtype` content type.
+        `Attachment`, has no `type/subtype` content type or no bytes.
         """
         name = template or self.default_template
         if name is None:
@@ -192,6 +192,8 @@ def _reply(
             raise TypeError(f"attachments=: expected an Attachment, got {type(file).__name__}")
         if not _FILE_TYPE.fullmatch(file.content_type):
             raise TypeError(f"attachments=: {file.content_type!r} is not a content type of a file")
+        if not isinstance(file.data, bytes):
+            raise TypeError(f"attachments=: the data of {file.filename!r} must be bytes")
     return Reply(
         template=template,
         values=values,

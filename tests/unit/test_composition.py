@@ -186,6 +186,7 @@ def test_files_follow_the_text_and_its_html_twin_as_attachment_parts() -> None:
         (Attachment("a", "csv", b""), "'csv' is not a content type of a file"),
         (Attachment("a", "multipart/mixed", b""), "'multipart/mixed' is not a content type"),
         (Attachment("a", "text/csv\r\nBcc: x", b""), "is not a content type of a file"),
+        (Attachment("a", "text/csv", "text"), "the data of 'a' must be bytes"),  # type: ignore[arg-type]
     ],
 )
 def test_a_reply_refuses_a_file_it_could_not_send_where_the_handler_gave_it(
