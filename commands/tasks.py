@@ -4,11 +4,13 @@ Every reply shows the task as it stands and carries `Reply-To: tasks+ID.KEY@`, s
 that answering it continues the task: a plain answer adds a comment, and `done`,
 `reopen` or `edit --due friday` in the subject need no number; its links send
 done / reopen / delete / list. `delete` and `share` ask first and act on the
-confirming reply.
+confirming reply. `import` adds the tasks of an attached CSV file, and `export`
+sends them back as one.
 """
 
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from sqlalchemy import (
     BigInteger,
@@ -16,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     LargeBinary,
+    Select,
     String,
     Text,
     or_,
@@ -23,11 +26,26 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mailcmd import Account, CommandError, Context, MailApp, Model, ScheduledContext, utc_now
+from mailcmd import (
+    Accepts,
+    Account,
+    CommandError,
+    Context,
+    Csv,
+    Help,
+    MailApp,
+    Model,
+    ScheduledContext,
+    csv_attachment,
+    utc_now,
+)
 
 Priority = Literal["low", "normal", "high"]
 PRIORITY_ORDER = {"high": 0, "normal": 1, "low": 2}
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+# One import is one transaction, run within the worker's time limit for a handler.
+MAX_IMPORT_BYTES = 1_000_000
+MAX_IMPORT_ROWS = 1000
 
 app = MailApp()
 tasks = app.mailbox("tasks", help="Your to-do list")
@@ -120,6 +138,16 @@ class TaskDigest(Model):
     account_id: Mapped[int] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """One task as a row of tasks.csv: what `import` reads and `export` writes."""
+
+    title: str
+    due: date | None
+    tags: list[str] = field(default_factory=list)
+    priority: Priority = "normal"
 
 
 def _visible(ctx: Context) -> ColumnElement[bool]:
@@ -218,9 +246,7 @@ def list_(
     sort: Literal["due", "priority", "created"] = "created",
 ) -> None:
     """List your open tasks and those shared with you (with --all, the done ones too)."""
-    query = select(Task).where(_visible(ctx))
-    if not all:
-        query = query.where(Task.done_at.is_(None))
+    query = _listed(ctx, all)
     if due_before is not None:
         query = query.where(Task.due < due_before)
     found = [task for task in ctx.session.scalars(query) if tag is None or tag in task.tags]
@@ -231,6 +257,51 @@ def list_(
     else:
         found.sort(key=lambda task: task.id)
     ctx.reply(tasks=found, showing_all=all)
+
+
+def _listed(ctx: Context, include_done: bool) -> Select[tuple[Task]]:
+    """The sender's open tasks and those shared with them (with `include_done`, all)."""
+    query = select(Task).where(_visible(ctx))
+    return query if include_done else query.where(Task.done_at.is_(None))
+
+
+@tasks.command("import", template="tasks/imported")
+def import_(
+    ctx: Context,
+    csv: Annotated[Csv[TaskRow], Accepts(max_bytes=MAX_IMPORT_BYTES), Help("the tasks to add")],
+) -> None:
+    """Add the tasks of an attached CSV file (title, due, tags, priority): all, or none."""
+    if len(csv) > MAX_IMPORT_ROWS:
+        raise CommandError(f"at most {MAX_IMPORT_ROWS} tasks in one import, got {len(csv)}")
+    owner = ctx.session.get(Account, ctx.sender.account_id)
+    added = [
+        Task(
+            owner=owner,
+            title=row.title[:200],
+            due=row.due,
+            tags=sorted(set(row.tags)),
+            priority=row.priority,
+            comments=[],
+            attachments=[],
+            shares=[],
+        )
+        for row in csv
+    ]
+    ctx.session.add_all(added)
+    ctx.session.flush()
+    ctx.reply(tasks=added, filename=csv.filename or "the CSV file")
+
+
+@tasks.command("export", template="tasks/exported")
+def export(ctx: Context, all: bool = False) -> None:
+    """Mail your open tasks and those shared with you as tasks.csv (--all: the done ones too)."""
+    found = ctx.session.scalars(_listed(ctx, all).order_by(Task.id)).all()
+    rows = [
+        TaskRow(title=task.title, due=task.due, tags=list(task.tags), priority=task.priority)
+        for task in found
+    ]
+    exported = csv_attachment("tasks.csv", TaskRow, rows)
+    ctx.reply(tasks=found, showing_all=all, attachments=[exported])
 
 
 @tasks.command("show", tag="task_id")

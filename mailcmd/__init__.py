@@ -2,7 +2,8 @@
 
 An app imports what it needs from here, and from nothing below: the declaration
 (`MailApp`), what a handler receives and gives back (`Context`, `ScheduledContext`,
-`Sender`, `Attachment`, `Reply`, `CommandError`, `Help`), its tables (`Model`, with
+`Sender`, `Attachment`, `Reply`, `CommandError`, `Help`), files as arguments and
+replies (`Accepts`, `Csv`, `csv_attachment`), its tables (`Model`, with
 `Account` to point at and `utc_now` for timestamps), the account operations the
 bundled `account@` app offers, and for its tests the `MailTestClient` and the
 `Exchange` it returns. Internal modules stay importable, but only these names are
@@ -27,7 +28,10 @@ if TYPE_CHECKING:
     from mailcmd.db.models import Account as Account
     from mailcmd.db.models import Model as Model
     from mailcmd.db.types import utc_now as utc_now
+    from mailcmd.exports import csv_attachment as csv_attachment
     from mailcmd.message import Attachment as Attachment
+    from mailcmd.parsing import Accepts as Accepts
+    from mailcmd.parsing import Csv as Csv
     from mailcmd.parsing import Help as Help
     from mailcmd.testing import Exchange as Exchange
     from mailcmd.testing import MailTestClient as MailTestClient
@@ -38,11 +42,13 @@ __version__ = "0.1.0"
 # mailcmd` (which the CLI, `python -m mailcmd` and every submodule import pay for)
 # loads neither SQLAlchemy nor, for an app that never tests, a whole server.
 _HOMES = {
+    "Accepts": "mailcmd.parsing",
     "Account": "mailcmd.db.models",
     "AccountError": "mailcmd.accounts",
     "Attachment": "mailcmd.message",
     "CommandError": "mailcmd.context",
     "Context": "mailcmd.context",
+    "Csv": "mailcmd.parsing",
     "Exchange": "mailcmd.testing",
     "Help": "mailcmd.parsing",
     "MailApp": "mailcmd.app",
@@ -52,6 +58,7 @@ _HOMES = {
     "ScheduledContext": "mailcmd.context",
     "Sender": "mailcmd.context",
     "add_app_password": "mailcmd.accounts",
+    "csv_attachment": "mailcmd.exports",
     "get_account": "mailcmd.accounts",
     "revoke_app_password": "mailcmd.accounts",
     "set_password": "mailcmd.accounts",

@@ -1,6 +1,7 @@
 """What a handler receives and gives back: the context of one command, replies, errors."""
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -9,6 +10,10 @@ from sqlalchemy.orm import Session
 
 from mailcmd.confirmation_tags import PREFIX, is_reserved
 from mailcmd.message import Attachment, MessageView
+
+# A content type a reply's file may have: `type/subtype` in RFC 2045's token
+# characters. Multipart and message types are mailcmd's own structure, never a file's.
+_FILE_TYPE = re.compile(r"(?!multipart/|message/)[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+", re.I)
 
 
 class CommandError(Exception):
@@ -49,13 +54,15 @@ class Reply:
     """A mail to send: rendered from `template` with `values`.
 
     `subject` overrides the template's; `tag` makes the Reply-To a plus-address
-    (`tasks+42@`), so that answering it continues the same object.
+    (`tasks+42@`), so that answering it continues the same object; `attachments`
+    go with it as files.
     """
 
     template: str
     values: Mapping[str, Any] = field(default_factory=dict)
     subject: str | None = None
     tag: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,10 +98,14 @@ class ScheduledContext:
         mailbox: str,
         subject: str | None = None,
         tag: str | int | None = None,
+        attachments: Iterable[Attachment] = (),
         **values: Any,
     ) -> None:
-        """Queue a mail to `to`, from `mailbox@` (whose plus-tag `tag` answers continue)."""
-        reply = _reply(template, values, subject, tag)
+        """Queue a mail to `to`, from `mailbox@` (whose plus-tag `tag` answers continue).
+
+        `attachments` go with it as files, as with `Context.reply`.
+        """
+        reply = _reply(template, values, subject, tag, attachments)
         self.notifications.append(Notification(to=to, reply=reply, from_mailbox=mailbox))
 
 
@@ -161,13 +172,20 @@ class Context:
         *,
         subject: str | None = None,
         tag: str | int | None = None,
+        attachments: Iterable[Attachment] = (),
         **values: Any,
     ) -> None:
-        """Queue a reply to the sender, rendered from `template` (default: the command's)."""
+        """Queue a reply to the sender, rendered from `template` (default: the command's).
+
+        `attachments` go with it as files (`Attachment("tasks.csv", "text/csv", data,
+        charset="utf-8")`); several replies to one message are one mail with all
+        their files. Raises TypeError at once for something that is not an
+        `Attachment`, has no `type/subtype` content type or no bytes.
+        """
         name = template or self.default_template
         if name is None:
             raise TypeError("ctx.reply() needs a template: the command declares none")
-        self.replies.append(_reply(name, values, subject, tag))
+        self.replies.append(_reply(name, values, subject, tag, attachments))
 
     def notify(
         self,
@@ -176,17 +194,39 @@ class Context:
         *,
         subject: str | None = None,
         tag: str | int | None = None,
+        attachments: Iterable[Attachment] = (),
         **values: Any,
     ) -> None:
-        """Queue a mail to the local address `to` (another account), e.g. about a shared task."""
-        self.notifications.append(Notification(to=to, reply=_reply(template, values, subject, tag)))
+        """Queue a mail to the local address `to` (another account), e.g. about a shared task.
+
+        `attachments` go with it as files, as with `reply`.
+        """
+        reply = _reply(template, values, subject, tag, attachments)
+        self.notifications.append(Notification(to=to, reply=reply))
 
 
 def _reply(
-    template: str, values: Mapping[str, Any], subject: str | None, tag: str | int | None
+    template: str,
+    values: Mapping[str, Any],
+    subject: str | None,
+    tag: str | int | None,
+    attachments: Iterable[Attachment],
 ) -> Reply:
     if tag is not None and is_reserved(str(tag)):
         raise ValueError(f"tag {tag!r}: tags that start with {PREFIX!r} are mailcmd's own")
+    files = tuple(attachments)
+    for file in files:
+        # Found here, the mistake's traceback points at the handler's line.
+        if not isinstance(file, Attachment):
+            raise TypeError(f"attachments=: expected an Attachment, got {type(file).__name__}")
+        if not _FILE_TYPE.fullmatch(file.content_type):
+            raise TypeError(f"attachments=: {file.content_type!r} is not a content type of a file")
+        if not isinstance(file.data, bytes):
+            raise TypeError(f"attachments=: the data of {file.filename!r} must be bytes")
     return Reply(
-        template=template, values=values, subject=subject, tag=None if tag is None else str(tag)
+        template=template,
+        values=values,
+        subject=subject,
+        tag=None if tag is None else str(tag),
+        attachments=files,
     )

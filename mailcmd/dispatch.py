@@ -11,6 +11,7 @@ from datetime import date
 
 from mailcmd.app import DEFAULT_VERB, Command, Mailbox, Registry
 from mailcmd.context import Sender
+from mailcmd.message import Attachment
 from mailcmd.parsing import ParseError, split_words, strip_subject_prefixes, suggest
 
 MULTI_COMMAND_SUBJECTS = frozenset({"", "commands"})
@@ -68,12 +69,14 @@ def plan_for(
     body: str,
     sender: Sender,
     today: date,
+    attachments: Sequence[Attachment] = (),
 ) -> Plan:
     """Decide what a message to `mailbox` (None: the help address) asks for.
 
     `tag` is the plus-tag of the address, `body` the sender's new text. An answer
     (`Re: ...`) whose subject names no command, to a mailbox without a default
-    command, runs the command lines of its body.
+    command, runs the command lines of its body. A command that takes files gets
+    the message's `attachments`, which must fit its limits.
     """
     invocation_text = strip_subject_prefixes(subject)
     if mailbox is None:
@@ -81,17 +84,21 @@ def plan_for(
     if invocation_text.lower() in MULTI_COMMAND_SUBJECTS:
         lines = command_lines(body)
         if lines:
-            return _plan_lines(mailbox, tag, lines, sender, today)
+            return _plan_lines(mailbox, tag, lines, sender, today, attachments)
         if _usable_default(mailbox, tag) is not None:
-            return _plan_line(mailbox, tag, "", sender, today, default_from_subject=True)
+            return _plan_line(
+                mailbox, tag, "", sender, today, attachments, default_from_subject=True
+            )
         return HelpRequest(mailbox=mailbox, verb=None)
     if _is_answer_without_command(mailbox, tag, subject, invocation_text):
         # Answering a reply in a mail client keeps its subject ("Re: Task 1 added");
         # the commands are then what the person wrote above the quote.
         lines = command_lines(body)
         if lines:
-            return _plan_lines(mailbox, tag, lines, sender, today)
-    return _plan_line(mailbox, tag, invocation_text, sender, today, default_from_subject=True)
+            return _plan_lines(mailbox, tag, lines, sender, today, attachments)
+    return _plan_line(
+        mailbox, tag, invocation_text, sender, today, attachments, default_from_subject=True
+    )
 
 
 def plan_again(
@@ -108,7 +115,10 @@ def plan_again(
     """
     invocations: list[Invocation] = []
     for line, from_body in lines:
-        planned = _plan_line(mailbox, tag, line, sender, today, default_from_subject=not from_body)
+        # Files are not kept with a confirmation: a command that takes some cannot ask.
+        planned = _plan_line(
+            mailbox, tag, line, sender, today, (), default_from_subject=not from_body
+        )
         if isinstance(planned, Refusal):
             return planned
         if isinstance(planned, HelpRequest):
@@ -152,13 +162,20 @@ def command_lines(body: str) -> list[str]:
 
 
 def _plan_lines(
-    mailbox: Mailbox, tag: str | None, lines: Sequence[str], sender: Sender, today: date
+    mailbox: Mailbox,
+    tag: str | None,
+    lines: Sequence[str],
+    sender: Sender,
+    today: date,
+    attachments: Sequence[Attachment],
 ) -> Plan:
     if len(lines) > MAX_COMMAND_LINES:
         return Refusal(f"at most {MAX_COMMAND_LINES} commands in one message, got {len(lines)}")
     invocations: list[Invocation] = []
     for line in lines:
-        planned = _plan_line(mailbox, tag, line, sender, today, default_from_subject=False)
+        planned = _plan_line(
+            mailbox, tag, line, sender, today, attachments, default_from_subject=False
+        )
         if isinstance(planned, Refusal):
             return Refusal(f"line {line!r}: {planned.message}", planned.usage, planned.command)
         if isinstance(planned, HelpRequest):
@@ -173,6 +190,7 @@ def _plan_line(
     text: str,
     sender: Sender,
     today: date,
+    attachments: Sequence[Attachment],
     default_from_subject: bool,
 ) -> Plan:
     try:
@@ -196,7 +214,9 @@ def _plan_line(
         return Refusal(_refusal_reason(command, sender), command=command, quotes_input=False)
     prefilled = {command.tag_parameter: tag} if command.tag_parameter and tag else {}
     try:
-        arguments = command.signature.parse(arguments_words, prefilled=prefilled, today=today)
+        arguments = command.signature.parse(
+            arguments_words, prefilled=prefilled, today=today, attachments=attachments
+        )
     except ParseError as error:
         return Refusal(str(error), (command.usage(),), command)
     return [Invocation(command=command, arguments=arguments, line=text)]

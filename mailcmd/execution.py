@@ -29,7 +29,7 @@ from mailcmd.context import CommandError, ConfirmationNeeded, Context, Reply, Se
 from mailcmd.db.models import Confirmation
 from mailcmd.db.types import utc_now
 from mailcmd.dispatch import Invocation, Refusal, plan_again
-from mailcmd.message import MessageView
+from mailcmd.message import Attachment, MessageView
 from mailcmd.outgoing import OutgoingMail, answer_mail, links_for, notification_mail, render_reply
 from mailcmd.rendering import Rendered, Renderer
 from mailcmd.reply_keys import KeyRefused, ReplyKeys
@@ -154,6 +154,7 @@ class CommandRunner:
         transcript: list[tuple[str, list[Rendered]]] = []
         questions: list[Rendered | None] = []
         notifications: list[OutgoingMail] = []
+        files: list[Attachment] = []
         reply_tag: str | None = None
         asked = False
         savepoint = session.begin_nested()
@@ -204,6 +205,7 @@ class CommandRunner:
                     for reply in context.replies
                 ]
                 reply_tag = next((r.tag for r in reversed(context.replies) if r.tag), reply_tag)
+                files += [file for reply in context.replies for file in reply.attachments]
                 transcript.append((invocation.line, outputs))
                 notifications += [
                     notification_mail(session, self._renderer, keys, domain, notice, mailbox.name)
@@ -221,7 +223,8 @@ class CommandRunner:
             rendered = transcript[0][1][0]
         else:
             rendered = self._renderer.render("mailcmd/transcript", {"transcript": transcript})
-        return [answer_mail(sender, view, mailbox.name, rendered, reply_tag), *notifications], True
+        answer = answer_mail(sender, view, mailbox.name, rendered, reply_tag, files=tuple(files))
+        return [answer, *notifications], True
 
     def _question(self, question: Reply | None) -> Rendered | None:
         # Rendered without links: the question's only address is the confirmation's,

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from mailcmd.actions import ActionLinks
 from mailcmd.context import Notification, Reply, Sender
 from mailcmd.mailstore import local_account_id
-from mailcmd.message import MessageView
+from mailcmd.message import Attachment, MessageView
 from mailcmd.outbox import queue_mail
 from mailcmd.rendering import Rendered, Renderer
 from mailcmd.replies import compose, reply_subject
@@ -36,6 +36,8 @@ class OutgoingMail:
     holds_secret: bool = False
     # The last day its Reply-To acts (a confirmation's); None: until keys rotate.
     tag_expires: date | None = None
+    # Files that go with it, after its text.
+    attachments: tuple[Attachment, ...] = ()
 
 
 def answer_mail(
@@ -45,8 +47,10 @@ def answer_mail(
     rendered: Rendered,
     tag: str | None = None,
     tag_expires: date | None = None,
+    files: tuple[Attachment, ...] = (),
 ) -> OutgoingMail:
-    """The reply to `sender`'s message `view`, from `from_local@`, threaded under it."""
+    """The reply to `sender`'s message `view`, from `from_local@`, threaded under it, with
+    `files` after its text."""
     return OutgoingMail(
         to=sender.address,
         rendered=rendered,
@@ -56,6 +60,7 @@ def answer_mail(
         answering=view,
         is_reply=True,
         tag_expires=tag_expires,
+        attachments=files,
     )
 
 
@@ -122,6 +127,7 @@ def notification_mail(
         tag=notification.reply.tag,
         answering=None,
         is_reply=False,
+        attachments=notification.reply.attachments,
     )
 
 
@@ -162,6 +168,7 @@ def queue_outgoing(
         reply_to=reply_to,
         answering=mail.answering,
         auto_submitted="auto-replied" if mail.answering is not None else "auto-generated",
+        attachments=mail.attachments,
     )
     queue_mail(
         session,

@@ -260,7 +260,14 @@ class Processor:
         if route.confirmation is not None and mailbox is not None:
             return self._runner.run_confirmed(session, mailbox, route, view, sender, contexts)
         plan = plan_for(
-            self._registry, mailbox, route.tag, view.subject, view.new_text, sender, self._today()
+            self._registry,
+            mailbox,
+            route.tag,
+            view.subject,
+            view.new_text,
+            sender,
+            self._today(),
+            view.attachments,
         )
         if mailbox is not None and mailbox.holds_secrets:
             # A reply says "Re: <subject>", and a password can be in the subject.
@@ -332,9 +339,15 @@ class Processor:
             first = mails[0]
             subject = rendered.subject or f"{len(mails)} notifications"
             holds_secret = any(mail.holds_secret for mail in mails)
+            files = tuple(file for mail in mails for file in mail.attachments)
             batched.append(
                 replace(
-                    first, rendered=rendered, subject=subject, tag=None, holds_secret=holds_secret
+                    first,
+                    rendered=rendered,
+                    subject=subject,
+                    tag=None,
+                    holds_secret=holds_secret,
+                    attachments=files,
                 )
             )
         return batched

@@ -1,11 +1,12 @@
 """Replies done right: threading headers, loop prevention (RFC 3834), no header injection."""
 
 import re
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from mailcmd.db.types import utc_now
-from mailcmd.message import MessageView
+from mailcmd.message import Attachment, MessageView
 from mailcmd.rendering import Rendered
 
 # Control characters (CR and LF among them) never reach a header from mail content.
@@ -55,8 +56,13 @@ def compose(
     reply_to: str | None = None,
     answering: MessageView | None = None,
     auto_submitted: str = "auto-replied",
+    attachments: Sequence[Attachment] = (),
 ) -> EmailMessage:
     """Build the mail: text/plain, with an HTML alternative when rendered, and the headers.
+
+    With `attachments` it is multipart/mixed: the text (and its HTML alternative)
+    first, then each file as an attachment part, base64 encoded, with its file name
+    and, for text, its charset.
 
     `answering` threads the mail under the message it answers (`In-Reply-To`,
     `References`). Every mail mailcmd sends is marked `Auto-Submitted` (RFC 3834):
@@ -79,4 +85,13 @@ def compose(
     mail.set_content(rendered.text)
     if rendered.html is not None:
         mail.add_alternative(rendered.html, subtype="html")
+    for file in attachments:
+        maintype, _, subtype = file.content_type.lower().partition("/")
+        mail.add_attachment(
+            file.data,
+            maintype=maintype,
+            subtype=subtype,
+            filename=header_text(file.filename or "attachment", limit=255),
+            params={"charset": file.charset} if file.charset else {},
+        )
     return mail

@@ -115,7 +115,7 @@ def payload(part: Part, defects: Defects) -> bytes:
 
 
 def attachment(part: Part, defects: Defects) -> Attachment:
-    """The part as an `Attachment`: sanitised name, type, bytes and Content-ID."""
+    """The part as an `Attachment`: sanitised name, type, bytes, Content-ID and charset."""
     message = part.message
     data = _serialised(part, defects) if _is_container(message) else payload(part, defects)
     try:
@@ -127,6 +127,7 @@ def attachment(part: Part, defects: Defects) -> Attachment:
         content_type=message.get_content_type(),
         data=data,
         content_id=content_id or None,
+        charset=_charset(message),
     )
 
 

@@ -12,13 +12,18 @@ class Attachment:
     `filename` is safe to show but is not a path to trust: it has no directories, no
     control characters and no leading dots, and may be None. `content_id` is the
     Content-ID field as written, angle brackets included, for parts an HTML body
-    shows inline (`cid:` links name it without the brackets).
+    shows inline (`cid:` links name it without the brackets). `charset` is the one
+    its Content-Type declares (lower case), for text; None when it declares none.
+
+    A handler builds one to send a file with a reply:
+    `Attachment("notes.txt", "text/plain", data, charset="utf-8")`.
     """
 
     filename: str | None
     content_type: str
     data: bytes
     content_id: str | None = None
+    charset: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from mailcmd.parsing.errors import SignatureError
+from mailcmd.parsing.files import Accepts, FileParameter, file_parameter
 from mailcmd.parsing.parameters import Help, Parameter
 from mailcmd.parsing.signatures import CommandSignature
 from mailcmd.parsing.value_types import value_type_for
@@ -26,7 +27,9 @@ def analyse(
     those types in messages (`{Context: "the context"}`). Every other parameter is a
     positional (no default) or an option (a default, or keyword-only). Supported:
     str, int, float, bool, Decimal, date, datetime, Enum subclasses, `Literal` of str
-    or int, `list[X]` of those, `X | None`, and `Annotated[X, Help("...")]`.
+    or int, `list[X]` of those, `X | None`, and `Annotated[X, Help("...")]`. One
+    parameter may take the attached files instead (see `files`): `Attachment`,
+    `list[Attachment]`, `Attachment | None` or `Csv[Row]`, limited by `Accepts`.
 
     Raises `SignatureError` naming the function, the parameter and the problem.
     """
@@ -38,20 +41,41 @@ def analyse(
     namespace = getattr(inspect.unwrap(function), "__globals__", {})
     injections: list[tuple[str, type]] = []
     parameters: list[Parameter] = []
+    files: FileParameter | None = None
     for parameter in signature.parameters.values():
         problem = _Problem(where, parameter.name)
         annotation = _resolve(parameter, namespace, problem)
-        base, _ = _without_metadata(annotation)
+        base, help_text = _without_metadata(annotation)
         if isinstance(base, type) and base in injected:
             injections.append((parameter.name, base))
             continue
-        parameters.append(_plan(parameter, annotation, injected, problem))
+        accepts = _accepts(annotation)
+        planned = file_parameter(
+            parameter.name,
+            base,
+            has_default=parameter.default is not parameter.empty,
+            default=parameter.default,
+            accepts=accepts,
+            help_text=help_text,
+            problem=problem,
+        )
+        if planned is None:
+            if accepts is not None:
+                raise problem(
+                    "Accepts(...) limits attached files: Attachment, list[Attachment] or Csv[...]"
+                )
+            parameters.append(_plan(parameter, annotation, injected, problem))
+        elif files is not None:
+            raise problem(f"only one parameter takes the attached files, and {files.name!r} does")
+        else:
+            files = planned
     _check_order_and_clashes(where, parameters)
     return CommandSignature(
         function_name=where,
         positionals=tuple(p for p in parameters if p.positional),
         options=tuple(p for p in parameters if not p.positional),
         injected=tuple(injections),
+        files=files,
     )
 
 
@@ -99,6 +123,13 @@ def _without_metadata(annotation: Any) -> tuple[Any, str]:
         return annotation, ""
     base, *metadata = typing.get_args(annotation)
     return base, next((marker.text for marker in metadata if isinstance(marker, Help)), "")
+
+
+def _accepts(annotation: Any) -> Accepts | None:
+    """The `Accepts` marker in the annotation's `Annotated` metadata, if any."""
+    if typing.get_origin(annotation) is not typing.Annotated:
+        return None
+    return next((m for m in typing.get_args(annotation)[1:] if isinstance(m, Accepts)), None)
 
 
 def _plan(

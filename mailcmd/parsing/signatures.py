@@ -5,9 +5,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
 
+from mailcmd.message import Attachment
 from mailcmd.parsing.errors import ParseError
+from mailcmd.parsing.files import FileParameter
 from mailcmd.parsing.parameters import Parameter
 from mailcmd.parsing.suggestions import suggest
+from mailcmd.parsing.value_types import read_value
 
 NOTHING_PREFILLED: Mapping[str, str] = MappingProxyType({})
 
@@ -37,6 +40,8 @@ class CommandSignature:
     positionals: tuple[Parameter, ...]
     options: tuple[Parameter, ...]
     injected: tuple[tuple[str, type], ...] = ()
+    # The one parameter filled from the attached files, if any.
+    files: FileParameter | None = None
     _by_key: Mapping[str, Parameter] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -60,16 +65,25 @@ class CommandSignature:
         return dict(self.injected)
 
     def usage(self, verb: str) -> str:
-        """Return the usage line: `add TITLE [--due DATE] [--tag TAG ...] [--urgent]`."""
-        return " ".join([verb, *(parameter.usage() for parameter in self.parameters)]).strip()
+        """Return the usage line: `add TITLE [--due DATE] [--tag TAG ...] [--urgent]`.
+
+        A parameter that takes files comes last: `import <attach CSV>`.
+        """
+        words = [verb, *(parameter.usage() for parameter in self.parameters)]
+        if self.files is not None:
+            words.append(self.files.usage())
+        return " ".join(words).strip()
 
     def options_help(self) -> list[tuple[str, str]]:
         """Return each parameter as help shows it, with its explanation, in signature order.
 
         `("--due DATE", "a date like 2026-12-01, ... (default: none)")`; the text is
-        the parameter's `Help` marker when it has one.
+        the parameter's `Help` marker when it has one. The files parameter comes last.
         """
-        return [(parameter.synopsis(), parameter.explanation()) for parameter in self.parameters]
+        shown = [(parameter.synopsis(), parameter.explanation()) for parameter in self.parameters]
+        if self.files is not None:
+            shown.append((self.files.synopsis(), self.files.explanation()))
+        return shown
 
     def parse(
         self,
@@ -77,6 +91,7 @@ class CommandSignature:
         *,
         prefilled: Mapping[str, str] = NOTHING_PREFILLED,
         today: date | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> dict[str, object]:
         """Fill the plan from a command's words; return the keyword arguments to call with.
 
@@ -87,7 +102,8 @@ class CommandSignature:
         `prefilled` gives raw values by parameter name (the address's plus-tag): such a
         parameter leaves the positional order, and an explicit option overrides it.
         Absent options get their defaults (a new list for list defaults). Relative
-        dates count from `today` (default: the clock's today).
+        dates count from `today` (default: the clock's today). The files parameter,
+        if any, is filled from `attachments`, checked against its limits.
 
         Raises `ParseError` with one line for the sender; raises TypeError if
         `prefilled` names no parameter, which is the caller's bug.
@@ -126,7 +142,10 @@ class CommandSignature:
                         f"{parameter.option} is missing: expected {parameter.value_type.expected}"
                     )
                 values[parameter.name] = parameter.fresh_default()
-        return {parameter.name: values[parameter.name] for parameter in self.parameters}
+        arguments = {parameter.name: values[parameter.name] for parameter in self.parameters}
+        if self.files is not None:
+            arguments[self.files.name] = self.files.fill(attachments, reference)
+        return arguments
 
     def _take_option(
         self,
@@ -215,10 +234,4 @@ class CommandSignature:
 
 
 def _convert(parameter: Parameter, raw: str, today: date) -> object:
-    try:
-        return parameter.value_type.convert(raw, today)
-    except (ValueError, ArithmeticError):
-        expected = parameter.value_type.expected
-        guess = suggest(raw, parameter.value_type.suggestions)
-        hint = f"; did you mean {guess!r}?" if guess else ""
-        raise ParseError(f"{parameter.label}: expected {expected}, got {raw!r}{hint}") from None
+    return read_value(parameter.value_type, parameter.label, raw, today)

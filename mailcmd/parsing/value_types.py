@@ -9,6 +9,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from mailcmd.parsing.dates import DATE_WORDS, read_date, read_datetime
+from mailcmd.parsing.errors import ParseError
+from mailcmd.parsing.suggestions import suggest
 
 TRUE_WORDS = frozenset({"yes", "true", "on", "1"})
 FALSE_WORDS = frozenset({"no", "false", "off", "0"})
@@ -46,6 +48,26 @@ def value_type_for(annotation: object) -> ValueType | None:
     if typing.get_origin(annotation) is typing.Literal:
         return _literal_type(annotation)
     return next((kind for kind in SCALARS if kind.annotation is annotation), None)
+
+
+# How much of a value that does not fit a refusal repeats (a CSV cell can be long).
+_SHOWN_VALUE = 60
+
+
+def read_value(value_type: ValueType, label: str, raw: str, today: date) -> object:
+    """Return `raw` as `value_type`, relative dates counting from `today`.
+
+    Raises `ParseError` naming `label`, what was expected and what came, with a
+    did-you-mean for a near miss: `due: expected a date like 2026-12-01, got 'tomorow';
+    did you mean 'tomorrow'?`. A long value is shown cut short.
+    """
+    try:
+        return value_type.convert(raw, today)
+    except (ValueError, ArithmeticError):
+        guess = suggest(raw, value_type.suggestions)
+        hint = f"; did you mean {guess!r}?" if guess else ""
+        shown = raw if len(raw) <= _SHOWN_VALUE else raw[:_SHOWN_VALUE] + "..."
+        raise ParseError(f"{label}: expected {value_type.expected}, got {shown!r}{hint}") from None
 
 
 def show_value(value: object) -> str:

@@ -12,9 +12,9 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from mailcmd.actions import ActionLinks
-from mailcmd.context import Notification, Reply
+from mailcmd.context import Context, Notification, Reply, Sender
 from mailcmd.db.models import Base
-from mailcmd.message import MessageView, parse_message
+from mailcmd.message import Attachment, MessageView, parse_message
 from mailcmd.outgoing import notification_mail, render_reply
 from mailcmd.rendering import Rendered, Renderer
 from mailcmd.replies import MAX_REFERENCES, compose, header_text, reply_subject
@@ -55,6 +55,7 @@ def reply(
     reply_to: str | None = None,
     answering: MessageView | None = None,
     auto_submitted: str = "auto-replied",
+    attachments: tuple[Attachment, ...] = (),
 ) -> EmailMessage:
     """A reply from tasks@ to alice, composed and read back as she would receive it."""
     return sent(
@@ -67,6 +68,7 @@ def reply(
             reply_to=reply_to,
             answering=answering,
             auto_submitted=auto_submitted,
+            attachments=attachments,
         )
     )
 
@@ -161,6 +163,58 @@ def test_an_html_rendering_becomes_an_alternative_to_the_text() -> None:
     assert "<b>milk</b>" in html.get_content()
 
 
+def test_files_follow_the_text_and_its_html_twin_as_attachment_parts() -> None:
+    rendered = Rendered(subject=None, text="Your tasks\n", html="<p>Your tasks</p>")
+    csv = Attachment("tasks.csv", "text/csv", "title\r\nCafé\r\n".encode(), charset="utf-8")
+    raw = Attachment("bad\r\nname.bin", "application/octet-stream", b"\x00\xff")
+
+    mail = reply(rendered=rendered, attachments=(csv, raw))
+
+    assert mail.get_content_type() == "multipart/mixed"
+    body = mail.get_body(("plain",))
+    assert body is not None
+    assert body.get_content().strip() == "Your tasks"
+    first, second = mail.iter_attachments()
+    assert (first.get_filename(), first.get_content_type()) == ("tasks.csv", "text/csv")
+    assert first.get_content_charset() == "utf-8"
+    assert first.get_payload(decode=True) == csv.data
+    assert first["Content-Transfer-Encoding"] == "base64"
+    assert second.get_filename() == "bad name.bin"
+    assert second.get_payload(decode=True) == b"\x00\xff"
+    # Read back as mailcmd reads mail, the files are the same.
+    view = parse_message(mail.as_bytes())
+    assert [(file.filename, file.data, file.charset) for file in view.attachments] == [
+        ("tasks.csv", csv.data, "utf-8"),
+        ("bad name.bin", b"\x00\xff", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("attachment", "problem"),
+    [
+        (("a.csv", "text/csv", b""), "expected an Attachment, got tuple"),
+        (Attachment("a", "csv", b""), "'csv' is not a content type of a file"),
+        (Attachment("a", "multipart/mixed", b""), "'multipart/mixed' is not a content type"),
+        (Attachment("a", "text/csv\r\nBcc: x", b""), "is not a content type of a file"),
+        (Attachment("a", "text/csv", "text"), "the data of 'a' must be bytes"),  # type: ignore[arg-type]
+    ],
+)
+def test_a_reply_refuses_a_file_it_could_not_send_where_the_handler_gave_it(
+    attachment: object, problem: str
+) -> None:
+    context = Context(
+        sender=Sender(address="alice@example.org"),
+        session=None,  # type: ignore[arg-type]
+        message=answered("<a@example.org>"),
+        mailbox="tasks",
+        address=f"tasks@{DOMAIN}",
+    )
+
+    with pytest.raises(TypeError, match=problem):
+        context.reply("added", attachments=[attachment])  # type: ignore[list-item]
+    assert context.replies == []
+
+
 @pytest.mark.parametrize(
     ("original", "subject"),
     [
@@ -243,3 +297,16 @@ def test_a_notification_without_mailbox_or_subject_comes_from_the_given_one(
     assert mail.from_local == "postmaster"
     assert mail.subject == "From postmaster@"
     assert mail.rendered.text == "Hello Bob\n"
+
+
+def test_a_notification_carries_the_files_of_its_reply(
+    renderer: Renderer, session: Session
+) -> None:
+    file = Attachment("a.txt", "text/plain", b"a")
+    notification = Notification(
+        to="bob@example.org", reply=Reply("plain", {"name": "Bob"}, attachments=(file,))
+    )
+
+    mail = notification_mail(session, renderer, KEYS, DOMAIN, notification, "postmaster")
+
+    assert mail.attachments == (file,)

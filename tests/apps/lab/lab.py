@@ -1,14 +1,15 @@
-"""A test app exercising the framework: failures, time limits, async handlers, roles."""
+"""A test app exercising the framework: failures, time limits, async handlers, roles, files."""
 
 import asyncio
 import contextlib
 import time
 from datetime import date
 from pathlib import Path
+from typing import Annotated
 
 from sqlalchemy import text
 
-from mailcmd import CommandError, Context, MailApp, Reply
+from mailcmd import Accepts, Attachment, CommandError, Context, MailApp, Reply
 
 app = MailApp()
 lab = app.mailbox("lab", help="Framework test bench")
@@ -101,9 +102,9 @@ def admin(ctx: Context) -> None:
 
 
 @lab.command("tell", template="lab/echo")
-def tell(ctx: Context, to: str, words: str) -> None:
-    """Notify another local account."""
-    ctx.notify(to, "lab/echo", words=words, times=1, body="", tag=None)
+def tell(ctx: Context, to: str, words: str, files: list[Attachment] = []) -> None:  # noqa: B006
+    """Notify another local account, passing on the attached files."""
+    ctx.notify(to, "lab/echo", words=words, times=1, body="", tag=None, attachments=files)
     ctx.reply(words=f"told {to}", times=1, body="", tag=None)
 
 
@@ -117,6 +118,27 @@ def item(ctx: Context, number: int) -> None:
 def comment(ctx: Context, number: int | None = None) -> None:
     """A reply to lab+N@ without a command comments on item N."""
     ctx.reply(words=f"comment on {number}: {ctx.body.strip()}", times=1, body="", tag=number)
+
+
+@lab.command("files", template="lab/files")
+def files(
+    ctx: Context,
+    files: Annotated[
+        list[Attachment],
+        Accepts(types=("image/*", ".txt"), max_bytes=100, max_total_bytes=150, max_count=2),
+    ],
+) -> None:
+    """Store a note for each file, and send the files back."""
+    for file in files:
+        ctx.session.execute(text("INSERT INTO lab_notes (words) VALUES (:w)"), {"w": file.filename})
+    ctx.reply(files=files, attachments=files)
+
+
+@public.command("copy", template="lab/files")
+def copy(ctx: Context, file: Attachment | None = None) -> None:
+    """Send the attached file back to anyone, or a greeting file without one."""
+    sent = file or Attachment("hello.txt", "text/plain", b"hello\n", charset="us-ascii")
+    ctx.reply(files=[sent], attachments=[sent])
 
 
 @public.command("ping", template="lab/echo")
