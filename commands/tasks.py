@@ -2,7 +2,8 @@
 
 Every reply shows the task as it stands and carries `Reply-To: tasks+ID@`, so that
 answering it continues the task: a plain answer adds a comment, and `done`,
-`reopen` or `edit --due friday` in the subject need no number.
+`reopen` or `edit --due friday`, as the first line of the answer or in its
+subject, need no number.
 """
 
 from datetime import date, datetime
