@@ -6,10 +6,12 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from mailcmd.context import Notification, Reply
+from mailcmd.mailstore import local_account_id
 from mailcmd.message import MessageView
 from mailcmd.outbox import queue_mail
 from mailcmd.rendering import Rendered, Renderer
 from mailcmd.replies import compose
+from mailcmd.reply_keys import ReplyKeys, account_holder, address_holder
 from mailcmd.reply_policy import counted_address
 
 
@@ -21,7 +23,8 @@ class OutgoingMail:
     rendered: Rendered
     subject: str
     from_local: str
-    # The plus-tag of its Reply-To (`tasks+42@`), so that answering it continues.
+    # The plain tag of its Reply-To (signed when composed: `tasks+42.KEY@`), so that
+    # answering it continues the same object.
     tag: str | None
     # The message it answers, for threading; None for a notification.
     answering: MessageView | None
@@ -81,6 +84,7 @@ def queue_outgoing(
     session: Session,
     mail: OutgoingMail,
     domain: str,
+    keys: ReplyKeys,
     inbound_message_id: int | None = None,
     answers_account_id: int | None = None,
 ) -> None:
@@ -88,14 +92,24 @@ def queue_outgoing(
 
     A reply counts for its address's hourly budget, or for `answers_account_id`'s
     when the mail it answers acted for that account; a notification for its address's.
+    A tag goes into the Reply-To signed with `keys` for the one the mail is for: the
+    account it answers or notifies, else its address.
     """
+    reply_to = None
+    if mail.tag:
+        if mail.is_reply and answers_account_id is not None:
+            holder = account_holder(answers_account_id)
+        else:
+            owner = local_account_id(session, mail.to)
+            holder = address_holder(mail.to) if owner is None else account_holder(owner)
+        reply_to = f"{mail.from_local}+{keys.sign(mail.from_local, mail.tag, holder)}@{domain}"
     composed = compose(
         mail.rendered,
         from_address=f"{mail.from_local}@{domain}",
         to_address=mail.to,
         domain=domain,
         subject=mail.subject,
-        reply_to=f"{mail.from_local}+{mail.tag}@{domain}" if mail.tag else None,
+        reply_to=reply_to,
         answering=mail.answering,
         auto_submitted="auto-replied" if mail.answering is not None else "auto-generated",
     )

@@ -50,6 +50,7 @@ from mailcmd.outgoing import (
 from mailcmd.rendering import Rendered, Renderer
 from mailcmd.replies import may_auto_reply, reply_subject
 from mailcmd.reply_policy import counted_address, held_back
+from mailcmd.routes import RouteResolver, holder_of, key_refusal
 from mailcmd.senders import sender_of
 from mailcmd.settings import Settings
 
@@ -134,11 +135,14 @@ class Processor:
         registry: Registry,
         renderer: Renderer,
         database: Database,
+        routes: RouteResolver,
         today: Callable[[], date] = date.today,
     ) -> None:
-        """Process with `registry`'s handlers, rendering with `renderer`, in `database`."""
+        """Process with `registry`'s handlers, rendering with `renderer`, in `database`;
+        addresses are resolved, and reply tags signed, by `routes`."""
         self._settings = settings
         self._registry = registry
+        self._routes = routes
         self._renderer = renderer
         self._database = database
         self._today = today
@@ -244,19 +248,22 @@ class Processor:
         row: InboundMessage,
         contexts: list[Context],
     ) -> list[OutgoingMail]:
-        local, _, _domain = recipient.partition("@")
-        name, _, tag = local.partition("+")
-        if name == CONFIRM_ADDRESS:
-            return self._confirm(session, row, tag, view, sender)
-        mailbox = self._registry.find(name)
-        if mailbox is None and name != HELP_ADDRESS:
+        route = self._routes.resolve(recipient, holder_of(sender), self._today())
+        if route.name == CONFIRM_ADDRESS:
+            return self._confirm(session, row, route.tag or "", view, sender)
+        mailbox = route.mailbox
+        if mailbox is None and route.name != HELP_ADDRESS:
             # An account's own address: the message is delivered, not run.
             deliver_locally(session, recipient, row.raw)
             return []
-        plan = plan_for(
-            self._registry, mailbox, tag or None, view.subject, view.new_text, sender, self._today()
-        )
         from_local = mailbox.name if mailbox is not None else HELP_ADDRESS
+        if route.refused is not None:
+            # Nothing runs, and the answer is the same whatever the tag names.
+            values = {"message": key_refusal(route, self._settings.domain), "usage": []}
+            return [self._reply(sender, view, from_local, "mailcmd/refusal", values)]
+        plan = plan_for(
+            self._registry, mailbox, route.tag, view.subject, view.new_text, sender, self._today()
+        )
         if mailbox is not None and mailbox.holds_secrets:
             # A reply says "Re: <subject>", and a password can be in the subject.
             view = replace(view, subject=mailbox.name)
@@ -270,7 +277,7 @@ class Processor:
                 message = UNQUOTED_REFUSAL
             values = {"message": message, "usage": list(plan.usage)}
             return [self._reply(sender, view, from_local, "mailcmd/refusal", values)]
-        return self._run_invocations(session, plan, view, sender, from_local, tag or None, contexts)
+        return self._run_invocations(session, plan, view, sender, from_local, route.tag, contexts)
 
     def _run_invocations(
         self,
@@ -408,6 +415,7 @@ class Processor:
                 session,
                 mail,
                 self._settings.domain,
+                self._routes.keys(),
                 inbound_message_id=row.id,
                 answers_account_id=sender.account_id,
             )
@@ -418,10 +426,7 @@ class Processor:
         if not may_auto_reply(view, row.mail_from):
             return
         sender = sender_of(session, row, view)
-        local = next(
-            (rcpt.partition("@")[0].partition("+")[0] for rcpt in row.rcpt_tos),
-            HELP_ADDRESS,
-        )
+        local = next((self._routes.name_of(rcpt) for rcpt in row.rcpt_tos), HELP_ADDRESS)
         mail = self._reply(sender, view, local, "mailcmd/apology", {"ref": ref})
         # All a mailbox that holds secrets sends is treated alike, its apologies too.
         mail = replace(mail, holds_secret=self._holds_secrets(row))
@@ -466,7 +471,7 @@ class Processor:
         return any(self._is_secret_mailbox(recipient) for recipient in row.rcpt_tos)
 
     def _is_secret_mailbox(self, recipient: str) -> bool:
-        mailbox = self._registry.find(recipient.partition("@")[0].partition("+")[0])
+        mailbox = self._routes.mailbox_of(recipient)
         return mailbox is not None and mailbox.holds_secrets
 
 

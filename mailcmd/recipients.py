@@ -1,32 +1,39 @@
 """Which local addresses exist, for the receiver to answer RCPT honestly."""
 
 import asyncio
+from datetime import date
 
 from sqlalchemy import select
 
-from mailcmd.app import RESERVED_MAILBOXES, Registry
 from mailcmd.db.database import Database
 from mailcmd.db.models import AccountAddress
+from mailcmd.reply_keys import account_holder
+from mailcmd.routes import RouteResolver
 
 
 class RecipientDirectory:
-    """Answers whether a normalised local address can receive mail.
+    """Answers whether a normalised local address can receive mail, and from whom.
 
-    A mailbox of the app (with or without a plus-tag, `tasks+42@`), the addresses
-    mailcmd answers itself (help, confirm), and every address an account owns.
+    A mailbox of the app (with or without a plus-tag, `tasks+42.KEY@`), the
+    addresses mailcmd answers itself (help, confirm), and every address an account
+    owns.
     """
 
-    def __init__(self, database: Database, registry: Registry) -> None:
-        """Look addresses up in `registry`, then in `database`."""
+    def __init__(self, database: Database, routes: RouteResolver) -> None:
+        """Look addresses up with `routes`, then in `database`."""
         self._database = database
-        self._registry = registry
+        self._routes = routes
 
     async def exists(self, address: str) -> bool:
         """Tell whether `address` can receive mail (accounts are looked up off the loop)."""
-        local = address.partition("@")[0].partition("+")[0]
-        if local in RESERVED_MAILBOXES or self._registry.find(local) is not None:
+        if self._routes.is_served(address):
             return True
         return await asyncio.to_thread(self._account_address_exists, address)
+
+    def refuses(self, address: str, account_id: int) -> bool:
+        """Tell whether `address` carries a reply key that does not act for the account."""
+        route = self._routes.resolve(address, account_holder(account_id), date.today())
+        return route.refused is not None
 
     def _account_address_exists(self, address: str) -> bool:
         with self._database.sessions() as session:

@@ -24,6 +24,7 @@ from mailcmd.db.models import ScheduleRun
 from mailcmd.db.types import utc_now
 from mailcmd.outgoing import notification_mail, queue_outgoing
 from mailcmd.rendering import Renderer
+from mailcmd.reply_keys import ReplyKeys
 from mailcmd.scheduling import ScheduledJob
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Scheduler:
         jobs: dict[str, ScheduledJob],
         database: Database,
         renderer: Renderer,
+        keys: Callable[[], ReplyKeys],
         *,
         domain: str,
         zone: ZoneInfo,
@@ -48,6 +50,7 @@ class Scheduler:
         self._jobs = jobs
         self._database = database
         self._renderer = renderer
+        self._keys = keys
         self._domain = domain
         self._zone = zone
         self._poll_seconds = poll_seconds
@@ -122,7 +125,7 @@ class Scheduler:
                     job.function(context)
                     for notification in context.notifications:
                         mail = notification_mail(self._renderer, notification, POSTMASTER_ADDRESS)
-                        queue_outgoing(session, mail, self._domain)
+                        queue_outgoing(session, mail, self._domain, self._keys())
                 run.last_error = None
             except Exception as error:
                 # The slot counts as run: a job that fails would otherwise repeat

@@ -31,6 +31,8 @@ from mailcmd.private_files import tighten_state_folder
 from mailcmd.processing import Outcome, Processor
 from mailcmd.recipients import RecipientDirectory
 from mailcmd.rendering import Renderer
+from mailcmd.reply_key_file import ReplyKeyFile
+from mailcmd.routes import RouteResolver
 from mailcmd.scheduler import Scheduler
 from mailcmd.settings import LISTENER_PORT_KEYS, OFF, Settings, SettingsError
 from mailcmd.smtp.listeners import SmtpListeners, start_smtp
@@ -85,6 +87,8 @@ class Server:
         tighten_state_folder(settings.state_dir)
         self.resolver = resolver or DnsResolver(settings.dns_resolver)
         self.registry = load_registry(settings.commands)
+        self.reply_keys = ReplyKeyFile(settings.state_dir)
+        self.routes = RouteResolver(self.registry, self.reply_keys.keys)
         prepare_app_schema(settings.commands, settings.app_migrations, database)
         check_account_addresses(self.registry, database)
         renderer = Renderer(template_folders(settings.templates))
@@ -116,7 +120,7 @@ class Server:
             Worker(
                 settings.worker,
                 database,
-                Processor(settings, self.registry, renderer, database),
+                Processor(settings, self.registry, renderer, database, self.routes),
                 self.processing_outcomes,
                 on_done=self._processed,
             )
@@ -128,6 +132,7 @@ class Server:
                 self.registry.jobs,
                 database,
                 renderer,
+                self.reply_keys.keys,
                 domain=settings.domain,
                 zone=settings.zone,
                 poll_seconds=settings.worker.poll_seconds,
@@ -182,7 +187,7 @@ class Server:
             self.settings,
             self.tls,
             authenticator,
-            RecipientDirectory(self.database, self.registry),
+            RecipientDirectory(self.database, self.routes),
             self._inbound,
             self.resolver,
         )

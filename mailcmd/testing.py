@@ -34,7 +34,7 @@ from sqlalchemy import and_, create_engine, or_, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from mailcmd.accounts import create_account, generate_password
+from mailcmd.accounts import create_account, generate_password, get_account
 from mailcmd.authenticity import DnsResolver, StaticResolver, TxtResolver
 from mailcmd.db.database import Database, open_database
 from mailcmd.db.engine import database_url as driver_url
@@ -49,6 +49,7 @@ from mailcmd.mailstore import INBOX, local_account_id
 from mailcmd.message.raw_fields import header_fields
 from mailcmd.outbox import is_redacted
 from mailcmd.processing import Outcome
+from mailcmd.reply_keys import account_holder, address_holder
 from mailcmd.resources import bundled_path
 from mailcmd.server import Server
 from mailcmd.settings import Settings
@@ -226,6 +227,22 @@ class MailTestClient:
             session.commit()
         self.passwords[login] = secret
         return secret
+
+    def reply_address(self, mailbox: str, tag: str | int, *, login: str | None = None) -> str:
+        """The signed reply address of `mailbox` for `tag` that the app gives `login`.
+
+        `login` defaults to the only account added; a stranger's address (one no
+        account owns) gets the key mailcmd would give that address.
+        """
+        holder_login = login if login is not None else _only(self.passwords)
+        if holder_login is None:
+            raise ValueError("reply_address needs a login when there is not exactly one account")
+        with self.database.sessions() as session:
+            account = get_account(session, holder_login)
+            owner = account.id if account is not None else local_account_id(session, holder_login)
+        holder = address_holder(holder_login) if owner is None else account_holder(owner)
+        keys = self._running_server().reply_keys.keys()
+        return f"{mailbox}+{keys.sign(mailbox, str(tag), holder)}@{DOMAIN}"
 
     def send(
         self,

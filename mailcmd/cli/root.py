@@ -17,6 +17,7 @@ from mailcmd.cli import (
     dkim_commands,
     outbox_commands,
     queue_commands,
+    reply_keys_commands,
     serve_command,
     users_commands,
 )
@@ -25,6 +26,7 @@ from mailcmd.db.histories import AppSchemaError
 from mailcmd.db.migrations import MigrationError, SchemaBehindError
 from mailcmd.dkim import DkimError
 from mailcmd.parsing import SignatureError
+from mailcmd.reply_key_file import KeyFileError
 from mailcmd.settings import SettingsError
 
 # Exit codes: 1 for a request that cannot be done, 2 for bad settings or usage.
@@ -43,7 +45,13 @@ class _ReportingGroup(TyperGroup):
             _fail(str(error), EXIT_BAD_SETTINGS)
         except (AccountError, RefusedError, SchemaBehindError, MigrationError) as error:
             _fail(str(error), EXIT_REFUSED)
-        except (RegistrationError, SignatureError, DkimError, AppSchemaError) as error:
+        except (
+            RegistrationError,
+            SignatureError,
+            DkimError,
+            AppSchemaError,
+            KeyFileError,
+        ) as error:
             _fail(str(error), EXIT_BAD_SETTINGS)
         except OperationalError as error:
             # Drivers explain over several lines; the operator gets them as one.
@@ -88,6 +96,7 @@ app.add_typer(dkim_commands.app, name="dkim")
 app.add_typer(config_commands.app, name="config")
 app.add_typer(queue_commands.app, name="queue")
 app.add_typer(outbox_commands.app, name="outbox")
+app.add_typer(reply_keys_commands.app, name="reply-keys")
 app.command("serve")(serve_command.serve)
 app.command("worker")(serve_command.worker)
 app.command("commands")(commands_command.commands)

@@ -182,6 +182,11 @@ class ReceiverHandler:
             return Status.RELAY_DENIED.with_values(address=recipient)
         if not await self._recipients.exists(recipient):
             return Status.UNKNOWN_RECIPIENT.with_values(address=recipient)
+        verified = _verified_login(session)
+        if verified is not None and self._recipients.refuses(recipient, verified.account_id):
+            # The account is known here: a reply address that is not its own is
+            # refused before any data, without a word on what the tag names.
+            return Status.REPLY_KEY_REFUSED.with_values(address=recipient)
         return None
 
     async def handle_VRFY(

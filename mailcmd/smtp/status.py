@@ -61,6 +61,9 @@ class Status:
     AUTH_INVALID = Reply(535, "5.7.8", "Authentication credentials invalid")
     ENCRYPTION_REQUIRED = Reply(538, "5.7.11", "Encryption required for authentication")
     UNKNOWN_RECIPIENT = Reply(550, "5.1.1", "No such mailbox here: {address}")
+    REPLY_KEY_REFUSED = Reply(
+        550, "5.7.1", "{address} is not a reply address of yours: answer a mail you received"
+    )
     FROM_NOT_OWNED = Reply(550, "5.7.1", "From must be one address owned by {login}")
     LOCAL_DOMAIN_FROM_OUTSIDE = Reply(
         550, "5.7.1", "Mail from {domain} is accepted only from its logged-in accounts"

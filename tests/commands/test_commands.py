@@ -23,7 +23,7 @@ def test_add_replies_with_the_task_threaded_and_marked(mail: MailTestClient) -> 
     assert reply["Subject"] == "Task 1 added: Buy milk"
     assert reply["From"] == TASKS
     assert reply["To"] == ALICE
-    assert reply["Reply-To"] == "tasks+1@app.localhost"
+    assert reply["Reply-To"] == mail.reply_address("tasks", 1)
     assert reply["Auto-Submitted"] == "auto-replied"
     assert reply["In-Reply-To"] is not None
     assert reply["Message-ID"].endswith("@app.localhost>")
@@ -113,7 +113,7 @@ def test_the_help_address_answers_too(mail: MailTestClient) -> None:
 def test_replying_to_a_task_mail_continues_that_task(mail: MailTestClient) -> None:
     mail.send(TASKS, "add Buy milk")
 
-    exchange = mail.send("tasks+1@app.localhost", "Re: done")
+    exchange = mail.send(mail.reply_address("tasks", 1, login=ALICE), "Re: done")
 
     assert exchange.reply["Subject"] == "Task 1 done: Buy milk"
 

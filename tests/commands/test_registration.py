@@ -130,7 +130,7 @@ def test_commands_lists_every_address_verb_usage_and_policy(cli: Cli) -> None:
     ]
 
 
-def test_rcpt_accepts_mailboxes_with_plus_tags_and_the_help_address(
+def test_rcpt_accepts_mailboxes_and_the_help_address_and_refuses_a_bare_plus_tag(
     start_server: StartServer,
 ) -> None:
     server = start_server()
@@ -148,7 +148,8 @@ def test_rcpt_accepts_mailboxes_with_plus_tags_and_the_help_address(
         )
     ]
 
-    assert answers == [250, 250, 250, 550]
+    # A plus-tag without its key names an object but acts for no one.
+    assert answers == [250, 550, 250, 550]
 
 
 @pytest.mark.parametrize("name", ["help", "confirm", "Confirm"])

@@ -66,7 +66,7 @@ def test_a_local_account_answering_a_reply_in_its_inbox_continues_the_thread(
     exchange = mail.send(str(first["Reply-To"]), message=answer)
     delivered = inbox(mail)
 
-    assert first["Reply-To"] == "tasks+1@app.localhost"
+    assert first["Reply-To"] == mail.reply_address("tasks", 1)
     assert exchange.reply["Subject"] == "Task 1 commented: Buy milk"
     assert "    Oat milk, please." in exchange.reply_text
     assert "> Task 1" not in exchange.reply_text

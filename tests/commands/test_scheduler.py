@@ -1,6 +1,7 @@
 """Scheduled jobs: each slot runs once, on one worker, made up once after downtime."""
 
 import importlib
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -19,6 +20,7 @@ from mailcmd.db.migrations import upgrade
 from mailcmd.db.models import OutboundMessage, ScheduleRun
 from mailcmd.loading import MODULE_PREFIX, load_registry, template_folders
 from mailcmd.rendering import Renderer
+from mailcmd.reply_keys import ReplyKeys, account_holder
 from mailcmd.resources import bundled_path
 from mailcmd.scheduler import Scheduler
 from mailcmd.scheduling import Cron, Every, ScheduledJob
@@ -76,6 +78,15 @@ class Clock:
         return self.now
 
 
+# Reply keys of a secret made for the test.
+KEYS = ReplyKeys([secrets.token_bytes(32)])
+
+
+def scheduler_keys() -> ReplyKeys:
+    """The test's reply keys, as a key file hands them out."""
+    return KEYS
+
+
 @pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
     """The test's database at the newest schema, as `mailcmd db upgrade` leaves it."""
@@ -95,7 +106,14 @@ def counting_scheduler(database: Database, clock: Clock, runs: list[datetime]) -
     jobs = {"test.job": ScheduledJob("test.job", Every(3600), job)}
     renderer = Renderer(template_folders(bundled_path("templates")))
     return Scheduler(
-        jobs, database, renderer, domain="app.localhost", zone=UTC_ZONE, poll_seconds=1, clock=clock
+        jobs,
+        database,
+        renderer,
+        scheduler_keys,
+        domain="app.localhost",
+        zone=UTC_ZONE,
+        poll_seconds=1,
+        clock=clock,
     )
 
 
@@ -143,7 +161,14 @@ def test_a_failing_job_is_recorded_and_not_retried_until_its_next_slot(
     jobs = {"test.broken": ScheduledJob("test.broken", Every(3600), broken)}
     renderer = Renderer(template_folders(bundled_path("templates")))
     scheduler = Scheduler(
-        jobs, database, renderer, domain="app.localhost", zone=UTC_ZONE, poll_seconds=1, clock=clock
+        jobs,
+        database,
+        renderer,
+        scheduler_keys,
+        domain="app.localhost",
+        zone=UTC_ZONE,
+        poll_seconds=1,
+        clock=clock,
     )
     scheduler.run_due()
     clock.now = at("2026-12-01T11:00:01")
@@ -165,6 +190,7 @@ def tasks_scheduler(url: str, clock: Clock) -> tuple[Scheduler, Database]:
         load_registry(bundled_path("commands")).jobs,
         database,
         Renderer(template_folders(bundled_path("templates"))),
+        scheduler_keys,
         domain="app.localhost",
         zone=UTC_ZONE,
         poll_seconds=1,
@@ -181,6 +207,7 @@ def test_the_due_reminder_is_sent_once_by_two_concurrent_workers(database: Datab
     with database.writing() as session:
         account = create_account(session, ALICE, PASSWORD)
         session.flush()
+        alice = account.id
         session.add(task(owner_id=account.id, title="Pay rent", due=date(2026, 12, 1)))
         session.add(task(owner_id=account.id, title="Later", due=date(2026, 12, 2)))
         session.commit()
@@ -213,7 +240,11 @@ def test_the_due_reminder_is_sent_once_by_two_concurrent_workers(database: Datab
     assert [mail["Subject"] for mail in sent] == ["Task 1 due today: Pay rent"]
     assert sent[0]["To"] == ALICE
     assert sent[0]["From"] == "tasks@app.localhost"
-    assert sent[0]["Reply-To"] == "tasks+1@app.localhost"
+    # Answering the reminder acts on task 1, for alice only.
+    assert (
+        sent[0]["Reply-To"]
+        == f"tasks+{KEYS.sign('tasks', '1', account_holder(alice))}@app.localhost"
+    )
     assert sent[0]["Auto-Submitted"] == "auto-generated"
 
 

@@ -37,7 +37,7 @@ def test_add_keeps_due_date_tags_priority_description_and_attachments(
 
     text = exchange.reply_text
     assert exchange.reply["Subject"] == "Task 1 added: Buy milk"
-    assert exchange.reply["Reply-To"] == "tasks+1@app.localhost"
+    assert exchange.reply["Reply-To"] == mail.reply_address("tasks", 1, login=ALICE)
     assert f"Due:      {date.today() + timedelta(days=3)}" in text
     assert "Priority: high" in text
     assert "Tags:     home" in text
@@ -124,9 +124,9 @@ def test_edit_changes_what_it_is_given(mail: MailTestClient) -> None:
 def test_verbs_in_the_subject_of_an_answer_need_no_id(mail: MailTestClient) -> None:
     mail.send(TASKS, "add Buy milk")
 
-    edited = mail.send("tasks+1@app.localhost", "Re: edit --priority high")
-    finished = mail.send("tasks+1@app.localhost", "Re: done")
-    reopened = mail.send("tasks+1@app.localhost", "reopen")
+    edited = mail.send(mail.reply_address("tasks", 1, login=ALICE), "Re: edit --priority high")
+    finished = mail.send(mail.reply_address("tasks", 1, login=ALICE), "Re: done")
+    reopened = mail.send(mail.reply_address("tasks", 1, login=ALICE), "reopen")
 
     assert "Priority: high" in edited.reply_text
     assert finished.reply["Subject"] == "Task 1 done: Buy milk"
@@ -136,7 +136,7 @@ def test_verbs_in_the_subject_of_an_answer_need_no_id(mail: MailTestClient) -> N
 def test_answering_a_task_mail_adds_a_comment_with_attachments(mail: MailTestClient) -> None:
     mail.send(TASKS, "add Buy milk")
     answer = mail.compose(
-        "tasks+1@app.localhost",
+        mail.reply_address("tasks", 1, login=ALICE),
         "Re: Task 1 added: Buy milk",
         "",
         ALICE,
@@ -145,8 +145,10 @@ def test_answering_a_task_mail_adds_a_comment_with_attachments(mail: MailTestCli
     answer.set_content("Two bottles.\n\nOn Tuesday, tasks@ wrote:\n> Task 1: Buy milk\n")
     answer.add_attachment(b"\x89PNG", maintype="image", subtype="png", filename="shelf.png")
 
-    exchange = mail.send("tasks+1@app.localhost", message=answer)
-    empty = mail.send("tasks+1@app.localhost", "Re: Task 1 added: Buy milk", "> quoted only")
+    exchange = mail.send(mail.reply_address("tasks", 1, login=ALICE), message=answer)
+    empty = mail.send(
+        mail.reply_address("tasks", 1, login=ALICE), "Re: Task 1 added: Buy milk", "> quoted only"
+    )
 
     assert exchange.reply["Subject"] == "Task 1 commented: Buy milk"
     assert "    Two bottles." in exchange.reply_text
@@ -236,7 +238,7 @@ def test_someone_elses_task_is_invisible(mail: MailTestClient, bob: str) -> None
 
     shown = mail.send(TASKS, "show 1", login=bob)
     listed = mail.send(TASKS, "list --all", login=bob)
-    finished = mail.send("tasks+1@app.localhost", "done", login=bob)
+    finished = mail.send(mail.reply_address("tasks", 1, login=bob), "done", login=bob)
 
     assert "you have no task 1" in shown.reply_text
     assert "secret" not in listed.reply_text
@@ -250,7 +252,7 @@ def test_a_shared_task_is_seen_by_both_and_each_change_tells_the_other(
 
     shared = mail.send(TASKS, "share 1 bob@app.localhost", login=ALICE)
     listed = mail.send(TASKS, "list", login=bob)
-    finished = mail.send("tasks+1@app.localhost", "done", login=bob)
+    finished = mail.send(mail.reply_address("tasks", 1, login=bob), "done", login=bob)
     deleted_by_bob = mail.send(TASKS, "delete 1", login=bob)
     deleted = mail.send(TASKS, "delete 1", login=ALICE)
 
@@ -260,7 +262,7 @@ def test_a_shared_task_is_seen_by_both_and_each_change_tells_the_other(
     assert to_bob["To"] == bob
     # (a subject this long is folded onto a line of its own, hence the strip)
     assert to_bob["Subject"].strip() == f"Task 1 shared with {bob} by {ALICE}: Plan the trip"
-    assert to_bob["Reply-To"] == "tasks+1@app.localhost"
+    assert to_bob["Reply-To"] == mail.reply_address("tasks", 1, login=bob)
     assert "Plan the trip" in listed.reply_text
     assert [mail["To"] for mail in finished.replies] == [bob, ALICE]
     assert finished.replies[1]["Subject"] == f"Task 1 done by {bob}: Plan the trip"

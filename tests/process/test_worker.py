@@ -117,16 +117,16 @@ def test_a_public_mailbox_answers_strangers(lab: MailTestClient) -> None:
 def test_plus_tag_reaches_the_tagged_parameter_and_the_default_command(
     lab: MailTestClient,
 ) -> None:
-    item = lab.send("lab+7@app.localhost", "item")
-    comment = lab.send("lab+7@app.localhost", "Re: Echo: item 7", "Looks good.\n\n> old\n")
+    item = lab.send(lab.reply_address("lab", 7), "item")
+    comment = lab.send(lab.reply_address("lab", 7), "Re: Echo: item 7", "Looks good.\n\n> old\n")
 
     assert item.reply["Subject"] == "Echo: item 7"
-    assert item.reply["Reply-To"] == "lab+7@app.localhost"
+    assert item.reply["Reply-To"] == lab.reply_address("lab", 7)
     assert comment.reply["Subject"] == "Echo: comment on 7: Looks good."
 
 
 def test_a_bad_plus_tag_is_a_parse_error(lab: MailTestClient) -> None:
-    exchange = lab.send("lab+seven@app.localhost", "item")
+    exchange = lab.send(lab.reply_address("lab", "seven"), "item")
 
     assert "expected a whole number like 42, got 'seven'" in exchange.reply_text
 

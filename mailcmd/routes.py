@@ -1,0 +1,93 @@
+"""Where mail to a local address goes: one resolver for the receiver (RCPT) and the worker.
+
+An address is a local part, maybe a plus-tag, and the domain: `tasks@` is the app's
+mailbox `tasks`; `tasks+42.k7q2mxab3d@` the same mailbox with the signed tag of
+object 42; `help@` and `confirm+CODE@` are mailcmd's own; anything else is an
+account's address. The tag of an app's mailbox is honoured only with a valid key for
+the one who sends (see `mailcmd.reply_keys`); `confirm@`'s tag is a one-time code of
+its own and is passed on as written.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from mailcmd.app import CONFIRM_ADDRESS, RESERVED_MAILBOXES, Mailbox, Registry
+from mailcmd.context import Sender
+from mailcmd.reply_keys import KeyRefused, ReplyKeys, account_holder, address_holder
+
+
+@dataclass(frozen=True)
+class Route:
+    """What one local address leads to, for one sender."""
+
+    # The local part without its tag: `tasks`, `help`, `confirm`, or an account's.
+    name: str
+    # The app's mailbox, or None for mailcmd's own addresses and accounts' addresses.
+    mailbox: Mailbox | None
+    # The plain tag: checked against its key for an app's mailbox.
+    tag: str | None
+    # Why the tag does not act for this sender; the mail then runs nothing.
+    refused: KeyRefused | None = None
+
+
+def holder_of(sender: Sender) -> str:
+    """Who a reply key must have been made for to act for `sender`."""
+    if sender.account_id is not None:
+        return account_holder(sender.account_id)
+    return address_holder(sender.address)
+
+
+class RouteResolver:
+    """Splits local addresses and checks their keys against the app's mailboxes."""
+
+    def __init__(self, registry: Registry, keys: Callable[[], ReplyKeys]) -> None:
+        """Route to `registry`'s mailboxes, checking tags with the keys `keys` returns now."""
+        self._registry = registry
+        self._keys = keys
+
+    def keys(self) -> ReplyKeys:
+        """The reply keys now (the current secret, and older ones still accepted)."""
+        return self._keys()
+
+    @staticmethod
+    def name_of(address: str) -> str:
+        """Return the local part of `address` without its tag, lower-cased."""
+        return address.partition("@")[0].partition("+")[0].lower()
+
+    def mailbox_of(self, address: str) -> Mailbox | None:
+        """Return the app's mailbox `address` is for, whatever its tag, or None."""
+        return self._registry.find(self.name_of(address))
+
+    def is_served(self, address: str) -> bool:
+        """Tell whether mailcmd or the app answers `address` itself (no account owns it)."""
+        name = self.name_of(address)
+        return name in RESERVED_MAILBOXES or self._registry.find(name) is not None
+
+    def resolve(self, address: str, holder: str, today: date) -> Route:
+        """Return where `address` leads for the sender `holder` (see `holder_of`) `today`."""
+        local = address.partition("@")[0]
+        name, plus, written = local.partition("+")
+        name = name.lower()
+        mailbox = self._registry.find(name)
+        if not plus:
+            return Route(name=name, mailbox=mailbox, tag=None)
+        if mailbox is None:
+            tag = written if name == CONFIRM_ADDRESS else None
+            return Route(name=name, mailbox=None, tag=tag)
+        checked = self._keys().check(mailbox.name, written, holder, today)
+        if isinstance(checked, KeyRefused):
+            return Route(name=name, mailbox=mailbox, tag=None, refused=checked)
+        return Route(name=name, mailbox=mailbox, tag=checked)
+
+
+def key_refusal(route: Route, domain: str) -> str:
+    """What the sender of a refused reply address is told: the same whatever the tag names."""
+    write_to = f"{route.name}@{domain}"
+    if route.refused is not None and route.refused.expired:
+        return f"this reply address has expired; write to {write_to} again."
+    return (
+        "this reply address does not act for you (it belongs to a mail sent to someone else,"
+        f" or it was changed). Answer a mail you received from {route.name}@, or write to"
+        f" {write_to}."
+    )
