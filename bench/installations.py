@@ -126,7 +126,8 @@ def settings_environment(
             "MAILCMD_SMTP__TLS_KEY": str(tls.key),
             # The idle-connection test holds 1,000 connections and then opens one more.
             "MAILCMD_SMTP__MAX_CONNECTIONS": "2000",
-            # One account receives every reply of the run.
+            # One account sends every message of the run, and receives every reply.
+            "MAILCMD_SMTP__ACCOUNT_MESSAGE_RATE_LIMIT": "1000000000",
             "MAILCMD_WORKER__REPLY_RATE_LIMIT": "1000000000",
             # Several installations run at once: the mailbox server (where this mailcmd
             # has one) would take the same fixed ports in each.

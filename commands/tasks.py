@@ -2,10 +2,10 @@
 
 Every reply shows the task as it stands and carries `Reply-To: tasks+ID.KEY@`, so
 that answering it continues the task: a plain answer adds a comment, and `done`,
-`reopen` or `edit --due friday` in the subject need no number; its links send
-done / reopen / delete / list. `delete` and `share` ask first and act on the
-confirming reply. `import` adds the tasks of an attached CSV file, and `export`
-sends them back as one.
+`reopen` or `edit --due friday`, as the first line of the answer or in its
+subject, need no number; its links send done / reopen / delete / list. `delete`
+and `share` ask first and act on the confirming reply. `import` adds the tasks of
+an attached CSV file, and `export` sends them back as one.
 """
 
 from dataclasses import dataclass, field

@@ -1,8 +1,9 @@
 """From a message to the commands it asks for: pure decisions, no I/O.
 
 The subject is the invocation; an empty subject (or `commands`) makes every body
-line one. Everything is parsed and checked before anything runs, so a mistake in
-the third line of a body runs nothing.
+line one, and so does an answer (`Re: ...`) whose first line above the quote is a
+whole command. Everything is parsed and checked before anything runs, so a mistake
+in the third line of a body runs nothing.
 """
 
 from collections.abc import Sequence
@@ -74,9 +75,11 @@ def plan_for(
     """Decide what a message to `mailbox` (None: the help address) asks for.
 
     `tag` is the plus-tag of the address, `body` the sender's new text. An answer
-    (`Re: ...`) whose subject names no command, to a mailbox without a default
-    command, runs the command lines of its body. A command that takes files gets
-    the message's `attachments`, which must fit its limits.
+    (`Re: ...`) whose subject names no command runs the command lines of its body
+    when the first of them is a whole command of the mailbox (see
+    `_is_command_line`), or when the mailbox has no default command to take the
+    text; otherwise the default command takes it (a comment, say). A command that
+    takes files gets the message's `attachments`, which must fit its limits.
     """
     invocation_text = strip_subject_prefixes(subject)
     if mailbox is None:
@@ -90,11 +93,14 @@ def plan_for(
                 mailbox, tag, "", sender, today, attachments, default_from_subject=True
             )
         return HelpRequest(mailbox=mailbox, verb=None)
-    if _is_answer_without_command(mailbox, tag, subject, invocation_text):
+    if _is_answer_without_command(mailbox, subject, invocation_text):
         # Answering a reply in a mail client keeps its subject ("Re: Task 1 added");
         # the commands are then what the person wrote above the quote.
         lines = command_lines(body)
-        if lines:
+        if lines and (
+            _usable_default(mailbox, tag) is None
+            or _is_command_line(mailbox, tag, lines[0], today, attachments)
+        ):
             return _plan_lines(mailbox, tag, lines, sender, today, attachments)
     return _plan_line(
         mailbox, tag, invocation_text, sender, today, attachments, default_from_subject=True
@@ -127,17 +133,37 @@ def plan_again(
     return invocations
 
 
-def _is_answer_without_command(
-    mailbox: Mailbox, tag: str | None, subject: str, invocation_text: str
+def _is_command_line(
+    mailbox: Mailbox, tag: str | None, line: str, today: date, attachments: Sequence[Attachment]
 ) -> bool:
+    """Whether `line` is, whole, a command of `mailbox`: its verb and arguments all parse.
+
+    `done`, `edit --due friday` or `help done` are; "Done with this one, thanks"
+    is not (`done` takes no such words), and neither is "Done." (no verb "done.").
+    The plus-tag fills what it fills for the command. Whether the sender may use
+    the command is not asked: one they may not is answered with a refusal.
+    """
+    try:
+        words = split_words(line)
+    except ParseError:
+        return False
+    verb = words[0].lower() if words else DEFAULT_VERB
+    if verb == "help":
+        return len(words) == 1 or (len(words) == 2 and words[1].lower() in mailbox.commands)
+    command = mailbox.commands.get(verb) if verb != DEFAULT_VERB else None
+    if command is None:
+        return False
+    try:
+        _arguments(command, tag, words[1:], today, attachments)
+    except ParseError:
+        return False
+    return True
+
+
+def _is_answer_without_command(mailbox: Mailbox, subject: str, invocation_text: str) -> bool:
     words = invocation_text.split(maxsplit=1)
     verb = words[0].lower() if words else ""
-    return (
-        invocation_text != subject.strip()
-        and verb != "help"
-        and verb not in mailbox.commands
-        and _usable_default(mailbox, tag) is None
-    )
+    return invocation_text != subject.strip() and verb != "help" and verb not in mailbox.commands
 
 
 def _usable_default(mailbox: Mailbox, tag: str | None) -> Command | None:
@@ -212,14 +238,24 @@ def _plan_line(
             return _unknown_verb(mailbox, verb, sender)
     if not may_use(command, sender):
         return Refusal(_refusal_reason(command, sender), command=command, quotes_input=False)
-    prefilled = {command.tag_parameter: tag} if command.tag_parameter and tag else {}
     try:
-        arguments = command.signature.parse(
-            arguments_words, prefilled=prefilled, today=today, attachments=attachments
-        )
+        arguments = _arguments(command, tag, arguments_words, today, attachments)
     except ParseError as error:
         return Refusal(str(error), (command.usage(),), command)
     return [Invocation(command=command, arguments=arguments, line=text)]
+
+
+def _arguments(
+    command: Command,
+    tag: str | None,
+    words: Sequence[str],
+    today: date,
+    attachments: Sequence[Attachment],
+) -> dict[str, object]:
+    """The handler's arguments from `words` and `attachments`, the plus-tag filling its
+    parameter; raises `ParseError`."""
+    prefilled = {command.tag_parameter: tag} if command.tag_parameter and tag else {}
+    return command.signature.parse(words, prefilled=prefilled, today=today, attachments=attachments)
 
 
 def _unknown_verb(mailbox: Mailbox, verb: str, sender: Sender) -> Refusal:

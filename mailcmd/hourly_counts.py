@@ -22,6 +22,11 @@ class HourlyCounts:
         # key -> (window start, events in it), oldest window first
         self._windows: OrderedDict[str, tuple[float, int]] = OrderedDict()
 
+    @property
+    def limit(self) -> int:
+        """Events allowed per key and window."""
+        return self._limit
+
     def allow(self, *keys: str) -> bool:
         """Count one event for each of `keys`; False if any of them is over its limit."""
         now = time.monotonic()

@@ -70,6 +70,7 @@ def queue_mail(
     answers_account_id: int | None = None,
     notifies_address: str | None = None,
     holds_secret: bool = False,
+    reply_limit_notice: bool = False,
 ) -> None:
     """Put `mail` in the outbox for its To address; the caller commits.
 
@@ -81,7 +82,8 @@ def queue_mail(
     `answers_account_id`, for an account) counts the mail as an automatic reply to
     that person, `notifies_address` as a notification, for the hourly limits. A
     mail that `holds_secret` keeps only its header in the outbox once it is
-    delivered (at once, for a local account: its INBOX copy is whole).
+    delivered (at once, for a local account: its INBOX copy is whole). A
+    `reply_limit_notice` is counted as that, not as a reply.
     """
     message_id = mail["Message-ID"]
     raw = mail.as_bytes(policy=SMTP_POLICY)
@@ -99,6 +101,7 @@ def queue_mail(
             notifies_address=notifies_address,
             message_id=str(message_id)[:255] if message_id else None,
             holds_secret=holds_secret,
+            reply_limit_notice=reply_limit_notice,
             status=QueueStatus.DONE if delivered else QueueStatus.QUEUED,
         )
     )

@@ -1,7 +1,7 @@
 """Mail a command or a scheduled job produced, from rendering to a row in the outbox."""
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,8 @@ class OutgoingMail:
     tag_expires: date | None = None
     # Files that go with it, after its text.
     attachments: tuple[Attachment, ...] = ()
+    # It says that the hourly reply limit holds replies back (see `reply_policy`).
+    reply_limit_notice: bool = False
 
 
 def answer_mail(
@@ -131,6 +133,24 @@ def notification_mail(
     )
 
 
+def reply_limit_notice(
+    renderer: Renderer, held_back: OutgoingMail, until: datetime, limit: int
+) -> OutgoingMail:
+    """The notice that goes in place of `held_back`: replies resume at `until`, UTC.
+
+    It answers the same message, so it threads under it and is `auto-replied`.
+    """
+    values = {"until": until.astimezone(UTC).strftime("%Y-%m-%d %H:%M"), "limit": limit}
+    rendered = renderer.render("mailcmd/reply-limit", values)
+    return replace(
+        held_back,
+        rendered=rendered,
+        subject=rendered.subject or held_back.subject,
+        tag=None,
+        reply_limit_notice=True,
+    )
+
+
 def queue_outgoing(
     session: Session,
     mail: OutgoingMail,
@@ -178,4 +198,5 @@ def queue_outgoing(
         answers_account_id=answers_account_id if mail.is_reply else None,
         notifies_address=None if mail.is_reply else counted_address(mail.to),
         holds_secret=mail.holds_secret,
+        reply_limit_notice=mail.reply_limit_notice,
     )

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import update
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,6 @@ from mailcmd.db.database import Database
 from mailcmd.db.inserts import insert_if_new
 from mailcmd.db.models import (
     InboundMessage,
-    OutboundMessage,
     ProcessedMessage,
     QueueStatus,
 )
@@ -41,10 +40,15 @@ from mailcmd.inbound import without_text
 from mailcmd.mailstore import deliver_locally
 from mailcmd.message import MessageView, parse_message
 from mailcmd.outbox import is_own_message
-from mailcmd.outgoing import OutgoingMail, answer_mail, queue_outgoing
+from mailcmd.outgoing import (
+    OutgoingMail,
+    answer_mail,
+    queue_outgoing,
+    reply_limit_notice,
+)
 from mailcmd.rendering import Renderer
 from mailcmd.replies import may_auto_reply
-from mailcmd.reply_policy import backscatter_reason, counted_address
+from mailcmd.reply_policy import counted_address, held_back
 from mailcmd.routes import RouteResolver, holder_of, key_refusal
 from mailcmd.senders import sender_of
 from mailcmd.settings import Settings
@@ -229,11 +233,11 @@ class Processor:
             mails += caused
         replies = [mail for mail in mails if mail.is_reply]
         notifications = self._one_per_recipient([mail for mail in mails if not mail.is_reply])
-        withheld = self._queue_mails(session, [*replies, *notifications], row, sender)
+        held = self._queue_mails(session, [*replies, *notifications], row, sender)
         if any(context.forget_requested for context in contexts):
             row.raw = without_text(row.raw)
             row.size = len(row.raw)
-        return self._finish(session, row, attempt, "; ".join(withheld))
+        return self._finish(session, row, attempt, "; ".join(held))
 
     def _for_recipient(
         self,
@@ -355,52 +359,28 @@ class Processor:
     def _queue_mails(
         self, session: Session, mails: list[OutgoingMail], row: InboundMessage, sender: Sender
     ) -> list[str]:
-        """Put `mails` in the outbox but those the policy withholds; return why each was."""
-        domain = self._settings.domain
-        withheld = []
+        """Put `mails` in the outbox but those the policy holds back; return why each was."""
+        worker = self._settings.worker
+        notes = []
         for mail in mails:
-            reason = self._withholding_reason(session, mail, row, sender)
-            if reason is not None:
-                log.warning("mail to %s withheld: %s", mail.to, reason)
-                withheld.append(f"mail to {mail.to} withheld: {reason}")
-                continue
+            held = held_back(session, row, sender, mail.to, mail.is_reply, worker)
+            if held is not None:
+                log.warning("mail to %s held back: %s", mail.to, held.reason)
+                notes.append(f"mail to {mail.to} held back: {held.reason}")
+                if held.notice_until is None:
+                    continue
+                mail = reply_limit_notice(
+                    self._renderer, mail, held.notice_until, worker.reply_rate_limit
+                )
             queue_outgoing(
                 session,
                 mail,
-                domain,
+                self._settings.domain,
                 self._routes.keys(),
                 inbound_message_id=row.id,
                 answers_account_id=sender.account_id,
             )
-        return withheld
-
-    def _withholding_reason(
-        self, session: Session, mail: OutgoingMail, row: InboundMessage, sender: Sender
-    ) -> str | None:
-        worker = self._settings.worker
-        since = utc_now() - timedelta(hours=1)
-        counted = select(func.count()).select_from(OutboundMessage)
-        counted = counted.where(OutboundMessage.created_at >= since)
-        if not mail.is_reply:
-            to = OutboundMessage.notifies_address == counted_address(mail.to)
-            if (session.scalar(counted.where(to)) or 0) >= worker.notification_rate_limit:
-                return "over the hourly notification limit"
-            return None
-        backscatter = backscatter_reason(row, mail.to)
-        if backscatter is not None:
-            return backscatter
-        # An account's replies are its own budget; strangers share one per address,
-        # whatever address of an account they claim.
-        if sender.account_id is not None:
-            whose = OutboundMessage.answers_account_id == sender.account_id
-        else:
-            whose = and_(
-                OutboundMessage.answers_address == counted_address(mail.to),
-                OutboundMessage.answers_account_id.is_(None),
-            )
-        if (session.scalar(counted.where(whose)) or 0) >= worker.reply_rate_limit:
-            return "over the hourly reply limit"
-        return None
+        return notes
 
     def _apologise(self, session: Session, row: InboundMessage, ref: str) -> None:
         view = parse_message(row.raw)

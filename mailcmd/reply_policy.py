@@ -1,16 +1,98 @@
-"""Whom the worker answers, and how often: no backscatter, one budget per person.
+"""Whom the worker answers, and how often: no backscatter, never silent to an account.
 
 Mail on the MX port names its reply address itself, so a stranger could make
 mailcmd mail anyone (backscatter). A reply goes out only when the reply address's
 domain vouched for the mail: SPF passed for it, or a DKIM signature of it (or of
-its organisation) verified. Budgets count a person, not a spelling: addresses are
-normalised, and an account's replies are counted apart from strangers' mail that
-merely claims one of its addresses.
+its organisation) verified.
+
+An account (logged in, or a verified sender) gets a reply to every command: its
+pace is braked at SMTP time, where the client hears a 451 and tries again. The
+hourly reply limit is a brake on strangers and loops; the first reply it holds
+back from an address in an hour is replaced by one notice saying until when, and
+the rest of that hour's are held back silently. Budgets count a person, not a
+spelling: addresses are normalised, and strangers' mail that claims an account's
+address is counted as a stranger's.
 """
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
 
 from mailcmd.addresses import InvalidAddressError, normalise_address
 from mailcmd.authenticity import organizational_domain
-from mailcmd.db.models import InboundMessage
+from mailcmd.context import Sender
+from mailcmd.db.models import InboundMessage, OutboundMessage
+from mailcmd.db.types import utc_now
+from mailcmd.settings import WorkerSettings
+
+WINDOW = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """A mail the policy holds back, and why, in words for the operator."""
+
+    reason: str
+    # Set for the first reply the hourly limit holds back from an address in an
+    # hour: a notice goes in its place, saying replies resume at this time (UTC).
+    notice_until: datetime | None = None
+
+
+def held_back(
+    session: Session,
+    row: InboundMessage,
+    sender: Sender,
+    to: str,
+    is_reply: bool,
+    limits: WorkerSettings,
+) -> HeldBack | None:
+    """Return why the mail to `to` that `row` caused must not go out; None if it may.
+
+    `is_reply` tells an answer to `sender` from a notification of someone else.
+    """
+    since = utc_now() - WINDOW
+    counted = select(func.count()).select_from(OutboundMessage)
+    if not is_reply:
+        notified = and_(
+            OutboundMessage.notifies_address == counted_address(to),
+            OutboundMessage.created_at >= since,
+        )
+        if (session.scalar(counted.where(notified)) or 0) >= limits.notification_rate_limit:
+            return HeldBack("over the hourly notification limit")
+        return None
+    backscatter = backscatter_reason(row, to)
+    if backscatter is not None:
+        return HeldBack(backscatter)
+    if sender.is_account:
+        return None
+    address = counted_address(to)
+    # Strangers share one budget per address, whatever account's address they claim.
+    theirs = and_(
+        OutboundMessage.answers_address == address,
+        OutboundMessage.answers_account_id.is_(None),
+        OutboundMessage.created_at >= since,
+    )
+    replies = and_(theirs, OutboundMessage.reply_limit_notice.is_(False))
+    sent = session.scalar(counted.where(replies)) or 0
+    limit = limits.reply_rate_limit
+    if sent < limit:
+        return None
+    reason = f"over the hourly reply limit ({limit} an hour to an address of no account)"
+    notices = and_(theirs, OutboundMessage.reply_limit_notice.is_(True))
+    if session.scalar(counted.where(notices)):
+        return HeldBack(f"{reason}; its notice went earlier in the hour")
+    # Replies resume once enough of the hour's have aged out of it.
+    freed = session.scalar(
+        select(OutboundMessage.created_at)
+        .where(replies)
+        .order_by(OutboundMessage.created_at)
+        .offset(sent - limit)
+        .limit(1)
+    )
+    until = (freed or utc_now()) + WINDOW
+    return HeldBack(f"{reason}; a notice went instead", notice_until=until)
 
 
 def counted_address(address: str) -> str:

@@ -136,6 +136,11 @@ class SmtpSettings(BaseModel):
     mx_checks_per_client: int = Field(
         default=2, gt=0, description="messages of one client address checked at once"
     )
+    # A brake on a runaway client or a stolen password, answered at MAIL with a 451
+    # the client retries on: a logged-in account's commands are never dropped.
+    account_message_rate_limit: int = Field(
+        default=500, gt=0, description="messages per hour one logged-in account may submit"
+    )
 
     @model_validator(mode="after")
     def _cert_and_key_together(self) -> "SmtpSettings":
@@ -269,7 +274,9 @@ class WorkerSettings(BaseModel):
     retry_seconds: float = Field(default=30.0, gt=0, description="first retry delay; doubles")
     handler_timeout: float = Field(default=30.0, gt=0, description="seconds a handler may run")
     poll_seconds: float = Field(default=5.0, gt=0, description="how often to look for retries")
-    reply_rate_limit: int = Field(default=30, gt=0, description="replies per hour to one address")
+    reply_rate_limit: int = Field(
+        default=30, gt=0, description="replies per hour to one address that acts for no account"
+    )
     notification_rate_limit: int = Field(
         default=30, gt=0, description="notifications per hour to one address"
     )

@@ -99,5 +99,8 @@ def _describe(message: InboundMessage) -> dict[str, Any]:
         "verified_from": message.verified_from,
         "attempts": message.attempts,
         "next_attempt_at": timestamp(message.next_attempt_at),
-        "last_error": message.last_error,
+        # The worker's note on a message it finished (a reply held back, mail it
+        # ignored) is kept where a failed attempt's error is.
+        "last_error": message.last_error if message.status != QueueStatus.DONE else None,
+        "note": message.last_error if message.status == QueueStatus.DONE else None,
     }

@@ -268,6 +268,10 @@ class OutboundMessage(Base):
     )
     # The local address a notification went to, counted for the per-hour notification limit.
     notifies_address: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    # A notice that the hourly reply limit holds back replies to `answers_address`,
+    # sent in place of the first reply held back: not counted as a reply itself, and
+    # at most one an hour, so that it cannot become a loop of its own.
+    reply_limit_notice: Mapped[bool] = mapped_column(default=False, server_default=false())
     # It carries a secret (a password, a confirmation code): once it is delivered or
     # has failed for good, `raw` keeps only its header and a note (see the outbox).
     holds_secret: Mapped[bool] = mapped_column(default=False, server_default=false())

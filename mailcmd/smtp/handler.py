@@ -17,6 +17,7 @@ from mailcmd.authentication import Authenticator
 from mailcmd.authenticity import authentication_results, without_forged_results
 from mailcmd.authors import names_domain, sole_address
 from mailcmd.db.types import utc_now
+from mailcmd.hourly_counts import HourlyCounts
 from mailcmd.inbound import InboundQueue, ReceivedMessage
 from mailcmd.message.raw_fields import header_fields
 from mailcmd.recipients import RecipientDirectory
@@ -53,17 +54,21 @@ class ReceiverHandler:
         recipients: RecipientDirectory,
         inbound: InboundQueue,
         judge: Judge | None = None,
+        submitted: HourlyCounts | None = None,
     ) -> None:
         """Decide for `policy`'s port, checking logins, recipients, and storing into `inbound`.
 
         With `judge`, mail from other servers is judged (DKIM, SPF, DMARC) and the
-        verdict recorded in an Authentication-Results header.
+        verdict recorded in an Authentication-Results header. With `submitted`, each
+        logged-in account's messages are counted there, shared by the listeners that
+        share it, and one past its hourly limit is answered 451 at MAIL.
         """
         self.policy = policy
         self._authenticator = authenticator
         self._recipients = recipients
         self._inbound = inbound
         self._judge = judge
+        self._submitted = submitted
 
     async def handle_EHLO(
         self,
@@ -109,35 +114,45 @@ class ReceiverHandler:
 
         The null sender `<>` (bounces and other notifications) is accepted only from
         other servers, on the MX port, and an address of this server's domain only
-        on submission ports: on the MX port, where no one logs in, it is forged.
+        on submission ports: on the MX port, where no one logs in, it is forged. A
+        logged-in account past `smtp.account_message_rate_limit` messages in its hour
+        is told to try again later.
         """
         verified = _verified_login(session)
-        refusal: str | None = None
-        if address == NULL_SENDER:
-            if self.policy.submission:
-                refusal = Status.SENDER_NOT_OWNED.with_values(login=_login_of(verified))
-        else:
-            try:
-                sender = normalise_address(address)
-            except InvalidAddressError:
-                refusal = str(Status.MALFORMED_ADDRESS)
-            else:
-                if self.policy.submission and (
-                    verified is None or sender not in verified.addresses
-                ):
-                    refusal = Status.SENDER_NOT_OWNED.with_values(login=_login_of(verified))
-                elif not self.policy.submission and sender.rpartition("@")[2] == (
-                    self.policy.domain
-                ):
-                    refusal = Status.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(
-                        domain=self.policy.domain
-                    )
+        refusal = self._refuse_sender(verified, address) or self._refuse_over_limit(verified)
         if refusal is not None:
             self._log_refusal(server, session, refusal, mail_from=address)
             return refusal
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return str(Status.SENDER_OK)
+
+    def _refuse_sender(self, verified: VerifiedLogin | None, address: str) -> str | None:
+        if address == NULL_SENDER:
+            if self.policy.submission:
+                return Status.SENDER_NOT_OWNED.with_values(login=_login_of(verified))
+            return None
+        try:
+            sender = normalise_address(address)
+        except InvalidAddressError:
+            return str(Status.MALFORMED_ADDRESS)
+        if self.policy.submission and (verified is None or sender not in verified.addresses):
+            return Status.SENDER_NOT_OWNED.with_values(login=_login_of(verified))
+        if not self.policy.submission and sender.rpartition("@")[2] == self.policy.domain:
+            return Status.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(domain=self.policy.domain)
+        return None
+
+    def _refuse_over_limit(self, verified: VerifiedLogin | None) -> str | None:
+        # Counted at MAIL, before anything is stored: a 451 tells the client to try
+        # again later, where a dropped reply would tell the person nothing.
+        if verified is None or self._submitted is None:
+            return None
+        if self._submitted.allow(f"account {verified.account_id}"):
+            return None
+        log.warning("account %s is over its hourly message limit", verified.login)
+        return Status.TOO_MANY_MESSAGES.with_values(
+            login=verified.login, limit=self._submitted.limit
+        )
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]

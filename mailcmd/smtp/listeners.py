@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from mailcmd.authentication import Authenticator
 from mailcmd.authenticity import TxtResolver
+from mailcmd.hourly_counts import HourlyCounts
 from mailcmd.inbound import InboundQueue
 from mailcmd.listening import listening_addresses, stop_listening
 from mailcmd.recipients import RecipientDirectory
@@ -94,6 +95,8 @@ async def start_smtp(
         )
     loop = asyncio.get_running_loop()
     ports = settings.listener_ports()
+    # One count for both submission ports: an account's messages on either add up.
+    submitted = HourlyCounts(smtp.account_message_rate_limit)
     for name, submission in (("submission", True), ("submissions", True), ("mx", False)):
         port = ports[name]
         if port is None:
@@ -110,6 +113,7 @@ async def start_smtp(
             recipients,
             inbound,
             None if submission else listeners.judge,
+            submitted if submission else None,
         )
         implicit_tls = name == "submissions"
 

@@ -37,6 +37,9 @@ class Status:
     TOO_MANY_CONNECTIONS = Reply(421, "4.7.0", "Too many connections, try again later")
     LOCKED_OUT = Reply(421, "4.7.0", "Too many failed logins, try again later")
     TEMPORARY_FAILURE = Reply(451, "4.3.0", "Temporary failure, try again later (ref {ref})")
+    TOO_MANY_MESSAGES = Reply(
+        451, "4.7.0", "{login} sent {limit} messages in the last hour, try again later"
+    )
     TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients")
     TLS_UNAVAILABLE = Reply(454, "4.7.0", "TLS not available")
 

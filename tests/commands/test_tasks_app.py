@@ -157,6 +157,76 @@ def test_answering_a_task_mail_adds_a_comment_with_attachments(mail: MailTestCli
     assert "nothing to add" in empty.reply_text
 
 
+def answer(mail: MailTestClient, reply: EmailMessage, text: str) -> EmailMessage:
+    """What a mail client sends on Reply: `text` above the quoted reply, to its Reply-To."""
+    quoted = "".join(f"> {line}\n" for line in text_of(reply).splitlines())
+    return mail.compose(
+        str(reply["Reply-To"]),
+        f"Re: {reply['Subject']}",
+        f"{text}\n\nOn Tuesday, tasks@app.localhost wrote:\n{quoted}",
+        ALICE,
+        {"In-Reply-To": str(reply["Message-ID"]), "References": str(reply["Message-ID"])},
+    )
+
+
+def test_done_written_above_the_quote_of_an_answer_marks_the_task_done(
+    mail: MailTestClient,
+) -> None:
+    added = mail.send(TASKS, "add Buy milk").reply
+
+    exchange = mail.send(str(added["Reply-To"]), message=answer(mail, added, "done"))
+
+    assert exchange.reply["Subject"] == "Task 1 done: Buy milk"
+    assert "Status:   done" in exchange.reply_text
+    assert "Comments:" not in exchange.reply_text
+
+
+def test_prose_above_the_quote_of_an_answer_is_a_comment_even_when_it_starts_with_a_verb(
+    mail: MailTestClient,
+) -> None:
+    added = mail.send(TASKS, "add Buy milk").reply
+
+    exchange = mail.send(
+        str(added["Reply-To"]), message=answer(mail, added, "Done with this one, thanks")
+    )
+
+    assert exchange.reply["Subject"] == "Task 1 commented: Buy milk"
+    assert "Status:   open" in exchange.reply_text
+    assert "    Done with this one, thanks" in exchange.reply_text
+
+
+def test_several_command_lines_above_the_quote_make_a_transcript(mail: MailTestClient) -> None:
+    added = mail.send(TASKS, "add Buy milk").reply
+
+    exchange = mail.send(
+        str(added["Reply-To"]),
+        message=answer(mail, added, "edit --priority high\ndone\nthanks\nAlice"),
+    )
+    shown = mail.send(TASKS, "show 1")
+
+    assert exchange.reply["Subject"] == "Results of 2 commands"
+    assert "> edit --priority high" in exchange.reply_text
+    assert "> done" in exchange.reply_text
+    assert "Priority: high" in shown.reply_text
+    assert "Status:   done" in shown.reply_text
+
+
+def test_a_command_line_then_prose_above_the_quote_changes_nothing_and_says_which_line(
+    mail: MailTestClient,
+) -> None:
+    added = mail.send(TASKS, "add Buy milk").reply
+
+    exchange = mail.send(
+        str(added["Reply-To"]), message=answer(mail, added, "done\nBought it at the corner.")
+    )
+    shown = mail.send(TASKS, "show 1")
+
+    assert exchange.reply["Subject"].strip().startswith("Not done: line 'Bought it at the corner.'")
+    assert "tasks@ has no command 'bought'" in " ".join(exchange.reply_text.split())
+    assert "Status:   open" in shown.reply_text
+    assert "Comments:" not in shown.reply_text
+
+
 def test_an_unknown_subject_to_tasks_suggests_a_verb(mail: MailTestClient) -> None:
     exchange = mail.send(TASKS, "lsit")
 

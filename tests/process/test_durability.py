@@ -313,8 +313,9 @@ def test_idle_clients_at_sigterm_hear_421_and_are_disconnected(
 
 def test_logins_succeed_while_messages_are_being_stored(start_server: StartServer) -> None:
     # Without the cache every login checks the password and records the login in the
-    # database, while the other client's messages are being committed.
-    server = start_server(auth={"cache_seconds": 0})
+    # database, while the other client's messages are being committed (more of them
+    # than one account may send in an hour by default).
+    server = start_server(auth={"cache_seconds": 0}, account_message_rate_limit=10_000)
     sending, logins_done = threading.Event(), threading.Event()
     problems: list[str] = []
 

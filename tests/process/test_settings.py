@@ -49,6 +49,7 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "smtp.mx_check_seconds": 10.0,
         "smtp.mx_check_threads": 8,
         "smtp.mx_checks_per_client": 2,
+        "smtp.account_message_rate_limit": 500,
         "imap.host": None,
         "imap.port": 8143,
         "imap.tls_port": 8993,

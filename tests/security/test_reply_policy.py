@@ -1,7 +1,9 @@
 """Public addresses cannot be turned into mail for third parties, floods or forged confirmations."""
 
+import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -9,9 +11,9 @@ from sqlalchemy import func, select
 
 from mailcmd.authenticity import StaticResolver
 from mailcmd.db.models import ExternalAddress, OutboundMessage
-from mailcmd.external_addresses import add_external_address
+from mailcmd.external_addresses import add_external_address, confirm_external_address
 from mailcmd.testing import DOMAIN, MailTestClient
-from tests.conftest import ALICE, LAB_COMMANDS, LAB_TEMPLATES, PASSWORD
+from tests.conftest import ALICE, LAB_COMMANDS, LAB_TEMPLATES, PASSWORD, Cli
 
 LIMIT = 3
 BOB = f"bob@{DOMAIN}"
@@ -70,18 +72,20 @@ def test_no_reply_to_an_envelope_sender_whose_domain_did_not_vouch(
         assert exchange.code == 250
         assert exchange.replies == []
         assert exchange.outcome is not None
-        assert "withheld" in exchange.outcome.detail
+        assert "held back" in exchange.outcome.detail
 
 
 def test_case_variants_of_one_address_share_one_budget(lab: MailTestClient) -> None:
     variants = ["x@example.org", "X@example.org", "x@EXAMPLE.org", "X@Example.Org", "x@example.ORG"]
 
-    replies = sum(
-        len(lab.send("public@app.localhost", "ping", login="", sender=sender).replies)
+    replies = [
+        mail["Subject"]
         for sender in variants * 2
-    )
+        for mail in lab.send("public@app.localhost", "ping", login="", sender=sender).replies
+    ]
 
-    assert replies == LIMIT
+    assert replies[:LIMIT] == ["Echo: pong"] * LIMIT
+    assert [subject.partition(" until")[0] for subject in replies[LIMIT:]] == ["Answers paused"]
 
 
 def test_strangers_claiming_an_accounts_address_do_not_spend_its_budget(
@@ -106,8 +110,94 @@ def test_strangers_claiming_an_accounts_address_do_not_spend_its_budget(
     own = lab.send("lab@app.localhost", "echo --words mine", login="", sender="alice@example.org")
 
     assert confirmed.reply["Subject"] == "Confirmed: alice@example.org"
-    assert sum(len(exchange.replies) for exchange in stranger) == LIMIT - 1
+    # The confirmation was one of the address's answers this hour; then a notice.
+    assert sum(len(exchange.replies) for exchange in stranger) == LIMIT - 1 + 1
     assert own.reply["Subject"] == "Echo: mine"
+
+
+def test_a_stranger_past_the_limit_gets_one_notice_then_nothing(
+    lab: MailTestClient, cli: Cli
+) -> None:
+    stranger = "someone@example.org"
+
+    exchanges = [
+        lab.send("public@app.localhost", "ping", login="", sender=stranger)
+        for _ in range(LIMIT + 3)
+    ]
+    with lab.database.sessions() as session:
+        first_reply_at = session.scalars(
+            select(OutboundMessage.created_at).order_by(OutboundMessage.id)
+        ).first()
+    assert first_reply_at is not None
+    until = (first_reply_at + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M")
+    notes = [
+        json.loads(cli("queue", "show", str(exchange.queue_id), "--json").stdout)["note"]
+        for exchange in exchanges
+    ]
+
+    assert [len(exchange.replies) for exchange in exchanges] == [1] * (LIMIT + 1) + [0, 0]
+    notice = exchanges[LIMIT].reply
+    sent = exchanges[LIMIT].outcome
+    assert notice["Subject"] == f"Answers paused until {until} UTC"
+    assert notice["To"] == stranger
+    assert notice["Auto-Submitted"] == "auto-replied"
+    assert notice["In-Reply-To"] is not None
+    assert notice["Reply-To"] is None
+    assert f"Answers resume at {until} UTC." in " ".join(exchanges[LIMIT].reply_text.split())
+    assert sent is not None
+    assert sent.status == "done"
+    assert notes[:LIMIT] == [None] * LIMIT
+    assert notes[LIMIT] == (
+        f"mail to {stranger} held back: over the hourly reply limit ({LIMIT} an hour to an"
+        " address of no account); a notice went instead"
+    )
+    for note in notes[LIMIT + 1 :]:
+        assert note is not None
+        assert note.endswith("its notice went earlier in the hour")
+
+
+def test_an_answer_to_the_notice_is_not_answered(lab: MailTestClient) -> None:
+    stranger = "someone@example.org"
+    for _ in range(LIMIT + 1):
+        notice = lab.send("public@app.localhost", "ping", login="", sender=stranger)
+    # An autoresponder answering the notice marks its answer as automatic.
+    answer = lab.send(
+        "public@app.localhost",
+        f"Re: {notice.reply['Subject']}",
+        login="",
+        sender=stranger,
+        headers={"Auto-Submitted": "auto-replied", "In-Reply-To": notice.reply["Message-ID"]},
+    )
+
+    assert answer.replies == []
+    assert answer.outcome is not None
+    assert answer.outcome.detail == "ignored: automatic or list mail"
+
+
+def test_a_logged_in_account_is_answered_past_the_reply_limit(lab: MailTestClient) -> None:
+    exchanges = [
+        lab.send("lab@app.localhost", f"echo --words n{n}", login=ALICE) for n in range(LIMIT * 3)
+    ]
+
+    assert [exchange.reply["Subject"] for exchange in exchanges] == [
+        f"Echo: n{n}" for n in range(LIMIT * 3)
+    ]
+
+
+def test_a_verified_sender_is_answered_past_the_reply_limit(lab: MailTestClient) -> None:
+    with lab.database.writing() as session:
+        pending = add_external_address(session, ALICE, "alice@example.org", DOMAIN)
+        confirm_external_address(session, "alice@example.org", pending.code)
+        session.commit()
+
+    exchanges = [
+        lab.send("lab@app.localhost", f"echo --words n{n}", login="", sender="alice@example.org")
+        for n in range(LIMIT * 3)
+    ]
+
+    assert [exchange.reply["Subject"] for exchange in exchanges] == [
+        f"Echo: n{n}" for n in range(LIMIT * 3)
+    ]
 
 
 def test_one_mail_notifies_a_recipient_once_and_an_hour_at_most_limit_times(

@@ -254,3 +254,33 @@ def test_smtplib_sendmail_end_to_end(server: RunningServer, database_url: str) -
 
     assert refused == {}
     assert len(stored_messages(database_url)) == 1
+
+
+def test_an_account_past_its_hourly_messages_gets_451_at_mail_on_either_port(
+    start_server: StartServer, cli: Cli, database_url: str
+) -> None:
+    server = start_server(account_message_rate_limit=3)
+    added = cli("users", "add", "carol@app.localhost", "--password-stdin", input=PASSWORD)
+    assert added.exit_code == 0
+    client = server.submission()
+    client.login(ALICE, PASSWORD)
+    for _ in range(2):
+        client.sendmail(ALICE, [ALICE], MESSAGE)
+    other_port = server.submissions()
+    other_port.login(ALICE, PASSWORD)
+    other_port.sendmail(ALICE, [ALICE], MESSAGE)
+    carol = server.submissions()
+    carol.login("carol@app.localhost", PASSWORD)
+
+    refused = reply_of(client.mail(ALICE))
+    refused_elsewhere = reply_of(other_port.mail(ALICE))
+    client.rset()
+    rcpt_after_refusal = reply_of(client.rcpt(ALICE))
+
+    assert refused == Status.TOO_MANY_MESSAGES.with_values(login=ALICE, limit=3)
+    assert refused.startswith("451 4.7.0 ")
+    assert refused.endswith("try again later")
+    assert refused_elsewhere == refused
+    assert rcpt_after_refusal == str(Status.BAD_SEQUENCE)
+    assert reply_of(carol.mail("carol@app.localhost")) == str(Status.SENDER_OK)
+    assert len(stored_messages(database_url)) == 3

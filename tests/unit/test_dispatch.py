@@ -28,7 +28,7 @@ def build_registry() -> Registry:
     def add(ctx: Context, title: str, due: date | None = None, urgent: bool = False) -> None:
         """Add a task."""
 
-    @tasks.command("done")
+    @tasks.command("done", tag="number")
     def done(ctx: Context, number: int) -> None:
         """Mark a task done."""
 
@@ -208,6 +208,73 @@ def test_an_answer_to_a_plus_address_reaches_the_default_command_with_the_tag() 
     result = plan("tasks", "Re: Task 42 added: Buy milk", "Oat milk, please.", tag="42")
 
     assert invocations(result) == [("", {"number": 42})]
+
+
+ANSWER = "Re: Task 42 added: Buy milk"
+
+
+@pytest.mark.parametrize("line", ["done", "Done", "  DONE  ", "done --number 42"])
+def test_an_answer_whose_first_line_is_a_command_runs_it_with_the_tag(line: str) -> None:
+    result = plan("tasks", ANSWER, f"{line}\n\n> Task 42: Buy milk\n", tag="42")
+
+    assert invocations(result) == [("done", {"number": 42})]
+    assert isinstance(result, list)
+    assert result[0].from_body
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Done with this one, thanks",
+        "Done.",
+        "done!",
+        "done 4 5",
+        "Purge it all",
+        "Help me with this one",
+        "Two bottles.\ndone",
+        'Done "with quotes',
+    ],
+)
+def test_an_answer_whose_first_line_is_not_a_whole_command_is_text_for_the_default(
+    text: str,
+) -> None:
+    result = plan("tasks", ANSWER, text, tag="42")
+
+    assert invocations(result) == [("", {"number": 42})]
+
+
+def test_several_command_lines_in_an_answer_run_in_order() -> None:
+    result = plan("tasks", ANSWER, "done\nadd Buy bread --urgent\nThanks!\nadd Not this", tag="42")
+
+    assert invocations(result) == [
+        ("done", {"number": 42}),
+        ("add", {"title": "Buy bread", "due": None, "urgent": True}),
+    ]
+
+
+def test_an_answer_with_a_command_line_then_prose_runs_nothing_and_names_the_line() -> None:
+    result = refusal(plan("tasks", ANSWER, "done\nBought it at the corner shop.", tag="42"))
+
+    assert result.message.startswith("line 'Bought it at the corner shop.': tasks@ has no command")
+
+
+def test_a_command_line_in_an_answer_that_the_sender_may_not_use_is_refused() -> None:
+    result = refusal(plan("tasks", ANSWER, "purge", tag="42"))
+
+    assert result.message == "line 'purge': purge needs the role admin, which you do not have."
+
+
+@pytest.mark.parametrize(("line", "verb"), [("help", None), ("help done", "done")])
+def test_help_as_the_first_line_of_an_answer_is_a_help_request(line: str, verb: str) -> None:
+    result = plan("tasks", ANSWER, line, tag="42")
+
+    assert isinstance(result, HelpRequest)
+    assert result.verb == verb
+
+
+def test_a_new_mail_to_a_plus_address_is_text_for_the_default_even_if_it_reads_as_one() -> None:
+    # Not an answer: the subject is no command, so the body is the default's text.
+    assert invocations(plan("tasks", "About the milk", "done", tag="42")) == [("", {"number": 42})]
 
 
 def test_without_a_tag_an_unknown_subject_is_an_unknown_verb_not_the_default() -> None:
