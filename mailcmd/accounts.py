@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from mailcmd.addresses import InvalidAddressError, is_address, normalise_address
-from mailcmd.app import POSTMASTER_ADDRESS, RESERVED_MAILBOXES
+from mailcmd.app import POSTMASTER_ADDRESS, builtin_mailbox_names
 from mailcmd.db.models import Account, AccountAddress, AppPassword
 from mailcmd.db.types import utc_now
 from mailcmd.throttling import clear_login_failures
@@ -28,13 +28,17 @@ _LOGIN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _ROLE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _LABEL = re.compile(r"[\w.-][\w .-]{0,63}")
 
-# Local parts mailcmd itself answers on or sends as, whatever the app: an account
-# holding one would read mail meant for them and send mail that looks like the
-# server's own.
-SERVER_MAILBOXES = RESERVED_MAILBOXES | {POSTMASTER_ADDRESS}
-
 # argon2-cffi's defaults are argon2id with RFC 9106's low-memory profile.
 _hasher = PasswordHasher()
+
+
+def server_mailboxes() -> frozenset[str]:
+    """Local parts mailcmd itself answers on or sends as, whatever the app.
+
+    An account holding one would read mail meant for them and send mail that looks
+    like the server's own.
+    """
+    return builtin_mailbox_names() | {POSTMASTER_ADDRESS}
 
 
 class AccountError(ValueError):
@@ -93,7 +97,7 @@ def create_account(
     """Add an account; a login that is an address also owns that address.
 
     Raises `AccountError` for an invalid or taken login or address, an address that
-    one of `app_mailboxes` or mailcmd itself answers on (`SERVER_MAILBOXES`), a bad
+    one of `app_mailboxes` or mailcmd itself answers on (`server_mailboxes`), a bad
     role or a weak password. The caller commits. (The server's start refuses an
     account address that a mailbox of the app it loads answers on, whoever made it.)
     """
@@ -215,13 +219,13 @@ def _normalise_addresses(addresses: Iterable[str]) -> list[str]:
 def refuse_served_addresses(addresses: Iterable[str], app_mailboxes: Collection[str]) -> None:
     """Raise `AccountError` if an address (normalised) is one the server answers itself.
 
-    That is a mailbox of the app or one of `SERVER_MAILBOXES`, with or without a
+    That is a mailbox of the app or one of `server_mailboxes`, with or without a
     plus-tag and at any domain: routing goes by the local part alone, so the account
     would never get that mail, and could send as the app.
     """
     for address in addresses:
         local = address.partition("@")[0].partition("+")[0]
-        if local in SERVER_MAILBOXES or local in app_mailboxes:
+        if local in server_mailboxes() or local in app_mailboxes:
             raise AccountError(f"{address} cannot belong to an account: mailcmd answers {local}@")
 
 
@@ -231,7 +235,7 @@ def served_addresses_owned(session: Session, app_mailboxes: Collection[str]) -> 
     For the server's start: an app that gains a mailbox an account already owns
     (or a database from before this check) must not serve with the clash.
     """
-    names = sorted(SERVER_MAILBOXES | set(app_mailboxes))
+    names = sorted(server_mailboxes() | set(app_mailboxes))
     matches = [
         AccountAddress.address.startswith(f"{name}{separator}", autoescape=True)
         for name in names

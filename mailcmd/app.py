@@ -13,12 +13,13 @@ raise at once, naming the function; clashes between modules are found when the a
 are merged at start-up, naming both places.
 """
 
+import functools
 import inspect
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from mailcmd.context import Context, ScheduledContext
+from mailcmd.context import Context, Envelope, ScheduledContext
 from mailcmd.parsing import CommandSignature, analyse
 from mailcmd.scheduling import Cron, Every, ScheduledJob, Trigger, TriggerError
 
@@ -29,10 +30,9 @@ Auth = Literal["account", "public"]
 # unrecognised subject.
 DEFAULT_VERB = ""
 
-# Addresses mailcmd answers itself: the help pages, and answers to confirmation codes.
-HELP_ADDRESS = "help"
-CONFIRM_ADDRESS = "confirm"
-RESERVED_MAILBOXES = frozenset({HELP_ADDRESS, CONFIRM_ADDRESS})
+# What a handler's parameters may ask for by type, beside the arguments from mail; the
+# values name the types in registration errors.
+INJECTED: Mapping[type, str] = {Context: "ctx", Envelope: "the envelope"}
 # The address mailcmd's own notifications come from.
 POSTMASTER_ADDRESS = "postmaster"
 
@@ -113,6 +113,12 @@ class Mailbox:
     commands: dict[str, Command] = field(default_factory=dict)
     # Set by the app when it is frozen; declarations after that are refused.
     frozen: bool = False
+    # One of mailcmd's own (see `mailcmd.builtin_mailboxes`): every message goes to its
+    # default command, its plus-tag is passed on as written (no reply key), and help
+    # pages do not list it.
+    builtin: bool = False
+    # The types its handlers may have injected.
+    injected: Mapping[type, str] = field(default_factory=lambda: INJECTED)
 
     def command(
         self,
@@ -187,7 +193,7 @@ class Mailbox:
                 f"{_place(function)}: {verb!r} cannot be a verb (letters, digits, '-'; "
                 "'help' is built in)"
             )
-        signature = analyse(function, injected={Context: "ctx"})
+        signature = analyse(function, injected=self.injected)
         if tag is not None and tag not in signature.parameter_names:
             raise RegistrationError(
                 f"{_place(function)}: tag={tag!r} names no parameter of {function.__name__}"
@@ -220,6 +226,9 @@ class MailApp:
         """Start with no mailboxes and no scheduled jobs."""
         self.mailboxes: dict[str, Mailbox] = {}
         self.jobs: dict[str, ScheduledJob] = {}
+        # Set by `builtin_app` for mailcmd's own apps alone.
+        self._builtin = False
+        self._injected = INJECTED
 
     def schedule(self, cron: str) -> Callable[[Handler], Handler]:
         """Run the decorated function at the times of a cron expression (`"0 8 * * *"`).
@@ -282,7 +291,7 @@ class MailApp:
             raise RegistrationError(
                 f"{name!r} cannot be a mailbox name (letters, digits, '.', '-')"
             )
-        if local in RESERVED_MAILBOXES:
+        if not self._builtin and local in builtin_mailbox_names():
             raise RegistrationError(f"{local!r} cannot be a mailbox name: mailcmd answers it")
         if local in self.mailboxes:
             raise RegistrationError(f"mailbox {local!r} declared twice in one app")
@@ -291,9 +300,30 @@ class MailApp:
             help=help,
             policy=Policy(auth=auth, roles=frozenset(roles)),
             holds_secrets=holds_secrets,
+            builtin=self._builtin,
+            injected=self._injected,
         )
         self.mailboxes[local] = mailbox
         return mailbox
+
+
+def builtin_app(injected: Mapping[type, str]) -> MailApp:
+    """A new app of mailcmd's own: its mailboxes are the reserved names, and its handlers
+    may also have the `injected` types injected (what the runner provides them)."""
+    app = MailApp()
+    app._builtin = True
+    app._injected = {**INJECTED, **injected}
+    return app
+
+
+@functools.cache
+def builtin_mailbox_names() -> frozenset[str]:
+    """The mailboxes mailcmd answers itself (`help@`, `confirm@`): no app may declare them."""
+    # Imported on first use, not with this module: the built-in apps are declared
+    # with `MailApp`, so they import this module.
+    from mailcmd.builtin_mailboxes import BUILTIN_APPS
+
+    return frozenset(name for app in BUILTIN_APPS for name in app.mailboxes)
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,21 @@ class Sender:
 
 
 @dataclass(frozen=True)
+class Envelope:
+    """How a message arrived, as the receiver saw it: beside what its header claims.
+
+    A handler that takes an `Envelope` parameter gets it injected, as `Context` is.
+    """
+
+    # The SMTP MAIL FROM.
+    mail_from: str
+    # The IP address of the client that delivered it.
+    client_address: str
+    # Its From address, when DKIM or SPF aligned with that domain proved it (DMARC).
+    verified_from: str | None = None
+
+
+@dataclass(frozen=True)
 class Reply:
     """A mail to send: rendered from `template` with `values`.
 
@@ -133,6 +148,24 @@ class Context:
     confirmed: bool = False
     # What the handler asked the sender to confirm, on a run not yet confirmed.
     question: Reply | None = None
+    # The handler chose to answer nothing (see `leave_unanswered`).
+    unanswered: bool = False
+
+    @property
+    def domain(self) -> str:
+        """The domain the mail was written to, as in `address`."""
+        return self.address.rpartition("@")[2]
+
+    def leave_unanswered(self) -> None:
+        """Send no answer to this mail from a stranger, not even "done".
+
+        For mail an answer would only amplify: past a rate limit, an answer is one
+        more mail for whoever the stranger names. An account's mail is always
+        answered, so for one this raises `ValueError`.
+        """
+        if self.sender.is_account:
+            raise ValueError("an account's mail is always answered")
+        self.unanswered = True
 
     def confirm(self, template: str, **values: Any) -> None:
         """Go on only once the sender has confirmed, by replying to the question.

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
-from mailcmd.app import DEFAULT_VERB, Command, Mailbox, Registry
+from mailcmd.app import DEFAULT_VERB, Command, Mailbox
 from mailcmd.context import Sender
 from mailcmd.message import Attachment
 from mailcmd.parsing import ParseError, split_words, strip_subject_prefixes, suggest
@@ -36,7 +36,7 @@ class Invocation:
 class HelpRequest:
     """The sender asked for help: about everything they may use, or about one verb."""
 
-    mailbox: Mailbox | None
+    mailbox: Mailbox
     verb: str | None
 
 
@@ -63,8 +63,7 @@ def may_use(command: Command, sender: Sender) -> bool:
 
 
 def plan_for(
-    registry: Registry,
-    mailbox: Mailbox | None,
+    mailbox: Mailbox,
     tag: str | None,
     subject: str,
     body: str,
@@ -72,18 +71,21 @@ def plan_for(
     today: date,
     attachments: Sequence[Attachment] = (),
 ) -> Plan:
-    """Decide what a message to `mailbox` (None: the help address) asks for.
+    """Decide what a message to `mailbox` asks for.
 
-    `tag` is the plus-tag of the address, `body` the sender's new text. An answer
-    (`Re: ...`) whose subject names no command runs the command lines of its body
-    when the first of them is a whole command of the mailbox (see
-    `_is_command_line`), or when the mailbox has no default command to take the
-    text; otherwise the default command takes it (a comment, say). A command that
-    takes files gets the message's `attachments`, which must fit its limits.
+    A built-in mailbox (`help@`, `confirm@`) gives every message to its default
+    command, whatever its subject and text say. `tag` is the plus-tag of the
+    address, `body` the sender's new text. An answer (`Re: ...`) whose subject
+    names no command runs the command lines of its body when the first of them is
+    a whole command of the mailbox (see `_is_command_line`), or when the mailbox
+    has no default command to take the text; otherwise the default command takes
+    it (a comment, say). A command that takes files gets the message's
+    `attachments`, which must fit its limits.
     """
     invocation_text = strip_subject_prefixes(subject)
-    if mailbox is None:
-        return HelpRequest(mailbox=None, verb=None)
+    default = _usable_default(mailbox, tag)
+    if default is not None and mailbox.builtin:
+        return _invocation(default, tag, [], invocation_text, sender, today, attachments)
     if invocation_text.lower() in MULTI_COMMAND_SUBJECTS:
         lines = command_lines(body)
         if lines:
@@ -236,10 +238,23 @@ def _plan_line(
             command, arguments_words = default, []
         else:
             return _unknown_verb(mailbox, verb, sender)
+    return _invocation(command, tag, arguments_words, text, sender, today, attachments)
+
+
+def _invocation(
+    command: Command,
+    tag: str | None,
+    words: Sequence[str],
+    text: str,
+    sender: Sender,
+    today: date,
+    attachments: Sequence[Attachment],
+) -> list[Invocation] | Refusal:
+    """`command` run with `words` as its arguments, as asked by the line `text`, or why not."""
     if not may_use(command, sender):
         return Refusal(_refusal_reason(command, sender), command=command, quotes_input=False)
     try:
-        arguments = _arguments(command, tag, arguments_words, today, attachments)
+        arguments = _arguments(command, tag, words, today, attachments)
     except ParseError as error:
         return Refusal(str(error), (command.usage(),), command)
     return [Invocation(command=command, arguments=arguments, line=text)]

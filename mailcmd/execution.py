@@ -8,7 +8,7 @@ address; a reply to that address runs the same commands again, confirmed, once.
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -25,7 +25,7 @@ from mailcmd.confirmations import (
     wants_cancel,
     why_closed,
 )
-from mailcmd.context import CommandError, ConfirmationNeeded, Context, Reply, Sender
+from mailcmd.context import CommandError, ConfirmationNeeded, Context, Envelope, Reply, Sender
 from mailcmd.db.models import Confirmation
 from mailcmd.db.types import utc_now
 from mailcmd.dispatch import Invocation, Refusal, plan_again
@@ -46,12 +46,15 @@ class CommandRunner:
         renderer: Renderer,
         keys: Callable[[], ReplyKeys],
         today: Callable[[], date],
+        services: Mapping[type, object],
     ) -> None:
-        """Render with `renderer`, sign reply addresses with `keys`, parse dates as of `today`."""
+        """Render with `renderer`, sign reply addresses with `keys`, parse dates as of `today`;
+        handlers have `services` injected by type, beside their `Context` and `Envelope`."""
         self._settings = settings
         self._renderer = renderer
         self._keys = keys
         self._today = today
+        self._services = services
 
     def run(
         self,
@@ -59,13 +62,16 @@ class CommandRunner:
         mailbox: Mailbox,
         invocations: list[Invocation],
         view: MessageView,
+        envelope: Envelope,
         sender: Sender,
         tag: str | None,
         contexts: list[Context],
     ) -> list[OutgoingMail]:
         """Run `invocations` in one savepoint (or ask to confirm them); return the mail
         they cause. `contexts` collects each command's context."""
-        mails, _ran = self._run(session, mailbox, invocations, view, sender, tag, contexts)
+        mails, _ran = self._run(
+            session, mailbox, invocations, view, envelope, sender, tag, contexts
+        )
         return mails
 
     def run_confirmed(
@@ -74,6 +80,7 @@ class CommandRunner:
         mailbox: Mailbox,
         route: Route,
         view: MessageView,
+        envelope: Envelope,
         sender: Sender,
         contexts: list[Context],
     ) -> list[OutgoingMail]:
@@ -121,6 +128,7 @@ class CommandRunner:
             mailbox,
             planned,
             view,
+            envelope,
             sender,
             confirmation.tag,
             contexts,
@@ -141,6 +149,7 @@ class CommandRunner:
         mailbox: Mailbox,
         invocations: list[Invocation],
         view: MessageView,
+        envelope: Envelope,
         sender: Sender,
         tag: str | None,
         contexts: list[Context],
@@ -173,7 +182,7 @@ class CommandRunner:
                 )
                 contexts.append(context)
                 try:
-                    result = _call(invocation, context)
+                    result = _call(invocation, {**self._services, Envelope: envelope}, context)
                 except ConfirmationNeeded:
                     result = None
                 if context.question is not None or (invocation.command.confirm and not confirmed):
@@ -182,6 +191,8 @@ class CommandRunner:
                     questions.append(self._question(context.question))
                     continue
                 questions.append(None)
+                if context.unanswered:
+                    continue
                 if isinstance(result, Reply):
                     context.replies.append(result)
                 if not context.replies:
@@ -219,6 +230,8 @@ class CommandRunner:
             savepoint.rollback()
             return [self._ask(session, mailbox, invocations, questions, view, sender, tag)], True
         savepoint.commit()
+        if not transcript:
+            return notifications, True
         if len(transcript) == 1 and len(transcript[0][1]) == 1:
             rendered = transcript[0][1][0]
         else:
@@ -294,11 +307,11 @@ class CommandRunner:
         return answer_mail(sender, view, from_local, rendered)
 
 
-def _call(invocation: Invocation, context: Context) -> object:
+def _call(invocation: Invocation, services: Mapping[type, object], context: Context) -> object:
     function = invocation.command.function
     arguments = {**invocation.arguments}
-    for name in invocation.command.signature.injected_parameters:
-        arguments[name] = context
+    for name, kind in invocation.command.signature.injected_parameters.items():
+        arguments[name] = context if kind is Context else services[kind]
     if invocation.command.is_async:
         # The worker thread has no loop of its own; the handler gets a fresh one.
         return asyncio.run(function(**arguments))

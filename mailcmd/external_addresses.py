@@ -16,12 +16,14 @@ from sqlalchemy.orm import Session, joinedload
 
 from mailcmd.accounts import AccountError, get_account
 from mailcmd.addresses import InvalidAddressError, normalise_address
-from mailcmd.app import CONFIRM_ADDRESS
 from mailcmd.db.models import Account, AccountAddress, ExternalAddress
 from mailcmd.db.types import utc_now
 from mailcmd.outbox import queue_mail
 from mailcmd.rendering import Renderer
 from mailcmd.replies import compose
+
+# The mailbox the code is answered at (see `mailcmd.builtin_mailboxes.confirm`).
+CONFIRM_ADDRESS = "confirm"
 
 CODE_LIFETIME = timedelta(days=7)
 _CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread

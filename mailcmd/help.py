@@ -42,7 +42,8 @@ class HelpPage:
 def help_page(
     registry: Registry, sender: Sender, domain: str, mailbox: Mailbox | None, verb: str | None
 ) -> HelpPage:
-    """Build the help `sender` asked for, showing only what they may use."""
+    """Build the help `sender` asked for, showing only what they may use: about `verb` of
+    `mailbox`, or all `mailbox`'s verbs, or (with neither) every mailbox of the app."""
     if mailbox is not None and verb:
         command = mailbox.commands.get(verb)
         if command is not None and may_use(command, sender):
@@ -57,7 +58,11 @@ def help_page(
             unknown_verb=verb,
             suggestion=suggest(verb, usable),
         )
-    shown = [mailbox] if mailbox is not None else list(registry.mailboxes.values())
+    if mailbox is not None:
+        shown = [mailbox]
+    else:
+        # mailcmd's own mailboxes are answered, not used: the page is about the app.
+        shown = [each for each in registry.mailboxes.values() if not each.builtin]
     pages = tuple(
         page for page in (_mailbox_help(each, sender, domain) for each in shown) if page.verbs
     )

@@ -8,6 +8,7 @@ from types import ModuleType
 
 from mailcmd.accounts import served_addresses_owned
 from mailcmd.app import MailApp, RegistrationError, Registry
+from mailcmd.builtin_mailboxes import BUILTIN_APPS, BUILTIN_PLACE
 from mailcmd.db.database import Database
 from mailcmd.db.histories import app_history
 from mailcmd.db.migrations import prepare_schema
@@ -24,14 +25,15 @@ MODULE_PREFIX = "mailcmd_app_"
 
 
 def load_registry(folder: Path) -> Registry:
-    """Import every `*.py` in `folder` and merge the `MailApp`s they declare.
+    """Import every `*.py` in `folder` and merge the `MailApp`s they declare with mailcmd's
+    own (`help@`, `confirm@`).
 
     Raises `RegistrationError` naming the file for a module that fails to import,
     and naming both places for a clash.
     """
     if not folder.is_dir():
         raise RegistrationError(f"commands folder {folder} does not exist")
-    apps: list[tuple[str, MailApp]] = []
+    apps: list[tuple[str, MailApp]] = [(BUILTIN_PLACE, app) for app in BUILTIN_APPS]
     for path in sorted(folder.glob("*.py")):
         if path.name.startswith("_"):
             continue

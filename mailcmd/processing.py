@@ -20,8 +20,10 @@ from sqlalchemy import update
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
-from mailcmd.app import CONFIRM_ADDRESS, HELP_ADDRESS, Registry
-from mailcmd.context import Context, Sender
+from mailcmd.app import Registry
+from mailcmd.builtin_mailboxes import builtin_services
+from mailcmd.builtin_mailboxes.help import HELP_ADDRESS
+from mailcmd.context import Context, Envelope, Sender
 from mailcmd.db.database import Database
 from mailcmd.db.inserts import insert_if_new
 from mailcmd.db.models import (
@@ -32,10 +34,8 @@ from mailcmd.db.models import (
 from mailcmd.db.types import utc_now
 from mailcmd.dispatch import HelpRequest, Refusal, plan_for
 from mailcmd.execution import CommandRunner
-from mailcmd.external_addresses import codes_in, confirm_external_address
 from mailcmd.handler_threads import HandlerAbandoned, interrupt
 from mailcmd.help import help_page
-from mailcmd.hourly_counts import HourlyCounts
 from mailcmd.inbound import without_text
 from mailcmd.mailstore import deliver_locally
 from mailcmd.message import MessageView, parse_message
@@ -145,9 +145,9 @@ class Processor:
         self._renderer = renderer
         self._database = database
         self._today = today
-        self._runner = CommandRunner(settings, renderer, routes.keys, today)
-        # Strangers' mail to confirm@, per sender and per client, in this process.
-        self._confirm_attempts = HourlyCounts(settings.worker.confirm_rate_limit)
+        self._runner = CommandRunner(
+            settings, renderer, routes.keys, today, builtin_services(settings, registry)
+        )
 
     def process(self, attempt: Attempt) -> Outcome:
         """Process the message of `attempt`; runs in a worker thread, never on the loop."""
@@ -249,22 +249,25 @@ class Processor:
         contexts: list[Context],
     ) -> list[OutgoingMail]:
         route = self._routes.resolve(recipient, holder_of(sender), self._today())
-        if route.name == CONFIRM_ADDRESS:
-            return self._confirm(session, row, route.tag or "", view, sender)
         mailbox = route.mailbox
-        if mailbox is None and route.name != HELP_ADDRESS:
+        if mailbox is None:
             # An account's own address: the message is delivered, not run.
             deliver_locally(session, recipient, row.raw)
             return []
-        from_local = mailbox.name if mailbox is not None else HELP_ADDRESS
         if route.refused is not None:
             # Nothing runs, and the answer is the same whatever the tag names.
             values = {"message": key_refusal(route, self._settings.domain), "usage": []}
-            return [self._reply(sender, view, from_local, "mailcmd/refusal", values)]
-        if route.confirmation is not None and mailbox is not None:
-            return self._runner.run_confirmed(session, mailbox, route, view, sender, contexts)
+            return [self._reply(sender, view, mailbox.name, "mailcmd/refusal", values)]
+        envelope = Envelope(
+            mail_from=row.mail_from,
+            client_address=row.client_address,
+            verified_from=row.verified_from,
+        )
+        if route.confirmation is not None:
+            return self._runner.run_confirmed(
+                session, mailbox, route, view, envelope, sender, contexts
+            )
         plan = plan_for(
-            self._registry,
             mailbox,
             route.tag,
             view.subject,
@@ -273,60 +276,25 @@ class Processor:
             self._today(),
             view.attachments,
         )
-        if mailbox is not None and mailbox.holds_secrets:
+        if mailbox.holds_secrets:
             # A reply says "Re: <subject>", and a password can be in the subject.
             view = replace(view, subject=mailbox.name)
         if isinstance(plan, HelpRequest):
             page = help_page(self._registry, sender, self._settings.domain, plan.mailbox, plan.verb)
-            return [self._reply(sender, view, from_local, "mailcmd/help", {"page": page})]
+            return [self._reply(sender, view, mailbox.name, "mailcmd/help", {"page": page})]
         if isinstance(plan, Refusal):
             message = plan.message
-            if plan.quotes_input and mailbox is not None and mailbox.holds_secrets:
+            if plan.quotes_input and mailbox.holds_secrets:
                 # A parse error quotes the words it could not use: here, maybe a password.
                 message = UNQUOTED_REFUSAL
             values = {"message": message, "usage": list(plan.usage)}
-            return [self._reply(sender, view, from_local, "mailcmd/refusal", values)]
-        assert mailbox is not None  # no plan runs commands for help@
-        return self._runner.run(session, mailbox, plan, view, sender, route.tag, contexts)
+            return [self._reply(sender, view, mailbox.name, "mailcmd/refusal", values)]
+        return self._runner.run(session, mailbox, plan, view, envelope, sender, route.tag, contexts)
 
     def _reply(
         self, sender: Sender, view: MessageView, from_local: str, template: str, values: Any
     ) -> OutgoingMail:
         return answer_mail(sender, view, from_local, self._renderer.render(template, values))
-
-    def _confirm(
-        self, session: Session, row: InboundMessage, tag: str, view: MessageView, sender: Sender
-    ) -> list[OutgoingMail]:
-        if not sender.is_account and not self._confirm_attempts.allow(
-            f"sender {counted_address(row.mail_from)}", f"client {row.client_address}"
-        ):
-            # Over the limit nothing is tried and nothing answered: an answer would
-            # be one more mail for whoever the stranger names.
-            log.warning("confirm@ mail from %s ignored: over the hourly limit", row.mail_from)
-            return []
-        # The code reached only the declared address, so an answer that carries it
-        # proves its owner read the mail, if the answer is from that address: its
-        # From verified by DMARC, not merely claimed.
-        address = row.verified_from
-        if address is None:
-            claimed = view.sender or "your address"
-            message = (
-                f"your mail could not be verified as coming from {claimed} (DKIM or SPF aligned"
-                " with its domain), so no address was confirmed."
-            )
-            refusal = {"message": message, "usage": []}
-            return [self._reply(sender, view, CONFIRM_ADDRESS, "mailcmd/refusal", refusal)]
-        for code in codes_in(tag, view.subject, view.new_text):
-            entry = confirm_external_address(session, address, code)
-            if entry is not None:
-                login = entry.account.login
-                log.info("external address %s confirmed for %s", entry.address, login)
-                values = {"address": entry.address, "login": login}
-                template = "mailcmd/address-confirmed"
-                return [self._reply(sender, view, CONFIRM_ADDRESS, template, values)]
-        message = f"no confirmation code for {address} was found in your mail"
-        refusal = {"message": message + ", or it has expired.", "usage": []}
-        return [self._reply(sender, view, CONFIRM_ADDRESS, "mailcmd/refusal", refusal)]
 
     def _one_per_recipient(self, notifications: list[OutgoingMail]) -> list[OutgoingMail]:
         """At most one notification per recipient for one inbound message: several become one."""

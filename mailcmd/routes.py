@@ -3,17 +3,17 @@
 An address is a local part, maybe a plus-tag, and the domain: `tasks@` is the app's
 mailbox `tasks`; `tasks+42.k7q2mxab3d@` the same mailbox with the signed tag of
 object 42 (`tasks+ok-17.KEY@` confirms the commands held as confirmation 17);
-`help@` and `confirm+CODE@` are mailcmd's own; anything else is an
+`help@` and `confirm+CODE@` are mailcmd's own built-in mailboxes; anything else is an
 account's address. The tag of an app's mailbox is honoured only with a valid key for
-the one who sends (see `mailcmd.reply_keys`); `confirm@`'s tag is a one-time code of
-its own and is passed on as written.
+the one who sends (see `mailcmd.reply_keys`); a built-in mailbox's tag (`confirm@`'s
+is a one-time code of its own) is passed on as written.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from mailcmd.app import CONFIRM_ADDRESS, RESERVED_MAILBOXES, Mailbox, Registry
+from mailcmd.app import Mailbox, Registry
 from mailcmd.confirmation_tags import confirmation_id
 from mailcmd.context import Sender
 from mailcmd.reply_keys import KeyRefused, ReplyKeys, account_holder, address_holder
@@ -25,9 +25,10 @@ class Route:
 
     # The local part without its tag: `tasks`, `help`, `confirm`, or an account's.
     name: str
-    # The app's mailbox, or None for mailcmd's own addresses and accounts' addresses.
+    # The mailbox (an app's, or a built-in one), or None for accounts' addresses.
     mailbox: Mailbox | None
-    # The plain tag: checked against its key for an app's mailbox.
+    # The plain tag: checked against its key for an app's mailbox, as written for a
+    # built-in one.
     tag: str | None
     # Why the tag does not act for this sender; the mail then runs nothing.
     refused: KeyRefused | None = None
@@ -60,13 +61,13 @@ class RouteResolver:
         return address.partition("@")[0].partition("+")[0].lower()
 
     def mailbox_of(self, address: str) -> Mailbox | None:
-        """Return the app's mailbox `address` is for, whatever its tag, or None."""
+        """Return the mailbox `address` is for, whatever its tag, or None."""
         return self._registry.find(self.name_of(address))
 
     def is_served(self, address: str) -> bool:
         """Tell whether mailcmd or the app answers `address` itself (no account owns it)."""
         name = self.name_of(address)
-        return name in RESERVED_MAILBOXES or self._registry.find(name) is not None
+        return self._registry.find(name) is not None
 
     def resolve(self, address: str, holder: str, today: date) -> Route:
         """Return where `address` leads for the sender `holder` (see `holder_of`) `today`."""
@@ -77,8 +78,9 @@ class RouteResolver:
         if not plus:
             return Route(name=name, mailbox=mailbox, tag=None)
         if mailbox is None:
-            tag = written if name == CONFIRM_ADDRESS else None
-            return Route(name=name, mailbox=None, tag=tag)
+            return Route(name=name, mailbox=None, tag=None)
+        if mailbox.builtin:
+            return Route(name=name, mailbox=mailbox, tag=written)
         checked = self._keys().check(mailbox.name, written, holder, today)
         if isinstance(checked, KeyRefused):
             return Route(name=name, mailbox=mailbox, tag=None, refused=checked)

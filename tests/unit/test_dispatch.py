@@ -6,6 +6,7 @@ import pytest
 
 from mailcmd import Context, MailApp, Sender
 from mailcmd.app import Registry
+from mailcmd.builtin_mailboxes.help import mailbox as help_mailbox
 from mailcmd.dispatch import (
     MAX_COMMAND_LINES,
     HelpRequest,
@@ -61,7 +62,9 @@ REGISTRY = build_registry()
 def plan(
     address: str, subject: str, body: str = "", sender: Sender = ALICE, tag: str | None = None
 ) -> Plan:
-    return plan_for(REGISTRY, REGISTRY.find(address), tag, subject, body, sender, TODAY)
+    mailbox = REGISTRY.find(address)
+    assert mailbox is not None
+    return plan_for(mailbox, tag, subject, body, sender, TODAY)
 
 
 def invocations(result: Plan) -> list[tuple[str, dict[str, object]]]:
@@ -182,10 +185,16 @@ def test_a_public_mailbox_serves_strangers() -> None:
     ]
 
 
-def test_mail_to_the_help_address_asks_for_general_help() -> None:
-    result = plan_for(REGISTRY, None, None, "anything at all", "", ALICE, TODAY)
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [("anything at all", ""), ("help add", ""), ("", "hello\nthere\n"), ("Re: Help", "add x")],
+)
+def test_mail_to_the_help_address_runs_its_one_command_whatever_it_says(
+    subject: str, body: str
+) -> None:
+    result = plan_for(help_mailbox, None, subject, body, STRANGER, TODAY)
 
-    assert result == HelpRequest(mailbox=None, verb=None)
+    assert invocations(result) == [("", {})]
 
 
 def test_help_with_a_verb_asks_for_that_verbs_help() -> None:
