@@ -2,7 +2,7 @@
 
 An app imports what it needs from here, and from nothing below: the declaration
 (`MailApp`), what a handler receives and gives back (`Context`, `ScheduledContext`,
-`Sender`, `Attachment`, `Reply`, `CommandError`, `Help`), files as arguments and
+`Sender`, `Envelope`, `Attachment`, `Reply`, `CommandError`, `Help`), files as arguments and
 replies (`Accepts`, `Csv`, `csv_attachment`), its tables (`Model`, with
 `Account` to point at and `utc_now` for timestamps), the account operations the
 bundled `account@` app offers, and for its tests the `MailTestClient` and the
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mailcmd.app import MailApp as MailApp
     from mailcmd.context import CommandError as CommandError
     from mailcmd.context import Context as Context
+    from mailcmd.context import Envelope as Envelope
     from mailcmd.context import Reply as Reply
     from mailcmd.context import ScheduledContext as ScheduledContext
     from mailcmd.context import Sender as Sender
@@ -49,6 +50,7 @@ _HOMES = {
     "CommandError": "mailcmd.context",
     "Context": "mailcmd.context",
     "Csv": "mailcmd.parsing",
+    "Envelope": "mailcmd.context",
     "Exchange": "mailcmd.testing",
     "Help": "mailcmd.parsing",
     "MailApp": "mailcmd.app",

@@ -123,6 +123,10 @@ def test_commands_lists_every_address_verb_usage_and_policy(cli: Cli) -> None:
     assert add["usage"].startswith("add TITLE [--due DATE]")
     assert add["policy"] == "accounts"
     assert {row["verb"] for row in listed} >= {"add", "list", "show", "done"}
+    # mailcmd's own mailboxes are apps too, listed with the app's.
+    builtin = {row["address"]: row["policy"] for row in listed if row["verb"] == "(default)"}
+    assert builtin["help@app.localhost"] == "anyone"
+    assert builtin["confirm@app.localhost"] == "anyone"
     assert table.stdout.splitlines()[0].split() == ["ADDRESS", "VERB", "USAGE", "WHO"]
     assert "SCHEDULED JOB" in table.stdout
     assert ["tasks.remind", "cron", "0", "8", "*", "*", "*", "(UTC)"] in [
