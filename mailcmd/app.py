@@ -352,6 +352,11 @@ class Registry:
             mailbox.frozen = True
         return cls(mailboxes=merged, jobs=jobs)
 
+    @property
+    def app_mailbox_names(self) -> list[str]:
+        """The app's own mailboxes, sorted: without mailcmd's (`help@`, `confirm@`)."""
+        return sorted(name for name, mailbox in self.mailboxes.items() if not mailbox.builtin)
+
     def find(self, local_part: str) -> Mailbox | None:
         """Return the mailbox for a local part (without its plus-tag), or None."""
         return self.mailboxes.get(local_part.lower())

@@ -242,7 +242,7 @@ class Server:
                 f"certificate: {self.tls.files.cert}",
                 f"certificate SHA-256 fingerprint: {self.tls.fingerprint}",
             ]
-        mailboxes = ", ".join(sorted(self.registry.mailboxes)) or "none"
+        mailboxes = ", ".join(self.registry.app_mailbox_names) or "none"
         lines.append(f"commands: {self.settings.commands} (mailboxes: {mailboxes})")
         lines.append("worker: " + ("running" if self.worker is not None else "off"))
         if self.worker is not None and self.registry.jobs:

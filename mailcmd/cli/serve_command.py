@@ -52,7 +52,7 @@ def _run(ctx: typer.Context, *, receive: bool, work: bool, demo: bool = False) -
             def more_lines(server: Server) -> list[str]:
                 fingerprint = server.tls.fingerprint if server.tls is not None else None
                 return demo_lines(
-                    settings, server.ports, account, fingerprint, server.registry.mailboxes
+                    settings, server.ports, account, fingerprint, server.registry.app_mailbox_names
                 )
 
         asyncio.run(

@@ -59,6 +59,10 @@ def test_serve_demo_makes_an_account_once_and_its_printed_settings_work(tmp_path
     assert again == password
     assert any(fingerprint(cert) in line for line in first.lines)
     assert first.lines[-1] == "ready"
+    # The app's own mailboxes are offered; mailcmd's confirm@ is nothing to write to.
+    assert printed(first.lines, "then write to the app at ") == (
+        "account@app.localhost, tasks@app.localhost, a command in the subject;"
+    )
     assert (tmp_path / ".mailcmd" / "demo-password").stat().st_mode & 0o077 == 0
 
 
