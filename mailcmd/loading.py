@@ -10,8 +10,8 @@ from mailcmd.accounts import served_addresses_owned
 from mailcmd.app import MailApp, RegistrationError, Registry
 from mailcmd.builtin_mailboxes import BUILTIN_APPS, BUILTIN_PLACE
 from mailcmd.db.database import Database
-from mailcmd.db.histories import app_history
-from mailcmd.db.migrations import prepare_schema
+from mailcmd.db.histories import FRAMEWORK_HISTORY, History, app_history
+from mailcmd.db.migrations import prepare_schema, refuse_missing_tables
 from mailcmd.db.models import TABLE_PLACES, Base, TableNameError
 from mailcmd.parsing import SignatureError
 from mailcmd.rendering import Renderer, TemplateError
@@ -82,12 +82,21 @@ def check_account_addresses(registry: Registry, database: Database) -> None:
         )
 
 
+def schema_histories(commands: Path, migrations: Path) -> list[History]:
+    """Return the histories of the schema, in upgrade order: mailcmd's, then the app's in
+    `commands` (its modules loaded) if it keeps tables or revisions in `migrations`."""
+    load_registry(commands)
+    app = app_history(commands, migrations)
+    return [FRAMEWORK_HISTORY] if app is None else [FRAMEWORK_HISTORY, app]
+
+
 def prepare_app_schema(commands: Path, migrations: Path, database: Database) -> None:
     """Make the loaded app's tables usable, as `open_database` does mailcmd's: upgraded on
     SQLite, checked on PostgreSQL; every table the app declares must then exist."""
     history = app_history(commands, migrations)
     if history is not None:
         prepare_schema(database.engine, [history])
+        refuse_missing_tables(database.engine, history)
 
 
 def _import(path: Path) -> ModuleType:

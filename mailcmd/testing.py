@@ -40,12 +40,11 @@ from mailcmd.authenticity import DnsResolver, StaticResolver, TxtResolver
 from mailcmd.db.database import Database, open_database
 from mailcmd.db.engine import database_url as driver_url
 from mailcmd.db.engine import open_engine
-from mailcmd.db.histories import app_history
 from mailcmd.db.migrations import upgrade
 from mailcmd.db.models import MailFolder, MailMessage, OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
 from mailcmd.delivery import NO_RELAY
-from mailcmd.loading import load_registry
+from mailcmd.loading import schema_histories
 from mailcmd.mailstore import INBOX, local_account_id
 from mailcmd.message.raw_fields import header_fields
 from mailcmd.outbox import is_redacted
@@ -160,10 +159,7 @@ class MailTestClient:
         its worker) in a thread."""
         engine = open_engine(self.settings.database_url)
         try:
-            upgrade(engine)
-            load_registry(self.settings.commands)
-            history = app_history(self.settings.commands, self.settings.app_migrations)
-            if history is not None:
+            for history in schema_histories(self.settings.commands, self.settings.app_migrations):
                 upgrade(engine, history=history)
         finally:
             engine.dispose()

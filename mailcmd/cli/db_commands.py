@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 from mailcmd.cli.state import cli_state
 from mailcmd.db import migrations
 from mailcmd.db.engine import open_engine
-from mailcmd.db.histories import FRAMEWORK_HISTORY, AppSchemaError, History, app_history
-from mailcmd.loading import load_registry
+from mailcmd.db.histories import FRAMEWORK_HISTORY, AppSchemaError, History
+from mailcmd.loading import schema_histories
 
 app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 
@@ -97,9 +97,7 @@ def _engine(ctx: typer.Context) -> Iterator[Engine]:
 
 def _histories(ctx: typer.Context) -> list[History]:
     settings = cli_state(ctx).settings
-    load_registry(settings.commands)
-    app = app_history(settings.commands, settings.app_migrations)
-    return [FRAMEWORK_HISTORY] if app is None else [FRAMEWORK_HISTORY, app]
+    return schema_histories(settings.commands, settings.app_migrations)
 
 
 def _one(ctx: typer.Context, framework: bool) -> History:

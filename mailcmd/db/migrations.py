@@ -72,27 +72,35 @@ def configure_context(context: Any) -> None:
     """Run the migration the Alembic `context` asks for; called by `migrations/env.py`."""
     engine: Engine = context.config.attributes["engine"]
     history: History = context.config.attributes["history"]
-    owned = history.owned_tables()
     with engine.connect() as connection:
         context.configure(
             connection=connection,
             target_metadata=Base.metadata,
             version_table=history.version_table,
-            include_name=lambda name, kind, parents: kind != "table" or name in owned,
-            include_object=lambda item, name, kind, reflected, other: (
-                _table_name(item, kind) in owned
-            ),
             process_revision_directives=lambda context, revision, directives: (
                 _refuse_dropped_tables(history, directives)
             ),
             render_as_batch=is_sqlite(engine.url),
-            compare_type=True,
-            compare_server_default=True,
             render_item=_render_item,
+            **_comparison(history),
         )
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()
+
+
+def _comparison(history: History) -> dict[str, Any]:
+    # What autogenerate and `pending_changes` compare alike: `history`'s own tables,
+    # with their types and server defaults.
+    owned = history.owned_tables()
+    return {
+        "compare_type": True,
+        "compare_server_default": True,
+        "include_name": lambda name, kind, parents: kind != "table" or name in owned,
+        "include_object": lambda item, name, kind, reflected, other: (
+            _table_name(item, kind) in owned
+        ),
+    }
 
 
 def _table_name(item: Any, kind: str) -> str | None:
@@ -182,19 +190,8 @@ def ensure_current(engine: Engine, history: History = FRAMEWORK_HISTORY) -> None
 def pending_changes(engine: Engine, history: History = FRAMEWORK_HISTORY) -> list[Any]:
     """Return the differences autogenerate would write between `history`'s models and the
     database."""
-    owned = history.owned_tables()
     with engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection,
-            opts={
-                "compare_type": True,
-                "compare_server_default": True,
-                "include_name": lambda name, kind, parents: kind != "table" or name in owned,
-                "include_object": lambda item, name, kind, reflected, other: (
-                    _table_name(item, kind) in owned
-                ),
-            },
-        )
+        context = MigrationContext.configure(connection, opts=_comparison(history))
         return list(compare_metadata(context, Base.metadata))
 
 
@@ -230,7 +227,7 @@ def new_revision(
 
 def prepare_schema(engine: Engine, histories: Iterable[History] = (FRAMEWORK_HISTORY,)) -> None:
     """Make the schema usable for serving: on SQLite each history is upgraded in place, on
-    PostgreSQL each is checked; then every table an app declares must exist.
+    PostgreSQL each is checked.
 
     An embedded SQLite database belongs to this process, so upgrading it is safe; a
     shared PostgreSQL database is upgraded only on the operator's word.
@@ -240,10 +237,11 @@ def prepare_schema(engine: Engine, histories: Iterable[History] = (FRAMEWORK_HIS
             upgrade(engine, history=history)
         else:
             ensure_current(engine, history)
-        _refuse_missing_tables(engine, history)
 
 
-def _refuse_missing_tables(engine: Engine, history: History) -> None:
+def refuse_missing_tables(engine: Engine, history: History) -> None:
+    """Raise `AppSchemaError` for a table `history`'s models declare that its revisions
+    did not make, naming the module and the command that fixes it."""
     present = set(inspect(engine).get_table_names())
     for name in sorted(history.declared - present):
         place = TABLE_PLACES.get(name, name)
