@@ -12,7 +12,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from mailcmd.addresses import InvalidAddressError, is_address, normalise_address
+from mailcmd.addresses import InvalidAddressError, is_address, mailbox_name, normalise_address
 from mailcmd.app import POSTMASTER_ADDRESS, builtin_mailbox_names
 from mailcmd.db.models import Account, AccountAddress, AppPassword
 from mailcmd.db.types import utc_now
@@ -224,7 +224,7 @@ def refuse_served_addresses(addresses: Iterable[str], app_mailboxes: Collection[
     would never get that mail, and could send as the app.
     """
     for address in addresses:
-        local = address.partition("@")[0].partition("+")[0]
+        local = mailbox_name(address)
         if local in server_mailboxes() or local in app_mailboxes:
             raise AccountError(f"{address} cannot belong to an account: mailcmd answers {local}@")
 

@@ -45,6 +45,12 @@ def normalise_domain(domain: str, context: str | None = None) -> str:
     return ascii_domain
 
 
+def mailbox_name(address: str) -> str:
+    """Return the local part of `address` without its plus-tag, lower-cased: what mail to
+    it is routed by (`tasks` for `Tasks+42.k7q2@app.example`)."""
+    return address.partition("@")[0].partition("+")[0].lower()
+
+
 def is_address(text: str) -> bool:
     """Tell whether `text` looks like an address (has an `@`) rather than a bare login."""
     return "@" in text

@@ -20,6 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
+from mailcmd.addresses import mailbox_name
 from mailcmd.app import Registry
 from mailcmd.builtin_mailboxes import builtin_services
 from mailcmd.builtin_mailboxes.help import HELP_ADDRESS
@@ -355,7 +356,7 @@ class Processor:
         if not may_auto_reply(view, row.mail_from):
             return
         sender = sender_of(session, row, view)
-        local = next((self._routes.name_of(rcpt) for rcpt in row.rcpt_tos), HELP_ADDRESS)
+        local = next((mailbox_name(rcpt) for rcpt in row.rcpt_tos), HELP_ADDRESS)
         mail = self._reply(sender, view, local, "mailcmd/apology", {"ref": ref})
         # All a mailbox that holds secrets sends is treated alike, its apologies too.
         mail = replace(mail, holds_secret=self._holds_secrets(row))

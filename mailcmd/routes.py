@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+from mailcmd.addresses import mailbox_name
 from mailcmd.app import Mailbox, Registry
 from mailcmd.confirmation_tags import confirmation_id
 from mailcmd.context import Sender
@@ -55,18 +56,13 @@ class RouteResolver:
         """The reply keys now (the current secret, and older ones still accepted)."""
         return self._keys()
 
-    @staticmethod
-    def name_of(address: str) -> str:
-        """Return the local part of `address` without its tag, lower-cased."""
-        return address.partition("@")[0].partition("+")[0].lower()
-
     def mailbox_of(self, address: str) -> Mailbox | None:
         """Return the mailbox `address` is for, whatever its tag, or None."""
-        return self._registry.find(self.name_of(address))
+        return self._registry.find(mailbox_name(address))
 
     def is_served(self, address: str) -> bool:
         """Tell whether mailcmd or the app answers `address` itself (no account owns it)."""
-        name = self.name_of(address)
+        name = mailbox_name(address)
         return self._registry.find(name) is not None
 
     def resolve(self, address: str, holder: str, today: date) -> Route:
