@@ -17,6 +17,7 @@ from mailcmd.accounts import create_account
 from mailcmd.db.database import Database, open_database
 from mailcmd.db.engine import open_engine
 from mailcmd.db.migrations import upgrade
+from mailcmd.external_addresses import add_external_address, confirm_external_address
 from mailcmd.tls import CertificateFiles, development_certificate
 
 DOMAIN = "app.localhost"
@@ -27,6 +28,12 @@ POSTGRES_ENV = "MAILCMD_BENCH_POSTGRES"
 # The runner's own connections name themselves, so that their backends are not counted.
 RUNNER_APPLICATION = "mailcmd-bench-runner"
 DEFAULT_POSTGRES = "postgresql://mailcmd_bench:mailcmd_bench@127.0.0.1/postgres"
+# The load's account also sends from a confirmed address at another domain, whose
+# SPF record (answered by `bench.target`) allows 127.0.0.1: mail from it on the MX
+# port acts for the account, and its replies leave through the relay.
+EXTERNAL_DOMAIN = "bench-external.example"
+EXTERNAL_SENDER = f"alice@{EXTERNAL_DOMAIN}"
+EXTERNAL_SPF = "v=spf1 ip4:127.0.0.1 -all"
 
 
 @dataclass
@@ -41,7 +48,25 @@ class Installation:
     plain_port: int
     submission_port: int
     database_url: str | None = None
+    # Processes that run beside the server (the counting sink), started before it.
     extra: list[ServerProcess] = field(default_factory=list)
+    # Where replies arrive when they leave by SMTP: the counting sink's log.
+    sink_log: Path | None = None
+    # End-to-end loads go unauthenticated to `plain_port` from this sender, and only
+    # plain loads are sent (no TLS, no AUTH on the peer; a verified sender on the MX port).
+    plain_sender: str | None = None
+
+    def start(self) -> None:
+        """Start the processes beside the server, then the server."""
+        for process in self.extra:
+            process.start()
+        self.server.start()
+
+    def stop(self) -> None:
+        """Stop the server, then the processes beside it."""
+        self.server.stop()
+        for process in self.extra:
+            process.stop()
 
 
 def certificate(folder: Path) -> CertificateFiles:
@@ -106,6 +131,55 @@ def mailcmd(
     engine = "sqlite" if url.startswith("sqlite") else "postgresql"
     kind = "end-to-end" if work else "receive"
     return Installation(name, kind, engine, server, mx_port, submission_port, url)
+
+
+def mailcmd_relay(
+    folder: Path,
+    name: str,
+    *,
+    tls: CertificateFiles,
+    database_url: str | None,
+    overrides: dict[str, str] | None = None,
+) -> Installation:
+    """mailcmd end to end whose replies leave through `[relay]` to a counting sink.
+
+    The load comes on the MX port from `EXTERNAL_SENDER`, a confirmed address of
+    the load's account whose SPF passes aligned: the command acts for the account,
+    and the reply, to an address of another domain, goes to the relay.
+    """
+    sink, sink_port, sink_log = counting_sink(folder, name)
+    relay = {
+        "MAILCMD_RELAY__HOST": "127.0.0.1",
+        "MAILCMD_RELAY__PORT": str(sink_port),
+        "MAILCMD_RELAY__STARTTLS": "off",
+        **(overrides or {}),
+    }
+    system = mailcmd(folder, name, tls=tls, database_url=database_url, work=True, overrides=relay)
+    assert system.database_url is not None
+    confirm_external_sender(system.database_url)
+    system.extra.append(sink)
+    system.sink_log = sink_log
+    system.plain_sender = EXTERNAL_SENDER
+    return system
+
+
+def counting_sink(folder: Path, name: str) -> tuple[ServerProcess, int, Path]:
+    """The counting sink (`bench.sink`) for installation `name`, its port, its log of replies."""
+    port, log = free_port(), folder / f"{name}-sink.replies"
+    command = [sys.executable, "-m", "bench.sink", "--port", str(port), "--log", str(log)]
+    sink = ServerProcess(f"{name}-sink", command, dict(os.environ), folder / f"{name}-sink.log")
+    return sink, port, log
+
+
+def confirm_external_sender(url: str) -> None:
+    """Declare and confirm `EXTERNAL_SENDER` as an address of the load's account."""
+    database = open_database(url)
+    try:
+        with database.sessions.begin() as session:
+            pending = add_external_address(session, LOGIN, EXTERNAL_SENDER, DOMAIN)
+            confirm_external_address(session, pending.address, pending.code)
+    finally:
+        database.close()
 
 
 def settings_environment(

@@ -2,14 +2,17 @@
 
 `python -m bench.target [--no-worker]` reads the settings exactly as `mailcmd serve`
 does (a TOML file and `MAILCMD_*` variables) and runs the same `serve`, except
-that the MX port's DKIM, SPF and DMARC lookups are answered from an empty static
+that the MX port's DKIM, SPF and DMARC lookups are answered from a static
 table instead of the network's DNS: a benchmark measures mailcmd, not a resolver.
+The table holds one record: the SPF of the external domain the relay variant's
+load comes from, allowing 127.0.0.1.
 """
 
 import argparse
 import asyncio
 import functools
 
+from bench.installations import EXTERNAL_DOMAIN, EXTERNAL_SPF
 from bench.load import raise_file_limit
 from mailcmd.authenticity import StaticResolver
 from mailcmd.db.database import open_database
@@ -35,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
                 database,
                 announce,
                 work=not arguments.no_worker,
-                resolver=StaticResolver({}),
+                resolver=StaticResolver({EXTERNAL_DOMAIN: {"TXT": [EXTERNAL_SPF]}}),
             )
         )
     finally:

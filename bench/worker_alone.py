@@ -8,6 +8,11 @@ account's INBOX. The figure is the worker process's CPU time (user + system, all
 threads) from the batch's commit to the last message done, divided by the number
 of messages; on PostgreSQL the CPU of the backends serving it is given beside it.
 No SMTP, no load generator: only the worker runs.
+
+`--relay`: the commands come from the account's confirmed address at another
+domain, as the MX port stores them after an aligned SPF pass, so that the
+replies leave through `[relay]` to a counting sink; the round ends when the
+sink has every reply.
 """
 
 import argparse
@@ -22,7 +27,9 @@ from sqlalchemy import func, insert, select, text
 
 from bench import installations
 from bench.processes import ServerProcess
+from bench.replies import SinkWatch
 from bench.scaling import BackendCpu
+from mailcmd.authenticity import StaticResolver, authentication_results, evaluate
 from mailcmd.db.database import Database
 from mailcmd.db.models import Account, InboundMessage, QueueStatus
 
@@ -55,10 +62,10 @@ class Round:
         )
 
 
-def message(number: str) -> bytes:
-    """A 2 KB `add` command from the load's account to tasks@, as a mail client sends it."""
+def message(number: str, sender: str = installations.LOGIN) -> bytes:
+    """A 2 KB `add` command from `sender` to tasks@, as a mail client sends it."""
     header = (
-        f"From: {installations.LOGIN}\r\nTo: tasks@{installations.DOMAIN}\r\n"
+        f"From: {sender}\r\nTo: tasks@{installations.DOMAIN}\r\n"
         f"Subject: add Buy milk {number}\r\n"
         f"Message-ID: <{number}.worker-alone@bench.invalid>\r\n"
         "Date: Mon, 07 Dec 2026 00:00:00 +0000\r\nMIME-Version: 1.0\r\n"
@@ -69,30 +76,58 @@ def message(number: str) -> bytes:
     return (header + body)[:MESSAGE_BYTES]
 
 
-def fill(database: Database, tag: str, count: int) -> None:
-    """Write `count` commands into the inbound queue in one transaction, as received after AUTH."""
+def fill(database: Database, tag: str, count: int, relay: bool = False) -> None:
+    """Write `count` commands into the inbound queue in one transaction, as received.
+
+    After AUTH on the submission port; with `relay`, from the account's external
+    address on the MX port, with the verdict and header the MX port adds.
+    """
     with database.writing() as session, session.begin():
         account_id = session.scalar(select(Account.id).where(Account.login == installations.LOGIN))
-        rows = []
-        for index in range(count):
-            raw = message(f"{tag}.{index}")
-            rows.append(
-                {
-                    "raw": raw,
-                    "mail_from": installations.LOGIN,
-                    "rcpt_tos": [f"tasks@{installations.DOMAIN}"],
-                    "account_id": account_id,
-                    "client_address": "127.0.0.1",
-                    "helo": "bench.invalid",
-                    "tls_protocol": "TLSv1.3",
-                    "tls_cipher": "TLS_AES_256_GCM_SHA384",
-                    "auth_method": "password",
-                    "size": len(raw),
-                }
-            )
+        rows = [_submitted(message(f"{tag}.{index}"), account_id) for index in range(count)]
+        if relay:
+            rows = [_from_mx(message(f"{tag}.{index}", EXTERNAL)) for index in range(count)]
         session.execute(insert(InboundMessage), rows)
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("NOTIFY mailcmd_new_mail"))
+
+
+EXTERNAL = installations.EXTERNAL_SENDER
+HELO = "bench.invalid"
+
+
+def _submitted(raw: bytes, account_id: int | None) -> dict[str, object]:
+    return {
+        "raw": raw,
+        "mail_from": installations.LOGIN,
+        "rcpt_tos": [f"tasks@{installations.DOMAIN}"],
+        "account_id": account_id,
+        "client_address": "127.0.0.1",
+        "helo": HELO,
+        "tls_protocol": "TLSv1.3",
+        "tls_cipher": "TLS_AES_256_GCM_SHA384",
+        "auth_method": "password",
+        "size": len(raw),
+    }
+
+
+def _from_mx(raw: bytes) -> dict[str, object]:
+    resolver = StaticResolver(
+        {installations.EXTERNAL_DOMAIN: {"TXT": [installations.EXTERNAL_SPF]}}
+    )
+    verdict = evaluate(raw, "127.0.0.1", HELO, EXTERNAL, resolver)
+    results = authentication_results(verdict, installations.DOMAIN)
+    stored = f"Authentication-Results: {results}\r\n".encode() + raw
+    return {
+        "raw": stored,
+        "mail_from": EXTERNAL,
+        "rcpt_tos": [f"tasks@{installations.DOMAIN}"],
+        "client_address": "127.0.0.1",
+        "helo": HELO,
+        "verified_from": verdict.verified_from,
+        "authentication_results": results,
+        "size": len(stored),
+    }
 
 
 def unfinished(database: Database) -> int:
@@ -103,13 +138,30 @@ def unfinished(database: Database) -> int:
         return int(session.scalar(query.select_from(InboundMessage)) or 0)
 
 
-def one_round(database: Database, worker: ServerProcess, url: str, tag: str, count: int) -> Round:
-    """Fill the queue with `count` commands and measure the worker until all are done."""
+def one_round(
+    database: Database,
+    worker: ServerProcess,
+    url: str,
+    tag: str,
+    count: int,
+    sink: SinkWatch | None = None,
+) -> Round:
+    """Fill the queue with `count` commands and measure the worker until all are done.
+
+    With a `sink`, the commands come through the MX port's verified sender, and
+    the round ends when the sink has received every reply.
+    """
     backends = BackendCpu(url)
+    if sink is not None:
+        sink.mark()
     before = worker.cpu_seconds()
     began = time.monotonic()
-    fill(database, tag, count)
+    fill(database, tag, count, relay=sink is not None)
     deadline = began + WAIT_SECONDS
+    if sink is not None:
+        received = sink.wait(count, timeout=WAIT_SECONDS, stall=WAIT_SECONDS)
+        if len(received) < count:
+            raise RuntimeError(f"the sink got {len(received)} of {count} replies")
     while unfinished(database):
         if time.monotonic() > deadline:
             raise RuntimeError(f"the worker did not finish {count} messages in {WAIT_SECONDS} s")
@@ -118,27 +170,24 @@ def one_round(database: Database, worker: ServerProcess, url: str, tag: str, cou
     return Round(count, seconds, worker.cpu_seconds() - before, backends.used())
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Measure the worker alone and print each round and the best and median figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=300, help="messages per round")
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
-    options = parser.parse_args(argv)
+def measure(*, postgres: bool, relay: bool, messages: int, rounds: int) -> list[Round]:
+    """Start a worker on a fresh installation and run `rounds` batches of `messages` through it."""
     with tempfile.TemporaryDirectory(prefix="mailcmd-worker-alone-") as scratch:
         folder = Path(scratch)
         tls = installations.certificate(folder / "tls")
-        url = installations.fresh_postgres("mailcmd_bench_worker") if options.postgres else None
-        system = installations.mailcmd(
-            folder,
-            "worker-alone",
-            tls=tls,
-            database_url=url,
-            work=False,
-            # The queue is filled from outside: on SQLite the worker finds it by looking.
-            overrides={"MAILCMD_WORKER__POLL_SECONDS": "0.05"},
-        )
+        url = installations.fresh_postgres("mailcmd_bench_worker") if postgres else None
+        # The queue is filled from outside: on SQLite the worker finds it by looking.
+        overrides = {"MAILCMD_WORKER__POLL_SECONDS": "0.05"}
+        if relay:
+            system = installations.mailcmd_relay(
+                folder, "worker-alone", tls=tls, database_url=url, overrides=overrides
+            )
+        else:
+            system = installations.mailcmd(
+                folder, "worker-alone", tls=tls, database_url=url, work=False, overrides=overrides
+            )
         assert system.database_url is not None
+        sink = SinkWatch(system.sink_log) if system.sink_log is not None else None
         worker = ServerProcess(
             "worker",
             [sys.executable, "-m", "mailcmd", "worker"],
@@ -146,25 +195,53 @@ def main(argv: list[str] | None = None) -> int:
             folder / "worker.log",
         )
         database = installations.open_installation_database(system)
-        worker.start()
+        measured: list[Round] = []
         try:
+            for process in system.extra:
+                process.start()
+            worker.start()
             # A first small batch: templates, the account and the pools warm up.
-            one_round(database, worker, system.database_url, "warm", 20)
-            rounds = []
-            for number in range(options.rounds):
-                rounds.append(
-                    one_round(database, worker, system.database_url, f"r{number}", options.messages)
+            one_round(database, worker, system.database_url, "warm", 20, sink)
+            for number in range(rounds):
+                tag = f"r{number}"
+                measured.append(
+                    one_round(database, worker, system.database_url, tag, messages, sink)
                 )
-                print(f"round {number + 1}: {rounds[-1].line()}", flush=True)
+                print(f"round {number + 1}: {measured[-1].line()}", flush=True)
         finally:
             worker.stop()
+            for process in system.extra:
+                process.stop()
             database.close()
-    figures = [measured.cpu_ms_per_reply() for measured in rounds]
-    engine = "PostgreSQL" if options.postgres else "SQLite"
-    print(
-        f"worker alone, {engine}: CPU per reply best {min(figures):.2f} ms,"
-        f" median {statistics.median(figures):.2f} ms"
+    return measured
+
+
+def describe(measured: list[Round], *, postgres: bool, relay: bool) -> str:
+    """The best and the median CPU per reply of the rounds, in one line."""
+    figures = [one.cpu_ms_per_reply() for one in measured]
+    engine = "PostgreSQL" if postgres else "SQLite"
+    where = "relay" if relay else "INBOX"
+    return (
+        f"worker alone, {engine}, replies to the {where}: CPU per reply best"
+        f" {min(figures):.2f} ms, median {statistics.median(figures):.2f} ms"
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure the worker alone and print each round and the best and median figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=300, help="messages per round")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--relay", action="store_true", help="replies through [relay] to a sink")
+    options = parser.parse_args(argv)
+    measured = measure(
+        postgres=options.postgres,
+        relay=options.relay,
+        messages=options.messages,
+        rounds=options.rounds,
+    )
+    print(describe(measured, postgres=options.postgres, relay=options.relay))
     return 0
 
 
