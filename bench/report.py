@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 MIB = 1024 * 1024
+# The end-to-end peer (the Salmon app): end-to-end rows are also divided by its rate.
+PEER = "salmon"
 
 
 @dataclass
@@ -55,6 +57,8 @@ class Summary:
     rate_ratio: float | None = None
     p99_ratio: float | None = None
     cpu_ratio: float | None = None
+    # End to end: replies per second divided by the peer's under the same load.
+    peer_ratio: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready values."""
@@ -71,7 +75,11 @@ def percentile(values: Sequence[float], share: float) -> float:
 
 
 def summarise(measurements: Iterable[Measurement]) -> list[Summary]:
-    """Pool the rounds of each system and load; add ratios to the floor of the same load."""
+    """Pool the rounds of each system and load; add ratios to the floor and the peer.
+
+    Every system is divided by the floor of the same load; end-to-end systems
+    (the peer itself excepted) also by the peer, replies per second by replies per second.
+    """
     groups: dict[tuple[str, str], list[Measurement]] = {}
     for measurement in measurements:
         groups.setdefault((measurement.load, measurement.system), []).append(measurement)
@@ -84,6 +92,11 @@ def summarise(measurements: Iterable[Measurement]) -> list[Summary]:
         summary.rate_ratio = _ratio(summary.rate, floor.rate)
         summary.p99_ratio = _ratio(summary.p99, floor.p99)
         summary.cpu_ratio = _ratio(summary.cpu_per_1000, floor.cpu_per_1000)
+    peers = {summary.load: summary for summary in summaries if summary.system == PEER}
+    for summary in summaries:
+        peer = peers.get(summary.load)
+        if peer is not None and summary.kind == "end-to-end" and summary is not peer:
+            summary.peer_ratio = _ratio(summary.rate, peer.rate)
     return summaries
 
 
@@ -139,6 +152,7 @@ COLUMNS = (
     "system",
     "msgs/s",
     "x floor",
+    "x Salmon",
     "p50 ms",
     "p95 ms",
     "p99 ms",
@@ -155,9 +169,8 @@ COLUMNS = (
 def table(summaries: Sequence[Summary], load_order: Sequence[str]) -> str:
     """A Markdown table of `summaries`, loads in `load_order`, the floor first in each."""
     order = {load: index for index, load in enumerate(load_order)}
-    kinds = {"floor": 0, "receive": 1, "end-to-end": 2}
     rows = sorted(
-        summaries, key=lambda s: (order.get(s.load, len(order)), kinds[s.kind], s.engine, s.system)
+        summaries, key=lambda s: (order.get(s.load, len(order)), _rank(s), s.engine, s.system)
     )
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in rows:
@@ -171,6 +184,7 @@ def table(summaries: Sequence[Summary], load_order: Sequence[str]) -> str:
             row.system,
             f"{row.rate:.0f}",
             _times(row.rate_ratio),
+            _times(row.peer_ratio),
             _ms(row.p50),
             _ms(row.p95),
             _ms(row.p99),
@@ -184,3 +198,10 @@ def table(summaries: Sequence[Summary], load_order: Sequence[str]) -> str:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _rank(summary: Summary) -> int:
+    # The floor, receive-only, the peer, then mailcmd end to end.
+    if summary.system == PEER:
+        return 2
+    return {"floor": 0, "receive": 1, "end-to-end": 3}[summary.kind]
