@@ -62,7 +62,9 @@ def spec_for(
     logged-in senders, so end-to-end `plain` cells log in once per connection
     (STARTTLS+AUTH, then message after message on the same connection).
     `end_to_end` overrides the installation's kind: a front end without a worker
-    of its own takes end-to-end loads for separate worker processes.
+    of its own takes end-to-end loads for separate worker processes. An
+    installation with a `plain_sender` (the Salmon peer, mailcmd replying through
+    the relay) takes its end-to-end loads unauthenticated on `plain_port`.
     """
     kind = installation.kind
     if end_to_end is not None:
@@ -91,6 +93,8 @@ def spec_for(
         spec = base if load.security == "plain" else logged_in
     else:
         spec = logged_in
+        if installation.plain_sender is not None:
+            spec = replace(base, mail_from=installation.plain_sender)
         count = budget.end_to_end_messages[load.concurrency]
         if load.size > LARGE:
             # Large messages cost the worker several times more each.
@@ -99,3 +103,8 @@ def spec_for(
     if load.security == "tls":
         spec = replace(spec, per_connection=1)
     return spec
+
+
+def takes(installation: Installation, load: Load) -> bool:
+    """Whether `installation` is sent `load`: one with a `plain_sender` takes plain loads only."""
+    return installation.plain_sender is None or load.security == "plain"

@@ -1,10 +1,12 @@
 """`python -m bench.run [--quick]`: the whole benchmark in one interleaved run.
 
-Starts the floor (raw aiosmtpd) and the mailcmd installations once, then sends every
-load to every system in rounds, the systems' order rotating from load to load, so
-that drift in the machine's load hits all alike. Then 1,000 idle connections, and
-PostgreSQL end to end with one and with two `mailcmd worker` processes. Prints the
-table and writes everything as JSON under `bench/results/`.
+Starts the floor (raw aiosmtpd), the mailcmd installations and the Salmon peer
+once, then sends every load to every system in rounds, the systems' order
+rotating from load to load, so that drift in the machine's load hits all alike.
+Then 1,000 idle connections, the worker alone on a pre-filled queue (replies to
+the INBOX and through the relay), and end to end with one and with two
+`mailcmd worker` processes (SQLite and PostgreSQL). Prints the table and writes
+everything as JSON under `bench/results/`.
 """
 
 import argparse
@@ -22,13 +24,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import installations, scaling
+from bench import installations, peer, scaling, worker_alone
 from bench.idle import IdleResult, hold_idle
 from bench.installations import Installation
 from bench.load import LoadResult, generate, raise_file_limit
-from bench.matrix import KB, Budget, Load, loads, spec_for
+from bench.matrix import KB, Budget, Load, loads, spec_for, takes
 from bench.processes import memory_bytes, reset_peak_memory
-from bench.replies import ReplyWatch
+from bench.replies import Watch, open_watch
 from bench.report import Measurement, summarise, table
 from bench.targets import verdicts
 
@@ -46,10 +48,11 @@ ROUND_TRIP_LOAD = "2KB one by one"
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run of about a minute")
+    parser.add_argument("--quick", action="store_true", help="a smoke run of two to three minutes")
     parser.add_argument("--rounds", type=int, help="rounds over the matrix (default 2; quick 1)")
     parser.add_argument("--seconds", type=float, help="seconds each timed cell sends")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--no-salmon", action="store_true", help="without the Salmon peer")
     parser.add_argument("--idle", type=int, default=1000, help="idle connections to hold")
     parser.add_argument("--only", help="run only loads whose label contains this text")
     parser.add_argument("--output", type=Path, help="JSON file (default: bench/results/...)")
@@ -66,27 +69,37 @@ def main(argv: list[str] | None = None) -> int:
         seconds=options.seconds or (0.6 if quick else 1.2),
         end_to_end_messages={1: 30, 10: 100, 100: 200} if quick else {1: 40, 10: 120, 100: 300},
     )
-    matrix = loads([1, 100] if quick else [1, 10, 100], [2 * KB] if quick else [2 * KB, 100 * KB])
+    # The targets against Salmon are at 10 and 100 connections, so even a quick run has both.
+    matrix = loads([1, 10, 100], [2 * KB] if quick else [2 * KB, 100 * KB])
     if options.only:
         matrix = [load for load in matrix if options.only in load.label]
     postgres_problem = "--no-postgres given" if options.no_postgres else None
     postgres_problem = postgres_problem or installations.postgres_unavailable()
     if postgres_problem:
         print(f"PostgreSQL skipped: {postgres_problem}", flush=True)
+    salmon_python: Path | None = None
+    salmon_problem: str | None = "--no-salmon given"
+    if not options.no_salmon:
+        salmon_python, salmon_problem = peer.salmon_python()
+    if salmon_problem:
+        print(f"Salmon skipped: {salmon_problem}", flush=True)
     began = time.monotonic()
     started_at = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="mailcmd-bench-") as scratch:
         folder = Path(scratch)
-        systems = _systems(folder, with_postgres=postgres_problem is None)
+        systems = _systems(folder, with_postgres=postgres_problem is None, salmon=salmon_python)
         spawn = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(LOAD_PROCESSES, mp_context=spawn) as pool:
             measurements, loaded_rss = _run_systems(systems, matrix, budget, rounds, quick, pool)
             idle = _idle_servers(folder, options.idle)
-            scale = (
-                scaling.measure(folder, pool, messages=200 if quick else 500, rounds=rounds)
-                if postgres_problem is None
-                else None
-            )
+            alone = _workers_alone(quick)
+            scales = [
+                scaling.measure(
+                    folder, pool, engine=engine, messages=200 if quick else 500, rounds=rounds
+                )
+                for engine in ("sqlite", "postgresql")
+                if engine == "sqlite" or postgres_problem is None
+            ]
     summaries = summarise(measurements)
 
     order = [load.label for load in matrix] + [ROUND_TRIP_LOAD]
@@ -103,9 +116,11 @@ def main(argv: list[str] | None = None) -> int:
             f" RSS {result.rss_before_mib:.0f} -> {result.rss_mib:.0f} MiB;"
             f" fresh greeting waits {waits} ms"
         )
-    if scale is not None:
+    for figures in alone.values():
+        print(figures["line"])
+    for scale in scales:
         print(scaling.describe(scale))
-    checked = verdicts(summaries, idle, scale)
+    checked = verdicts(summaries, idle, scales, alone)
     print()
     for verdict in checked:
         print(verdict.line())
@@ -122,11 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         "budget": asdict(budget),
         "machine": _machine(),
         "postgres": postgres_problem or "measured",
+        "salmon": salmon_problem or f"salmon-mail {peer.SALMON_VERSION}",
         "summaries": [summary.as_dict() for summary in summaries],
         "table": text,
         "idle": [asdict(result) for result in idle],
         "rss_after_matrix": loaded_rss,
-        "scaling": scale,
+        "scaling": scales,
+        "worker_alone": alone,
         "targets": [asdict(verdict) for verdict in checked],
         "measurements": [_compact(measurement) for measurement in measurements],
     }
@@ -147,7 +164,7 @@ def _run_systems(
     try:
         for system in systems:
             print(f"starting {system.name}", flush=True)
-            system.server.start()
+            system.start()
         _warm_up(systems, pool)
         measurements = _matrix(systems, matrix, budget, rounds, pool)
         measurements += [
@@ -164,12 +181,14 @@ def _run_systems(
         return measurements, {system.name: system.server.memory()[0] for system in systems}
     finally:
         for system in systems:
-            system.server.stop()
+            system.stop()
 
 
-def _systems(folder: Path, *, with_postgres: bool) -> list[Installation]:
+def _systems(folder: Path, *, with_postgres: bool, salmon: Path | None) -> list[Installation]:
     tls = installations.certificate(folder / "tls")
     systems = [installations.floor(folder, tls)]
+    if salmon is not None:
+        systems.append(peer.salmon(folder, salmon))
     engines: list[tuple[str, str | None]] = [("sqlite", None)]
     if with_postgres:
         engines.append(("pg", "postgres"))
@@ -180,6 +199,10 @@ def _systems(folder: Path, *, with_postgres: bool) -> list[Installation]:
             systems.append(
                 installations.mailcmd(folder, name, tls=tls, database_url=url, work=work)
             )
+    # Replies through the relay on SQLite; on PostgreSQL the INBOX variant stands for both.
+    systems.append(
+        installations.mailcmd_relay(folder, "e2e-relay-sqlite", tls=tls, database_url=None)
+    )
     return systems
 
 
@@ -188,12 +211,14 @@ def _warm_up(systems: list[Installation], pool: ProcessPoolExecutor) -> None:
     budget = Budget(seconds=0.3, end_to_end_messages={1: 5, 10: 20})
     for system in systems:
         for load in (Load("plain", 2 * KB, 10), Load("tls", 2 * KB, 1)):
-            spec = spec_for(system, load, budget, tag=f"warm{time.monotonic_ns()}")
-            generate(spec, pool)
+            if takes(system, load):
+                spec = spec_for(system, load, budget, tag=f"warm{time.monotonic_ns()}")
+                generate(spec, pool)
     for system in systems:
         if system.kind == "end-to-end":
-            watch = ReplyWatch(installations.open_installation_database(system))
+            watch = open_watch(system)
             watch.wait(10**9, timeout=5.0, stall=2.0)
+            watch.close()
 
 
 def _matrix(
@@ -204,12 +229,7 @@ def _matrix(
     pool: ProcessPoolExecutor,
     first_round: int = 1,
 ) -> list[Measurement]:
-    databases = {
-        system.name: installations.open_installation_database(system)
-        for system in systems
-        if system.kind == "end-to-end"
-    }
-    watches = {name: ReplyWatch(database) for name, database in databases.items()}
+    watches = {system.name: open_watch(system) for system in systems if system.kind == "end-to-end"}
     measurements = []
     turn = 0
     try:
@@ -219,14 +239,16 @@ def _matrix(
                 # Rotate who goes first, so that no system always follows the same one.
                 order = systems[turn % len(systems) :] + systems[: turn % len(systems)]
                 for system in order:
+                    if not takes(system, load):
+                        continue
                     measurement = _measure(
                         system, load, budget, round_number, pool, watches.get(system.name)
                     )
                     measurements.append(measurement)
                     print(_progress(measurement), flush=True)
     finally:
-        for database in databases.values():
-            database.close()
+        for watch in watches.values():
+            watch.close()
     return measurements
 
 
@@ -236,7 +258,7 @@ def _measure(
     budget: Budget,
     round_number: int,
     pool: ProcessPoolExecutor,
-    watch: ReplyWatch | None,
+    watch: Watch | None,
 ) -> Measurement:
     spec = spec_for(system, load, budget, tag=f"r{round_number}.{time.monotonic_ns()}")
     pid = system.server.pid
@@ -282,8 +304,7 @@ def _measure(
 
 def _round_trips(system: Installation, count: int, pool: ProcessPoolExecutor) -> Measurement:
     # What one person sees: a mail sent, and its reply in the INBOX, on an idle server.
-    database = installations.open_installation_database(system)
-    watch = ReplyWatch(database)
+    watch = open_watch(system)
     budget = Budget(seconds=0.0, end_to_end_messages={1: 1})
     latencies: list[float] = []
     replies: list[float] = []
@@ -298,7 +319,7 @@ def _round_trips(system: Installation, count: int, pool: ProcessPoolExecutor) ->
             sent_at = dict(zip(result.message_ids, result.data_ends, strict=True))
             replies += [r.stored_at - sent_at[r.answers] for r in stored if r.answers in sent_at]
     finally:
-        database.close()
+        watch.close()
     return Measurement(
         system=system.name,
         kind=system.kind,
@@ -337,6 +358,23 @@ def _idle_servers(folder: Path, count: int) -> list[IdleResult]:
         finally:
             system.server.stop()
     return results
+
+
+def _workers_alone(quick: bool) -> dict[str, dict[str, Any]]:
+    # The worker's CPU per reply with nothing else running: the yardstick of the worker.
+    found: dict[str, dict[str, Any]] = {}
+    for relay in (False, True):
+        print(f"worker alone, {'relay' if relay else 'INBOX'}", flush=True)
+        rounds = worker_alone.measure(
+            postgres=False, relay=relay, messages=150 if quick else 300, rounds=2 if quick else 4
+        )
+        figures = [one.cpu_ms_per_reply() for one in rounds]
+        found["relay" if relay else "inbox"] = {
+            "best_ms": min(figures),
+            "rounds_ms": figures,
+            "line": worker_alone.describe(rounds, postgres=False, relay=relay),
+        }
+    return found
 
 
 def _rss(pid: int) -> int:

@@ -1,8 +1,10 @@
-"""PostgreSQL end to end with one and with two `mailcmd worker` processes, and the database's share.
+"""End to end with one and with two `mailcmd worker` processes, on SQLite and on PostgreSQL.
 
-A receive-only front end takes the load; separate worker processes run the
-commands and deliver the replies. The database's share is the CPU time of the
-PostgreSQL backends serving the run's database, against that of mailcmd's processes.
+A receive-only front end (`mailcmd serve --no-worker`) takes the load; separate
+worker processes on the same database run the commands and deliver the replies.
+On PostgreSQL the database's share is the CPU time of the backends serving the
+run's database, against that of mailcmd's processes; SQLite's work is in the
+processes themselves.
 """
 
 import sys
@@ -18,7 +20,7 @@ from bench import installations
 from bench.load import generate
 from bench.matrix import KB, Budget, Load, spec_for
 from bench.processes import ServerProcess, cpu_seconds
-from bench.replies import ReplyWatch
+from bench.replies import Watch, open_watch
 
 WORKER_COUNTS = (1, 2)
 REPLY_TIMEOUT = 180.0
@@ -63,14 +65,28 @@ class BackendCpu:
         return found
 
 
-def measure(folder: Path, pool: Executor, *, messages: int, rounds: int) -> dict[str, Any]:
-    """Run the end-to-end load against a front end with one, then two workers, `rounds` times."""
+def measure(
+    folder: Path, pool: Executor, *, engine: str, messages: int, rounds: int
+) -> dict[str, Any]:
+    """Run the end-to-end load against a front end with one, then two workers, `rounds` times.
+
+    `engine` is "sqlite" (a fresh file) or "postgresql" (a fresh database).
+    """
     tls = installations.certificate(folder / "tls")
-    url = installations.fresh_postgres("mailcmd_bench_scale")
-    front = installations.mailcmd(folder, "scale-front", tls=tls, database_url=url, work=False)
+    url = None
+    if engine == "postgresql":
+        url = installations.fresh_postgres("mailcmd_bench_scale")
+    front = installations.mailcmd(
+        folder,
+        f"scale-front-{engine}",
+        tls=tls,
+        database_url=url,
+        work=False,
+        # Workers in other processes learn of new mail on SQLite by looking.
+        overrides={"MAILCMD_WORKER__POLL_SECONDS": "0.05"},
+    )
     front.server.start()
-    database = installations.open_installation_database(front)
-    watch = ReplyWatch(database)
+    watch = open_watch(front)
     load = Load("plain", 2 * KB, 100)
     budget = Budget(seconds=0.0, end_to_end_messages={100: messages})
     # The first login pays for argon2 and fills the cache, out of the measurement.
@@ -84,7 +100,7 @@ def measure(folder: Path, pool: Executor, *, messages: int, rounds: int) -> dict
                         f"worker-{index}",
                         [sys.executable, "-m", "mailcmd", "worker"],
                         front.server.env,
-                        folder / f"scale-worker-{round_number}-{count}-{index}.log",
+                        folder / f"scale-{engine}-{round_number}-{count}-{index}.log",
                     )
                     for index in range(count)
                 ]
@@ -97,17 +113,17 @@ def measure(folder: Path, pool: Executor, *, messages: int, rounds: int) -> dict
                 finally:
                     for worker in workers:
                         worker.stop()
-                print(_line(runs[-1]), flush=True)
+                print(_line(runs[-1], engine), flush=True)
     finally:
-        database.close()
+        watch.close()
         front.server.stop()
-    return _summary(runs)
+    return {"engine": engine, **_summary(runs)}
 
 
 def _one(
     front: installations.Installation,
     workers: list[ServerProcess],
-    watch: ReplyWatch,
+    watch: Watch,
     load: Load,
     budget: Budget,
     round_number: int,
@@ -172,10 +188,11 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"by_workers": by_count, "scaling": two / one if one else 0.0, "runs": runs}
 
 
-def _line(run: dict[str, Any]) -> str:
+def _line(run: dict[str, Any], engine: str) -> str:
+    database = f", database {100 * run['database_share']:.0f}% of CPU"
     return (
-        f"scaling round {run['round']}: {run['workers']} worker(s):"
-        f" {run['rate']:.0f} msgs/s end to end, database {100 * run['database_share']:.0f}% of CPU"
+        f"scaling {engine} round {run['round']}: {run['workers']} worker(s):"
+        f" {run['rate']:.0f} msgs/s end to end{database if engine == 'postgresql' else ''}"
         f" ({run['replies']}/{run['sent']} replies)"
     )
 
@@ -183,13 +200,20 @@ def _line(run: dict[str, Any]) -> str:
 def describe(scale: dict[str, Any]) -> str:
     """One paragraph on the scaling run."""
     lines = []
+    postgres = scale["engine"] == "postgresql"
+    engine = "PostgreSQL" if postgres else "SQLite"
     for count, figures in scale["by_workers"].items():
         cpu = figures["cpu_per_1000"]
-        lines.append(
-            f"PostgreSQL end to end, front end + {count} `mailcmd worker`:"
-            f" {figures['rate']:.0f} msgs/s; CPU s/1k: front {cpu['front_cpu']:.2f},"
-            f" workers {cpu['workers_cpu']:.2f}, PostgreSQL {cpu['database_cpu']:.2f}"
+        database = (
+            f", PostgreSQL {cpu['database_cpu']:.2f}"
             f" ({100 * figures['database_share']:.0f}% of it in the database)"
+            if postgres
+            else ""
         )
-    lines.append(f"scaling from 1 to 2 workers: {scale['scaling']:.2f}x")
+        lines.append(
+            f"{engine} end to end, front end + {count} `mailcmd worker`:"
+            f" {figures['rate']:.0f} msgs/s; CPU s/1k: front {cpu['front_cpu']:.2f},"
+            f" workers {cpu['workers_cpu']:.2f}{database}"
+        )
+    lines.append(f"{engine}: scaling from 1 to 2 workers: {scale['scaling']:.2f}x")
     return "\n".join(lines)
