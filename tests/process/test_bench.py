@@ -11,7 +11,7 @@ from bench import installations
 from bench.load import LoadSpec, generate
 from bench.matrix import KB, Budget, Load, spec_for, takes
 from bench.processes import ServerProcess
-from bench.replies import SinkWatch
+from bench.replies import SinkWatch, open_watch
 from bench.report import PEER, Measurement, percentile, summarise, table
 from bench.targets import verdicts
 
@@ -61,6 +61,25 @@ def test_a_mailcmd_installation_starts_and_takes_the_load(tmp_path: Path, work: 
         system.server.stop()
 
     assert (result.accepted, result.errors) == (3, 0)
+
+
+@pytest.mark.slow
+def test_the_relay_variant_answers_through_the_counting_sink(tmp_path: Path) -> None:
+    tls = installations.certificate(tmp_path / "tls")
+    system = installations.mailcmd_relay(tmp_path, "relay", tls=tls, database_url=None)
+    budget = Budget(seconds=1.0, end_to_end_messages={1: 3})
+    spec = spec_for(system, Load("plain", 2 * KB, 1), budget, tag="t")
+    watch = open_watch(system)
+    system.start()
+    try:
+        result = generate(spec)
+        replies = watch.wait(3, timeout=60.0, stall=30.0)
+    finally:
+        system.stop()
+        watch.close()
+
+    assert (result.accepted, result.errors) == (3, 0)
+    assert sorted(reply.answers for reply in replies) == sorted(result.message_ids)
 
 
 def test_load_against_nothing_ends_with_errors_not_a_hang() -> None:
