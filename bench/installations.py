@@ -5,6 +5,7 @@ sender of the load), the settings as `MAILCMD_*` variables, and free ports.
 """
 
 import os
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,6 @@ from sqlalchemy.engine import URL, make_url
 from bench.processes import ServerProcess, free_port
 from mailcmd.accounts import create_account
 from mailcmd.db.database import Database, open_database
-from mailcmd.db.engine import open_engine
-from mailcmd.db.migrations import upgrade
 from mailcmd.external_addresses import add_external_address, confirm_external_address
 from mailcmd.tls import CertificateFiles, development_certificate
 
@@ -28,6 +27,7 @@ POSTGRES_ENV = "MAILCMD_BENCH_POSTGRES"
 # The runner's own connections name themselves, so that their backends are not counted.
 RUNNER_APPLICATION = "mailcmd-bench-runner"
 DEFAULT_POSTGRES = "postgresql://mailcmd_bench:mailcmd_bench@127.0.0.1/postgres"
+UPGRADE_SECONDS = 120.0
 # The load's account also sends from a confirmed address at another domain, whose
 # SPF record (answered by `bench.target`) allows 127.0.0.1: mail from it on the MX
 # port acts for the account, and its replies leave through the relay.
@@ -122,10 +122,10 @@ def mailcmd(
     state = folder / name
     state.mkdir(parents=True, exist_ok=True)
     url = database_url or f"sqlite:///{state / 'mailcmd.db'}"
-    prepare_database(url)
     mx_port, submission_port = free_port(), free_port()
     env = settings_environment(state, url, tls, mx_port, submission_port)
     env.update(overrides or {})
+    prepare_database(url, env)
     command = [sys.executable, "-m", "bench.target"] + ([] if work else ["--no-worker"])
     server = ServerProcess(name, command, env, folder / f"{name}.log")
     engine = "sqlite" if url.startswith("sqlite") else "postgresql"
@@ -212,15 +212,16 @@ def settings_environment(
     return env
 
 
-def prepare_database(url: str) -> None:
-    """Bring the schema of `url` to head and add the load's account."""
+def prepare_database(url: str, env: dict[str, str]) -> None:
+    """Bring the schema of `url` to head and add the load's account.
+
+    `env` holds the installation's settings, for `mailcmd db upgrade`.
+    """
     if not url.startswith("sqlite"):
-        # mailcmd upgrades only an embedded SQLite schema by itself.
-        engine = open_engine(url)
-        try:
-            upgrade(engine)
-        finally:
-            engine.dispose()
+        # mailcmd upgrades only an embedded SQLite schema by itself; on PostgreSQL
+        # the operator runs `db upgrade`, which moves mailcmd's tables and the app's.
+        command = [sys.executable, "-m", "mailcmd", "db", "upgrade"]
+        subprocess.run(command, env=env, check=True, capture_output=True, timeout=UPGRADE_SECONDS)
     database = open_database(url)
     try:
         with database.sessions.begin() as session:
