@@ -44,12 +44,15 @@ def salmon_python() -> tuple[Path | None, str | None]:
         return python, None
     shutil.rmtree(VENV, ignore_errors=True)
     steps = [
-        [sys.executable, "-m", "venv", str(VENV)],
-        [str(python), "-m", "pip", "install", "--quiet", *requirements()],
-        [str(python), "-c", "import salmon.server, sqlalchemy, jinja2"],
+        ("making the environment", [sys.executable, "-m", "venv", str(VENV)]),
+        (
+            "installing " + " ".join(requirements()),
+            [str(python), "-m", "pip", "install", "--quiet", *requirements()],
+        ),
+        ("importing Salmon", [str(python), "-c", "import salmon.server, sqlalchemy, jinja2"]),
     ]
     print(f"making Salmon's environment in {VENV}", flush=True)
-    for step in steps:
+    for doing, step in steps:
         try:
             subprocess.run(
                 step, capture_output=True, text=True, check=True, timeout=INSTALL_SECONDS
@@ -58,7 +61,7 @@ def salmon_python() -> tuple[Path | None, str | None]:
             output = getattr(error, "stderr", None) or str(error)
             last = " ".join(output.strip().splitlines()[-2:])
             shutil.rmtree(VENV, ignore_errors=True)
-            return None, f"`{' '.join(step[1:4])}` failed: {last}"
+            return None, f"{doing} in {VENV} failed: {last}"
     READY.write_text(wanted)
     return python, None
 
