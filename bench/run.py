@@ -89,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="mailcmd-bench-") as scratch:
         folder = Path(scratch)
-        systems = _systems(folder, with_postgres=postgres_problem is None, salmon=salmon_python)
+        systems = _systems(
+            folder, with_postgres=postgres_problem is None, salmon=salmon_python, quick=quick
+        )
         spawn = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(LOAD_PROCESSES, mp_context=spawn) as pool:
             measurements, loaded_rss = _run_systems(systems, matrix, budget, rounds, quick, pool)
@@ -186,7 +188,9 @@ def _run_systems(
             system.stop()
 
 
-def _systems(folder: Path, *, with_postgres: bool, salmon: Path | None) -> list[Installation]:
+def _systems(
+    folder: Path, *, with_postgres: bool, salmon: Path | None, quick: bool
+) -> list[Installation]:
     tls = installations.certificate(folder / "tls")
     systems = [installations.floor(folder, tls)]
     if salmon is not None:
@@ -201,10 +205,15 @@ def _systems(folder: Path, *, with_postgres: bool, salmon: Path | None) -> list[
             systems.append(
                 installations.mailcmd(folder, name, tls=tls, database_url=url, work=work)
             )
-    # Replies through the relay on SQLite; on PostgreSQL the INBOX variant stands for both.
+    # Replies through the relay on SQLite, and on PostgreSQL in full runs (no target there).
     systems.append(
         installations.mailcmd_relay(folder, "e2e-relay-sqlite", tls=tls, database_url=None)
     )
+    if with_postgres and not quick:
+        url = installations.fresh_postgres("mailcmd_bench_relay")
+        systems.append(
+            installations.mailcmd_relay(folder, "e2e-relay-pg", tls=tls, database_url=url)
+        )
     return systems
 
 
