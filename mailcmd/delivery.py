@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, event, select
+from sqlalchemy.orm import Session
 
 from mailcmd.db.database import Database
-from mailcmd.db.models import OutboundMessage, QueueStatus
+from mailcmd.db.models import AccountAddress, OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
-from mailcmd.mailstore import INBOX, append, local_account_id
+from mailcmd.mailstore import INBOX, append
+from mailcmd.outbound import QUEUED_FOR_RELAY
 from mailcmd.outbox import settle
 from mailcmd.outcomes import Outcomes
 from mailcmd.relay import RelayResult, send_via_relay
@@ -60,7 +62,12 @@ class _Pass:
 
 
 class Deliverer:
-    """Delivers queued outbound messages until stopped; `wake` after queueing mail."""
+    """Delivers queued outbound messages until stopped.
+
+    It wakes when a transaction on its database that queued mail for the relay
+    commits (see `mailcmd.outbound.QUEUED_FOR_RELAY`), when a relay slot frees, on
+    `wake`, and every `poll_seconds`: never for mail delivered to a local INBOX.
+    """
 
     def __init__(
         self,
@@ -84,6 +91,7 @@ class Deliverer:
         self._sign = sign
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._sending: set[asyncio.Future[QueueStatus | None]] = set()
         # A relay that is slow to answer holds threads of its own, never the default
@@ -98,11 +106,25 @@ class Deliverer:
 
     def start(self) -> None:
         """Start delivering on the running loop."""
+        self._loop = asyncio.get_running_loop()
+        event.listen(Session, "after_commit", self._committed)
         self._task = asyncio.create_task(self._run(), name="mailcmd-deliverer")
+
+    def _committed(self, session: Session) -> None:
+        # Runs in the committing thread, for every session of the process: only a
+        # commit on this deliverer's database that queued mail for the relay wakes it.
+        if QUEUED_FOR_RELAY not in session.info or self._loop is None:
+            return
+        if getattr(session.bind, "pool", None) is not self._database.engine.pool:
+            return
+        del session.info[QUEUED_FOR_RELAY]
+        self._loop.call_soon_threadsafe(self._wakeup.set)
 
     async def stop(self) -> None:
         """Stop delivering; deliveries in progress finish first."""
         self._stopping = True
+        if self._loop is not None:
+            event.remove(Session, "after_commit", self._committed)
         self._wakeup.set()
         if self._task is not None:
             await self._task
@@ -145,10 +167,13 @@ class Deliverer:
             self._outcomes.publish(outbound_id, status)
 
     def _deliver_ready(self, relay_slots: int) -> _Pass:
-        # Delivers due mail for local accounts and claims up to `relay_slots` messages
-        # for the relay, in one transaction.
+        # Claims up to `relay_slots` due messages for the relay (or, with no relay,
+        # settles what waits for one), in one transaction. Mail for local accounts
+        # was delivered when it was queued; only what is for the relay is here.
         now = utc_now()
         done = _Pass()
+        if self._relay.host is not None and relay_slots <= 0:
+            return done  # every relay slot is busy: its verdict wakes us again
         is_due = and_(
             OutboundMessage.status.in_(
                 [QueueStatus.QUEUED, QueueStatus.DEFERRED, QueueStatus.PROCESSING]
@@ -156,35 +181,31 @@ class Deliverer:
             OutboundMessage.next_attempt_at <= now,
         )
         with self._database.sessions() as session:
-            # A look without the write lock first: mail for local accounts is
-            # delivered as it is queued, so most wake-ups find nothing to do here.
+            # A look without the write lock first: most polls find nothing to do.
             if session.scalar(select(OutboundMessage.id).where(is_due).limit(1)) is None:
                 return done
+        limit = relay_slots if self._relay.host is not None else BATCH
         with self._database.writing() as session:
             due = session.scalars(
                 select(OutboundMessage)
                 .where(is_due)
                 .order_by(OutboundMessage.id)
-                .limit(BATCH)
+                .limit(limit)
                 .with_for_update(skip_locked=True)
             ).all()
+            owners = _local_owners(session, {rcpt for message in due for rcpt in message.rcpt_tos})
             for message in due:
-                # Local recipients are served on the first pass only, so that a retry
-                # for the relay never delivers them twice.
-                first_pass = (
-                    message.status == QueueStatus.QUEUED
-                    and message.attempts == 0
-                    and message.last_error is None
-                )
-                remote = []
-                for rcpt in message.rcpt_tos:
-                    owner = local_account_id(session, rcpt)
-                    if owner is None:
-                        remote.append(rcpt)
-                    elif first_pass:
-                        append(session, owner, INBOX, message.raw)
-                        done.delivered_locally = True
-                        log.info("outbound %d delivered to %s locally", message.id, rcpt)
+                remote = [rcpt for rcpt in message.rcpt_tos if rcpt not in owners]
+                if len(remote) < len(message.rcpt_tos):
+                    # Recipients that became local accounts since the mail was queued:
+                    # the address is ours now, so the copy goes to their INBOX, and
+                    # leaves the row in this same transaction so it is never repeated.
+                    for rcpt in message.rcpt_tos:
+                        if rcpt in owners:
+                            append(session, owners[rcpt], INBOX, message.raw)
+                            log.info("outbound %d delivered to %s locally", message.id, rcpt)
+                    done.delivered_locally = True
+                    message.rcpt_tos = remote
                 if not remote:
                     settle(message, QueueStatus.DONE)
                     message.last_error = None
@@ -199,13 +220,12 @@ class Deliverer:
                         message.last_error = NO_RELAY
                         message.next_attempt_at = now + NO_RELAY_RECHECK
                 else:
-                    if len(done.relay_jobs) < relay_slots:
-                        message.status = QueueStatus.PROCESSING
-                        message.next_attempt_at = now + RELAY_LEASE
-                        done.relay_jobs.append(
-                            _RelayJob(message.id, message.mail_from, remote, message.raw)
-                        )
-                    # The relay's verdict (or a free relay slot) comes later.
+                    message.status = QueueStatus.PROCESSING
+                    message.next_attempt_at = now + RELAY_LEASE
+                    done.relay_jobs.append(
+                        _RelayJob(message.id, message.mail_from, remote, message.raw)
+                    )
+                    # The relay's verdict comes later.
                     continue
                 done.attempted.append((message.id, message.status))
             session.commit()
@@ -246,3 +266,15 @@ class Deliverer:
             status = message.status
         log.info("outbound %d by relay: %s (%s)", job.outbound_id, status.value, result.detail)
         return status
+
+
+def _local_owners(session: Session, addresses: set[str]) -> dict[str, int]:
+    """The local accounts that own any of `addresses`, by address: one statement."""
+    if not addresses:
+        return {}
+    rows = session.execute(
+        select(AccountAddress.address, AccountAddress.account_id).where(
+            AccountAddress.address.in_(addresses)
+        )
+    )
+    return {address: account_id for address, account_id in rows}
