@@ -13,19 +13,19 @@ import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import and_, event, select
+from sqlalchemy import Connection, Update, and_, event, select, update
 from sqlalchemy.orm import Session
 
 from mailcmd.db.database import Database
-from mailcmd.db.models import AccountAddress, OutboundMessage, QueueStatus
+from mailcmd.db.models import AccountAddress, Base, OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
 from mailcmd.mailstore import INBOX, append
 from mailcmd.outbound import QUEUED_FOR_RELAY
-from mailcmd.outbox import settle
+from mailcmd.outbox import settled
 from mailcmd.outcomes import Outcomes
 from mailcmd.relay import RelayResult, send_via_relay
 from mailcmd.settings import RelaySettings
@@ -45,10 +45,30 @@ Signer = Callable[[bytes], bytes]
 
 @dataclass(frozen=True)
 class _RelayJob:
+    """An outbox row as the claim read it (`_JOB_COLUMNS`, in this order)."""
+
     outbound_id: int
     mail_from: str
     rcpt_tos: list[str]
     raw: bytes
+    holds_secret: bool
+    attempts: int
+    created_at: datetime
+
+
+# The statuses of mail still to send (`processing` whose lease ran out included).
+_WAITING = (QueueStatus.QUEUED, QueueStatus.DEFERRED, QueueStatus.PROCESSING)
+_OUTBOX = Base.metadata.tables[OutboundMessage.__tablename__]
+_ADDRESSES = Base.metadata.tables[AccountAddress.__tablename__]
+_JOB_COLUMNS = (
+    _OUTBOX.c.id,
+    _OUTBOX.c.mail_from,
+    _OUTBOX.c.rcpt_tos,
+    _OUTBOX.c.raw,
+    _OUTBOX.c.holds_secret,
+    _OUTBOX.c.attempts,
+    _OUTBOX.c.created_at,
+)
 
 
 @dataclass
@@ -92,6 +112,8 @@ class Deliverer:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # A commit queued mail for the relay since the last look: no need to look first.
+        self._work_waits = False
         self._stopping = False
         self._sending: set[asyncio.Future[QueueStatus | None]] = set()
         # A relay that is slow to answer holds threads of its own, never the default
@@ -118,7 +140,11 @@ class Deliverer:
         if getattr(session.bind, "pool", None) is not self._database.engine.pool:
             return
         del session.info[QUEUED_FOR_RELAY]
-        self._loop.call_soon_threadsafe(self._wakeup.set)
+        self._loop.call_soon_threadsafe(self._relay_mail_queued)
+
+    def _relay_mail_queued(self) -> None:
+        self._work_waits = True
+        self._wakeup.set()
 
     async def stop(self) -> None:
         """Stop delivering; deliveries in progress finish first."""
@@ -136,8 +162,9 @@ class Deliverer:
         while not self._stopping:
             self._wakeup.clear()
             free = self._relay.concurrency - len(self._sending)
+            look_first, self._work_waits = not self._work_waits, False
             try:
-                done = await asyncio.to_thread(self._deliver_ready, max(free, 0))
+                done = await asyncio.to_thread(self._deliver_ready, max(free, 0), look_first)
             except Exception:
                 log.exception("delivery failed; trying again in %.0f s", self._poll_seconds)
                 done = _Pass()
@@ -166,74 +193,86 @@ class Deliverer:
         elif (status := sending.result()) is not None:
             self._outcomes.publish(outbound_id, status)
 
-    def _deliver_ready(self, relay_slots: int) -> _Pass:
+    def _deliver_ready(self, relay_slots: int, look_first: bool) -> _Pass:
         # Claims up to `relay_slots` due messages for the relay (or, with no relay,
         # settles what waits for one), in one transaction. Mail for local accounts
         # was delivered when it was queued; only what is for the relay is here.
+        # Core, not the ORM: with replies to the relay this runs for every reply.
         now = utc_now()
         done = _Pass()
         if self._relay.host is not None and relay_slots <= 0:
             return done  # every relay slot is busy: its verdict wakes us again
         is_due = and_(
-            OutboundMessage.status.in_(
+            _OUTBOX.c.status.in_(
                 [QueueStatus.QUEUED, QueueStatus.DEFERRED, QueueStatus.PROCESSING]
             ),
-            OutboundMessage.next_attempt_at <= now,
+            _OUTBOX.c.next_attempt_at <= now,
         )
-        with self._database.sessions() as session:
+        if look_first:
             # A look without the write lock first: most polls find nothing to do.
-            if session.scalar(select(OutboundMessage.id).where(is_due).limit(1)) is None:
+            with self._database.engine.connect() as connection:
+                found = connection.scalar(select(_OUTBOX.c.id).where(is_due).limit(1))
+            if found is None:
                 return done
         limit = relay_slots if self._relay.host is not None else BATCH
         with self._database.writing() as session:
-            due = session.scalars(
-                select(OutboundMessage)
+            connection = session.connection()
+            due = connection.execute(
+                select(*_JOB_COLUMNS)
                 .where(is_due)
-                .order_by(OutboundMessage.id)
+                .order_by(_OUTBOX.c.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             ).all()
-            owners = _local_owners(session, {rcpt for message in due for rcpt in message.rcpt_tos})
-            for message in due:
-                remote = [rcpt for rcpt in message.rcpt_tos if rcpt not in owners]
-                if len(remote) < len(message.rcpt_tos):
+            owners = _local_owners(connection, {rcpt for row in due for rcpt in row.rcpt_tos})
+            claimed = []
+            for row in due:
+                job = _RelayJob(*row)
+                remote = [rcpt for rcpt in job.rcpt_tos if rcpt not in owners]
+                values: dict[str, object] = {}
+                if len(remote) < len(job.rcpt_tos):
                     # Recipients that became local accounts since the mail was queued:
                     # the address is ours now, so the copy goes to their INBOX, and
                     # leaves the row in this same transaction so it is never repeated.
-                    for rcpt in message.rcpt_tos:
+                    for rcpt in job.rcpt_tos:
                         if rcpt in owners:
-                            append(session, owners[rcpt], INBOX, message.raw)
-                            log.info("outbound %d delivered to %s locally", message.id, rcpt)
+                            append(session, owners[rcpt], INBOX, job.raw)
+                            log.info("outbound %d delivered to %s locally", job.outbound_id, rcpt)
                     done.delivered_locally = True
-                    message.rcpt_tos = remote
+                    values["rcpt_tos"] = remote
                 if not remote:
-                    settle(message, QueueStatus.DONE)
-                    message.last_error = None
+                    values.update(settled(QueueStatus.DONE, job.holds_secret, job.raw))
+                    values["last_error"] = None
                 elif self._relay.host is None:
-                    if self._expired(message, now):
+                    if self._expired(job.created_at, now):
                         # No relay came in time: it fails as it would with one that never
                         # answered (and a secret in it goes with its text).
-                        settle(message, QueueStatus.FAILED)
-                        message.last_error = NO_RELAY_IN_TIME
+                        values.update(settled(QueueStatus.FAILED, job.holds_secret, job.raw))
+                        values["last_error"] = NO_RELAY_IN_TIME
                     else:
-                        message.status = QueueStatus.QUEUED
-                        message.last_error = NO_RELAY
-                        message.next_attempt_at = now + NO_RELAY_RECHECK
+                        values["status"] = QueueStatus.QUEUED
+                        values["last_error"] = NO_RELAY
+                        values["next_attempt_at"] = now + NO_RELAY_RECHECK
                 else:
-                    message.status = QueueStatus.PROCESSING
-                    message.next_attempt_at = now + RELAY_LEASE
-                    done.relay_jobs.append(
-                        _RelayJob(message.id, message.mail_from, remote, message.raw)
-                    )
-                    # The relay's verdict comes later.
-                    continue
-                done.attempted.append((message.id, message.status))
+                    if values:
+                        connection.execute(_update(job.outbound_id).values(values))
+                    claimed.append(job.outbound_id)
+                    done.relay_jobs.append(replace(job, rcpt_tos=remote))
+                    continue  # the relay's verdict comes later
+                connection.execute(_update(job.outbound_id).values(values))
+                done.attempted.append((job.outbound_id, _status_in(values)))
+            if claimed:
+                connection.execute(
+                    update(_OUTBOX)
+                    .where(_OUTBOX.c.id.in_(claimed))
+                    .values(status=QueueStatus.PROCESSING, next_attempt_at=now + RELAY_LEASE)
+                )
             session.commit()
         return done
 
-    def _expired(self, message: OutboundMessage, now: datetime) -> bool:
-        """Whether `message` has waited as long as any mail may (`max_delivery_age`)."""
-        return (now - message.created_at).total_seconds() >= self._relay.max_delivery_age
+    def _expired(self, created_at: datetime, now: datetime) -> bool:
+        """Whether mail queued at `created_at` has waited as long as any may."""
+        return (now - created_at).total_seconds() >= self._relay.max_delivery_age
 
     def _relay_one(self, job: _RelayJob) -> QueueStatus | None:
         raw = self._sign(job.raw) if self._sign is not None else job.raw
@@ -242,39 +281,55 @@ class Deliverer:
 
     def _record(self, job: _RelayJob, result: RelayResult) -> QueueStatus | None:
         # The message's new status; None if it was purged from the outbox meanwhile.
+        # The claim leased the row to this deliverer, so what the claim read of it
+        # (its attempts, its age) still holds: one UPDATE records the verdict.
         now = utc_now()
-        with self._database.writing() as session:
-            message = session.get(OutboundMessage, job.outbound_id)
-            if message is None:
-                return None
-            message.attempts += 1
-            message.last_error = (
-                None if result.verdict == "sent" and not result.refused else (result.detail)
+        attempts = job.attempts + 1
+        values: dict[str, object] = {
+            "attempts": attempts,
+            "last_error": None
+            if result.verdict == "sent" and not result.refused
+            else result.detail,
+        }
+        if result.verdict == "sent":
+            values.update(settled(QueueStatus.DONE, job.holds_secret, job.raw))
+        elif result.verdict == "permanent" or self._expired(job.created_at, now):
+            values.update(settled(QueueStatus.FAILED, job.holds_secret, job.raw))
+        else:
+            delay = min(
+                self._relay.retry_seconds * 2 ** (attempts - 1), self._relay.max_retry_seconds
             )
-            if result.verdict == "sent":
-                settle(message, QueueStatus.DONE)
-            elif result.verdict == "permanent" or self._expired(message, now):
-                settle(message, QueueStatus.FAILED)
-            else:
-                delay = min(
-                    self._relay.retry_seconds * 2 ** (message.attempts - 1),
-                    self._relay.max_retry_seconds,
-                )
-                message.status = QueueStatus.DEFERRED
-                message.next_attempt_at = now + timedelta(seconds=delay)
+            values["status"] = QueueStatus.DEFERRED
+            values["next_attempt_at"] = now + timedelta(seconds=delay)
+        with self._database.writing() as session:
+            recorded = session.connection().execute(_update(job.outbound_id).values(values))
             session.commit()
-            status = message.status
+        if recorded.rowcount != 1:
+            return None
+        status = _status_in(values)
         log.info("outbound %d by relay: %s (%s)", job.outbound_id, status.value, result.detail)
         return status
 
 
-def _local_owners(session: Session, addresses: set[str]) -> dict[str, int]:
+def _status_in(values: dict[str, object]) -> QueueStatus:
+    """The status that `values` give a row."""
+    status = values["status"]
+    assert isinstance(status, QueueStatus)
+    return status
+
+
+def _update(outbound_id: int) -> Update:
+    """An UPDATE of the outbox row `outbound_id`."""
+    return update(_OUTBOX).where(_OUTBOX.c.id == outbound_id)
+
+
+def _local_owners(connection: Connection, addresses: set[str]) -> dict[str, int]:
     """The local accounts that own any of `addresses`, by address: one statement."""
     if not addresses:
         return {}
-    rows = session.execute(
-        select(AccountAddress.address, AccountAddress.account_id).where(
-            AccountAddress.address.in_(addresses)
+    rows = connection.execute(
+        select(_ADDRESSES.c.address, _ADDRESSES.c.account_id).where(
+            _ADDRESSES.c.address.in_(addresses)
         )
     )
     return {address: account_id for address, account_id in rows}

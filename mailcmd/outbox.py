@@ -60,15 +60,15 @@ def purge_outbound(session: Session, status: QueueStatus, older_than: timedelta)
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def settle(message: OutboundMessage, status: QueueStatus) -> None:
-    """Give `message` its last status, done or failed; the caller commits.
+def settled(status: QueueStatus, holds_secret: bool, raw: bytes) -> dict[str, object]:
+    """The values that give an outbox row with `raw` its last status, done or failed.
 
     A mail that holds a secret keeps only its header from then on: the copy that
     mattered has reached its recipient, or never will.
     """
-    message.status = status
-    if message.holds_secret:
-        message.raw = without_secret(message.raw)
+    if holds_secret:
+        return {"status": status, "raw": without_secret(raw)}
+    return {"status": status}
 
 
 def is_redacted(message: OutboundMessage) -> bool:
