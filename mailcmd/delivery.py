@@ -1,9 +1,10 @@
 """Delivery of the outbox: into local accounts' inboxes, and to other domains by the relay.
 
-Local delivery happens in one transaction with the message's new status: exactly
-once. Relay delivery claims the message (status `processing` until a lease runs
-out), sends outside any transaction, then records the verdict; a crash between
-sending and recording sends again after the lease, as SMTP allows. A message that
+Mail for local accounts is delivered when it is queued (`mailcmd.outbound`); what
+is here is for the relay. Relay delivery claims the message (status `processing`
+until a lease runs out), sends outside any transaction, then records the verdict in
+the deliverer's next transaction, with its next claim; a crash between sending and
+recording sends again after the lease, as SMTP allows. A message that
 fails for good produces no bounce: mailcmd's mail is automatic (RFC 3834). A
 message that holds a secret keeps only its header once done or failed.
 """
@@ -71,6 +72,14 @@ _JOB_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class _Verdict:
+    """What the relay said of a job, waiting to be recorded."""
+
+    job: _RelayJob
+    result: RelayResult
+
+
 @dataclass
 class _Pass:
     """What one look at the outbox did, for the event loop to announce."""
@@ -85,7 +94,7 @@ class Deliverer:
     """Delivers queued outbound messages until stopped.
 
     It wakes when a transaction on its database that queued mail for the relay
-    commits (see `mailcmd.outbound.QUEUED_FOR_RELAY`), when a relay slot frees, on
+    commits (see `mailcmd.outbound.QUEUED_FOR_RELAY`), when the relay answers, on
     `wake`, and every `poll_seconds`: never for mail delivered to a local INBOX.
     """
 
@@ -115,7 +124,10 @@ class Deliverer:
         # A commit queued mail for the relay since the last look: no need to look first.
         self._work_waits = False
         self._stopping = False
-        self._sending: set[asyncio.Future[QueueStatus | None]] = set()
+        self._sending: set[asyncio.Future[RelayResult]] = set()
+        # The relay's answers, recorded by the next transaction (with its claim):
+        # one commit per message sent instead of two.
+        self._verdicts: list[_Verdict] = []
         # A relay that is slow to answer holds threads of its own, never the default
         # pool that stores mail and checks logins.
         self._relay_threads = ThreadPoolExecutor(relay.concurrency, thread_name_prefix="relay")
@@ -147,7 +159,7 @@ class Deliverer:
         self._wakeup.set()
 
     async def stop(self) -> None:
-        """Stop delivering; deliveries in progress finish first."""
+        """Stop delivering; deliveries in progress finish, and their verdicts are recorded."""
         self._stopping = True
         if self._loop is not None:
             event.remove(Session, "after_commit", self._committed)
@@ -156,140 +168,151 @@ class Deliverer:
             await self._task
         if self._sending:
             await asyncio.wait(self._sending)
+        if self._verdicts:
+            done = await asyncio.to_thread(self._deliver_ready, 0, False, self._verdicts)
+            self._announce(done)
         self._relay_threads.shutdown(wait=False)
 
     async def _run(self) -> None:
         while not self._stopping:
             self._wakeup.clear()
-            free = self._relay.concurrency - len(self._sending)
-            look_first, self._work_waits = not self._work_waits, False
+            free = max(self._relay.concurrency - len(self._sending), 0)
+            claim = free if self._relay.host is not None else BATCH
+            verdicts, self._verdicts = self._verdicts, []
+            look_first = not (self._work_waits or verdicts)
+            self._work_waits = False
             try:
-                done = await asyncio.to_thread(self._deliver_ready, max(free, 0), look_first)
+                done = await asyncio.to_thread(self._deliver_ready, claim, look_first, verdicts)
             except Exception:
                 log.exception("delivery failed; trying again in %.0f s", self._poll_seconds)
+                # The relay's answers are recorded by the next try; until then (or a
+                # crash) their messages stay claimed, and are sent again after the lease.
+                self._verdicts[:0] = verdicts
                 done = _Pass()
-            if done.delivered_locally and self._on_local_delivery is not None:
-                self._on_local_delivery()
-            for outbound_id, status in done.attempted:
-                self._outcomes.publish(outbound_id, status)
+            self._announce(done)
             for job in done.relay_jobs:
                 task = asyncio.get_running_loop().run_in_executor(
                     self._relay_threads, self._relay_one, job
                 )
                 self._sending.add(task)
                 task.add_done_callback(self._sending.discard)
-                task.add_done_callback(partial(self._relayed, job.outbound_id))
+                task.add_done_callback(partial(self._relayed, job))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
 
-    def _relayed(self, outbound_id: int, sending: asyncio.Future[QueueStatus | None]) -> None:
-        # A relay slot is free again: look for more work.
+    def _announce(self, done: _Pass) -> None:
+        if done.delivered_locally and self._on_local_delivery is not None:
+            self._on_local_delivery()
+        for outbound_id, status in done.attempted:
+            self._outcomes.publish(outbound_id, status)
+
+    def _relayed(self, job: _RelayJob, sending: asyncio.Future[RelayResult]) -> None:
+        # A relay slot is free again, and a verdict waits: look again.
         self._wakeup.set()
         if sending.cancelled():
             return
         error = sending.exception()
         if error is not None:
-            log.error("relaying outbound %d failed", outbound_id, exc_info=error)
-        elif (status := sending.result()) is not None:
-            self._outcomes.publish(outbound_id, status)
+            log.error("relaying outbound %d failed", job.outbound_id, exc_info=error)
+            return
+        self._verdicts.append(_Verdict(job, sending.result()))
 
-    def _deliver_ready(self, relay_slots: int, look_first: bool) -> _Pass:
-        # Claims up to `relay_slots` due messages for the relay (or, with no relay,
-        # settles what waits for one), in one transaction. Mail for local accounts
-        # was delivered when it was queued; only what is for the relay is here.
-        # Core, not the ORM: with replies to the relay this runs for every reply.
+    def _relay_one(self, job: _RelayJob) -> RelayResult:
+        raw = self._sign(job.raw) if self._sign is not None else job.raw
+        return send_via_relay(self._relay, job.mail_from, job.rcpt_tos, raw)
+
+    def _deliver_ready(self, claim: int, look_first: bool, verdicts: list[_Verdict]) -> _Pass:
+        # Records `verdicts` and claims up to `claim` due messages, in one
+        # transaction. Core, not the ORM: with replies to the relay this runs for
+        # every reply.
         now = utc_now()
         done = _Pass()
-        if self._relay.host is not None and relay_slots <= 0:
-            return done  # every relay slot is busy: its verdict wakes us again
-        is_due = and_(
-            _OUTBOX.c.status.in_(
-                [QueueStatus.QUEUED, QueueStatus.DEFERRED, QueueStatus.PROCESSING]
-            ),
-            _OUTBOX.c.next_attempt_at <= now,
-        )
-        if look_first:
-            # A look without the write lock first: most polls find nothing to do.
-            with self._database.engine.connect() as connection:
-                found = connection.scalar(select(_OUTBOX.c.id).where(is_due).limit(1))
-            if found is None:
-                return done
-        limit = relay_slots if self._relay.host is not None else BATCH
+        is_due = and_(_OUTBOX.c.status.in_(_WAITING), _OUTBOX.c.next_attempt_at <= now)
+        if not verdicts:
+            if claim <= 0:
+                return done  # every relay slot is busy: its verdict wakes us again
+            if look_first:
+                # A look without the write lock first: most polls find nothing to do.
+                with self._database.engine.connect() as connection:
+                    found = connection.scalar(select(_OUTBOX.c.id).where(is_due).limit(1))
+                if found is None:
+                    return done
         with self._database.writing() as session:
             connection = session.connection()
-            due = connection.execute(
-                select(*_JOB_COLUMNS)
-                .where(is_due)
-                .order_by(_OUTBOX.c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
-            owners = _local_owners(connection, {rcpt for row in due for rcpt in row.rcpt_tos})
-            claimed = []
-            for row in due:
-                job = _RelayJob(*row)
-                remote = [rcpt for rcpt in job.rcpt_tos if rcpt not in owners]
-                values: dict[str, object] = {}
-                if len(remote) < len(job.rcpt_tos):
-                    # Recipients that became local accounts since the mail was queued:
-                    # the address is ours now, so the copy goes to their INBOX, and
-                    # leaves the row in this same transaction so it is never repeated.
-                    for rcpt in job.rcpt_tos:
-                        if rcpt in owners:
-                            append(session, owners[rcpt], INBOX, job.raw)
-                            log.info("outbound %d delivered to %s locally", job.outbound_id, rcpt)
-                    done.delivered_locally = True
-                    values["rcpt_tos"] = remote
-                if not remote:
-                    values.update(settled(QueueStatus.DONE, job.holds_secret, job.raw))
-                    values["last_error"] = None
-                elif self._relay.host is None:
-                    if self._expired(job.created_at, now):
-                        # No relay came in time: it fails as it would with one that never
-                        # answered (and a secret in it goes with its text).
-                        values.update(settled(QueueStatus.FAILED, job.holds_secret, job.raw))
-                        values["last_error"] = NO_RELAY_IN_TIME
-                    else:
-                        values["status"] = QueueStatus.QUEUED
-                        values["last_error"] = NO_RELAY
-                        values["next_attempt_at"] = now + NO_RELAY_RECHECK
-                else:
-                    if values:
-                        connection.execute(_update(job.outbound_id).values(values))
-                    claimed.append(job.outbound_id)
-                    done.relay_jobs.append(replace(job, rcpt_tos=remote))
-                    continue  # the relay's verdict comes later
-                connection.execute(_update(job.outbound_id).values(values))
-                done.attempted.append((job.outbound_id, _status_in(values)))
-            if claimed:
-                connection.execute(
-                    update(_OUTBOX)
-                    .where(_OUTBOX.c.id.in_(claimed))
-                    .values(status=QueueStatus.PROCESSING, next_attempt_at=now + RELAY_LEASE)
-                )
+            for verdict in verdicts:
+                self._record(connection, verdict, now, done)
+            if claim > 0:
+                due = connection.execute(
+                    select(*_JOB_COLUMNS)
+                    .where(is_due)
+                    .order_by(_OUTBOX.c.id)
+                    .limit(claim)
+                    .with_for_update(skip_locked=True)
+                ).all()
+                self._claim(session, [_RelayJob(*row) for row in due], now, done)
             session.commit()
         return done
 
-    def _expired(self, created_at: datetime, now: datetime) -> bool:
-        """Whether mail queued at `created_at` has waited as long as any may."""
-        return (now - created_at).total_seconds() >= self._relay.max_delivery_age
+    def _claim(self, session: Session, due: list[_RelayJob], now: datetime, done: _Pass) -> None:
+        # Claims `due` for the relay; without a relay, they wait (or fail, when they
+        # have waited too long).
+        connection = session.connection()
+        owners = _local_owners(connection, {rcpt for job in due for rcpt in job.rcpt_tos})
+        claimed = []
+        for job in due:
+            remote = [rcpt for rcpt in job.rcpt_tos if rcpt not in owners]
+            values: dict[str, object] = {}
+            if len(remote) < len(job.rcpt_tos):
+                # Recipients that became local accounts since the mail was queued:
+                # the address is ours now, so the copy goes to their INBOX, and
+                # leaves the row in this same transaction so it is never repeated.
+                for rcpt in job.rcpt_tos:
+                    if rcpt in owners:
+                        append(session, owners[rcpt], INBOX, job.raw)
+                        log.info("outbound %d delivered to %s locally", job.outbound_id, rcpt)
+                done.delivered_locally = True
+                values["rcpt_tos"] = remote
+            if not remote:
+                values.update(settled(QueueStatus.DONE, job.holds_secret, job.raw))
+                values["last_error"] = None
+            elif self._relay.host is None:
+                if self._expired(job.created_at, now):
+                    # No relay came in time: it fails as it would with one that never
+                    # answered (and a secret in it goes with its text).
+                    values.update(settled(QueueStatus.FAILED, job.holds_secret, job.raw))
+                    values["last_error"] = NO_RELAY_IN_TIME
+                else:
+                    values["status"] = QueueStatus.QUEUED
+                    values["last_error"] = NO_RELAY
+                    values["next_attempt_at"] = now + NO_RELAY_RECHECK
+            else:
+                if values:
+                    connection.execute(_update(job.outbound_id).values(values))
+                claimed.append(job.outbound_id)
+                done.relay_jobs.append(replace(job, rcpt_tos=remote))
+                continue  # the relay's verdict comes later
+            connection.execute(_update(job.outbound_id).values(values))
+            done.attempted.append((job.outbound_id, _status_in(values)))
+        if claimed:
+            connection.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.id.in_(claimed))
+                .values(status=QueueStatus.PROCESSING, next_attempt_at=now + RELAY_LEASE)
+            )
 
-    def _relay_one(self, job: _RelayJob) -> QueueStatus | None:
-        raw = self._sign(job.raw) if self._sign is not None else job.raw
-        result = send_via_relay(self._relay, job.mail_from, job.rcpt_tos, raw)
-        return self._record(job, result)
-
-    def _record(self, job: _RelayJob, result: RelayResult) -> QueueStatus | None:
-        # The message's new status; None if it was purged from the outbox meanwhile.
+    def _record(
+        self, connection: Connection, verdict: _Verdict, now: datetime, done: _Pass
+    ) -> None:
         # The claim leased the row to this deliverer, so what the claim read of it
-        # (its attempts, its age) still holds: one UPDATE records the verdict.
-        now = utc_now()
+        # (its attempts, its age) still holds: one UPDATE records the verdict. A
+        # message purged from the outbox meanwhile has nothing to record.
+        job, result = verdict.job, verdict.result
         attempts = job.attempts + 1
         values: dict[str, object] = {
             "attempts": attempts,
             "last_error": None
             if result.verdict == "sent" and not result.refused
-            else result.detail,
+            else (result.detail),
         }
         if result.verdict == "sent":
             values.update(settled(QueueStatus.DONE, job.holds_secret, job.raw))
@@ -301,14 +324,16 @@ class Deliverer:
             )
             values["status"] = QueueStatus.DEFERRED
             values["next_attempt_at"] = now + timedelta(seconds=delay)
-        with self._database.writing() as session:
-            recorded = session.connection().execute(_update(job.outbound_id).values(values))
-            session.commit()
+        recorded = connection.execute(_update(job.outbound_id).values(values))
         if recorded.rowcount != 1:
-            return None
+            return
         status = _status_in(values)
+        done.attempted.append((job.outbound_id, status))
         log.info("outbound %d by relay: %s (%s)", job.outbound_id, status.value, result.detail)
-        return status
+
+    def _expired(self, created_at: datetime, now: datetime) -> bool:
+        """Whether mail queued at `created_at` has waited as long as any may."""
+        return (now - created_at).total_seconds() >= self._relay.max_delivery_age
 
 
 def _status_in(values: dict[str, object]) -> QueueStatus:
