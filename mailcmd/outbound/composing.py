@@ -91,9 +91,10 @@ def compose(
     ]
     if reply_to is not None:
         lines.append(f"Reply-To: {header_text(reply_to, limit=254)}")
-    if answering is not None and answering.message_id:
-        parent = header_text(answering.message_id, limit=250)
-        references = [header_text(ref, limit=250) for ref in answering.references]
+    parent = _message_id(answering.message_id) if answering is not None else None
+    if answering is not None and parent:
+        # A Message-ID is ASCII (RFC 5322); one that is not cannot thread anything.
+        references = [ref for ref in map(_message_id, answering.references) if ref]
         lines.append(_folded("In-Reply-To", parent))
         newest = [*references[-(MAX_REFERENCES - 1) :], parent]
         lines.append(_folded("References", " ".join(newest)))
@@ -104,9 +105,19 @@ def compose(
         body = _multipart("alternative", [body, _text_part("html", rendered.html)])
     if attachments:
         body = _multipart("mixed", [body, *(_file_part(file) for file in attachments)])
+    # UTF-8 rather than ASCII only for an address a caller did not normalise: the
+    # header never fails to encode, whatever reached it.
     return ComposedMail(
-        raw=(_CRLF.join(lines) + _CRLF).encode("ascii") + body, to=to, message_id=message_id
+        raw=(_CRLF.join(lines) + _CRLF).encode("utf-8", "replace") + body,
+        to=to,
+        message_id=message_id,
     )
+
+
+def _message_id(value: str | None) -> str | None:
+    """`value` as a Message-ID safe for a header, or None when it is not one (not ASCII)."""
+    text = header_text(value or "", limit=250)
+    return text if text and text.isascii() else None
 
 
 def _encoded(text: str) -> str:

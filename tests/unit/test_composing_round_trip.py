@@ -4,6 +4,7 @@
 a mail client's would) is the judge of every field.
 """
 
+from dataclasses import replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
@@ -138,6 +139,31 @@ def test_files_read_back_with_their_names_data_and_charsets(
         (header_text(name, limit=255) or "attachment", data, charset)
         for name, data, charset in files
     ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(parent=TEXT, references=st.lists(TEXT, max_size=5))
+def test_any_message_id_it_answers_threads_or_is_left_out_but_never_breaks_it(
+    parent: str, references: list[str]
+) -> None:
+    view = answering("<p@example.org>", [])
+    hostile = replace(view, message_id=parent, references=tuple(references))
+
+    composed = compose(
+        Rendered(subject=None, text="ok\n", html=None),
+        from_address=f"tasks@{DOMAIN}",
+        to_address="alice@example.org",
+        domain=DOMAIN,
+        subject="Re: x",
+        answering=hostile,
+    )
+
+    mail = read(composed.raw)
+    expected = header_text(parent, limit=250)
+    if expected and expected.isascii():
+        assert mail["In-Reply-To"] == expected
+    else:
+        assert mail["In-Reply-To"] is None
 
 
 def _lines(content: str) -> list[str]:
