@@ -1,9 +1,10 @@
 """Delivery of the outbox: into local accounts' inboxes, and to other domains by the relay.
 
-Local delivery happens in one transaction with the message's new status: exactly
-once. Relay delivery claims the message (status `processing` until a lease runs
-out), sends outside any transaction, then records the verdict; a crash between
-sending and recording sends again after the lease, as SMTP allows. A message that
+Mail for local accounts is delivered when it is queued (`mailcmd.outbound`); what
+is here is for the relay. Relay delivery claims the message (status `processing`
+until a lease runs out), sends outside any transaction, then records the verdict in
+the deliverer's next transaction, with its next claim; a crash between sending and
+recording sends again after the lease, as SMTP allows. A message that
 fails for good produces no bounce: mailcmd's mail is automatic (RFC 3834). A
 message that holds a secret keeps only its header once done or failed.
 """
@@ -13,17 +14,19 @@ import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import and_, select
+from sqlalchemy import Connection, Update, and_, event, select, update
+from sqlalchemy.orm import Session
 
 from mailcmd.db.database import Database
-from mailcmd.db.models import OutboundMessage, QueueStatus
+from mailcmd.db.models import AccountAddress, Base, OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
-from mailcmd.mailstore import INBOX, append, local_account_id
-from mailcmd.outbox import settle
+from mailcmd.mailstore import INBOX, append
+from mailcmd.outbound import QUEUED_FOR_RELAY
+from mailcmd.outbox import settled
 from mailcmd.outcomes import Outcomes
 from mailcmd.relay import RelayResult, send_via_relay
 from mailcmd.settings import RelaySettings
@@ -43,10 +46,38 @@ Signer = Callable[[bytes], bytes]
 
 @dataclass(frozen=True)
 class _RelayJob:
+    """An outbox row as the claim read it (`_JOB_COLUMNS`, in this order)."""
+
     outbound_id: int
     mail_from: str
     rcpt_tos: list[str]
     raw: bytes
+    holds_secret: bool
+    attempts: int
+    created_at: datetime
+
+
+# The statuses of mail still to send (`processing` whose lease ran out included).
+_WAITING = (QueueStatus.QUEUED, QueueStatus.DEFERRED, QueueStatus.PROCESSING)
+_OUTBOX = Base.metadata.tables[OutboundMessage.__tablename__]
+_ADDRESSES = Base.metadata.tables[AccountAddress.__tablename__]
+_JOB_COLUMNS = (
+    _OUTBOX.c.id,
+    _OUTBOX.c.mail_from,
+    _OUTBOX.c.rcpt_tos,
+    _OUTBOX.c.raw,
+    _OUTBOX.c.holds_secret,
+    _OUTBOX.c.attempts,
+    _OUTBOX.c.created_at,
+)
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What the relay said of a job, waiting to be recorded."""
+
+    job: _RelayJob
+    result: RelayResult
 
 
 @dataclass
@@ -60,7 +91,12 @@ class _Pass:
 
 
 class Deliverer:
-    """Delivers queued outbound messages until stopped; `wake` after queueing mail."""
+    """Delivers queued outbound messages until stopped.
+
+    It wakes when a transaction on its database that queued mail for the relay
+    commits (see `mailcmd.outbound.QUEUED_FOR_RELAY`), when the relay answers, on
+    `wake`, and every `poll_seconds`: never for mail delivered to a local INBOX.
+    """
 
     def __init__(
         self,
@@ -84,8 +120,14 @@ class Deliverer:
         self._sign = sign
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # A commit queued mail for the relay since the last look: no need to look first.
+        self._work_waits = False
         self._stopping = False
-        self._sending: set[asyncio.Future[QueueStatus | None]] = set()
+        self._sending: set[asyncio.Future[RelayResult]] = set()
+        # The relay's answers, recorded by the next transaction (with its claim):
+        # one commit per message sent instead of two.
+        self._verdicts: list[_Verdict] = []
         # A relay that is slow to answer holds threads of its own, never the default
         # pool that stores mail and checks logins.
         self._relay_threads = ThreadPoolExecutor(relay.concurrency, thread_name_prefix="relay")
@@ -98,151 +140,221 @@ class Deliverer:
 
     def start(self) -> None:
         """Start delivering on the running loop."""
+        self._loop = asyncio.get_running_loop()
+        event.listen(Session, "after_commit", self._committed)
         self._task = asyncio.create_task(self._run(), name="mailcmd-deliverer")
 
+    def _committed(self, session: Session) -> None:
+        # Runs in the committing thread, for every session of the process: only a
+        # commit on this deliverer's database that queued mail for the relay wakes it.
+        if QUEUED_FOR_RELAY not in session.info or self._loop is None:
+            return
+        if getattr(session.bind, "pool", None) is not self._database.engine.pool:
+            return
+        del session.info[QUEUED_FOR_RELAY]
+        self._loop.call_soon_threadsafe(self._relay_mail_queued)
+
+    def _relay_mail_queued(self) -> None:
+        self._work_waits = True
+        self._wakeup.set()
+
     async def stop(self) -> None:
-        """Stop delivering; deliveries in progress finish first."""
+        """Stop delivering; deliveries in progress finish, and their verdicts are recorded."""
         self._stopping = True
+        if self._loop is not None:
+            event.remove(Session, "after_commit", self._committed)
         self._wakeup.set()
         if self._task is not None:
             await self._task
         if self._sending:
             await asyncio.wait(self._sending)
+        if self._verdicts:
+            done = await asyncio.to_thread(self._deliver_ready, 0, False, self._verdicts)
+            self._announce(done)
         self._relay_threads.shutdown(wait=False)
 
     async def _run(self) -> None:
         while not self._stopping:
             self._wakeup.clear()
-            free = self._relay.concurrency - len(self._sending)
+            free = max(self._relay.concurrency - len(self._sending), 0)
+            claim = free if self._relay.host is not None else BATCH
+            verdicts, self._verdicts = self._verdicts, []
+            look_first = not (self._work_waits or verdicts)
+            self._work_waits = False
             try:
-                done = await asyncio.to_thread(self._deliver_ready, max(free, 0))
+                done = await asyncio.to_thread(self._deliver_ready, claim, look_first, verdicts)
             except Exception:
                 log.exception("delivery failed; trying again in %.0f s", self._poll_seconds)
+                # The relay's answers are recorded by the next try; until then (or a
+                # crash) their messages stay claimed, and are sent again after the lease.
+                self._verdicts[:0] = verdicts
                 done = _Pass()
-            if done.delivered_locally and self._on_local_delivery is not None:
-                self._on_local_delivery()
-            for outbound_id, status in done.attempted:
-                self._outcomes.publish(outbound_id, status)
+            self._announce(done)
             for job in done.relay_jobs:
                 task = asyncio.get_running_loop().run_in_executor(
                     self._relay_threads, self._relay_one, job
                 )
                 self._sending.add(task)
                 task.add_done_callback(self._sending.discard)
-                task.add_done_callback(partial(self._relayed, job.outbound_id))
+                task.add_done_callback(partial(self._relayed, job))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
 
-    def _relayed(self, outbound_id: int, sending: asyncio.Future[QueueStatus | None]) -> None:
-        # A relay slot is free again: look for more work.
+    def _announce(self, done: _Pass) -> None:
+        if done.delivered_locally and self._on_local_delivery is not None:
+            self._on_local_delivery()
+        for outbound_id, status in done.attempted:
+            self._outcomes.publish(outbound_id, status)
+
+    def _relayed(self, job: _RelayJob, sending: asyncio.Future[RelayResult]) -> None:
+        # A relay slot is free again, and a verdict waits: look again.
         self._wakeup.set()
         if sending.cancelled():
             return
         error = sending.exception()
         if error is not None:
-            log.error("relaying outbound %d failed", outbound_id, exc_info=error)
-        elif (status := sending.result()) is not None:
-            self._outcomes.publish(outbound_id, status)
+            log.error("relaying outbound %d failed", job.outbound_id, exc_info=error)
+            return
+        self._verdicts.append(_Verdict(job, sending.result()))
 
-    def _deliver_ready(self, relay_slots: int) -> _Pass:
-        # Delivers due mail for local accounts and claims up to `relay_slots` messages
-        # for the relay, in one transaction.
+    def _relay_one(self, job: _RelayJob) -> RelayResult:
+        raw = self._sign(job.raw) if self._sign is not None else job.raw
+        return send_via_relay(self._relay, job.mail_from, job.rcpt_tos, raw)
+
+    def _deliver_ready(self, claim: int, look_first: bool, verdicts: list[_Verdict]) -> _Pass:
+        # Records `verdicts` and claims up to `claim` due messages, in one
+        # transaction. Core, not the ORM: with replies to the relay this runs for
+        # every reply.
         now = utc_now()
         done = _Pass()
-        is_due = and_(
-            OutboundMessage.status.in_(
-                [QueueStatus.QUEUED, QueueStatus.DEFERRED, QueueStatus.PROCESSING]
-            ),
-            OutboundMessage.next_attempt_at <= now,
-        )
-        with self._database.sessions() as session:
-            # A look without the write lock first: mail for local accounts is
-            # delivered as it is queued, so most wake-ups find nothing to do here.
-            if session.scalar(select(OutboundMessage.id).where(is_due).limit(1)) is None:
-                return done
+        is_due = and_(_OUTBOX.c.status.in_(_WAITING), _OUTBOX.c.next_attempt_at <= now)
+        if not verdicts:
+            if claim <= 0:
+                return done  # every relay slot is busy: its verdict wakes us again
+            if look_first:
+                # A look without the write lock first: most polls find nothing to do.
+                with self._database.engine.connect() as connection:
+                    found = connection.scalar(select(_OUTBOX.c.id).where(is_due).limit(1))
+                if found is None:
+                    return done
         with self._database.writing() as session:
-            due = session.scalars(
-                select(OutboundMessage)
-                .where(is_due)
-                .order_by(OutboundMessage.id)
-                .limit(BATCH)
-                .with_for_update(skip_locked=True)
-            ).all()
-            for message in due:
-                # Local recipients are served on the first pass only, so that a retry
-                # for the relay never delivers them twice.
-                first_pass = (
-                    message.status == QueueStatus.QUEUED
-                    and message.attempts == 0
-                    and message.last_error is None
-                )
-                remote = []
-                for rcpt in message.rcpt_tos:
-                    owner = local_account_id(session, rcpt)
-                    if owner is None:
-                        remote.append(rcpt)
-                    elif first_pass:
-                        append(session, owner, INBOX, message.raw)
-                        done.delivered_locally = True
-                        log.info("outbound %d delivered to %s locally", message.id, rcpt)
-                if not remote:
-                    settle(message, QueueStatus.DONE)
-                    message.last_error = None
-                elif self._relay.host is None:
-                    if self._expired(message, now):
-                        # No relay came in time: it fails as it would with one that never
-                        # answered (and a secret in it goes with its text).
-                        settle(message, QueueStatus.FAILED)
-                        message.last_error = NO_RELAY_IN_TIME
-                    else:
-                        message.status = QueueStatus.QUEUED
-                        message.last_error = NO_RELAY
-                        message.next_attempt_at = now + NO_RELAY_RECHECK
-                else:
-                    if len(done.relay_jobs) < relay_slots:
-                        message.status = QueueStatus.PROCESSING
-                        message.next_attempt_at = now + RELAY_LEASE
-                        done.relay_jobs.append(
-                            _RelayJob(message.id, message.mail_from, remote, message.raw)
-                        )
-                    # The relay's verdict (or a free relay slot) comes later.
-                    continue
-                done.attempted.append((message.id, message.status))
+            connection = session.connection()
+            for verdict in verdicts:
+                self._record(connection, verdict, now, done)
+            if claim > 0:
+                due = connection.execute(
+                    select(*_JOB_COLUMNS)
+                    .where(is_due)
+                    .order_by(_OUTBOX.c.id)
+                    .limit(claim)
+                    .with_for_update(skip_locked=True)
+                ).all()
+                self._claim(session, [_RelayJob(*row) for row in due], now, done)
             session.commit()
         return done
 
-    def _expired(self, message: OutboundMessage, now: datetime) -> bool:
-        """Whether `message` has waited as long as any mail may (`max_delivery_age`)."""
-        return (now - message.created_at).total_seconds() >= self._relay.max_delivery_age
-
-    def _relay_one(self, job: _RelayJob) -> QueueStatus | None:
-        raw = self._sign(job.raw) if self._sign is not None else job.raw
-        result = send_via_relay(self._relay, job.mail_from, job.rcpt_tos, raw)
-        return self._record(job, result)
-
-    def _record(self, job: _RelayJob, result: RelayResult) -> QueueStatus | None:
-        # The message's new status; None if it was purged from the outbox meanwhile.
-        now = utc_now()
-        with self._database.writing() as session:
-            message = session.get(OutboundMessage, job.outbound_id)
-            if message is None:
-                return None
-            message.attempts += 1
-            message.last_error = (
-                None if result.verdict == "sent" and not result.refused else (result.detail)
-            )
-            if result.verdict == "sent":
-                settle(message, QueueStatus.DONE)
-            elif result.verdict == "permanent" or self._expired(message, now):
-                settle(message, QueueStatus.FAILED)
+    def _claim(self, session: Session, due: list[_RelayJob], now: datetime, done: _Pass) -> None:
+        # Claims `due` for the relay; without a relay, they wait (or fail, when they
+        # have waited too long).
+        connection = session.connection()
+        owners = _local_owners(connection, {rcpt for job in due for rcpt in job.rcpt_tos})
+        claimed = []
+        for job in due:
+            remote = [rcpt for rcpt in job.rcpt_tos if rcpt not in owners]
+            values: dict[str, object] = {}
+            if len(remote) < len(job.rcpt_tos):
+                # Recipients that became local accounts since the mail was queued:
+                # the address is ours now, so the copy goes to their INBOX, and
+                # leaves the row in this same transaction so it is never repeated.
+                for rcpt in job.rcpt_tos:
+                    if rcpt in owners:
+                        append(session, owners[rcpt], INBOX, job.raw)
+                        log.info("outbound %d delivered to %s locally", job.outbound_id, rcpt)
+                done.delivered_locally = True
+                values["rcpt_tos"] = remote
+            if not remote:
+                values.update(settled(QueueStatus.DONE, job.holds_secret, job.raw))
+                values["last_error"] = None
+            elif self._relay.host is None:
+                if self._expired(job.created_at, now):
+                    # No relay came in time: it fails as it would with one that never
+                    # answered (and a secret in it goes with its text).
+                    values.update(settled(QueueStatus.FAILED, job.holds_secret, job.raw))
+                    values["last_error"] = NO_RELAY_IN_TIME
+                else:
+                    values["status"] = QueueStatus.QUEUED
+                    values["last_error"] = NO_RELAY
+                    values["next_attempt_at"] = now + NO_RELAY_RECHECK
             else:
-                delay = min(
-                    self._relay.retry_seconds * 2 ** (message.attempts - 1),
-                    self._relay.max_retry_seconds,
-                )
-                message.status = QueueStatus.DEFERRED
-                message.next_attempt_at = now + timedelta(seconds=delay)
-            session.commit()
-            status = message.status
+                if values:
+                    connection.execute(_update(job.outbound_id).values(values))
+                claimed.append(job.outbound_id)
+                done.relay_jobs.append(replace(job, rcpt_tos=remote))
+                continue  # the relay's verdict comes later
+            connection.execute(_update(job.outbound_id).values(values))
+            done.attempted.append((job.outbound_id, _status_in(values)))
+        if claimed:
+            connection.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.id.in_(claimed))
+                .values(status=QueueStatus.PROCESSING, next_attempt_at=now + RELAY_LEASE)
+            )
+
+    def _record(
+        self, connection: Connection, verdict: _Verdict, now: datetime, done: _Pass
+    ) -> None:
+        # The claim leased the row to this deliverer, so what the claim read of it
+        # (its attempts, its age) still holds: one UPDATE records the verdict. A
+        # message purged from the outbox meanwhile has nothing to record.
+        job, result = verdict.job, verdict.result
+        attempts = job.attempts + 1
+        values: dict[str, object] = {
+            "attempts": attempts,
+            "last_error": None
+            if result.verdict == "sent" and not result.refused
+            else (result.detail),
+        }
+        if result.verdict == "sent":
+            values.update(settled(QueueStatus.DONE, job.holds_secret, job.raw))
+        elif result.verdict == "permanent" or self._expired(job.created_at, now):
+            values.update(settled(QueueStatus.FAILED, job.holds_secret, job.raw))
+        else:
+            delay = min(
+                self._relay.retry_seconds * 2 ** (attempts - 1), self._relay.max_retry_seconds
+            )
+            values["status"] = QueueStatus.DEFERRED
+            values["next_attempt_at"] = now + timedelta(seconds=delay)
+        recorded = connection.execute(_update(job.outbound_id).values(values))
+        if recorded.rowcount != 1:
+            return
+        status = _status_in(values)
+        done.attempted.append((job.outbound_id, status))
         log.info("outbound %d by relay: %s (%s)", job.outbound_id, status.value, result.detail)
-        return status
+
+    def _expired(self, created_at: datetime, now: datetime) -> bool:
+        """Whether mail queued at `created_at` has waited as long as any may."""
+        return (now - created_at).total_seconds() >= self._relay.max_delivery_age
+
+
+def _status_in(values: dict[str, object]) -> QueueStatus:
+    """The status that `values` give a row."""
+    status = values["status"]
+    assert isinstance(status, QueueStatus)
+    return status
+
+
+def _update(outbound_id: int) -> Update:
+    """An UPDATE of the outbox row `outbound_id`."""
+    return update(_OUTBOX).where(_OUTBOX.c.id == outbound_id)
+
+
+def _local_owners(connection: Connection, addresses: set[str]) -> dict[str, int]:
+    """The local accounts that own any of `addresses`, by address: one statement."""
+    if not addresses:
+        return {}
+    rows = connection.execute(
+        select(_ADDRESSES.c.address, _ADDRESSES.c.account_id).where(
+            _ADDRESSES.c.address.in_(addresses)
+        )
+    )
+    return {address: account_id for address, account_id in rows}

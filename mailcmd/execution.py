@@ -30,7 +30,7 @@ from mailcmd.db.models import Confirmation
 from mailcmd.db.types import utc_now
 from mailcmd.dispatch import Invocation, Refusal, plan_again
 from mailcmd.message import Attachment, MessageView
-from mailcmd.outgoing import OutgoingMail, answer_mail, links_for, notification_mail, render_reply
+from mailcmd.outbound import OutgoingMail, answer_mail, links_for, notification_mail, render_reply
 from mailcmd.rendering import Rendered, Renderer
 from mailcmd.reply_keys import KeyRefused, ReplyKeys
 from mailcmd.routes import Route, holder_of, key_refusal

@@ -18,9 +18,8 @@ from mailcmd.accounts import AccountError, get_account
 from mailcmd.addresses import InvalidAddressError, normalise_address
 from mailcmd.db.models import Account, AccountAddress, ExternalAddress
 from mailcmd.db.types import utc_now
-from mailcmd.outbox import queue_mail
+from mailcmd.outbound import Owner, compose, queue_mail
 from mailcmd.rendering import Renderer
-from mailcmd.replies import compose
 
 # The mailbox the code is answered at (see `mailcmd.builtin_mailboxes.confirm`).
 CONFIRM_ADDRESS = "confirm"
@@ -108,7 +107,9 @@ def queue_confirmation(
         auto_submitted="auto-generated",
     )
     # The code is the key to the account's name: the outbox forgets it once sent.
-    queue_mail(session, mail, holds_secret=True)
+    # The address is at another domain (`add_external_address` refuses ours), so
+    # it is nobody's here and leaves by the relay.
+    queue_mail(session, mail, owner=Owner(None), holds_secret=True)
 
 
 def confirm_external_address(session: Session, address: str, code: str) -> ExternalAddress | None:

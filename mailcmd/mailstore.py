@@ -111,15 +111,6 @@ def append(
     return int(uid)
 
 
-def deliver_locally(session: Session, address: str, raw: bytes) -> bool:
-    """Append `raw` to the INBOX of the account that owns `address`; False if none does."""
-    owner = local_account_id(session, address)
-    if owner is None:
-        return False
-    append(session, owner, INBOX, raw)
-    return True
-
-
 def announce_change(session: Session, account_id: int) -> None:
     """Tell other processes' mailbox servers, once `session` commits, that the account changed.
 

@@ -1,19 +1,18 @@
-"""The outbox: mail mailcmd sends (replies, notifications), as stored for delivery."""
+"""The outbox as the operator and the deliverer see it: list, requeue, purge, settle.
+
+Mail gets into it by `mailcmd.outbound`, the one path that composes what mailcmd sends.
+"""
 
 from collections.abc import Sequence
 from datetime import timedelta
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from mailcmd.db.models import Base, OutboundMessage, QueueStatus
+from mailcmd.db.models import OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
-from mailcmd.mailstore import deliver_locally
 from mailcmd.message.raw_fields import redacted
 
-_OUTBOX = Base.metadata.tables[OutboundMessage.__tablename__]
 # What a mail that held a secret keeps of its text once delivered, or failed for good.
 _DELIVERED_NOTE = (
     b"[the text of this message was removed once its delivery ended: it held a secret]\r\n"
@@ -61,61 +60,15 @@ def purge_outbound(session: Session, status: QueueStatus, older_than: timedelta)
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def queue_mail(
-    session: Session,
-    mail: EmailMessage,
-    *,
-    inbound_message_id: int | None = None,
-    answers_address: str | None = None,
-    answers_account_id: int | None = None,
-    notifies_address: str | None = None,
-    holds_secret: bool = False,
-    reply_limit_notice: bool = False,
-) -> None:
-    """Put `mail` in the outbox for its To address; the caller commits.
-
-    Mail for a local account is delivered to its INBOX at once, in the caller's
-    transaction, and kept in the outbox as done: it arrives exactly when (and only
-    if) what caused it commits, and no second transaction is needed. Every mail
-    mailcmd sends is automatic, so it goes out with the null envelope sender (RFC
-    3834): no bounce of it can start a loop. `answers_address` (and
-    `answers_account_id`, for an account) counts the mail as an automatic reply to
-    that person, `notifies_address` as a notification, for the hourly limits. A
-    mail that `holds_secret` keeps only its header in the outbox once it is
-    delivered (at once, for a local account: its INBOX copy is whole). A
-    `reply_limit_notice` is counted as that, not as a reply.
-    """
-    message_id = mail["Message-ID"]
-    raw = mail.as_bytes(policy=SMTP_POLICY)
-    to = str(mail["To"])
-    delivered = deliver_locally(session, to, raw)
-    # Core, not the ORM's unit of work: this runs for every reply.
-    session.execute(
-        insert(_OUTBOX).values(
-            raw=_without_secret(raw) if delivered and holds_secret else raw,
-            mail_from="",
-            rcpt_tos=[to],
-            inbound_message_id=inbound_message_id,
-            answers_address=answers_address,
-            answers_account_id=answers_account_id,
-            notifies_address=notifies_address,
-            message_id=str(message_id)[:255] if message_id else None,
-            holds_secret=holds_secret,
-            reply_limit_notice=reply_limit_notice,
-            status=QueueStatus.DONE if delivered else QueueStatus.QUEUED,
-        )
-    )
-
-
-def settle(message: OutboundMessage, status: QueueStatus) -> None:
-    """Give `message` its last status, done or failed; the caller commits.
+def settled(status: QueueStatus, holds_secret: bool, raw: bytes) -> dict[str, object]:
+    """The values that give an outbox row with `raw` its last status, done or failed.
 
     A mail that holds a secret keeps only its header from then on: the copy that
     mattered has reached its recipient, or never will.
     """
-    message.status = status
-    if message.holds_secret:
-        message.raw = _without_secret(message.raw)
+    if holds_secret:
+        return {"status": status, "raw": without_secret(raw)}
+    return {"status": status}
 
 
 def is_redacted(message: OutboundMessage) -> bool:
@@ -123,7 +76,7 @@ def is_redacted(message: OutboundMessage) -> bool:
     return message.holds_secret and message.status in (QueueStatus.DONE, QueueStatus.FAILED)
 
 
-def _without_secret(raw: bytes) -> bytes:
+def without_secret(raw: bytes) -> bytes:
     """Return outbound mail `raw` as the outbox keeps it once a secret in it has been delivered.
 
     Its header stays for the operator's record, but for the fields that can carry

@@ -38,15 +38,15 @@ from mailcmd.execution import CommandRunner
 from mailcmd.handler_threads import HandlerAbandoned, interrupt
 from mailcmd.help import help_page
 from mailcmd.inbound import without_text
-from mailcmd.mailstore import deliver_locally
 from mailcmd.message import MessageView, parse_message
-from mailcmd.outbox import is_own_message
-from mailcmd.outgoing import (
+from mailcmd.outbound import (
     OutgoingMail,
     answer_mail,
+    deliver_locally,
     queue_outgoing,
     reply_limit_notice,
 )
+from mailcmd.outbox import is_own_message
 from mailcmd.rendering import Renderer
 from mailcmd.replies import may_auto_reply
 from mailcmd.reply_policy import counted_address, held_back

@@ -22,7 +22,7 @@ from mailcmd.context import ScheduledContext
 from mailcmd.db.database import Database
 from mailcmd.db.models import ScheduleRun
 from mailcmd.db.types import utc_now
-from mailcmd.outgoing import notification_mail, queue_outgoing
+from mailcmd.outbound import notification_mail, queue_outgoing
 from mailcmd.rendering import Renderer
 from mailcmd.reply_keys import ReplyKeys
 from mailcmd.scheduling import ScheduledJob

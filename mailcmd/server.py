@@ -149,11 +149,10 @@ class Server:
         self._autoconfig: AutoconfigListener | None = None
 
     def _processed(self) -> None:
-        # A processed message may have filled local mailboxes and queued replies.
+        # A processed message may have filled local mailboxes. (Mail it queued for
+        # the relay wakes the deliverer by its commit: see `Deliverer`.)
         if self._wake_mailboxes:
             self.mailbox_events.wake()
-        if self.deliverer is not None:
-            self.deliverer.wake()
 
     @property
     def addresses(self) -> dict[str, str]:

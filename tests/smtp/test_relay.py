@@ -3,9 +3,9 @@
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from mailcmd.db.models import OutboundMessage, QueueStatus
+from mailcmd.db.models import MailMessage, OutboundMessage, QueueStatus
 from mailcmd.delivery import NO_RELAY
 from mailcmd.dkim import generate_key, verify
 from mailcmd.resources import bundled_path
@@ -59,6 +59,23 @@ def test_a_reply_to_another_domain_goes_through_the_relay(
     assert rcpt_tos == [STRANGER]
     assert b"Auto-Submitted: auto-replied" in content
     assert row.attempts == 1
+
+
+def test_a_reply_for_the_relay_wakes_the_deliverer_when_it_commits(
+    sink: tuple[Sink, int], tmp_path: Path, database_url: str
+) -> None:
+    handler, port = sink
+    relay = {"host": "127.0.0.1", "port": port, "starttls": "off"}
+    # No poll comes within the test: only the commit that queued the reply can wake it.
+    with MailTestClient(
+        bundled_path("commands"),
+        tmp_path / "relay",
+        database_url=database_url,
+        settings={"relay": relay, "worker": {"poll_seconds": 3600}},
+    ) as mail:
+        mail.send("tasks@app.localhost", "help", login="", sender=STRANGER)
+
+        assert handler.arrived.wait(TIMEOUT)
 
 
 def test_deliver_waits_for_the_relays_verdict(
@@ -146,6 +163,31 @@ def test_without_a_relay_mail_for_other_domains_waits_with_a_clear_status(
         row = outbound_status(mail, {QueueStatus.QUEUED}, last_error=NO_RELAY)
 
     assert row.last_error == NO_RELAY
+
+
+def test_a_queued_reply_whose_recipient_became_an_account_goes_to_its_inbox(
+    tmp_path: Path, database_url: str
+) -> None:
+    newcomer = "newcomer@example.org"
+    with client(tmp_path, database_url, {}) as mail:
+        mail.send("tasks@app.localhost", "help", login="", sender=newcomer)
+        waiting = outbound_status(mail, {QueueStatus.QUEUED}, last_error=NO_RELAY)
+        mail.add_account("newcomer", addresses=[newcomer])
+        with mail.database.writing() as session:
+            session.execute(
+                update(OutboundMessage).values(next_attempt_at=OutboundMessage.created_at)
+            )
+            session.commit()
+
+        mail.deliver()
+
+        row = outbound_status(mail, {QueueStatus.DONE})
+        with mail.database.sessions() as session:
+            stored = session.scalars(select(MailMessage.raw)).all()
+
+    assert row.id == waiting.id
+    assert row.rcpt_tos == []
+    assert stored == [row.raw]
 
 
 def test_outbox_retry_sends_a_failed_message_again_and_purge_removes_old_ones(

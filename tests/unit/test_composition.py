@@ -15,9 +15,16 @@ from mailcmd.actions import ActionLinks
 from mailcmd.context import Context, Notification, Reply, Sender
 from mailcmd.db.models import Base
 from mailcmd.message import Attachment, MessageView, parse_message
-from mailcmd.outgoing import notification_mail, render_reply
+from mailcmd.outbound import (
+    MAX_REFERENCES,
+    ComposedMail,
+    compose,
+    header_text,
+    notification_mail,
+    render_reply,
+    reply_subject,
+)
 from mailcmd.rendering import Rendered, Renderer
-from mailcmd.replies import MAX_REFERENCES, compose, header_text, reply_subject
 from mailcmd.reply_keys import ReplyKeys, address_holder
 
 DOMAIN = "app.example"
@@ -41,9 +48,9 @@ def answered(message_id: str | None, references: list[str] | None = None) -> Mes
     return parse_message(mail.as_bytes())
 
 
-def sent(mail: EmailMessage) -> EmailMessage:
-    """The mail as a recipient reads it: serialised for SMTP and parsed back."""
-    parsed = message_from_bytes(mail.as_bytes(policy=policy.SMTP), policy=policy.default)
+def sent(mail: ComposedMail) -> EmailMessage:
+    """The mail as a recipient reads it: its bytes parsed back."""
+    parsed = message_from_bytes(mail.raw, policy=policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
 

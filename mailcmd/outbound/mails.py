@@ -1,4 +1,4 @@
-"""Mail a command or a scheduled job produced, from rendering to a row in the outbox."""
+"""The mail a command or a scheduled job produces, rendered, before it is composed."""
 
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -9,11 +9,33 @@ from mailcmd.actions import ActionLinks
 from mailcmd.context import Notification, Reply, Sender
 from mailcmd.mailstore import local_account_id
 from mailcmd.message import Attachment, MessageView
-from mailcmd.outbox import queue_mail
+from mailcmd.outbound.composing import reply_subject
 from mailcmd.rendering import Rendered, Renderer
-from mailcmd.replies import compose, reply_subject
 from mailcmd.reply_keys import ReplyKeys, account_holder, address_holder
-from mailcmd.reply_policy import counted_address
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose the address a mail goes to is, as far as it is known: an account, or nobody here."""
+
+    account_id: int | None
+
+
+def owner_known_from(sender: Sender) -> Owner | None:
+    """Whose `sender.address` is, when the worker knows without asking the database.
+
+    An account's own address is the account's; a confirmed address at another domain
+    is nobody's here (it never receives local delivery). A stranger's address could
+    be anyone's: None, to be looked up.
+    """
+    if sender.account_id is None:
+        return None
+    return Owner(sender.account_id if sender.address in sender.addresses else None)
+
+
+def owner_of(session: Session, address: str, known: Owner | None = None) -> Owner:
+    """Whose `address` is: `known`, when it is, else the answer of one lookup."""
+    return known if known is not None else Owner(local_account_id(session, address))
 
 
 @dataclass
@@ -40,6 +62,8 @@ class OutgoingMail:
     attachments: tuple[Attachment, ...] = ()
     # It says that the hourly reply limit holds replies back (see `reply_policy`).
     reply_limit_notice: bool = False
+    # Whose `to` is, when whoever made the mail knew it; None: looked up once, when queued.
+    owner: Owner | None = None
 
 
 def answer_mail(
@@ -63,6 +87,7 @@ def answer_mail(
         is_reply=True,
         tag_expires=tag_expires,
         attachments=files,
+        owner=owner_known_from(sender),
     )
 
 
@@ -76,15 +101,17 @@ def links_for(
     to: str,
     account_id: int | None,
     expires: date | None = None,
+    owner: Owner | None = None,
 ) -> ActionLinks:
     """The reply address and action links of a mail from `mailbox@` to `to`.
 
     They act for the one the mail goes to: `account_id`, the account the mail
-    answers, when there is one; else the account that owns `to`; else the address.
-    The Reply-To and every link of one mail come from here, so they always agree.
+    answers, when there is one; else the account that owns `to` (`owner`, when the
+    caller knows it already); else the address. The Reply-To and every link of one
+    mail come from here, so they always agree.
     """
     if account_id is None:
-        account_id = local_account_id(session, to)
+        account_id = owner_of(session, to, owner).account_id
     holder = address_holder(to) if account_id is None else account_holder(account_id)
     return ActionLinks(
         keys=keys, domain=domain, mailbox=mailbox, tag=tag, holder=holder, expires=expires
@@ -111,6 +138,7 @@ def notification_mail(
     """The mail for `notification`, from its own mailbox or else `from_local`, its links
     made for its recipient."""
     sender = notification.from_mailbox or from_local
+    owner = owner_of(session, notification.to)
     links = links_for(
         session,
         keys,
@@ -119,6 +147,7 @@ def notification_mail(
         tag=notification.reply.tag,
         to=notification.to,
         account_id=None,
+        owner=owner,
     )
     rendered = render_reply(renderer, notification.reply, links)
     return OutgoingMail(
@@ -130,6 +159,7 @@ def notification_mail(
         answering=None,
         is_reply=False,
         attachments=notification.reply.attachments,
+        owner=owner,
     )
 
 
@@ -148,55 +178,4 @@ def reply_limit_notice(
         subject=rendered.subject or held_back.subject,
         tag=None,
         reply_limit_notice=True,
-    )
-
-
-def queue_outgoing(
-    session: Session,
-    mail: OutgoingMail,
-    domain: str,
-    keys: ReplyKeys,
-    inbound_message_id: int | None = None,
-    answers_account_id: int | None = None,
-) -> None:
-    """Compose `mail` from `from_local@domain` and put it in the outbox; the caller commits.
-
-    A reply counts for its address's hourly budget, or for `answers_account_id`'s
-    when the mail it answers acted for that account; a notification for its address's.
-    A tag goes into the Reply-To signed with `keys` for the one the mail is for (see
-    `links_for`).
-    """
-    reply_to = None
-    if mail.tag:
-        links = links_for(
-            session,
-            keys,
-            domain,
-            mailbox=mail.from_local,
-            tag=mail.tag,
-            to=mail.to,
-            account_id=answers_account_id if mail.is_reply else None,
-            expires=mail.tag_expires,
-        )
-        reply_to = links.address
-    composed = compose(
-        mail.rendered,
-        from_address=f"{mail.from_local}@{domain}",
-        to_address=mail.to,
-        domain=domain,
-        subject=mail.subject,
-        reply_to=reply_to,
-        answering=mail.answering,
-        auto_submitted="auto-replied" if mail.answering is not None else "auto-generated",
-        attachments=mail.attachments,
-    )
-    queue_mail(
-        session,
-        composed,
-        inbound_message_id=inbound_message_id,
-        answers_address=counted_address(mail.to) if mail.is_reply else None,
-        answers_account_id=answers_account_id if mail.is_reply else None,
-        notifies_address=None if mail.is_reply else counted_address(mail.to),
-        holds_secret=mail.holds_secret,
-        reply_limit_notice=mail.reply_limit_notice,
     )

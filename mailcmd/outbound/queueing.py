@@ -1,0 +1,138 @@
+"""Putting composed mail where it goes: a local INBOX at once, or the outbox for the relay.
+
+Mail for a local account is delivered to its INBOX in the caller's transaction,
+and kept in the outbox as done: it arrives exactly when (and only if) what caused
+it commits, and no second transaction is needed. Mail for anyone else waits in
+the outbox for the deliverer, which the session's commit wakes (see
+`queued_for_relay`). Core, not the ORM, on this path: it runs for every reply.
+"""
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from mailcmd.db.models import Base, OutboundMessage, QueueStatus
+from mailcmd.mailstore import INBOX, append
+from mailcmd.outbound.composing import ComposedMail, compose
+from mailcmd.outbound.mails import OutgoingMail, Owner, links_for, owner_of
+from mailcmd.outbox import without_secret
+from mailcmd.reply_keys import ReplyKeys
+from mailcmd.reply_policy import counted_address
+
+_OUTBOX = Base.metadata.tables[OutboundMessage.__tablename__]
+# Set in `Session.info` when the transaction queued mail for the relay: the
+# deliverer is woken by its commit, and by nothing else the worker commits.
+QUEUED_FOR_RELAY = "mailcmd.queued_for_relay"
+
+
+def queue_outgoing(
+    session: Session,
+    mail: OutgoingMail,
+    domain: str,
+    keys: ReplyKeys,
+    inbound_message_id: int | None = None,
+    answers_account_id: int | None = None,
+) -> None:
+    """Compose `mail` from `from_local@domain` and deliver or queue it; the caller commits.
+
+    A reply counts for its address's hourly budget, or for `answers_account_id`'s
+    when the mail it answers acted for that account; a notification for its address's.
+    A tag goes into the Reply-To signed with `keys` for the one the mail is for (see
+    `links_for`). Whose `to` is is looked up at most once (not at all when the mail
+    knows it already).
+    """
+    owner = mail.owner
+    reply_to = None
+    if mail.tag:
+        account_id = answers_account_id if mail.is_reply else None
+        if account_id is None:
+            owner = owner_of(session, mail.to, owner)
+        links = links_for(
+            session,
+            keys,
+            domain,
+            mailbox=mail.from_local,
+            tag=mail.tag,
+            to=mail.to,
+            account_id=account_id,
+            expires=mail.tag_expires,
+            owner=owner,
+        )
+        reply_to = links.address
+    composed = compose(
+        mail.rendered,
+        from_address=f"{mail.from_local}@{domain}",
+        to_address=mail.to,
+        domain=domain,
+        subject=mail.subject,
+        reply_to=reply_to,
+        answering=mail.answering,
+        auto_submitted="auto-replied" if mail.answering is not None else "auto-generated",
+        attachments=mail.attachments,
+    )
+    queue_mail(
+        session,
+        composed,
+        owner=owner,
+        inbound_message_id=inbound_message_id,
+        answers_address=counted_address(mail.to) if mail.is_reply else None,
+        answers_account_id=answers_account_id if mail.is_reply else None,
+        notifies_address=None if mail.is_reply else counted_address(mail.to),
+        holds_secret=mail.holds_secret,
+        reply_limit_notice=mail.reply_limit_notice,
+    )
+
+
+def queue_mail(
+    session: Session,
+    mail: ComposedMail,
+    *,
+    owner: Owner | None = None,
+    inbound_message_id: int | None = None,
+    answers_address: str | None = None,
+    answers_account_id: int | None = None,
+    notifies_address: str | None = None,
+    holds_secret: bool = False,
+    reply_limit_notice: bool = False,
+) -> None:
+    """Deliver `mail` to its To's INBOX, or queue it for the relay; record it in the outbox.
+
+    `owner` says whose its To is when the caller knows; else it is looked up. Every
+    mail mailcmd sends is automatic, so it goes out with the null envelope sender
+    (RFC 3834): no bounce of it can start a loop. `answers_address` (and
+    `answers_account_id`, for an account) counts the mail as an automatic reply to
+    that person, `notifies_address` as a notification, for the hourly limits. A
+    mail that `holds_secret` keeps only its header in the outbox once it is
+    delivered (at once, for a local account: its INBOX copy is whole). A
+    `reply_limit_notice` is counted as that, not as a reply.
+    """
+    account_id = owner_of(session, mail.to, owner).account_id
+    delivered = account_id is not None
+    if account_id is not None:
+        append(session, account_id, INBOX, mail.raw)
+    else:
+        session.info[QUEUED_FOR_RELAY] = True
+    session.execute(
+        insert(_OUTBOX),
+        {
+            "raw": without_secret(mail.raw) if delivered and holds_secret else mail.raw,
+            "mail_from": "",
+            "rcpt_tos": [mail.to],
+            "inbound_message_id": inbound_message_id,
+            "answers_address": answers_address,
+            "answers_account_id": answers_account_id,
+            "notifies_address": notifies_address,
+            "message_id": mail.message_id[:255],
+            "holds_secret": holds_secret,
+            "reply_limit_notice": reply_limit_notice,
+            "status": QueueStatus.DONE if delivered else QueueStatus.QUEUED,
+        },
+    )
+
+
+def deliver_locally(session: Session, address: str, raw: bytes) -> bool:
+    """Append `raw` to the INBOX of the account that owns `address`; False if none does."""
+    owner = owner_of(session, address).account_id
+    if owner is None:
+        return False
+    append(session, owner, INBOX, raw)
+    return True
