@@ -24,6 +24,7 @@ from mailcmd.addresses import mailbox_name
 from mailcmd.app import Registry
 from mailcmd.builtin_mailboxes import builtin_services
 from mailcmd.builtin_mailboxes.help import HELP_ADDRESS
+from mailcmd.claims import ClaimedMessage, reload_claimed
 from mailcmd.context import Context, Envelope, Sender
 from mailcmd.db.database import Database
 from mailcmd.db.inserts import insert_if_new
@@ -79,12 +80,21 @@ class Attempt:
     back instead of committing. The lock makes "commit" and "give up" exclusive.
     """
 
-    queue_id: int
-    claim_token: str
+    message: ClaimedMessage
     lock: threading.Lock = field(default_factory=threading.Lock)
     state: Literal["running", "committed", "abandoned"] = "running"
     # The thread running the commands, while it may be interrupted (see `commands`).
     _interruptible: int | None = None
+
+    @property
+    def queue_id(self) -> int:
+        """The id of the message in the inbound queue."""
+        return self.message.id
+
+    @property
+    def claim_token(self) -> str:
+        """The token of the claim the attempt holds."""
+        return self.message.claim_token
 
     def abandon(self) -> bool:
         """Give up on the attempt; False if it has committed already.
@@ -190,30 +200,37 @@ class Processor:
             log.error("ref=%s message %d failed: %s", ref, attempt.queue_id, error)
         worker = self._settings.worker
         with self._database.writing() as session:
-            row = session.get(InboundMessage, attempt.queue_id)
-            if row is None or row.claim_token != attempt.claim_token:
+            row = reload_claimed(session.connection(), attempt.queue_id, attempt.claim_token)
+            if row is None:
                 return Outcome("lost", "another worker holds the message")
-            row.last_error = f"ref={ref}\n{detail}"
-            row.claim_token = None
-            row.claimed_until = None
+            values: dict[str, object] = {
+                "last_error": f"ref={ref}\n{detail}",
+                "claim_token": None,
+                "claimed_until": None,
+            }
             if row.attempts >= worker.max_attempts or isinstance(error, DataError):
-                row.status = QueueStatus.FAILED
+                values["status"] = QueueStatus.FAILED
                 if self._holds_secrets(row):
-                    row.raw = without_text(row.raw)
-                    row.size = len(row.raw)
+                    text = without_text(row.raw)
+                    values.update(raw=text, size=len(text))
                 self._apologise(session, row, ref)
-                session.commit()
-                return Outcome("failed", f"ref={ref}")
-            delay = worker.retry_seconds * 2 ** (row.attempts - 1)
-            row.status = QueueStatus.DEFERRED
-            row.next_attempt_at = utc_now() + timedelta(seconds=delay)
+                outcome = Outcome("failed", f"ref={ref}")
+            else:
+                delay = worker.retry_seconds * 2 ** (row.attempts - 1)
+                values["status"] = QueueStatus.DEFERRED
+                values["next_attempt_at"] = utc_now() + timedelta(seconds=delay)
+                outcome = Outcome("deferred", f"ref={ref}, retry in {delay:g} s", retry_in=delay)
+            session.connection().execute(
+                update(InboundMessage)
+                .where(InboundMessage.id == row.id)
+                .where(InboundMessage.claim_token == row.claim_token)
+                .values(values)
+            )
             session.commit()
-            return Outcome("deferred", f"ref={ref}, retry in {delay:g} s", retry_in=delay)
+            return outcome
 
     def _run(self, session: Session, attempt: Attempt) -> Outcome:
-        row = session.get(InboundMessage, attempt.queue_id)
-        if row is None or row.claim_token != attempt.claim_token:
-            return Outcome("lost", "another worker holds the message")
+        row = attempt.message
         view = parse_message(row.raw)
         sender = sender_of(session, row, view)
         if not may_auto_reply(view, row.mail_from):
@@ -235,10 +252,8 @@ class Processor:
         replies = [mail for mail in mails if mail.is_reply]
         notifications = self._one_per_recipient([mail for mail in mails if not mail.is_reply])
         held = self._queue_mails(session, [*replies, *notifications], row, sender)
-        if any(context.forget_requested for context in contexts):
-            row.raw = without_text(row.raw)
-            row.size = len(row.raw)
-        return self._finish(session, row, attempt, "; ".join(held))
+        forget = any(context.forget_requested for context in contexts)
+        return self._finish(session, row, attempt, "; ".join(held), forget=forget)
 
     def _for_recipient(
         self,
@@ -246,7 +261,7 @@ class Processor:
         recipient: str,
         view: MessageView,
         sender: Sender,
-        row: InboundMessage,
+        row: ClaimedMessage,
         contexts: list[Context],
     ) -> list[OutgoingMail]:
         route = self._routes.resolve(recipient, holder_of(sender), self._today())
@@ -326,7 +341,7 @@ class Processor:
         return batched
 
     def _queue_mails(
-        self, session: Session, mails: list[OutgoingMail], row: InboundMessage, sender: Sender
+        self, session: Session, mails: list[OutgoingMail], row: ClaimedMessage, sender: Sender
     ) -> list[str]:
         """Put `mails` in the outbox but those the policy holds back; return why each was."""
         worker = self._settings.worker
@@ -351,7 +366,7 @@ class Processor:
             )
         return notes
 
-    def _apologise(self, session: Session, row: InboundMessage, ref: str) -> None:
+    def _apologise(self, session: Session, row: ClaimedMessage, ref: str) -> None:
         view = parse_message(row.raw)
         if not may_auto_reply(view, row.mail_from):
             return
@@ -373,7 +388,13 @@ class Processor:
         return insert_if_new(session, ProcessedMessage.__table__, values)
 
     def _finish(
-        self, session: Session, row: InboundMessage, attempt: Attempt, note: str
+        self,
+        session: Session,
+        row: ClaimedMessage,
+        attempt: Attempt,
+        note: str,
+        *,
+        forget: bool = False,
     ) -> Outcome:
         values: dict[str, object] = {
             "status": QueueStatus.DONE,
@@ -381,23 +402,22 @@ class Processor:
             "claimed_until": None,
             "last_error": note or None,
         }
-        if self._holds_secrets(row):
+        if forget or self._holds_secrets(row):
             # On every way out (run, refused, a duplicate, automatic mail), not
             # only when a handler asks: a secret must not depend on the path taken.
             text = without_text(row.raw)
             values.update(raw=text, size=len(text))
-        finished = session.execute(
+        finished = session.connection().execute(
             update(InboundMessage)
             .where(InboundMessage.id == row.id)
             .where(InboundMessage.claim_token == attempt.claim_token)
             .values(values)
-            .execution_options(synchronize_session=False)
         )
-        if finished.rowcount != 1:  # type: ignore[attr-defined]
+        if finished.rowcount != 1:
             return Outcome("lost", "the claim expired while processing")
         return Outcome("done", note)
 
-    def _holds_secrets(self, row: InboundMessage) -> bool:
+    def _holds_secrets(self, row: ClaimedMessage) -> bool:
         return any(self._is_secret_mailbox(recipient) for recipient in row.rcpt_tos)
 
     def _is_secret_mailbox(self, recipient: str) -> bool:

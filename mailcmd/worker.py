@@ -12,17 +12,14 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
 import psycopg
-from sqlalchemy import and_, or_, select, update
 
+from mailcmd.claims import ClaimedMessage, claim_ready, release
 from mailcmd.db.database import Database
 from mailcmd.db.engine import is_sqlite
-from mailcmd.db.models import InboundMessage, QueueStatus
-from mailcmd.db.types import utc_now
 from mailcmd.handler_threads import HandlerThreads
 from mailcmd.inbound import NEW_MAIL_CHANNEL
 from mailcmd.outcomes import Outcomes
@@ -39,13 +36,6 @@ FINAL_STATUSES = frozenset({"done", "failed"})
 # free slots waiting in memory: fewer claim transactions, at the price of a burst
 # being shared less evenly between several workers.
 CLAIMED_PER_SLOT = 2
-
-
-@dataclass(frozen=True)
-class _Claim:
-    queue_id: int
-    token: str
-    attempts: int
 
 
 class Worker:
@@ -73,7 +63,7 @@ class Worker:
         # Claimed messages waiting for a free slot: claiming several at once costs one
         # write transaction instead of one per message. At most `concurrency` wait,
         # so each starts within one handler's time limit, well inside its lease.
-        self._backlog: deque[_Claim] = deque()
+        self._backlog: deque[ClaimedMessage] = deque()
         self._main: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         # Handlers get threads of their own, so that slow ones never starve the
@@ -133,15 +123,15 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._settings.poll_seconds)
 
-    async def _handle(self, claim: _Claim) -> None:
-        attempt = Attempt(queue_id=claim.queue_id, claim_token=claim.token)
+    async def _handle(self, claim: ClaimedMessage) -> None:
+        attempt = Attempt(claim)
         if claim.attempts > self._settings.max_attempts:
             # Claimed again after a worker died on it too many times: a poison message.
             reason = f"gave up after {claim.attempts - 1} attempts that never finished"
             outcome = await self._threads.run(
                 partial(self._processor.record_failure, attempt, reason)
             )
-            self._report(claim.queue_id, outcome)
+            self._report(claim.id, outcome)
             return
         work = self._threads.submit(partial(self._processor.process, attempt))
         try:
@@ -158,7 +148,7 @@ class Worker:
                 )
             else:
                 outcome = await work.result
-        self._report(claim.queue_id, outcome)
+        self._report(claim.id, outcome)
 
     def _report(self, queue_id: int, outcome: Outcome) -> None:
         log.info("message %d: %s %s", queue_id, outcome.status, outcome.detail)
@@ -169,61 +159,15 @@ class Worker:
         if outcome.status in FINAL_STATUSES:
             self._outcomes.publish(queue_id, outcome)
 
-    def _claim(self, limit: int) -> list[_Claim]:
-        now = utc_now()
-        ready = or_(
-            and_(
-                InboundMessage.status.in_([QueueStatus.QUEUED, QueueStatus.DEFERRED]),
-                InboundMessage.next_attempt_at <= now,
-            ),
-            and_(
-                InboundMessage.status == QueueStatus.PROCESSING,
-                InboundMessage.claimed_until < now,
-            ),
-        )
-        candidates = select(InboundMessage.id).where(ready).order_by(InboundMessage.id).limit(limit)
-        if not is_sqlite(self._database.engine.url):
-            candidates = candidates.with_for_update(skip_locked=True)
+    def _claim(self, limit: int) -> list[ClaimedMessage]:
         token = secrets.token_hex(16)
         lease = timedelta(seconds=self._settings.handler_timeout * LEASE_FACTOR)
         with self._database.writing() as session, session.begin():
-            ids = list(session.scalars(candidates))
-            if not ids:
-                return []
-            session.execute(
-                update(InboundMessage)
-                .where(InboundMessage.id.in_(ids))
-                .values(
-                    status=QueueStatus.PROCESSING,
-                    claim_token=token,
-                    claimed_until=now + lease,
-                    attempts=InboundMessage.attempts + 1,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            rows = session.execute(
-                select(InboundMessage.id, InboundMessage.attempts)
-                .where(InboundMessage.id.in_(ids))
-                .where(InboundMessage.claim_token == token)
-            ).all()
-        return [_Claim(queue_id=row[0], token=token, attempts=row[1]) for row in rows]
+            return claim_ready(session.connection(), token, lease, limit)
 
-    def _release(self, claims: list[_Claim]) -> None:
-        # Back to the queue as if never claimed: the attempt was not made.
+    def _release(self, claims: list[ClaimedMessage]) -> None:
         with self._database.writing() as session, session.begin():
-            for claim in claims:
-                session.execute(
-                    update(InboundMessage)
-                    .where(InboundMessage.id == claim.queue_id)
-                    .where(InboundMessage.claim_token == claim.token)
-                    .values(
-                        status=QueueStatus.QUEUED,
-                        claim_token=None,
-                        claimed_until=None,
-                        attempts=InboundMessage.attempts - 1,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
+            release(session.connection(), claims)
 
     async def _listen(self) -> None:
         # Other processes' receivers announce new mail on a channel; a lost
