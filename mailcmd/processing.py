@@ -8,13 +8,11 @@ next attempt starts clean and no side effect is repeated.
 
 import logging
 import secrets
-import threading
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import DataError
@@ -22,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from mailcmd.addresses import mailbox_name
 from mailcmd.app import Registry
+from mailcmd.attempts import Attempt, Batch, Outcome
+from mailcmd.batches import run_batch
 from mailcmd.builtin_mailboxes import builtin_services
 from mailcmd.builtin_mailboxes.help import HELP_ADDRESS
 from mailcmd.claims import ClaimedMessage, reload_claimed
@@ -36,7 +36,6 @@ from mailcmd.db.models import (
 from mailcmd.db.types import utc_now
 from mailcmd.dispatch import HelpRequest, Refusal, plan_for
 from mailcmd.execution import CommandRunner
-from mailcmd.handler_threads import HandlerAbandoned, interrupt
 from mailcmd.help import help_page
 from mailcmd.inbound import without_text
 from mailcmd.mailstore import deliver_locally
@@ -58,82 +57,6 @@ from mailcmd.settings import Settings
 log = logging.getLogger(__name__)
 
 UNQUOTED_REFUSAL = "the command could not be read (what you wrote is not repeated here)"
-
-Status = Literal["done", "deferred", "failed", "lost", "abandoned"]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one attempt at a message."""
-
-    status: Status
-    detail: str = ""
-    # For a deferred message: seconds until it may be tried again.
-    retry_in: float | None = None
-
-
-@dataclass
-class Attempt:
-    """One attempt's coordination with the event loop that waits for it.
-
-    The loop may give up on a handler that runs too long; the attempt then rolls
-    back instead of committing. The lock makes "commit" and "give up" exclusive.
-    """
-
-    message: ClaimedMessage
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    state: Literal["running", "committed", "abandoned"] = "running"
-    # The thread running the commands, while it may be interrupted (see `commands`).
-    _interruptible: int | None = None
-
-    @property
-    def queue_id(self) -> int:
-        """The id of the message in the inbound queue."""
-        return self.message.id
-
-    @property
-    def claim_token(self) -> str:
-        """The token of the claim the attempt holds."""
-        return self.message.claim_token
-
-    def abandon(self) -> bool:
-        """Give up on the attempt; False if it has committed already.
-
-        Commands still running get `HandlerAbandoned` raised inside them; an attempt
-        given up on before its commands start never runs them.
-        """
-        with self.lock:
-            if self.state == "committed":
-                return False
-            self.state = "abandoned"
-            if self._interruptible is not None:
-                interrupt(self._interruptible, HandlerAbandoned)
-            return True
-
-    def _abandoned(self) -> bool:
-        return self.state == "abandoned"
-
-    @contextmanager
-    def commands(self) -> Iterator[None]:
-        """The block in which `abandon` may interrupt this thread, and nowhere else.
-
-        Outside it the thread is in the framework's own code (opening, committing,
-        closing a session), where an exception from outside could strand a
-        database connection half given back to its pool.
-        """
-        with self.lock:
-            if self._abandoned():
-                raise HandlerAbandoned
-            self._interruptible = threading.get_ident()
-        try:
-            yield
-        finally:
-            with self.lock:
-                self._interruptible = None
-                if self._abandoned():
-                    # At most one exception was sent; one not yet arrived must not
-                    # arrive after the block.
-                    interrupt(threading.get_ident(), None)
 
 
 class Processor:
@@ -160,36 +83,34 @@ class Processor:
             settings, renderer, routes.keys, today, builtin_services(settings, registry)
         )
 
-    def process(self, attempt: Attempt) -> Outcome:
-        """Process the message of `attempt`; runs in a worker thread, never on the loop."""
-        try:
-            with self._database.writing() as session:
-                try:
-                    with attempt.commands():
-                        outcome = self._run(session, attempt)
-                    with attempt.lock:
-                        if attempt.state == "abandoned":
-                            session.rollback()
-                            return Outcome("abandoned", "the handler ran past its time limit")
-                        if outcome.status == "lost":
-                            session.rollback()
-                            return outcome
-                        session.commit()
-                        attempt.state = "committed"
-                except HandlerAbandoned:
-                    # It may have struck inside the driver, mid-conversation with the
-                    # server: the connection is closed, not given back to the pool.
-                    session.invalidate()
-                    raise
-                return outcome
-        except Exception as error:
-            return self.record_failure(attempt, error)
+    def process_batch(self, batch: Batch) -> list[tuple[Attempt, Outcome]]:
+        """Process `batch` in one transaction (see `batches`); runs in a worker thread."""
+        timed_out = f"the handler ran longer than {self._settings.worker.handler_timeout:g} s"
+        return run_batch(self._database, batch, self._attempt, self._fail, timed_out)
 
     def record_failure(self, attempt: Attempt, error: BaseException | str) -> Outcome:
-        """Roll the attempt back and schedule a retry, or fail the message for good.
+        """Record in a transaction of its own that `attempt` failed (see `_fail`)."""
+        with self._database.writing() as session:
+            if reload_claimed(session.connection(), attempt.queue_id, attempt.claim_token) is None:
+                return Outcome("lost", "another worker holds the message")
+            outcome = self._fail(session, attempt, error)
+            session.commit()
+            return outcome
 
-        A data error (a value the database cannot hold or compare, such as a number
-        past a column's range) fails at once: every retry would fail the same way.
+    def _attempt(self, session: Session, attempt: Attempt) -> Outcome:
+        max_attempts = self._settings.worker.max_attempts
+        if attempt.message.attempts > max_attempts:
+            # Claimed again after a worker died on it too many times: a poison message.
+            reason = f"gave up after {attempt.message.attempts - 1} attempts that never finished"
+            return self._fail(session, attempt, reason)
+        return self._run(session, attempt)
+
+    def _fail(self, session: Session, attempt: Attempt, error: BaseException | str) -> Outcome:
+        """Schedule a retry of `attempt`'s message, or fail it for good, in `session`.
+
+        The caller has rolled back what the attempt did. A data error (a value the
+        database cannot hold or compare, such as a number past a column's range)
+        fails at once: every retry would fail the same way.
         """
         ref = secrets.token_hex(4)
         if isinstance(error, BaseException):
@@ -199,35 +120,34 @@ class Processor:
             detail = error
             log.error("ref=%s message %d failed: %s", ref, attempt.queue_id, error)
         worker = self._settings.worker
-        with self._database.writing() as session:
-            row = reload_claimed(session.connection(), attempt.queue_id, attempt.claim_token)
-            if row is None:
-                return Outcome("lost", "another worker holds the message")
-            values: dict[str, object] = {
-                "last_error": f"ref={ref}\n{detail}",
-                "claim_token": None,
-                "claimed_until": None,
-            }
-            if row.attempts >= worker.max_attempts or isinstance(error, DataError):
-                values["status"] = QueueStatus.FAILED
-                if self._holds_secrets(row):
-                    text = without_text(row.raw)
-                    values.update(raw=text, size=len(text))
-                self._apologise(session, row, ref)
-                outcome = Outcome("failed", f"ref={ref}")
-            else:
-                delay = worker.retry_seconds * 2 ** (row.attempts - 1)
-                values["status"] = QueueStatus.DEFERRED
-                values["next_attempt_at"] = utc_now() + timedelta(seconds=delay)
-                outcome = Outcome("deferred", f"ref={ref}, retry in {delay:g} s", retry_in=delay)
-            session.connection().execute(
-                update(InboundMessage)
-                .where(InboundMessage.id == row.id)
-                .where(InboundMessage.claim_token == row.claim_token)
-                .values(values)
-            )
-            session.commit()
-            return outcome
+        row = attempt.message
+        values: dict[str, object] = {
+            "last_error": f"ref={ref}\n{detail}",
+            "claim_token": None,
+            "claimed_until": None,
+        }
+        if row.attempts >= worker.max_attempts or isinstance(error, DataError):
+            values["status"] = QueueStatus.FAILED
+            if self._holds_secrets(row):
+                text = without_text(row.raw)
+                values.update(raw=text, size=len(text))
+            outcome = Outcome("failed", f"ref={ref}")
+        else:
+            delay = worker.retry_seconds * 2 ** (row.attempts - 1)
+            values["status"] = QueueStatus.DEFERRED
+            values["next_attempt_at"] = utc_now() + timedelta(seconds=delay)
+            outcome = Outcome("deferred", f"ref={ref}, retry in {delay:g} s", retry_in=delay)
+        recorded = session.connection().execute(
+            update(InboundMessage)
+            .where(InboundMessage.id == row.id)
+            .where(InboundMessage.claim_token == row.claim_token)
+            .values(values)
+        )
+        if recorded.rowcount != 1:
+            return Outcome("lost", "another worker holds the message")
+        if outcome.status == "failed":
+            self._apologise(session, row, ref)
+        return outcome
 
     def _run(self, session: Session, attempt: Attempt) -> Outcome:
         row = attempt.message
