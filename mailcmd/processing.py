@@ -27,10 +27,8 @@ from mailcmd.builtin_mailboxes.help import HELP_ADDRESS
 from mailcmd.claims import ClaimedMessage, reload_claimed
 from mailcmd.context import Context, Envelope, Sender
 from mailcmd.db.database import Database
-from mailcmd.db.inserts import insert_if_new
 from mailcmd.db.models import (
     InboundMessage,
-    ProcessedMessage,
     QueueStatus,
 )
 from mailcmd.db.types import utc_now
@@ -38,9 +36,9 @@ from mailcmd.dispatch import HelpRequest, Refusal, plan_for
 from mailcmd.execution import CommandRunner
 from mailcmd.help import help_page
 from mailcmd.inbound import without_text
+from mailcmd.loop_guards import came_back, first_time
 from mailcmd.mailstore import deliver_locally
 from mailcmd.message import MessageView, parse_message
-from mailcmd.outbox import is_own_message
 from mailcmd.outgoing import (
     OutgoingMail,
     answer_mail,
@@ -157,10 +155,10 @@ class Processor:
             # Commands from robots and lists are not run: answering them is how
             # mail loops start, and nobody would read the reply.
             return self._finish(session, row, attempt, "ignored: automatic or list mail")
-        if view.message_id and is_own_message(session, view.message_id):
+        if view.message_id and came_back(session, view.message_id, self._settings.domain):
             # A mail of ours that came back (a relay or a forward that returned it).
             return self._finish(session, row, attempt, "ignored: mailcmd's own mail came back")
-        if view.message_id and not self._first_time(session, sender, view.message_id, row.id):
+        if view.message_id and not first_time(session, sender, view.message_id, row.id):
             return self._finish(session, row, attempt, "ignored: Message-ID seen before")
         mails: list[OutgoingMail] = []
         contexts: list[Context] = []
@@ -296,16 +294,6 @@ class Processor:
         # All a mailbox that holds secrets sends is treated alike, its apologies too.
         mail = replace(mail, holds_secret=self._holds_secrets(row))
         self._queue_mails(session, [mail], row, sender)
-
-    def _first_time(self, session: Session, sender: Sender, message_id: str, queue_id: int) -> bool:
-        key = sender.login or sender.address
-        values = {
-            "sender": key[:254],
-            "message_id": message_id[:255],
-            "inbound_message_id": queue_id,
-            "processed_at": utc_now(),
-        }
-        return insert_if_new(session, ProcessedMessage.__table__, values)
 
     def _finish(
         self,
