@@ -18,6 +18,11 @@ from mailcmd.handler_threads import HandlerAbandoned, interrupt
 Status = Literal["done", "deferred", "failed", "lost"]
 
 
+def time_limit_passed(limit: float) -> str:
+    """The failure recorded for a message whose handler ran past `limit` seconds."""
+    return f"the handler ran longer than {limit:g} s"
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What became of one attempt at a message."""
@@ -65,6 +70,8 @@ class Attempt:
         with self.lock:
             if self.state == "committed":
                 return False
+            if self.state == "abandoned":
+                return True  # one interruption only: a second could strike while it unwinds
             self.state = "abandoned"
             if self._interruptible is not None:
                 interrupt(self._interruptible, HandlerAbandoned)

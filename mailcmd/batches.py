@@ -36,6 +36,8 @@ def run_batch(
     with database.writing() as session:
         unbegun: list[Attempt] = []
         for attempt in batch.attempts:
+            if batch.given_up:
+                break  # it will not commit: nothing more is worth doing in it
             if batch.stopping.is_set():
                 unbegun.append(attempt)
                 continue

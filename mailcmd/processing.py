@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from mailcmd.addresses import mailbox_name
 from mailcmd.app import Registry
-from mailcmd.attempts import Attempt, Batch, Outcome
+from mailcmd.attempts import Attempt, Batch, Outcome, time_limit_passed
 from mailcmd.batches import run_batch
 from mailcmd.builtin_mailboxes import builtin_services
 from mailcmd.builtin_mailboxes.help import HELP_ADDRESS
@@ -83,7 +83,7 @@ class Processor:
 
     def process_batch(self, batch: Batch) -> list[tuple[Attempt, Outcome]]:
         """Process `batch` in one transaction (see `batches`); runs in a worker thread."""
-        timed_out = f"the handler ran longer than {self._settings.worker.handler_timeout:g} s"
+        timed_out = time_limit_passed(self._settings.worker.handler_timeout)
         return run_batch(self._database, batch, self._attempt, self._fail, timed_out)
 
     def record_failure(self, attempt: Attempt, error: BaseException | str) -> Outcome:

@@ -17,7 +17,7 @@ from functools import partial
 
 import psycopg
 
-from mailcmd.attempts import Attempt, Batch, Outcome
+from mailcmd.attempts import Attempt, Batch, Outcome, time_limit_passed
 from mailcmd.claims import ClaimedMessage, claim_ready
 from mailcmd.db.database import Database
 from mailcmd.db.engine import is_sqlite
@@ -147,27 +147,29 @@ class Worker:
     async def _process(self, batch: Batch) -> list[tuple[Attempt, Outcome]]:
         """Run `batch` in a thread, giving up on a handler past its time limit.
 
-        A handler given up on is interrupted and its message fails; one that does
-        not stop within a second time limit (blocked outside Python) makes the loop
-        give up on the whole batch, which then never commits: its messages are
-        claimed again when their lease runs out.
+        A handler given up on is interrupted, and its message fails in the batch. One
+        that does not stop within half a time limit more (blocked outside Python)
+        makes the loop give up on the whole batch, which then never commits: that
+        message's failure is recorded on its own, before its lease runs out, and the
+        others are claimed again when theirs do.
         """
         work = self._threads.submit(partial(self._processor.process_batch, batch))
         limit = self._settings.handler_timeout
         while True:
+            wait = min(limit, CHECK_SECONDS)
             running = batch.running
             started = running.started_at if running is not None else None
-            if started is None:
-                # Between messages, or waiting for the writer: look again soon.
-                wait = min(limit, CHECK_SECONDS)
-            else:
+            if running is not None and started is not None:
                 late = time.monotonic() - started - limit
-                if late >= 0 and running is not None:
-                    running.abandon()
-                    if late >= limit and batch.give_up():
-                        work.abandon()
-                        return []
-                wait = max(-late if late < 0 else limit - late, CHECK_SECONDS)
+                if late < 0:
+                    wait = max(-late, CHECK_SECONDS)
+                elif running.abandon() and late >= limit / 2 and batch.give_up():
+                    work.abandon()
+                    reason = time_limit_passed(limit)
+                    outcome = await self._threads.run(
+                        partial(self._processor.record_failure, running, reason)
+                    )
+                    return [(running, outcome)]
             with contextlib.suppress(TimeoutError):
                 return await asyncio.wait_for(asyncio.shield(work.result), wait)
 
