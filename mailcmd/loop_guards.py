@@ -39,4 +39,4 @@ def first_time(session: Session, sender: Sender, message_id: str, queue_id: int)
         "inbound_message_id": queue_id,
         "processed_at": utc_now(),
     }
-    return insert_if_new(session, ProcessedMessage.__table__, values)
+    return insert_if_new(session.connection(), ProcessedMessage.__table__, values)
