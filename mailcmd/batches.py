@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from mailcmd.attempts import Attempt, Batch, Outcome
 from mailcmd.claims import release
 from mailcmd.db.database import Database
+from mailcmd.db.engine import is_sqlite
 from mailcmd.handler_threads import HandlerAbandoned
 
 # Runs one claimed message's commands in the batch's session.
@@ -33,6 +34,8 @@ def run_batch(
     from here means nothing of the batch was committed.
     """
     made: list[tuple[Attempt, Outcome]] = []
+    # With SQLite the batch holds the only write lock: nothing changes under it.
+    refresh = not is_sqlite(database.engine.url)
     with database.writing() as session:
         unbegun: list[Attempt] = []
         for attempt in batch.attempts:
@@ -41,6 +44,11 @@ def run_batch(
             if batch.stopping.is_set():
                 unbegun.append(attempt)
                 continue
+            if refresh and made:
+                # Other writers commit while this batch runs: what an earlier message
+                # loaded (the sender's account and roles, an app's rows) is read
+                # afresh, as it would be in a transaction of its own.
+                session.expire_all()
             batch.running = attempt
             made.append((attempt, _one(session, attempt, run, fail, timed_out)))
             batch.running = None
