@@ -1,9 +1,10 @@
-"""Processing one claimed message in one transaction: handlers, replies, and the new status.
+"""Processing a claimed message: handlers, replies, and the new status, in its batch's transaction.
 
 Everything a message causes — the handlers' changes, the replies put in the outbox,
-the message's new status — is committed together, and only while the worker still
-holds its claim. A crash or a lost claim at any point leaves nothing behind, so the
-next attempt starts clean and no side effect is repeated.
+the message's new status — is kept together in its savepoint and committed with its
+batch (see `batches`), and only while the worker still holds its claim. A crash or a
+lost claim at any point leaves nothing behind, so the next attempt starts clean and
+no side effect is repeated.
 """
 
 import logging
@@ -58,7 +59,7 @@ UNQUOTED_REFUSAL = "the command could not be read (what you wrote is not repeate
 
 
 class Processor:
-    """Runs the commands of claimed messages; each call of `process` is one transaction."""
+    """Runs the commands of claimed messages; each call of `process_batch` is one transaction."""
 
     def __init__(
         self,

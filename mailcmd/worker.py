@@ -1,6 +1,7 @@
-"""The worker: claims stored messages, runs their commands off the event loop, retries.
+"""The worker: claims stored messages in batches, runs their commands off the event loop, retries.
 
-Claims are rows in the database: a claim token and a lease. With PostgreSQL several
+Claims are rows in the database: a claim token and a lease. Each batch is processed
+in one transaction, in a thread of its own (see `batches`). With PostgreSQL several
 workers claim with `FOR UPDATE SKIP LOCKED` and wake on `LISTEN/NOTIFY`; with SQLite
 the receiver in the same process wakes the worker directly. A worker that dies
 leaves a lease that runs out; the message is then claimed again.
@@ -42,7 +43,7 @@ CHECK_SECONDS = 0.05
 
 
 class Worker:
-    """Processes the inbound queue until stopped, `concurrency` messages at a time."""
+    """Processes the inbound queue until stopped, `concurrency` batches at a time."""
 
     def __init__(
         self,
@@ -126,7 +127,7 @@ class Worker:
         self._batches.add(batch)
         try:
             made = await self._process(batch)
-        except Exception:
+        except Exception as error:
             log.exception("a batch of %d messages failed as a whole", len(claims))
             if len(claims) > 1:
                 # Nothing of it was committed: each message alone, so that one that
@@ -136,7 +137,7 @@ class Worker:
                 return
             attempt = Attempt(claims[0])
             outcome = await self._threads.run(
-                partial(self._processor.record_failure, attempt, "its transaction failed")
+                partial(self._processor.record_failure, attempt, error)
             )
             made = [(attempt, outcome)]
         finally:
