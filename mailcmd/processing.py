@@ -1,20 +1,19 @@
-"""Processing one claimed message in one transaction: handlers, replies, and the new status.
+"""Processing a claimed message: handlers, replies, and the new status, in its batch's transaction.
 
 Everything a message causes — the handlers' changes, the replies put in the outbox,
-the message's new status — is committed together, and only while the worker still
-holds its claim. A crash or a lost claim at any point leaves nothing behind, so the
-next attempt starts clean and no side effect is repeated.
+the message's new status — is kept together in its savepoint and committed with its
+batch (see `batches`), and only while the worker still holds its claim. A crash or a
+lost claim at any point leaves nothing behind, so the next attempt starts clean and
+no side effect is repeated.
 """
 
 import logging
 import secrets
-import threading
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import DataError
@@ -22,22 +21,23 @@ from sqlalchemy.orm import Session
 
 from mailcmd.addresses import mailbox_name
 from mailcmd.app import Registry
+from mailcmd.attempts import Attempt, Batch, Outcome, time_limit_passed
+from mailcmd.batches import run_batch
 from mailcmd.builtin_mailboxes import builtin_services
 from mailcmd.builtin_mailboxes.help import HELP_ADDRESS
+from mailcmd.claims import ClaimedMessage, reload_claimed
 from mailcmd.context import Context, Envelope, Sender
 from mailcmd.db.database import Database
-from mailcmd.db.inserts import insert_if_new
 from mailcmd.db.models import (
     InboundMessage,
-    ProcessedMessage,
     QueueStatus,
 )
 from mailcmd.db.types import utc_now
 from mailcmd.dispatch import HelpRequest, Refusal, plan_for
 from mailcmd.execution import CommandRunner
-from mailcmd.handler_threads import HandlerAbandoned, interrupt
 from mailcmd.help import help_page
 from mailcmd.inbound import without_text
+from mailcmd.loop_guards import came_back, first_time
 from mailcmd.message import MessageView, parse_message
 from mailcmd.outbound import (
     OutgoingMail,
@@ -46,7 +46,6 @@ from mailcmd.outbound import (
     queue_outgoing,
     reply_limit_notice,
 )
-from mailcmd.outbox import is_own_message
 from mailcmd.rendering import Renderer
 from mailcmd.replies import may_auto_reply
 from mailcmd.reply_policy import counted_address, held_back
@@ -58,76 +57,9 @@ log = logging.getLogger(__name__)
 
 UNQUOTED_REFUSAL = "the command could not be read (what you wrote is not repeated here)"
 
-Status = Literal["done", "deferred", "failed", "lost", "abandoned"]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one attempt at a message."""
-
-    status: Status
-    detail: str = ""
-    # For a deferred message: seconds until it may be tried again.
-    retry_in: float | None = None
-
-
-@dataclass
-class Attempt:
-    """One attempt's coordination with the event loop that waits for it.
-
-    The loop may give up on a handler that runs too long; the attempt then rolls
-    back instead of committing. The lock makes "commit" and "give up" exclusive.
-    """
-
-    queue_id: int
-    claim_token: str
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    state: Literal["running", "committed", "abandoned"] = "running"
-    # The thread running the commands, while it may be interrupted (see `commands`).
-    _interruptible: int | None = None
-
-    def abandon(self) -> bool:
-        """Give up on the attempt; False if it has committed already.
-
-        Commands still running get `HandlerAbandoned` raised inside them; an attempt
-        given up on before its commands start never runs them.
-        """
-        with self.lock:
-            if self.state == "committed":
-                return False
-            self.state = "abandoned"
-            if self._interruptible is not None:
-                interrupt(self._interruptible, HandlerAbandoned)
-            return True
-
-    def _abandoned(self) -> bool:
-        return self.state == "abandoned"
-
-    @contextmanager
-    def commands(self) -> Iterator[None]:
-        """The block in which `abandon` may interrupt this thread, and nowhere else.
-
-        Outside it the thread is in the framework's own code (opening, committing,
-        closing a session), where an exception from outside could strand a
-        database connection half given back to its pool.
-        """
-        with self.lock:
-            if self._abandoned():
-                raise HandlerAbandoned
-            self._interruptible = threading.get_ident()
-        try:
-            yield
-        finally:
-            with self.lock:
-                self._interruptible = None
-                if self._abandoned():
-                    # At most one exception was sent; one not yet arrived must not
-                    # arrive after the block.
-                    interrupt(threading.get_ident(), None)
-
 
 class Processor:
-    """Runs the commands of claimed messages; each call of `process` is one transaction."""
+    """Runs the commands of claimed messages; each call of `process_batch` is one transaction."""
 
     def __init__(
         self,
@@ -150,36 +82,34 @@ class Processor:
             settings, renderer, routes.keys, today, builtin_services(settings, registry)
         )
 
-    def process(self, attempt: Attempt) -> Outcome:
-        """Process the message of `attempt`; runs in a worker thread, never on the loop."""
-        try:
-            with self._database.writing() as session:
-                try:
-                    with attempt.commands():
-                        outcome = self._run(session, attempt)
-                    with attempt.lock:
-                        if attempt.state == "abandoned":
-                            session.rollback()
-                            return Outcome("abandoned", "the handler ran past its time limit")
-                        if outcome.status == "lost":
-                            session.rollback()
-                            return outcome
-                        session.commit()
-                        attempt.state = "committed"
-                except HandlerAbandoned:
-                    # It may have struck inside the driver, mid-conversation with the
-                    # server: the connection is closed, not given back to the pool.
-                    session.invalidate()
-                    raise
-                return outcome
-        except Exception as error:
-            return self.record_failure(attempt, error)
+    def process_batch(self, batch: Batch) -> list[tuple[Attempt, Outcome]]:
+        """Process `batch` in one transaction (see `batches`); runs in a worker thread."""
+        timed_out = time_limit_passed(self._settings.worker.handler_timeout)
+        return run_batch(self._database, batch, self._attempt, self._fail, timed_out)
 
     def record_failure(self, attempt: Attempt, error: BaseException | str) -> Outcome:
-        """Roll the attempt back and schedule a retry, or fail the message for good.
+        """Record in a transaction of its own that `attempt` failed (see `_fail`)."""
+        with self._database.writing() as session:
+            if reload_claimed(session.connection(), attempt.queue_id, attempt.claim_token) is None:
+                return Outcome("lost", "another worker holds the message")
+            outcome = self._fail(session, attempt, error)
+            session.commit()
+            return outcome
 
-        A data error (a value the database cannot hold or compare, such as a number
-        past a column's range) fails at once: every retry would fail the same way.
+    def _attempt(self, session: Session, attempt: Attempt) -> Outcome:
+        max_attempts = self._settings.worker.max_attempts
+        if attempt.message.attempts > max_attempts:
+            # Claimed again after a worker died on it too many times: a poison message.
+            reason = f"gave up after {attempt.message.attempts - 1} attempts that never finished"
+            return self._fail(session, attempt, reason)
+        return self._run(session, attempt)
+
+    def _fail(self, session: Session, attempt: Attempt, error: BaseException | str) -> Outcome:
+        """Schedule a retry of `attempt`'s message, or fail it for good, in `session`.
+
+        The caller has rolled back what the attempt did. A data error (a value the
+        database cannot hold or compare, such as a number past a column's range)
+        fails at once: every retry would fail the same way.
         """
         ref = secrets.token_hex(4)
         if isinstance(error, BaseException):
@@ -189,41 +119,47 @@ class Processor:
             detail = error
             log.error("ref=%s message %d failed: %s", ref, attempt.queue_id, error)
         worker = self._settings.worker
-        with self._database.writing() as session:
-            row = session.get(InboundMessage, attempt.queue_id)
-            if row is None or row.claim_token != attempt.claim_token:
-                return Outcome("lost", "another worker holds the message")
-            row.last_error = f"ref={ref}\n{detail}"
-            row.claim_token = None
-            row.claimed_until = None
-            if row.attempts >= worker.max_attempts or isinstance(error, DataError):
-                row.status = QueueStatus.FAILED
-                if self._holds_secrets(row):
-                    row.raw = without_text(row.raw)
-                    row.size = len(row.raw)
-                self._apologise(session, row, ref)
-                session.commit()
-                return Outcome("failed", f"ref={ref}")
+        row = attempt.message
+        values: dict[str, object] = {
+            "last_error": f"ref={ref}\n{detail}",
+            "claim_token": None,
+            "claimed_until": None,
+        }
+        if row.attempts >= worker.max_attempts or isinstance(error, DataError):
+            values["status"] = QueueStatus.FAILED
+            if self._holds_secrets(row):
+                text = without_text(row.raw)
+                values.update(raw=text, size=len(text))
+            outcome = Outcome("failed", f"ref={ref}")
+        else:
             delay = worker.retry_seconds * 2 ** (row.attempts - 1)
-            row.status = QueueStatus.DEFERRED
-            row.next_attempt_at = utc_now() + timedelta(seconds=delay)
-            session.commit()
-            return Outcome("deferred", f"ref={ref}, retry in {delay:g} s", retry_in=delay)
+            values["status"] = QueueStatus.DEFERRED
+            values["next_attempt_at"] = utc_now() + timedelta(seconds=delay)
+            outcome = Outcome("deferred", f"ref={ref}, retry in {delay:g} s", retry_in=delay)
+        recorded = session.connection().execute(
+            update(InboundMessage)
+            .where(InboundMessage.id == row.id)
+            .where(InboundMessage.claim_token == row.claim_token)
+            .values(values)
+        )
+        if recorded.rowcount != 1:
+            return Outcome("lost", "another worker holds the message")
+        if outcome.status == "failed":
+            self._apologise(session, row, ref)
+        return outcome
 
     def _run(self, session: Session, attempt: Attempt) -> Outcome:
-        row = session.get(InboundMessage, attempt.queue_id)
-        if row is None or row.claim_token != attempt.claim_token:
-            return Outcome("lost", "another worker holds the message")
+        row = attempt.message
         view = parse_message(row.raw)
         sender = sender_of(session, row, view)
         if not may_auto_reply(view, row.mail_from):
             # Commands from robots and lists are not run: answering them is how
             # mail loops start, and nobody would read the reply.
             return self._finish(session, row, attempt, "ignored: automatic or list mail")
-        if view.message_id and is_own_message(session, view.message_id):
+        if view.message_id and came_back(session, view.message_id, self._settings.domain):
             # A mail of ours that came back (a relay or a forward that returned it).
             return self._finish(session, row, attempt, "ignored: mailcmd's own mail came back")
-        if view.message_id and not self._first_time(session, sender, view.message_id, row.id):
+        if view.message_id and not first_time(session, sender, view.message_id, row.id):
             return self._finish(session, row, attempt, "ignored: Message-ID seen before")
         mails: list[OutgoingMail] = []
         contexts: list[Context] = []
@@ -235,10 +171,8 @@ class Processor:
         replies = [mail for mail in mails if mail.is_reply]
         notifications = self._one_per_recipient([mail for mail in mails if not mail.is_reply])
         held = self._queue_mails(session, [*replies, *notifications], row, sender)
-        if any(context.forget_requested for context in contexts):
-            row.raw = without_text(row.raw)
-            row.size = len(row.raw)
-        return self._finish(session, row, attempt, "; ".join(held))
+        forget = any(context.forget_requested for context in contexts)
+        return self._finish(session, row, attempt, "; ".join(held), forget=forget)
 
     def _for_recipient(
         self,
@@ -246,7 +180,7 @@ class Processor:
         recipient: str,
         view: MessageView,
         sender: Sender,
-        row: InboundMessage,
+        row: ClaimedMessage,
         contexts: list[Context],
     ) -> list[OutgoingMail]:
         route = self._routes.resolve(recipient, holder_of(sender), self._today())
@@ -326,7 +260,7 @@ class Processor:
         return batched
 
     def _queue_mails(
-        self, session: Session, mails: list[OutgoingMail], row: InboundMessage, sender: Sender
+        self, session: Session, mails: list[OutgoingMail], row: ClaimedMessage, sender: Sender
     ) -> list[str]:
         """Put `mails` in the outbox but those the policy holds back; return why each was."""
         worker = self._settings.worker
@@ -351,7 +285,7 @@ class Processor:
             )
         return notes
 
-    def _apologise(self, session: Session, row: InboundMessage, ref: str) -> None:
+    def _apologise(self, session: Session, row: ClaimedMessage, ref: str) -> None:
         view = parse_message(row.raw)
         if not may_auto_reply(view, row.mail_from):
             return
@@ -362,18 +296,14 @@ class Processor:
         mail = replace(mail, holds_secret=self._holds_secrets(row))
         self._queue_mails(session, [mail], row, sender)
 
-    def _first_time(self, session: Session, sender: Sender, message_id: str, queue_id: int) -> bool:
-        key = sender.login or sender.address
-        values = {
-            "sender": key[:254],
-            "message_id": message_id[:255],
-            "inbound_message_id": queue_id,
-            "processed_at": utc_now(),
-        }
-        return insert_if_new(session, ProcessedMessage.__table__, values)
-
     def _finish(
-        self, session: Session, row: InboundMessage, attempt: Attempt, note: str
+        self,
+        session: Session,
+        row: ClaimedMessage,
+        attempt: Attempt,
+        note: str,
+        *,
+        forget: bool = False,
     ) -> Outcome:
         values: dict[str, object] = {
             "status": QueueStatus.DONE,
@@ -381,23 +311,22 @@ class Processor:
             "claimed_until": None,
             "last_error": note or None,
         }
-        if self._holds_secrets(row):
+        if forget or self._holds_secrets(row):
             # On every way out (run, refused, a duplicate, automatic mail), not
             # only when a handler asks: a secret must not depend on the path taken.
             text = without_text(row.raw)
             values.update(raw=text, size=len(text))
-        finished = session.execute(
+        finished = session.connection().execute(
             update(InboundMessage)
             .where(InboundMessage.id == row.id)
             .where(InboundMessage.claim_token == attempt.claim_token)
             .values(values)
-            .execution_options(synchronize_session=False)
         )
-        if finished.rowcount != 1:  # type: ignore[attr-defined]
+        if finished.rowcount != 1:
             return Outcome("lost", "the claim expired while processing")
         return Outcome("done", note)
 
-    def _holds_secrets(self, row: InboundMessage) -> bool:
+    def _holds_secrets(self, row: ClaimedMessage) -> bool:
         return any(self._is_secret_mailbox(recipient) for recipient in row.rcpt_tos)
 
     def _is_secret_mailbox(self, recipient: str) -> bool:

@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from mailcmd.addresses import InvalidAddressError, normalise_address
 from mailcmd.authenticity import organizational_domain
+from mailcmd.claims import ClaimedMessage
 from mailcmd.context import Sender
-from mailcmd.db.models import InboundMessage, OutboundMessage
+from mailcmd.db.models import OutboundMessage
 from mailcmd.db.types import utc_now
 from mailcmd.settings import WorkerSettings
 
@@ -42,7 +43,7 @@ class HeldBack:
 
 def held_back(
     session: Session,
-    row: InboundMessage,
+    row: ClaimedMessage,
     sender: Sender,
     to: str,
     is_reply: bool,
@@ -103,7 +104,7 @@ def counted_address(address: str) -> str:
         return address.strip().lower()[:254]
 
 
-def backscatter_reason(row: InboundMessage, reply_address: str) -> str | None:
+def backscatter_reason(row: ClaimedMessage, reply_address: str) -> str | None:
     """Return why answering `row` at `reply_address` would be backscatter; None if it would not.
 
     Mail that did not come on the MX port (a logged-in submission) is always

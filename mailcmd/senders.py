@@ -2,8 +2,9 @@
 
 from sqlalchemy.orm import Session, joinedload
 
+from mailcmd.claims import ClaimedMessage
 from mailcmd.context import Sender
-from mailcmd.db.models import Account, InboundMessage
+from mailcmd.db.models import Account
 from mailcmd.external_addresses import confirmed_account
 from mailcmd.message import MessageView
 
@@ -11,7 +12,7 @@ from mailcmd.message import MessageView
 SENDER_ACCOUNT = "mailcmd.sender_account"
 
 
-def sender_of(session: Session, row: InboundMessage, view: MessageView) -> Sender:
+def sender_of(session: Session, row: ClaimedMessage, view: MessageView) -> Sender:
     """Return who `row` acts for: the account that logged in to submit it, or else one.
 
     Mail from another server acts for the account whose confirmed address its
@@ -45,7 +46,7 @@ def sender_of(session: Session, row: InboundMessage, view: MessageView) -> Sende
     )
 
 
-def _unverified_reason(row: InboundMessage, view: MessageView) -> str | None:
+def _unverified_reason(row: ClaimedMessage, view: MessageView) -> str | None:
     if row.authentication_results is None:
         return None  # not from the MX port: a submission without an account
     if row.verified_from is not None:

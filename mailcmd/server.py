@@ -7,6 +7,7 @@ import signal
 from collections.abc import Callable
 
 from mailcmd.allocator import return_big_blocks_to_the_system
+from mailcmd.attempts import Outcome
 from mailcmd.authentication import Authenticator
 from mailcmd.authenticity import DnsResolver, TxtResolver
 from mailcmd.autoconfig import AutoconfigListener, autoconfig_document
@@ -28,7 +29,7 @@ from mailcmd.loading import (
 )
 from mailcmd.outcomes import Outcomes
 from mailcmd.private_files import tighten_state_folder
-from mailcmd.processing import Outcome, Processor
+from mailcmd.processing import Processor
 from mailcmd.recipients import RecipientDirectory
 from mailcmd.rendering import Renderer
 from mailcmd.reply_key_file import ReplyKeyFile

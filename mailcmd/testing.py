@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from mailcmd.accounts import create_account, generate_password, get_account
+from mailcmd.attempts import Outcome
 from mailcmd.authenticity import DnsResolver, StaticResolver, TxtResolver
 from mailcmd.db.database import Database, open_database
 from mailcmd.db.engine import database_url as driver_url
@@ -48,7 +49,6 @@ from mailcmd.loading import schema_histories
 from mailcmd.mailstore import INBOX, local_account_id
 from mailcmd.message.raw_fields import header_fields
 from mailcmd.outbox import is_redacted
-from mailcmd.processing import Outcome
 from mailcmd.reply_keys import account_holder, address_holder
 from mailcmd.resources import bundled_path
 from mailcmd.server import Server

@@ -1,6 +1,7 @@
-"""The worker: claims stored messages, runs their commands off the event loop, retries.
+"""The worker: claims stored messages in batches, runs their commands off the event loop, retries.
 
-Claims are rows in the database: a claim token and a lease. With PostgreSQL several
+Claims are rows in the database: a claim token and a lease. Each batch is processed
+in one transaction, in a thread of its own (see `batches`). With PostgreSQL several
 workers claim with `FOR UPDATE SKIP LOCKED` and wake on `LISTEN/NOTIFY`; with SQLite
 the receiver in the same process wakes the worker directly. A worker that dies
 leaves a lease that runs out; the message is then claimed again.
@@ -10,23 +11,21 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections import deque
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
 import psycopg
-from sqlalchemy import and_, or_, select, update
 
+from mailcmd.attempts import Attempt, Batch, Outcome, time_limit_passed
+from mailcmd.claims import ClaimedMessage, claim_ready
 from mailcmd.db.database import Database
 from mailcmd.db.engine import is_sqlite
-from mailcmd.db.models import InboundMessage, QueueStatus
-from mailcmd.db.types import utc_now
 from mailcmd.handler_threads import HandlerThreads
 from mailcmd.inbound import NEW_MAIL_CHANNEL
 from mailcmd.outcomes import Outcomes
-from mailcmd.processing import Attempt, Outcome, Processor
+from mailcmd.processing import Processor
 from mailcmd.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -35,21 +34,16 @@ log = logging.getLogger(__name__)
 # after a handler that just made it is not taken for a dead worker.
 LEASE_FACTOR = 2.0
 FINAL_STATUSES = frozenset({"done", "failed"})
-# A claim takes up to this many times `concurrency` messages, the ones beyond the
-# free slots waiting in memory: fewer claim transactions, at the price of a burst
-# being shared less evenly between several workers.
-CLAIMED_PER_SLOT = 2
-
-
-@dataclass(frozen=True)
-class _Claim:
-    queue_id: int
-    token: str
-    attempts: int
+# A batch is claimed, processed and committed together: one claim and one commit
+# for this many messages, at the price of a message waiting for those before it in
+# its batch, and of a burst being shared less evenly between several workers.
+MESSAGES_PER_BATCH = 10
+# How often the loop looks at which message of a batch runs, for its time limit.
+CHECK_SECONDS = 0.05
 
 
 class Worker:
-    """Processes the inbound queue until stopped, `concurrency` messages at a time."""
+    """Processes the inbound queue until stopped, `concurrency` batches at a time."""
 
     def __init__(
         self,
@@ -70,15 +64,12 @@ class Worker:
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._running: set[asyncio.Task[None]] = set()
-        # Claimed messages waiting for a free slot: claiming several at once costs one
-        # write transaction instead of one per message. At most `concurrency` wait,
-        # so each starts within one handler's time limit, well inside its lease.
-        self._backlog: deque[_Claim] = deque()
+        self._batches: set[Batch] = set()
         self._main: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
-        # Handlers get threads of their own, so that slow ones never starve the
+        # Batches get threads of their own, so that slow handlers never starve the
         # receiver's database work; one given up on is replaced, so there are always
-        # `concurrency` of them for the messages in hand.
+        # `concurrency` of them for the batches in hand.
         self._threads = HandlerThreads(settings.concurrency, "mailcmd-handler")
         self._outcomes = outcomes
         self._on_done = on_done
@@ -104,11 +95,10 @@ class Worker:
         if self._main is not None:
             # Not cancelled: a claim in a thread must finish before the database closes.
             await self._main
-        if self._backlog:
-            # Handed back rather than run, so that stopping waits only for what runs.
-            unstarted = list(self._backlog)
-            self._backlog.clear()
-            await asyncio.get_running_loop().run_in_executor(None, self._release, unstarted)
+        for batch in self._batches:
+            # Messages not yet begun are handed back, so that stopping waits only for
+            # the one running in each batch.
+            batch.stopping.set()
         if self._running:
             await asyncio.wait(self._running)
         # Handlers given up on are not waited for: they hold no thread of the pool,
@@ -117,48 +107,72 @@ class Worker:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        concurrency = self._settings.concurrency
         while not self._stopping:
             # Cleared before claiming: a wake-up during the claim is not lost.
             self._wakeup.clear()
-            wanted = CLAIMED_PER_SLOT * concurrency - len(self._running)
-            if not self._backlog and wanted > 0:
-                self._backlog.extend(await loop.run_in_executor(None, self._claim, wanted))
-            while self._backlog and len(self._running) < concurrency:
-                task = asyncio.create_task(self._handle(self._backlog.popleft()))
+            while len(self._running) < self._settings.concurrency and not self._stopping:
+                claims = await loop.run_in_executor(None, self._claim, MESSAGES_PER_BATCH)
+                if not claims:
+                    break
+                task = asyncio.create_task(self._handle(claims))
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)
-                # A finished message frees a slot: look for more work.
+                # A finished batch frees a slot: look for more work.
                 task.add_done_callback(lambda _: self._wakeup.set())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._settings.poll_seconds)
 
-    async def _handle(self, claim: _Claim) -> None:
-        attempt = Attempt(queue_id=claim.queue_id, claim_token=claim.token)
-        if claim.attempts > self._settings.max_attempts:
-            # Claimed again after a worker died on it too many times: a poison message.
-            reason = f"gave up after {claim.attempts - 1} attempts that never finished"
-            outcome = await self._threads.run(
-                partial(self._processor.record_failure, attempt, reason)
-            )
-            self._report(claim.queue_id, outcome)
-            return
-        work = self._threads.submit(partial(self._processor.process, attempt))
+    async def _handle(self, claims: list[ClaimedMessage]) -> None:
+        batch = Batch([Attempt(claim) for claim in claims])
+        self._batches.add(batch)
         try:
-            outcome = await asyncio.wait_for(
-                asyncio.shield(work.result), self._settings.handler_timeout
+            made = await self._process(batch)
+        except Exception as error:
+            log.exception("a batch of %d messages failed as a whole", len(claims))
+            if len(claims) > 1:
+                # Nothing of it was committed: each message alone, so that one that
+                # breaks the transaction is not counted against the others.
+                for claim in claims:
+                    await self._handle([claim])
+                return
+            attempt = Attempt(claims[0])
+            outcome = await self._threads.run(
+                partial(self._processor.record_failure, attempt, error)
             )
-        except TimeoutError:
-            if attempt.abandon():
-                # Rolled back, never committed: its thread can be taken from it.
-                work.abandon()
-                reason = f"the handler ran longer than {self._settings.handler_timeout:g} s"
-                outcome = await self._threads.run(
-                    partial(self._processor.record_failure, attempt, reason)
-                )
-            else:
-                outcome = await work.result
-        self._report(claim.queue_id, outcome)
+            made = [(attempt, outcome)]
+        finally:
+            self._batches.discard(batch)
+        for attempt, outcome in made:
+            self._report(attempt.queue_id, outcome)
+
+    async def _process(self, batch: Batch) -> list[tuple[Attempt, Outcome]]:
+        """Run `batch` in a thread, giving up on a handler past its time limit.
+
+        A handler given up on is interrupted, and its message fails in the batch. One
+        that does not stop within half a time limit more (blocked outside Python)
+        makes the loop give up on the whole batch, which then never commits: that
+        message's failure is recorded on its own, before its lease runs out, and the
+        others are claimed again when theirs do.
+        """
+        work = self._threads.submit(partial(self._processor.process_batch, batch))
+        limit = self._settings.handler_timeout
+        while True:
+            wait = min(limit, CHECK_SECONDS)
+            running = batch.running
+            started = running.started_at if running is not None else None
+            if running is not None and started is not None:
+                late = time.monotonic() - started - limit
+                if late < 0:
+                    wait = max(-late, CHECK_SECONDS)
+                elif running.abandon() and late >= limit / 2 and batch.give_up():
+                    work.abandon()
+                    reason = time_limit_passed(limit)
+                    outcome = await self._threads.run(
+                        partial(self._processor.record_failure, running, reason)
+                    )
+                    return [(running, outcome)]
+            with contextlib.suppress(TimeoutError):
+                return await asyncio.wait_for(asyncio.shield(work.result), wait)
 
     def _report(self, queue_id: int, outcome: Outcome) -> None:
         log.info("message %d: %s %s", queue_id, outcome.status, outcome.detail)
@@ -169,61 +183,14 @@ class Worker:
         if outcome.status in FINAL_STATUSES:
             self._outcomes.publish(queue_id, outcome)
 
-    def _claim(self, limit: int) -> list[_Claim]:
-        now = utc_now()
-        ready = or_(
-            and_(
-                InboundMessage.status.in_([QueueStatus.QUEUED, QueueStatus.DEFERRED]),
-                InboundMessage.next_attempt_at <= now,
-            ),
-            and_(
-                InboundMessage.status == QueueStatus.PROCESSING,
-                InboundMessage.claimed_until < now,
-            ),
-        )
-        candidates = select(InboundMessage.id).where(ready).order_by(InboundMessage.id).limit(limit)
-        if not is_sqlite(self._database.engine.url):
-            candidates = candidates.with_for_update(skip_locked=True)
+    def _claim(self, limit: int) -> list[ClaimedMessage]:
         token = secrets.token_hex(16)
+        # One message's lease, not the batch's: a crash is noticed as soon. A message
+        # whose lease runs out while it waits in a long batch may be claimed again; the
+        # older claim then finds its token gone when it finishes, and rolls back.
         lease = timedelta(seconds=self._settings.handler_timeout * LEASE_FACTOR)
         with self._database.writing() as session, session.begin():
-            ids = list(session.scalars(candidates))
-            if not ids:
-                return []
-            session.execute(
-                update(InboundMessage)
-                .where(InboundMessage.id.in_(ids))
-                .values(
-                    status=QueueStatus.PROCESSING,
-                    claim_token=token,
-                    claimed_until=now + lease,
-                    attempts=InboundMessage.attempts + 1,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            rows = session.execute(
-                select(InboundMessage.id, InboundMessage.attempts)
-                .where(InboundMessage.id.in_(ids))
-                .where(InboundMessage.claim_token == token)
-            ).all()
-        return [_Claim(queue_id=row[0], token=token, attempts=row[1]) for row in rows]
-
-    def _release(self, claims: list[_Claim]) -> None:
-        # Back to the queue as if never claimed: the attempt was not made.
-        with self._database.writing() as session, session.begin():
-            for claim in claims:
-                session.execute(
-                    update(InboundMessage)
-                    .where(InboundMessage.id == claim.queue_id)
-                    .where(InboundMessage.claim_token == claim.token)
-                    .values(
-                        status=QueueStatus.QUEUED,
-                        claim_token=None,
-                        claimed_until=None,
-                        attempts=InboundMessage.attempts - 1,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
+            return claim_ready(session.connection(), token, lease, limit)
 
     async def _listen(self) -> None:
         # Other processes' receivers announce new mail on a channel; a lost

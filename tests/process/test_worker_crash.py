@@ -101,8 +101,8 @@ def test_a_stopped_server_hands_back_the_messages_it_claimed_but_never_started(
                     client.sendmail(ALICE, ["lab@app.localhost"], b"Subject: slow 1\r\n\r\n")
 
         with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=env) as server:
-            # One runs; the next is claimed and waits for the one slot.
-            wait_until(lambda: _statuses(engine).count(QueueStatus.PROCESSING) == 2, "claimed")
+            # One runs; the others are claimed in its batch and wait for it.
+            wait_until(lambda: _statuses(engine).count(QueueStatus.PROCESSING) == 3, "claimed")
             assert server.stop() == 0
 
         # The one that ran finished; the one that waited is queued again, never tried.

@@ -76,10 +76,16 @@ def doze(ctx: Context) -> None:
 
 
 @lab.command("block", template="lab/echo")
-def block(ctx: Context, words: str, until: str) -> None:
-    """Store a note, then wait until the file `until` exists (for crash tests)."""
+def block(ctx: Context, words: str, until: str, started: str = "") -> None:
+    """Store a note, then wait until the file `until` exists (for crash tests).
+
+    With `started`, that file is made once the note is stored: the test knows the
+    handler runs.
+    """
     ctx.session.execute(text("INSERT INTO lab_notes (words) VALUES (:w)"), {"w": words})
     ctx.session.flush()
+    if started:
+        Path(started).touch()
     marker = Path(until)
     for _ in range(600):
         if marker.exists():

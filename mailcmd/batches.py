@@ -1,0 +1,88 @@
+"""One transaction per claimed batch, one savepoint per message in it.
+
+Each message's effects, replies and new status are kept in its own savepoint; a
+message that fails, runs past its time limit or finds its claim lost rolls back
+its savepoint only, and its failure is recorded in the same transaction. The batch
+commits once, at the end, unless the loop gave up on it: a crash before that
+commit loses the whole batch, whose messages are claimed again when their lease
+runs out, so no side effect is committed twice and none is lost.
+"""
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from mailcmd.attempts import Attempt, Batch, Outcome
+from mailcmd.claims import release
+from mailcmd.db.database import Database
+from mailcmd.db.engine import is_sqlite
+from mailcmd.handler_threads import HandlerAbandoned
+
+# Runs one claimed message's commands in the batch's session.
+RunOne = Callable[[Session, Attempt], Outcome]
+# Records why one message failed (an exception, or a reason in words) in the session.
+FailOne = Callable[[Session, Attempt, BaseException | str], Outcome]
+
+
+def run_batch(
+    database: Database, batch: Batch, run: RunOne, fail: FailOne, timed_out: str
+) -> list[tuple[Attempt, Outcome]]:
+    """Process `batch` in one write transaction; return each attempt made and its outcome.
+
+    `timed_out` is the failure recorded for a message given up on. Attempts not
+    begun when the worker stops are handed back to the queue, unmade. An exception
+    from here means nothing of the batch was committed.
+    """
+    made: list[tuple[Attempt, Outcome]] = []
+    # With SQLite the batch holds the only write lock: nothing changes under it.
+    refresh = not is_sqlite(database.engine.url)
+    with database.writing() as session:
+        unbegun: list[Attempt] = []
+        for attempt in batch.attempts:
+            if batch.given_up:
+                break  # it will not commit: nothing more is worth doing in it
+            if batch.stopping.is_set():
+                unbegun.append(attempt)
+                continue
+            if refresh and made:
+                # Other writers commit while this batch runs: what an earlier message
+                # loaded (the sender's account and roles, an app's rows) is read
+                # afresh, as it would be in a transaction of its own.
+                session.expire_all()
+            batch.running = attempt
+            made.append((attempt, _one(session, attempt, run, fail, timed_out)))
+            batch.running = None
+        if unbegun:
+            release(session.connection(), [attempt.message for attempt in unbegun])
+        with batch.committing() as may:
+            if not may:
+                session.rollback()
+                return []
+            session.commit()
+    return made
+
+
+def _one(session: Session, attempt: Attempt, run: RunOne, fail: FailOne, timed_out: str) -> Outcome:
+    savepoint = session.begin_nested()
+    try:
+        with attempt.commands():
+            outcome = run(session, attempt)
+    except HandlerAbandoned:
+        # Raised only inside the handlers' block. Had it struck inside the driver,
+        # SQLAlchemy has invalidated the connection, this rollback raises, and the
+        # whole batch is rolled back instead.
+        savepoint.rollback()
+        return fail(session, attempt, timed_out)
+    except Exception as error:
+        savepoint.rollback()
+        return fail(session, attempt, error)
+    with attempt.lock:
+        if attempt.state == "abandoned":
+            savepoint.rollback()
+            return fail(session, attempt, timed_out)
+        if outcome.status == "lost":
+            savepoint.rollback()
+            return outcome
+        savepoint.commit()
+        attempt.state = "committed"
+    return outcome

@@ -1,0 +1,42 @@
+"""The worker's guards against mail loops and repeats, keyed on a message's Message-ID.
+
+A mail of mailcmd's own that comes back is not run, nor is a Message-ID that the
+same sender has had processed before. The database is the truth for both; what
+is known without it only skips a lookup whose answer cannot be yes.
+"""
+
+from sqlalchemy.orm import Session
+
+from mailcmd.context import Sender
+from mailcmd.db.inserts import insert_if_new
+from mailcmd.db.models import ProcessedMessage
+from mailcmd.db.types import utc_now
+from mailcmd.outbox import is_own_message
+
+
+def came_back(session: Session, message_id: str, domain: str) -> bool:
+    """Whether `message_id` is of a mail mailcmd sent itself, come back to it.
+
+    Every Message-ID mailcmd makes ends in `@` and its domain; one that does not
+    cannot be in the outbox, so only the others are looked up there.
+    """
+    if not message_id.lower().endswith(f"@{domain.lower()}>"):
+        return False
+    return is_own_message(session, message_id)
+
+
+def first_time(session: Session, sender: Sender, message_id: str, queue_id: int) -> bool:
+    """Record that `sender`'s `message_id` is processed (as stored message `queue_id`).
+
+    False if it was before: a copy sent again must not run its commands twice. The
+    row is inserted in the caller's transaction, so it stays only if the message's
+    processing commits.
+    """
+    key = sender.login or sender.address
+    values = {
+        "sender": key[:254],
+        "message_id": message_id[:255],
+        "inbound_message_id": queue_id,
+        "processed_at": utc_now(),
+    }
+    return insert_if_new(session.connection(), ProcessedMessage.__table__, values)
