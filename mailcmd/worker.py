@@ -1,9 +1,11 @@
 """The worker: claims stored messages, runs their commands off the event loop, retries.
 
-Claims are rows in the database: a claim token and a lease. With PostgreSQL several
-workers claim with `FOR UPDATE SKIP LOCKED` and wake on `LISTEN/NOTIFY`; with SQLite
-the receiver in the same process wakes the worker directly. A worker that dies
-leaves a lease that runs out; the message is then claimed again.
+Claims are rows in the database: a claim token and a lease. Several workers, in
+one process or many, claim with `FOR UPDATE SKIP LOCKED` where the database has it
+(PostgreSQL) and one writer at a time where it has not (SQLite); they are woken by
+the receiver of their own process directly and by other processes' through the
+notifier (`mailcmd.db.notifier`). A worker that dies leaves a lease that runs out;
+the message is then claimed again.
 """
 
 import asyncio
@@ -16,15 +18,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
-import psycopg
 from sqlalchemy import and_, or_, select, update
 
 from mailcmd.db.database import Database
-from mailcmd.db.engine import is_sqlite
 from mailcmd.db.models import InboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
 from mailcmd.handler_threads import HandlerThreads
-from mailcmd.inbound import NEW_MAIL_CHANNEL
 from mailcmd.outcomes import Outcomes
 from mailcmd.processing import Attempt, Outcome, Processor
 from mailcmd.settings import WorkerSettings
@@ -75,7 +74,6 @@ class Worker:
         # so each starts within one handler's time limit, well inside its lease.
         self._backlog: deque[_Claim] = deque()
         self._main: asyncio.Task[None] | None = None
-        self._listener: asyncio.Task[None] | None = None
         # Handlers get threads of their own, so that slow ones never starve the
         # receiver's database work; one given up on is replaced, so there are always
         # `concurrency` of them for the messages in hand.
@@ -84,23 +82,17 @@ class Worker:
         self._on_done = on_done
 
     def wake(self) -> None:
-        """Look for work now (a message was just stored)."""
+        """Look for work now (a message was just stored, here or by another process)."""
         self._wakeup.set()
 
     def start(self) -> None:
         """Start working on the running loop."""
         self._main = asyncio.create_task(self._run(), name="mailcmd-worker")
-        if not is_sqlite(self._database.engine.url):
-            self._listener = asyncio.create_task(self._listen(), name="mailcmd-worker-listen")
 
     async def stop(self) -> None:
         """Stop claiming, and wait for the messages in hand to finish."""
         self._stopping = True
         self._wakeup.set()
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
         if self._main is not None:
             # Not cancelled: a claim in a thread must finish before the database closes.
             await self._main
@@ -182,7 +174,7 @@ class Worker:
             ),
         )
         candidates = select(InboundMessage.id).where(ready).order_by(InboundMessage.id).limit(limit)
-        if not is_sqlite(self._database.engine.url):
+        if self._database.capabilities.skip_locked:
             candidates = candidates.with_for_update(skip_locked=True)
         token = secrets.token_hex(16)
         lease = timedelta(seconds=self._settings.handler_timeout * LEASE_FACTOR)
@@ -224,20 +216,3 @@ class Worker:
                     )
                     .execution_options(synchronize_session=False)
                 )
-
-    async def _listen(self) -> None:
-        # Other processes' receivers announce new mail on a channel; a lost
-        # connection only delays work until the next poll, so it is retried quietly.
-        url = self._database.engine.url.set(drivername="postgresql")
-        conninfo = url.render_as_string(hide_password=False)
-        while not self._stopping:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    conninfo, autocommit=True
-                ) as connection:
-                    await connection.execute(f"LISTEN {NEW_MAIL_CHANNEL}")
-                    async for _ in connection.notifies():
-                        self._wakeup.set()
-            except psycopg.Error as error:
-                log.warning("listening for new mail failed, polling meanwhile: %s", error)
-                await asyncio.sleep(self._settings.poll_seconds)

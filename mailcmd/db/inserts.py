@@ -13,6 +13,8 @@ def insert_if_new(session: Session, table: FromClause, values: dict[str, Any]) -
     One `INSERT ... ON CONFLICT DO NOTHING`: no savepoint, no integrity error, and
     the row's key lock is held to the end of the caller's transaction.
     """
+    # The dialects' own INSERTs are the ones with ON CONFLICT; which one is a
+    # question of syntax, so it is asked by name.
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     # RETURNING says whether a row went in: a row count is not reported alike by
     # every driver for this statement (psycopg through SQLAlchemy gives -1).

@@ -1,0 +1,220 @@
+"""Wake-ups between the processes that share one database, on channels named here.
+
+A process announces, inside a write transaction, that something changed (new mail
+queued, a mailbox changed); every other process that listens on that channel hears
+of it once the transaction commits. PostgreSQL carries it by `NOTIFY`, which is
+transactional; SQLite by a datagram, sent after the commit, to a Unix socket that
+each listening process binds in a folder beside the database file. A wake-up is
+only a hint: listeners also look again periodically, so a lost one only delays.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import secrets
+import socket
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from enum import StrEnum
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.orm import Session
+
+from mailcmd.db.capabilities import Capabilities, capabilities
+from mailcmd.private_files import private_folder
+
+log = logging.getLogger(__name__)
+
+# How long a lost PostgreSQL listening connection rests before it is made again.
+RECONNECT_SECONDS = 5.0
+# Where, in `session.info` or `connection.info`, announcements wait for the commit.
+_PENDING = "mailcmd_announcements"
+# A listener's socket: its process id, then a random token so that a later process
+# with a reused id never takes a dead one's name for its own.
+_SOCKET_NAME = re.compile(r"(\d+)-[0-9a-f]{16}")
+# A wake-up is a channel and a short payload; anything longer is not ours.
+_DATAGRAM_BYTES = 256
+_PG_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+
+Listener = Callable[[str], None]
+
+
+class Channel(StrEnum):
+    """What changed; the value is the PostgreSQL channel name."""
+
+    # Mail was stored in the inbound queue: workers look for work.
+    NEW_MAIL = "mailcmd_inbound"
+    # An account's mail changed; the payload is its id: its mailbox sessions look again.
+    MAILBOX = "mailcmd_mailbox"
+
+
+def announce(transaction: Session | Connection, channel: Channel, payload: str = "") -> None:
+    """Tell the other processes listening on `channel`, once `transaction` commits.
+
+    Nothing is told if it rolls back. A `Connection` must be one of
+    `Database.writing_connection`, which sends what was announced after its commit.
+    """
+    bind = transaction.get_bind() if isinstance(transaction, Session) else transaction
+    if capabilities(bind).notify:
+        transaction.execute(_PG_NOTIFY, {"channel": channel.value, "payload": payload})
+        return
+    pending: set[tuple[Channel, str]] = transaction.info.setdefault(_PENDING, set())
+    pending.add((channel, payload))
+
+
+def withdraw_announcements(connection: Connection) -> set[tuple[Channel, str]]:
+    """Take back what was announced in `connection`'s transaction, to send after its commit."""
+    taken: set[tuple[Channel, str]] = connection.info.pop(_PENDING, set())
+    return taken
+
+
+def send_announcements(
+    database: Capabilities, announcements: Iterable[tuple[Channel, str]]
+) -> None:
+    """Send committed announcements to every other listening process (SQLite's way).
+
+    A socket nobody listens on any more (its process died) is removed; a listener
+    whose queue is full has wake-ups pending already and is skipped.
+    """
+    announcements = list(announcements)
+    if not announcements or database.file is None:
+        return
+    folder = wake_folder(database.file)
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return
+    own = str(os.getpid())
+    datagrams = [f"{channel.value}\n{payload}".encode() for channel, payload in announcements]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+        sender.setblocking(False)
+        for name in names:
+            found = _SOCKET_NAME.fullmatch(name)
+            if found is None or found.group(1) == own:
+                continue
+            path = folder / name
+            try:
+                for datagram in datagrams:
+                    sender.sendto(datagram, os.fspath(path))
+            except (ConnectionRefusedError, FileNotFoundError):
+                path.unlink(missing_ok=True)
+            except BlockingIOError:
+                continue
+
+
+def wake_folder(database_file: str) -> Path:
+    """The folder beside a SQLite database file where its processes' wake-up sockets are."""
+    path = Path(database_file)
+    return path.with_name(f"{path.name}.wake")
+
+
+@event.listens_for(Session, "after_commit")
+def _send_after_commit(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        send_announcements(capabilities(session.get_bind()), pending)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+class Notifier:
+    """This process's one listener: other processes' announcements, by channel, to callbacks."""
+
+    def __init__(self, engine: Engine) -> None:
+        """Listen for the processes that share `engine`'s database."""
+        self._database = capabilities(engine)
+        self._url = engine.url
+        self._listeners: dict[Channel, list[Listener]] = defaultdict(list)
+        self._task: asyncio.Task[None] | None = None
+        self._socket: socket.socket | None = None
+        self._socket_path: Path | None = None
+
+    def subscribe(self, channel: Channel, listener: Listener) -> None:
+        """Call `listener` with the payload of each announcement on `channel`; before `start`."""
+        self._listeners[channel].append(listener)
+
+    def start(self) -> None:
+        """Start listening on the running loop, if anything subscribed."""
+        if not self._listeners:
+            return
+        if self._database.notify:
+            self._task = asyncio.create_task(self._listen(), name="mailcmd-notifier")
+        elif self._database.file is not None:
+            self._bind(wake_folder(self._database.file))
+
+    async def stop(self) -> None:
+        """Stop listening; the socket of this process, if any, is removed."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._socket is not None:
+            asyncio.get_running_loop().remove_reader(self._socket.fileno())
+            self._socket.close()
+            self._socket = None
+        if self._socket_path is not None:
+            self._socket_path.unlink(missing_ok=True)
+            self._socket_path = None
+
+    def _hear(self, channel: str, payload: str) -> None:
+        try:
+            known = Channel(channel)
+        except ValueError:
+            return
+        for listener in self._listeners.get(known, ()):
+            listener(payload)
+
+    def _hear_everything(self) -> None:
+        # What was announced while nobody listened is unknown: everyone looks again.
+        for channel in list(self._listeners):
+            self._hear(channel, "")
+
+    async def _listen(self) -> None:
+        url = self._url.set(drivername="postgresql")
+        conninfo = url.render_as_string(hide_password=False)
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    conninfo, autocommit=True
+                ) as connection:
+                    for channel in self._listeners:
+                        await connection.execute(f"LISTEN {channel.value}")
+                    self._hear_everything()
+                    async for notice in connection.notifies():
+                        self._hear(notice.channel, notice.payload)
+            except psycopg.Error as error:
+                log.warning("listening for other processes failed, polling meanwhile: %s", error)
+                await asyncio.sleep(RECONNECT_SECONDS)
+
+    def _bind(self, folder: Path) -> None:
+        private_folder(folder)
+        path = folder / f"{os.getpid()}-{secrets.token_hex(8)}"
+        listening = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            listening.bind(os.fspath(path))
+        except OSError as error:
+            # A path longer than the system allows, for one: this process polls.
+            listening.close()
+            log.warning("cannot listen for other processes at %s, polling: %s", path, error)
+            return
+        listening.setblocking(False)
+        self._socket, self._socket_path = listening, path
+        asyncio.get_running_loop().add_reader(listening.fileno(), self._receive)
+
+    def _receive(self) -> None:
+        assert self._socket is not None
+        while True:
+            try:
+                datagram = self._socket.recv(_DATAGRAM_BYTES)
+            except BlockingIOError:
+                return
+            channel, _, payload = datagram.decode(errors="replace").partition("\n")
+            self._hear(channel, payload)
