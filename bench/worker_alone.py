@@ -18,13 +18,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 
 from bench import installations
 from bench.processes import ServerProcess
 from bench.scaling import BackendCpu
 from mailcmd.db.database import Database
 from mailcmd.db.models import Account, InboundMessage, QueueStatus
+from mailcmd.db.notifier import Channel, announce
 
 MESSAGE_BYTES = 2048
 WAIT_SECONDS = 300.0
@@ -91,8 +92,7 @@ def fill(database: Database, tag: str, count: int) -> None:
                 }
             )
         session.execute(insert(InboundMessage), rows)
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("NOTIFY mailcmd_new_mail"))
+        announce(session, Channel.NEW_MAIL)
 
 
 def unfinished(database: Database) -> int:
@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             tls=tls,
             database_url=url,
             work=False,
-            # The queue is filled from outside: on SQLite the worker finds it by looking.
+            # The fill wakes the worker through the notifier; looking often as well
+            # keeps a lost wake-up out of the figures.
             overrides={"MAILCMD_WORKER__POLL_SECONDS": "0.05"},
         )
         assert system.database_url is not None
