@@ -16,7 +16,8 @@ import re
 import secrets
 import socket
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
@@ -38,6 +39,10 @@ _PENDING = "mailcmd_announcements"
 _SOCKET_NAME = re.compile(r"(\d+)-[0-9a-f]{16}")
 # A wake-up is a channel and a short payload; anything longer is not ours.
 _DATAGRAM_BYTES = 256
+# The longest socket path every system takes (sun_path is 108 bytes on Linux, 104 on
+# the BSDs, with its NUL); a longer one is reached through the folder's descriptor.
+_SOCKET_PATH_BYTES = 103
+_LONGEST_NAME = len(f"{2**22}-{'0' * 16}")
 _PG_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 Listener = Callable[[str], None]
@@ -90,19 +95,23 @@ def send_announcements(
         return
     own = str(os.getpid())
     datagrams = [f"{channel.value}\n{payload}".encode() for channel, payload in announcements]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+    with (
+        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender,
+        _socket_addresses(folder) as address,
+    ):
         sender.setblocking(False)
         for name in names:
             found = _SOCKET_NAME.fullmatch(name)
             if found is None or found.group(1) == own:
                 continue
-            path = folder / name
             try:
                 for datagram in datagrams:
-                    sender.sendto(datagram, os.fspath(path))
-            except (ConnectionRefusedError, FileNotFoundError):
-                path.unlink(missing_ok=True)
-            except BlockingIOError:
+                    sender.sendto(datagram, address(name))
+            except ConnectionRefusedError:
+                # Nobody is bound to it: its process died without removing it.
+                (folder / name).unlink(missing_ok=True)
+            except OSError:
+                # Full (its process has wake-ups pending), or gone meanwhile.
                 continue
 
 
@@ -110,6 +119,25 @@ def wake_folder(database_file: str) -> Path:
     """The folder beside a SQLite database file where its processes' wake-up sockets are."""
     path = Path(database_file)
     return path.with_name(f"{path.name}.wake")
+
+
+@contextmanager
+def _socket_addresses(folder: Path) -> Iterator[Callable[[str], str]]:
+    """Yield what to bind or send to for the socket of a name in `folder`.
+
+    A path too long for a socket address is reached as `/proc/self/fd/N/name`
+    through a descriptor of the folder, where the system has that (Linux).
+    """
+    if len(os.fsencode(folder)) + 1 + _LONGEST_NAME <= _SOCKET_PATH_BYTES or not os.path.isdir(
+        "/proc/self/fd"
+    ):
+        yield lambda name: os.fspath(folder / name)
+        return
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield lambda name: f"/proc/self/fd/{descriptor}/{name}"
+    finally:
+        os.close(descriptor)
 
 
 @event.listens_for(Session, "after_commit")
@@ -196,12 +224,14 @@ class Notifier:
 
     def _bind(self, folder: Path) -> None:
         private_folder(folder)
-        path = folder / f"{os.getpid()}-{secrets.token_hex(8)}"
+        name = f"{os.getpid()}-{secrets.token_hex(8)}"
+        path = folder / name
         listening = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
-            listening.bind(os.fspath(path))
+            with _socket_addresses(folder) as address:
+                listening.bind(address(name))
         except OSError as error:
-            # A path longer than the system allows, for one: this process polls.
+            # A path too long where there is no /proc, for one: this process polls.
             listening.close()
             log.warning("cannot listen for other processes at %s, polling: %s", path, error)
             return
