@@ -67,9 +67,11 @@ def _configure_sqlite_connection(dbapi_connection: Any, connection_record: Any) 
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
+        # First: switching a new file to WAL takes a lock that another process
+        # starting at the same moment may hold.
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         # WAL with synchronous=NORMAL is durable across application crashes; FULL
         # also survives power loss, which is the promise a 250 makes.
         cursor.execute("PRAGMA synchronous=FULL")

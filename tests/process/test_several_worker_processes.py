@@ -9,6 +9,8 @@ import smtplib
 import ssl
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -141,6 +143,30 @@ def test_claims_of_a_killed_worker_process_are_taken_over_once(
             assert "Traceback" not in log
     finally:
         engine.dispose()
+
+
+def test_worker_processes_started_together_on_a_new_sqlite_file_all_get_ready(
+    tmp_path: Path,
+) -> None:
+    # The default database, a SQLite file that does not exist yet: each process
+    # makes and upgrades it, one after the other, the later ones finding it done.
+    env = clean_environment(MAILCMD_STATE_DIR=str(tmp_path / "state"))
+    starting = [
+        serve_process([*mailcmd_command(), "worker"], cwd=tmp_path, env=env) for _ in range(3)
+    ]
+    with ExitStack() as stack, ThreadPoolExecutor(len(starting)) as pool:
+        entered = [pool.submit(process.__enter__) for process in starting]
+        for process, future in zip(starting, entered, strict=True):
+            stack.push(process)
+            future.exception(TIMEOUT)
+        running = [future.result() for future in entered]
+        for process in running:
+            assert process.stop() == 0
+        logs = [process.logged() for process in running]
+
+    for log in logs:
+        assert "database is locked" not in log
+        assert "Traceback" not in log
 
 
 def _send_concurrently(port: int, context: ssl.SSLContext, sent: dict[str, float]) -> None:
