@@ -117,12 +117,14 @@ class Database:
         self.engine.dispose()
 
 
-def open_database(url: str) -> Database:
+def open_database(url: str, longest_write_seconds: float = 0.0) -> Database:
     """Open the database at `url`, upgrading an embedded SQLite schema to head.
 
-    Raises `SchemaBehindError` for a PostgreSQL schema that is not at head.
+    `longest_write_seconds` is how long a write transaction of another process may
+    hold SQLite's lock (`open_engine`). Raises `SchemaBehindError` for a PostgreSQL
+    schema that is not at head.
     """
-    engine = open_engine(url)
+    engine = open_engine(url, longest_write_seconds)
     try:
         prepare_schema(engine)
     except BaseException:

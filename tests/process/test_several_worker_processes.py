@@ -6,6 +6,7 @@ by the notifier, across processes.
 
 import signal
 import smtplib
+import sqlite3
 import ssl
 import threading
 import time
@@ -14,9 +15,11 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select, text
 
-from mailcmd.db.engine import open_engine
+from mailcmd.db.capabilities import capabilities
+from mailcmd.db.engine import SQLITE_BUSY_SECONDS, open_engine
 from mailcmd.db.models import InboundMessage, MailFolder, MailMessage, OutboundMessage, QueueStatus
 from tests.conftest import ALICE, LAB_NOTES, PASSWORD, Cli
 from tests.imap_support import raw_imap
@@ -145,6 +148,50 @@ def test_claims_of_a_killed_worker_process_are_taken_over_once(
         engine.dispose()
 
 
+def test_a_message_received_while_a_slow_handler_holds_sqlite_waits_and_is_stored(
+    accounts: Cli, database_url: str, tmp_path: Path
+) -> None:
+    # A handler runs inside its message's write transaction: on SQLite the receiver
+    # of another process waits for the whole handler, past the 10 s it would wait
+    # for any other writer, rather than answer with a temporary failure.
+    database_file = capabilities(database_url).file
+    if database_file is None:
+        pytest.skip("SQLite's one writer at a time")
+    engine = open_engine(database_url)
+    LAB_NOTES.create(engine)
+    marker = tmp_path / "go-on"
+    env = _lab_environment(database_url, tmp_path, MAILCMD_WORKER__HANDLER_TIMEOUT="40")
+    command = mailcmd_command()
+    try:
+        with (
+            serve_process([*command, "serve", "--no-worker"], cwd=tmp_path, env=env) as front,
+            serve_process([*command, "worker"], cwd=tmp_path, env=env) as worker,
+        ):
+            context = ssl.create_default_context(cafile=str(tmp_path / "state/tls/dev-cert.pem"))
+            port = front.port("submissions")
+            with smtplib.SMTP_SSL("127.0.0.1", port, timeout=60, context=context) as smtp:
+                smtp.login(ALICE, PASSWORD)
+                smtp.sendmail(
+                    ALICE,
+                    ["lab@app.localhost"],
+                    f"Subject: block slowly --until {marker}\r\n\r\n".encode(),
+                )
+                wait_until(lambda: _write_lock_held(database_file), "the handler holding the lock")
+                threading.Timer(SQLITE_BUSY_SECONDS + 2, marker.touch).start()
+                smtp.sendmail(ALICE, ["lab@app.localhost"], b"Subject: echo later\r\n\r\n")
+
+            wait_until(lambda: _inbound(engine) == [(QueueStatus.DONE, 1)] * 2, "both done")
+            processes = (front, worker)
+            for process in processes:
+                assert process.stop() == 0
+        for process in processes:
+            log = process.logged()
+            assert "database is locked" not in log
+            assert "Traceback" not in log
+    finally:
+        engine.dispose()
+
+
 def test_worker_processes_started_together_on_a_new_sqlite_file_all_get_ready(
     tmp_path: Path,
 ) -> None:
@@ -167,6 +214,18 @@ def test_worker_processes_started_together_on_a_new_sqlite_file_all_get_ready(
     for log in logs:
         assert "database is locked" not in log
         assert "Traceback" not in log
+
+
+def _write_lock_held(database_file: str) -> bool:
+    connection = sqlite3.connect(database_file, timeout=0, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        connection.close()
 
 
 def _send_concurrently(port: int, context: ssl.SSLContext, sent: dict[str, float]) -> None:
