@@ -15,6 +15,8 @@ import os
 import re
 import secrets
 import socket
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -43,6 +45,8 @@ _DATAGRAM_BYTES = 256
 # the BSDs, with its NUL); a longer one is reached through the folder's descriptor.
 _SOCKET_PATH_BYTES = 103
 _LONGEST_NAME = len(f"{2**22}-{'0' * 16}")
+# How long a listing of the other processes' sockets is trusted at most.
+_LISTING_SECONDS = 1.0
 _PG_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 Listener = Callable[[str], None]
@@ -89,30 +93,71 @@ def send_announcements(
     if not announcements or database.file is None:
         return
     folder = wake_folder(database.file)
-    try:
-        names = os.listdir(folder)
-    except FileNotFoundError:
+    others = _OTHERS.listening(folder)
+    if not others:
+        # One process alone (`mailcmd serve` with its worker): nobody to tell.
         return
-    own = str(os.getpid())
     datagrams = [f"{channel.value}\n{payload}".encode() for channel, payload in announcements]
-    with (
-        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender,
-        _socket_addresses(folder) as address,
-    ):
-        sender.setblocking(False)
-        for name in names:
-            found = _SOCKET_NAME.fullmatch(name)
-            if found is None or found.group(1) == own:
-                continue
+    with _socket_addresses(folder) as address:
+        for name in others:
             try:
                 for datagram in datagrams:
-                    sender.sendto(datagram, address(name))
+                    _OTHERS.sender.sendto(datagram, address(name))
             except ConnectionRefusedError:
                 # Nobody is bound to it: its process died without removing it.
                 (folder / name).unlink(missing_ok=True)
             except OSError:
                 # Full (its process has wake-ups pending), or gone meanwhile.
                 continue
+
+
+class _OtherProcesses:
+    """The sockets of the other listening processes, listed again only when it may matter.
+
+    Every commit that announces asks; listing the folder and making a socket each
+    time would cost more than the rest of sending. The listing is read again when
+    the folder changed (a process came or went) and at least every second, since a
+    change within the file system's time granularity leaves the folder's time as
+    it was.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listings: dict[Path, tuple[int, float, list[str]]] = {}
+        self._sender: socket.socket | None = None
+
+    @property
+    def sender(self) -> socket.socket:
+        """A socket to send datagrams from, shared by every thread of this process."""
+        with self._lock:
+            if self._sender is None:
+                self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._sender.setblocking(False)
+            return self._sender
+
+    def listening(self, folder: Path) -> list[str]:
+        """The names of the sockets in `folder` of processes other than this one."""
+        try:
+            changed = os.stat(folder).st_mtime_ns
+        except FileNotFoundError:
+            return []
+        now = time.monotonic()
+        with self._lock:
+            known = self._listings.get(folder)
+        if known is not None and known[0] == changed and now - known[1] < _LISTING_SECONDS:
+            return known[2]
+        own = str(os.getpid())
+        others = [
+            name
+            for name in os.listdir(folder)
+            if (found := _SOCKET_NAME.fullmatch(name)) is not None and found.group(1) != own
+        ]
+        with self._lock:
+            self._listings[folder] = (changed, now, others)
+        return others
+
+
+_OTHERS = _OtherProcesses()
 
 
 def wake_folder(database_file: str) -> Path:
