@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 
 from bench import installations
 from bench.processes import ServerProcess
@@ -32,6 +32,7 @@ from bench.scaling import BackendCpu
 from mailcmd.authenticity import StaticResolver, authentication_results, evaluate
 from mailcmd.db.database import Database
 from mailcmd.db.models import Account, InboundMessage, QueueStatus
+from mailcmd.db.notifier import Channel, announce
 
 MESSAGE_BYTES = 2048
 WAIT_SECONDS = 300.0
@@ -88,8 +89,7 @@ def fill(database: Database, tag: str, count: int, relay: bool = False) -> None:
         if relay:
             rows = [_from_mx(message(f"{tag}.{index}", EXTERNAL)) for index in range(count)]
         session.execute(insert(InboundMessage), rows)
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("NOTIFY mailcmd_new_mail"))
+        announce(session, Channel.NEW_MAIL)
 
 
 EXTERNAL = installations.EXTERNAL_SENDER

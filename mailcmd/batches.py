@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from mailcmd.attempts import Attempt, Batch, Outcome
 from mailcmd.claims import release
 from mailcmd.db.database import Database
-from mailcmd.db.engine import is_sqlite
 from mailcmd.handler_threads import HandlerAbandoned
 
 # Runs one claimed message's commands in the batch's session.
@@ -35,7 +34,7 @@ def run_batch(
     """
     made: list[tuple[Attempt, Outcome]] = []
     # With SQLite the batch holds the only write lock: nothing changes under it.
-    refresh = not is_sqlite(database.engine.url)
+    refresh = not database.capabilities.single_writer
     with database.writing() as session:
         unbegun: list[Attempt] = []
         for attempt in batch.attempts:

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import Connection, RowMapping, and_, or_, select, update
 
-from mailcmd.db.engine import is_sqlite
+from mailcmd.db.capabilities import capabilities
 from mailcmd.db.models import InboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
 
@@ -68,7 +68,7 @@ def claim_ready(
         ),
     )
     candidates = select(InboundMessage.id).where(ready).order_by(InboundMessage.id).limit(limit)
-    if not is_sqlite(connection.engine.url):
+    if capabilities(connection).skip_locked:
         candidates = candidates.with_for_update(skip_locked=True)
     rows = connection.execute(
         update(InboundMessage)

@@ -6,21 +6,19 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.sql.dml import Insert
 
 from mailcmd.db.database import Database
-from mailcmd.db.engine import is_sqlite
 from mailcmd.db.models import InboundMessage, QueueStatus
+from mailcmd.db.notifier import Channel, announce
 from mailcmd.db.types import utc_now
 from mailcmd.message.raw_fields import redacted
 
 log = logging.getLogger(__name__)
 
-# The PostgreSQL channel on which stored mail is announced to workers.
-NEW_MAIL_CHANNEL = "mailcmd_inbound"
 # A commit takes whatever arrived while the previous one ran, up to this many.
 MAX_BATCH = 256
 # ... and up to this many bytes, but always one message: the database copies what it
@@ -75,8 +73,6 @@ class InboundQueue:
         """Store into `database`; call `start` before `put`. `on_commit` hears of each batch."""
         self._database = database
         self._on_commit = on_commit
-        # Other processes' workers hear of new mail through PostgreSQL's NOTIFY.
-        self._sqlite = is_sqlite(database.engine.url)
         self._pending: list[tuple[ReceivedMessage, asyncio.Future[int]]] = []
         self._wakeup = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
@@ -161,11 +157,12 @@ class InboundQueue:
             for message in messages
         ]
         with self._database.writing_connection() as connection:
-            if not self._sqlite:
+            # Other processes' workers hear of it; this process's by `on_commit`.
+            announce(connection, Channel.NEW_MAIL)
+            if not self._database.capabilities.blob_io:
                 for row, message in zip(rows, messages, strict=True):
                     row["raw"] = message.raw
                 ids = self._insert(connection, rows, _INSERT_RETURNING_ID, _INSERT_RETURNING_IDS)
-                connection.execute(text(f"NOTIFY {NEW_MAIL_CHANNEL}"))
                 if sum(len(message.raw) for message in messages) > MAX_BATCH_BYTES:
                     # libpq keeps its send buffer at the largest size it ever had for
                     # as long as the connection lives: this one is closed after use.

@@ -9,17 +9,15 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
 from mailcmd.db.models import AccountAddress, Base, MailFolder, MailMessage
+from mailcmd.db.notifier import Channel, announce
 from mailcmd.db.types import utc_now
 
 INBOX = "INBOX"
-# The PostgreSQL channel on which a change to an account's mailbox is announced to
-# the mailbox servers of every process; the payload is the account id.
-MAILBOX_CHANNEL = "mailcmd_mailbox"
 # The folders every account starts with, and their RFC 6154 special-use flags.
 DEFAULT_FOLDERS: dict[str, str | None] = {
     INBOX: None,
@@ -114,11 +112,6 @@ def append(
 def announce_change(session: Session, account_id: int) -> None:
     """Tell other processes' mailbox servers, once `session` commits, that the account changed.
 
-    Only PostgreSQL carries the news (NOTIFY is transactional); with SQLite the
-    in-process wake-up and the mailbox server's periodic re-check do.
+    This process's own mailbox server is woken by whoever delivered.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": MAILBOX_CHANNEL, "payload": str(account_id)},
-        )
+    announce(session, Channel.MAILBOX, str(account_id))

@@ -12,8 +12,8 @@ from mailcmd.authentication import Authenticator
 from mailcmd.authenticity import DnsResolver, TxtResolver
 from mailcmd.autoconfig import AutoconfigListener, autoconfig_document
 from mailcmd.db.database import Database
-from mailcmd.db.engine import is_sqlite
 from mailcmd.db.models import QueueStatus
+from mailcmd.db.notifier import Channel, Notifier
 from mailcmd.delivery import Deliverer
 from mailcmd.dkim import load_signer
 from mailcmd.imap.changes import MailboxEvents
@@ -97,10 +97,14 @@ class Server:
         self.tls = server_tls(settings) if receive else None
         self.signer = load_signer(settings) if work else None
         # Sessions of the mailbox server hear at once of mail this process delivers:
-        # with PostgreSQL from the delivery's own NOTIFY, which names the account; with
-        # SQLite from the deliverer and the worker here, which wake every session.
+        # where the database notifies (PostgreSQL) from the delivery's own NOTIFY,
+        # which names the account and comes back to this process too; otherwise the
+        # notifier hears only other processes, and the deliverer and the worker here
+        # wake every session.
         self.mailbox_events = MailboxEvents()
-        self._wake_mailboxes = is_sqlite(database.engine.url)
+        self._wake_mailboxes = not database.capabilities.notify
+        # This process's one ear for the others that share the database.
+        self.notifier = Notifier(database.engine)
         # What became of each inbound message this process's worker finished, and of
         # each outbox message its deliverer tried: for whoever waits on one of them.
         self.processing_outcomes: Outcomes[Outcome] = Outcomes()
@@ -145,6 +149,11 @@ class Server:
         self._inbound = InboundQueue(
             database, on_commit=self.worker.wake if self.worker is not None else None
         )
+        if self.worker is not None:
+            worker = self.worker
+            self.notifier.subscribe(Channel.NEW_MAIL, lambda _: worker.wake())
+        if receive:
+            self.notifier.subscribe(Channel.MAILBOX, self.mailbox_events.hear)
         self._listeners: SmtpListeners | None = None
         self._imap: ImapListeners | None = None
         self._autoconfig: AutoconfigListener | None = None
@@ -172,6 +181,7 @@ class Server:
 
     async def start(self) -> None:
         """Start the worker, the inbound queue writer, and listen on every configured port."""
+        self.notifier.start()
         if self.worker is not None:
             self.worker.start()
         if self.deliverer is not None:
@@ -230,6 +240,7 @@ class Server:
             await self.scheduler.stop()
         if self.deliverer is not None:
             await self.deliverer.stop()
+        await self.notifier.stop()
 
     def start_up_lines(self) -> list[str]:
         """What an operator needs to see at start-up: addresses, certificate, what runs."""

@@ -1,10 +1,12 @@
 """The worker: claims stored messages in batches, runs their commands off the event loop, retries.
 
 Claims are rows in the database: a claim token and a lease. Each batch is processed
-in one transaction, in a thread of its own (see `batches`). With PostgreSQL several
-workers claim with `FOR UPDATE SKIP LOCKED` and wake on `LISTEN/NOTIFY`; with SQLite
-the receiver in the same process wakes the worker directly. A worker that dies
-leaves a lease that runs out; the message is then claimed again.
+in one transaction, in a thread of its own (see `batches`). Several workers, in one
+process or many, claim with `FOR UPDATE SKIP LOCKED` where the database has it
+(PostgreSQL) and one writer at a time where it has not (SQLite); they are woken by
+the receiver of their own process directly and by other processes' through the
+notifier (`mailcmd.db.notifier`). A worker that dies leaves a lease that runs out;
+the message is then claimed again.
 """
 
 import asyncio
@@ -16,14 +18,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 
-import psycopg
-
 from mailcmd.attempts import Attempt, Batch, Outcome, time_limit_passed
 from mailcmd.claims import ClaimedMessage, claim_ready
 from mailcmd.db.database import Database
-from mailcmd.db.engine import is_sqlite
 from mailcmd.handler_threads import HandlerThreads
-from mailcmd.inbound import NEW_MAIL_CHANNEL
 from mailcmd.outcomes import Outcomes
 from mailcmd.processing import Processor
 from mailcmd.settings import WorkerSettings
@@ -66,7 +64,6 @@ class Worker:
         self._running: set[asyncio.Task[None]] = set()
         self._batches: set[Batch] = set()
         self._main: asyncio.Task[None] | None = None
-        self._listener: asyncio.Task[None] | None = None
         # Batches get threads of their own, so that slow handlers never starve the
         # receiver's database work; one given up on is replaced, so there are always
         # `concurrency` of them for the batches in hand.
@@ -75,23 +72,17 @@ class Worker:
         self._on_done = on_done
 
     def wake(self) -> None:
-        """Look for work now (a message was just stored)."""
+        """Look for work now (a message was just stored, here or by another process)."""
         self._wakeup.set()
 
     def start(self) -> None:
         """Start working on the running loop."""
         self._main = asyncio.create_task(self._run(), name="mailcmd-worker")
-        if not is_sqlite(self._database.engine.url):
-            self._listener = asyncio.create_task(self._listen(), name="mailcmd-worker-listen")
 
     async def stop(self) -> None:
         """Stop claiming, and wait for the messages in hand to finish."""
         self._stopping = True
         self._wakeup.set()
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
         if self._main is not None:
             # Not cancelled: a claim in a thread must finish before the database closes.
             await self._main
@@ -191,20 +182,3 @@ class Worker:
         lease = timedelta(seconds=self._settings.handler_timeout * LEASE_FACTOR)
         with self._database.writing() as session, session.begin():
             return claim_ready(session.connection(), token, lease, limit)
-
-    async def _listen(self) -> None:
-        # Other processes' receivers announce new mail on a channel; a lost
-        # connection only delays work until the next poll, so it is retried quietly.
-        url = self._database.engine.url.set(drivername="postgresql")
-        conninfo = url.render_as_string(hide_password=False)
-        while not self._stopping:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    conninfo, autocommit=True
-                ) as connection:
-                    await connection.execute(f"LISTEN {NEW_MAIL_CHANNEL}")
-                    async for _ in connection.notifies():
-                        self._wakeup.set()
-            except psycopg.Error as error:
-                log.warning("listening for new mail failed, polling meanwhile: %s", error)
-                await asyncio.sleep(self._settings.poll_seconds)

@@ -41,7 +41,9 @@ def worker(ctx: typer.Context) -> None:
 def _run(ctx: typer.Context, *, receive: bool, work: bool, demo: bool = False) -> None:
     settings = cli_state(ctx).settings
     configure_logging(settings.log_format)
-    database = open_database(settings.database_url)
+    # A handler runs inside its message's write transaction: on SQLite the other
+    # processes' writers wait for it rather than fail.
+    database = open_database(settings.database_url, settings.worker.handler_timeout)
     try:
         more_lines: Callable[[Server], list[str]] | None = None
         if demo:

@@ -51,7 +51,8 @@ def database_session(ctx: typer.Context) -> Iterator[Session]:
     The transaction takes SQLite's write lock as it begins, so that a command run
     beside a busy server waits its turn instead of failing as "database is locked".
     """
-    database: Database = open_database(cli_state(ctx).settings.database_url)
+    settings = cli_state(ctx).settings
+    database: Database = open_database(settings.database_url, settings.worker.handler_timeout)
     try:
         with database.writing() as session:
             yield session

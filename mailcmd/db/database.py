@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailcmd.db.engine import IMMEDIATE_OPTION, is_sqlite, open_engine, session_factory
+from mailcmd.db.capabilities import Capabilities, capabilities
+from mailcmd.db.engine import IMMEDIATE_OPTION, open_engine, session_factory
 from mailcmd.db.migrations import prepare_schema
+from mailcmd.db.notifier import send_announcements, withdraw_announcements
 
 
 class WriterQueue:
@@ -68,12 +70,15 @@ class Database:
     # SQLite has one writer at a time: in-process writers queue here instead of
     # timing out on the file lock.
     _writers_queue: WriterQueue | None = field(default=None, repr=False)
+    # What the database can do, asked once.
+    capabilities: Capabilities = field(init=False)
     # Transactions that take the write lock as they begin (SQLite), made once.
     _writer_engine: Engine = field(init=False, repr=False)
     _writers: sessionmaker[Session] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         """Make the writing engine and session factory once, rather than per transaction."""
+        object.__setattr__(self, "capabilities", capabilities(self.engine))
         writer_engine = self.engine.execution_options(**{IMMEDIATE_OPTION: True})
         object.__setattr__(self, "_writer_engine", writer_engine)
         object.__setattr__(self, "_writers", session_factory(writer_engine))
@@ -96,27 +101,34 @@ class Database:
         The same lock as `writing` is taken, so that on SQLite this writer waits its
         turn among the others instead of polling the file lock with growing sleeps;
         it is the receiver's durable accept, so it goes before them. An exception
-        rolls the transaction back.
+        rolls the transaction back. What was announced in it (`notifier.announce`)
+        is sent once it has committed.
         """
         guard = self._writers_queue.turn(urgent=True) if self._writers_queue else nullcontext()
         with guard, self._writer_engine.begin() as connection:
-            yield connection
+            try:
+                yield connection
+            finally:
+                announced = withdraw_announcements(connection)
+        send_announcements(self.capabilities, announced)
 
     def close(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
 
 
-def open_database(url: str) -> Database:
+def open_database(url: str, longest_write_seconds: float = 0.0) -> Database:
     """Open the database at `url`, upgrading an embedded SQLite schema to head.
 
-    Raises `SchemaBehindError` for a PostgreSQL schema that is not at head.
+    `longest_write_seconds` is how long a write transaction of another process may
+    hold SQLite's lock (`open_engine`). Raises `SchemaBehindError` for a PostgreSQL
+    schema that is not at head.
     """
-    engine = open_engine(url)
+    engine = open_engine(url, longest_write_seconds)
     try:
         prepare_schema(engine)
     except BaseException:
         engine.dispose()
         raise
-    queue = WriterQueue() if is_sqlite(engine.url) else None
+    queue = WriterQueue() if capabilities(engine).single_writer else None
     return Database(engine=engine, sessions=session_factory(engine), _writers_queue=queue)

@@ -22,7 +22,7 @@ from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, inspect
 from sqlalchemy.types import TypeDecorator
 
-from mailcmd.db.engine import database_url, is_sqlite
+from mailcmd.db.engine import IMMEDIATE_OPTION, database_url, is_sqlite
 from mailcmd.db.histories import FRAMEWORK_HISTORY, AppSchemaError, History
 from mailcmd.db.models import TABLE_PLACES, Base
 from mailcmd.resources import bundled_path
@@ -72,7 +72,13 @@ def configure_context(context: Any) -> None:
     """Run the migration the Alembic `context` asks for; called by `migrations/env.py`."""
     engine: Engine = context.config.attributes["engine"]
     history: History = context.config.attributes["history"]
-    with engine.connect() as connection:
+    # The version is read, then written: on SQLite the write lock is taken first, and
+    # every step runs in that one transaction (Alembic would commit each on its own,
+    # SQLite's DDL being taken as not transactional), so that processes started
+    # together upgrade one after the other, the later ones finding nothing to do.
+    writer = engine.execution_options(**{IMMEDIATE_OPTION: True})
+    with writer.connect() as connection:
+        connection.begin()
         context.configure(
             connection=connection,
             target_metadata=Base.metadata,

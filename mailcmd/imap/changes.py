@@ -1,25 +1,13 @@
 """Wake-ups for mailbox sessions when an account's mail changes.
 
 Deliveries in this process and other sessions' writes wake the sessions of the
-account at once; with PostgreSQL, changes made by other processes arrive by
-LISTEN/NOTIFY. Sessions also look again periodically, so a lost notification only
-delays the news.
+account at once; changes made by other processes arrive through the notifier
+(`mailcmd.db.notifier`, channel `MAILBOX`), see `hear`. Sessions also look again
+periodically, so a lost notification only delays the news.
 """
 
 import asyncio
-import contextlib
-import logging
 from collections import defaultdict
-
-import psycopg
-
-from mailcmd.db.database import Database
-from mailcmd.db.engine import is_sqlite
-from mailcmd.mailstore import MAILBOX_CHANNEL
-
-log = logging.getLogger(__name__)
-
-RECONNECT_SECONDS = 5.0
 
 
 class MailboxEvents:
@@ -28,7 +16,6 @@ class MailboxEvents:
     def __init__(self) -> None:
         """Start with no sessions."""
         self._events: dict[int, set[asyncio.Event]] = defaultdict(set)
-        self._listener: asyncio.Task[None] | None = None
 
     def register(self, account_id: int) -> asyncio.Event:
         """Return an event that is set whenever the account's mail changes."""
@@ -53,29 +40,6 @@ class MailboxEvents:
         for event in targets:
             event.set()
 
-    def start(self, database: Database) -> None:
-        """With PostgreSQL, listen for other processes' changes on the running loop."""
-        if not is_sqlite(database.engine.url):
-            self._listener = asyncio.create_task(self._listen(database), name="imap-listen")
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-
-    async def _listen(self, database: Database) -> None:
-        url = database.engine.url.set(drivername="postgresql")
-        conninfo = url.render_as_string(hide_password=False)
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    conninfo, autocommit=True
-                ) as connection:
-                    await connection.execute(f"LISTEN {MAILBOX_CHANNEL}")
-                    async for notice in connection.notifies():
-                        self.wake(int(notice.payload) if notice.payload.isdigit() else None)
-            except psycopg.Error as error:
-                log.warning("listening for mailbox changes failed, polling meanwhile: %s", error)
-                await asyncio.sleep(RECONNECT_SECONDS)
+    def hear(self, payload: str) -> None:
+        """Wake the sessions an announcement names (an account id), or all for anything else."""
+        self.wake(int(payload) if payload.isdigit() else None)

@@ -41,14 +41,13 @@ class ImapListeners:
         stop_listening(self.servers)
 
     async def close_sessions(self) -> None:
-        """Say goodbye to every open session, end it, and stop listening for changes."""
+        """Say goodbye to every open session and end it."""
         for session, task in list(self.sessions.items()):
             with contextlib.suppress(Exception):
                 session.connection.writer.write(BYE_SHUTDOWN + b"\r\n")
             task.cancel()
         if self.sessions:
             await asyncio.wait(list(self.sessions.values()), timeout=5.0)
-        await self.context.events.stop()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve one client connection to its end."""
@@ -124,5 +123,4 @@ async def start_imap(
             limit=imap.max_line_length,
             reuse_address=True,
         )
-    events.start(database)
     return listeners

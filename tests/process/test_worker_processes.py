@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from mailcmd.db.engine import is_sqlite, open_engine
+from mailcmd.db.engine import open_engine
 from mailcmd.db.models import InboundMessage, OutboundMessage, QueueStatus
 from tests.conftest import ALICE, PASSWORD, Cli
 from tests.servers import (
@@ -25,9 +25,9 @@ def test_serve_without_worker_and_a_worker_process_answer_mail(
         MAILCMD_DATABASE_URL=database_url,
         MAILCMD_STATE_DIR=str(tmp_path / "state"),
         MAILCMD_SMTP__SUBMISSION_PORT="off",
-        # On PostgreSQL the worker must wake on NOTIFY: its polling is too slow to
-        # answer within the test's time; on SQLite polling is all there is.
-        MAILCMD_WORKER__POLL_SECONDS="0.2" if is_sqlite(database_url) else "600",
+        # The worker must be woken by the front end's process: its polling is too
+        # slow to answer within the test's time.
+        MAILCMD_WORKER__POLL_SECONDS="600",
     )
     command = mailcmd_command()
     with (

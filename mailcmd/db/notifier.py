@@ -1,0 +1,295 @@
+"""Wake-ups between the processes that share one database, on channels named here.
+
+A process announces, inside a write transaction, that something changed (new mail
+queued, a mailbox changed); every other process that listens on that channel hears
+of it once the transaction commits. PostgreSQL carries it by `NOTIFY`, which is
+transactional; SQLite by a datagram, sent after the commit, to a Unix socket that
+each listening process binds in a folder beside the database file. A wake-up is
+only a hint: listeners also look again periodically, so a lost one only delays.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import secrets
+import socket
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.orm import Session
+
+from mailcmd.db.capabilities import Capabilities, capabilities
+from mailcmd.private_files import private_folder
+
+log = logging.getLogger(__name__)
+
+# How long a lost PostgreSQL listening connection rests before it is made again.
+RECONNECT_SECONDS = 5.0
+# Where, in `session.info` or `connection.info`, announcements wait for the commit.
+_PENDING = "mailcmd_announcements"
+# A listener's socket: its process id, then a random token so that a later process
+# with a reused id never takes a dead one's name for its own.
+_SOCKET_NAME = re.compile(r"(\d+)-[0-9a-f]{16}")
+# A wake-up is a channel and a short payload; anything longer is not ours.
+_DATAGRAM_BYTES = 256
+# The longest socket path every system takes (sun_path is 108 bytes on Linux, 104 on
+# the BSDs, with its NUL); a longer one is reached through the folder's descriptor.
+_SOCKET_PATH_BYTES = 103
+_LONGEST_NAME = len(f"{2**22}-{'0' * 16}")
+# How long a listing of the other processes' sockets is trusted at most.
+_LISTING_SECONDS = 1.0
+_PG_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+
+Listener = Callable[[str], None]
+
+
+class Channel(StrEnum):
+    """What changed; the value is the PostgreSQL channel name."""
+
+    # Mail was stored in the inbound queue: workers look for work.
+    NEW_MAIL = "mailcmd_inbound"
+    # An account's mail changed; the payload is its id: its mailbox sessions look again.
+    MAILBOX = "mailcmd_mailbox"
+
+
+def announce(transaction: Session | Connection, channel: Channel, payload: str = "") -> None:
+    """Tell the other processes listening on `channel`, once `transaction` commits.
+
+    Nothing is told if it rolls back. A `Connection` must be one of
+    `Database.writing_connection`, which sends what was announced after its commit.
+    """
+    bind = transaction.get_bind() if isinstance(transaction, Session) else transaction
+    if capabilities(bind).notify:
+        transaction.execute(_PG_NOTIFY, {"channel": channel.value, "payload": payload})
+        return
+    pending: set[tuple[Channel, str]] = transaction.info.setdefault(_PENDING, set())
+    pending.add((channel, payload))
+
+
+def withdraw_announcements(connection: Connection) -> set[tuple[Channel, str]]:
+    """Take back what was announced in `connection`'s transaction, to send after its commit."""
+    taken: set[tuple[Channel, str]] = connection.info.pop(_PENDING, set())
+    return taken
+
+
+def send_announcements(
+    database: Capabilities, announcements: Iterable[tuple[Channel, str]]
+) -> None:
+    """Send committed announcements to every other listening process (SQLite's way).
+
+    A socket nobody listens on any more (its process died) is removed; a listener
+    whose queue is full has wake-ups pending already and is skipped.
+    """
+    announcements = list(announcements)
+    if not announcements or database.file is None:
+        return
+    folder = wake_folder(database.file)
+    others = _OTHERS.listening(folder)
+    if not others:
+        # One process alone (`mailcmd serve` with its worker): nobody to tell.
+        return
+    datagrams = [f"{channel.value}\n{payload}".encode() for channel, payload in announcements]
+    with _socket_addresses(folder) as address:
+        for name in others:
+            try:
+                for datagram in datagrams:
+                    _OTHERS.sender.sendto(datagram, address(name))
+            except ConnectionRefusedError:
+                # Nobody is bound to it: its process died without removing it.
+                (folder / name).unlink(missing_ok=True)
+            except OSError:
+                # Full (its process has wake-ups pending), or gone meanwhile.
+                continue
+
+
+class _OtherProcesses:
+    """The sockets of the other listening processes, listed again only when it may matter.
+
+    Every commit that announces asks; listing the folder and making a socket each
+    time would cost more than the rest of sending. The listing is read again when
+    the folder changed (a process came or went) and at least every second, since a
+    change within the file system's time granularity leaves the folder's time as
+    it was.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listings: dict[Path, tuple[int, float, list[str]]] = {}
+        self._sender: socket.socket | None = None
+
+    @property
+    def sender(self) -> socket.socket:
+        """A socket to send datagrams from, shared by every thread of this process."""
+        with self._lock:
+            if self._sender is None:
+                self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._sender.setblocking(False)
+            return self._sender
+
+    def listening(self, folder: Path) -> list[str]:
+        """The names of the sockets in `folder` of processes other than this one."""
+        try:
+            changed = os.stat(folder).st_mtime_ns
+        except FileNotFoundError:
+            return []
+        now = time.monotonic()
+        with self._lock:
+            known = self._listings.get(folder)
+        if known is not None and known[0] == changed and now - known[1] < _LISTING_SECONDS:
+            return known[2]
+        own = str(os.getpid())
+        others = [
+            name
+            for name in os.listdir(folder)
+            if (found := _SOCKET_NAME.fullmatch(name)) is not None and found.group(1) != own
+        ]
+        with self._lock:
+            self._listings[folder] = (changed, now, others)
+        return others
+
+
+_OTHERS = _OtherProcesses()
+
+
+def wake_folder(database_file: str) -> Path:
+    """The folder beside a SQLite database file where its processes' wake-up sockets are."""
+    path = Path(database_file)
+    return path.with_name(f"{path.name}.wake")
+
+
+@contextmanager
+def _socket_addresses(folder: Path) -> Iterator[Callable[[str], str]]:
+    """Yield what to bind or send to for the socket of a name in `folder`.
+
+    A path too long for a socket address is reached as `/proc/self/fd/N/name`
+    through a descriptor of the folder, where the system has that (Linux).
+    """
+    if len(os.fsencode(folder)) + 1 + _LONGEST_NAME <= _SOCKET_PATH_BYTES or not os.path.isdir(
+        "/proc/self/fd"
+    ):
+        yield lambda name: os.fspath(folder / name)
+        return
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield lambda name: f"/proc/self/fd/{descriptor}/{name}"
+    finally:
+        os.close(descriptor)
+
+
+@event.listens_for(Session, "after_commit")
+def _send_after_commit(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        send_announcements(capabilities(session.get_bind()), pending)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+class Notifier:
+    """This process's one listener: other processes' announcements, by channel, to callbacks."""
+
+    def __init__(self, engine: Engine) -> None:
+        """Listen for the processes that share `engine`'s database."""
+        self._database = capabilities(engine)
+        self._url = engine.url
+        self._listeners: dict[Channel, list[Listener]] = defaultdict(list)
+        self._task: asyncio.Task[None] | None = None
+        self._socket: socket.socket | None = None
+        self._socket_path: Path | None = None
+
+    def subscribe(self, channel: Channel, listener: Listener) -> None:
+        """Call `listener` with the payload of each announcement on `channel`; before `start`."""
+        self._listeners[channel].append(listener)
+
+    def start(self) -> None:
+        """Start listening on the running loop, if anything subscribed."""
+        if not self._listeners:
+            return
+        if self._database.notify:
+            self._task = asyncio.create_task(self._listen(), name="mailcmd-notifier")
+        elif self._database.file is not None:
+            self._bind(wake_folder(self._database.file))
+
+    async def stop(self) -> None:
+        """Stop listening; the socket of this process, if any, is removed."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._socket is not None:
+            asyncio.get_running_loop().remove_reader(self._socket.fileno())
+            self._socket.close()
+            self._socket = None
+        if self._socket_path is not None:
+            self._socket_path.unlink(missing_ok=True)
+            self._socket_path = None
+
+    def _hear(self, channel: str, payload: str) -> None:
+        try:
+            known = Channel(channel)
+        except ValueError:
+            return
+        for listener in self._listeners.get(known, ()):
+            listener(payload)
+
+    def _hear_everything(self) -> None:
+        # What was announced while nobody listened is unknown: everyone looks again.
+        for channel in list(self._listeners):
+            self._hear(channel, "")
+
+    async def _listen(self) -> None:
+        url = self._url.set(drivername="postgresql")
+        conninfo = url.render_as_string(hide_password=False)
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    conninfo, autocommit=True
+                ) as connection:
+                    for channel in self._listeners:
+                        await connection.execute(f"LISTEN {channel.value}")
+                    self._hear_everything()
+                    async for notice in connection.notifies():
+                        self._hear(notice.channel, notice.payload)
+            except psycopg.Error as error:
+                log.warning("listening for other processes failed, polling meanwhile: %s", error)
+                await asyncio.sleep(RECONNECT_SECONDS)
+
+    def _bind(self, folder: Path) -> None:
+        private_folder(folder)
+        name = f"{os.getpid()}-{secrets.token_hex(8)}"
+        path = folder / name
+        listening = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            with _socket_addresses(folder) as address:
+                listening.bind(address(name))
+        except OSError as error:
+            # A path too long where there is no /proc, for one: this process polls.
+            listening.close()
+            log.warning("cannot listen for other processes at %s, polling: %s", path, error)
+            return
+        listening.setblocking(False)
+        self._socket, self._socket_path = listening, path
+        asyncio.get_running_loop().add_reader(listening.fileno(), self._receive)
+
+    def _receive(self) -> None:
+        assert self._socket is not None
+        while True:
+            try:
+                datagram = self._socket.recv(_DATAGRAM_BYTES)
+            except BlockingIOError:
+                return
+            channel, _, payload = datagram.decode(errors="replace").partition("\n")
+            self._hear(channel, payload)
