@@ -13,6 +13,8 @@ def insert_if_new(connection: Connection, table: FromClause, values: dict[str, A
     the row's key lock is held to the end of the caller's transaction. Core on the
     connection, not the ORM session: it runs for every message.
     """
+    # The dialects' own INSERTs are the ones with ON CONFLICT; which one is a
+    # question of syntax, so it is asked by name.
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     # RETURNING says whether a row went in: a row count is not reported alike by
     # every driver for this statement (psycopg through SQLAlchemy gives -1).
