@@ -113,6 +113,10 @@ def _ends_own_text(lines: list[str], index: int) -> bool:
     line = lines[index].strip()
     if not line or line.startswith(">"):
         return False
+    # Every marker below holds a colon, "--" or "__": most lines are let go here,
+    # before any pattern runs.
+    if ":" not in line and "--" not in line and "__" not in line:
+        return False
     if line in ("--", "-- ") or _SEPARATOR.fullmatch(line):
         return True
     following = [other.strip() for other in lines[index + 1 : index + 3]]
@@ -125,8 +129,11 @@ def _attribution(lines: list[str], index: int, end: int) -> tuple[int, bool]:
     """How many lines from `index` form an attribution, and whether it is a strong one."""
     for size in (1, 2, 3):
         stop = index + size
-        if stop > end or not lines[stop - 1].strip() or _is_quoted(lines[stop - 1]):
+        last = lines[stop - 1].rstrip() if stop <= end else ""
+        if not last or _is_quoted(last):
             return 0, False
+        if not last.endswith(":"):  # every attribution ends with a colon
+            continue
         kind = _attribution_kind(lines[index:stop])
         if kind is not None and not _starts_later(lines, index, stop, kind):
             return size, kind
