@@ -69,6 +69,9 @@ _DATE_FIELD = re.compile(
     r"|skickat|wysłano)\s?\*?\s?:.*",
     re.IGNORECASE,
 )
+# Every quote, attribution, separator, header block and signature marker holds one
+# of these; most commands hold none. (`in` finds them many times faster than a regex.)
+_MARKERS = (">", ":", "--", "__")
 _TRAILER = re.compile(
     r"""(?:
         sent\sfrom\smy\s.{1,60}
@@ -88,6 +91,8 @@ _TRAILER = re.compile(
 def new_text(text: str) -> str:
     """Return what the sender wrote in `text`, by the rule in this module's docstring."""
     lines = text.split("\n")
+    if not any(marker in text for marker in _MARKERS):  # only trailers and blank lines to go
+        return _tidy([line.rstrip() for line in lines])
     end = next((i for i in range(len(lines)) if _ends_own_text(lines, i)), len(lines))
     kept: list[str] = []
     index = 0
