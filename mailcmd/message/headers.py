@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailcmd.message.decoding import one_line, repair_surrogates
 from mailcmd.message.defects import Defects
+from mailcmd.message.plain_fields import plain_mailbox, plain_text
 
 # CPython's header value parser takes time quadratic in the length of some values
 # (python/cpython#136063, #87075): one 64 KiB Content-Type costs a minute or more. The
@@ -114,6 +115,9 @@ class HeaderFields:
         return None if value is None else self._decoded(name, value)
 
     def _decoded(self, name: str, value: str) -> str:
+        plain = plain_text(value)
+        if plain is not None:
+            return one_line(plain)
         try:
             header = POLICY.header_factory(_UNSTRUCTURED, value)
             decoded = str(header)
@@ -135,14 +139,8 @@ class HeaderFields:
         value = self.raw("From", STRUCTURED_LIMIT)
         if not value:
             return "", None
-        try:
-            addresses = POLICY.header_factory("From", value).addresses
-            pairs = [(str(a.display_name), str(a.addr_spec)) for a in addresses]
-        except Exception as error:  # nested comments overflow the recursive parser
-            self._defects.add("From", f"unparseable ({type(error).__name__})")
-            # The older parser finds the address; the name is what stands before it.
-            name = self._decoded("From", value.rpartition("<")[0]).strip(' "')
-            pairs = [(name, address) for _, address in _parseaddr(value)]
+        plain = plain_mailbox(value)
+        pairs = [plain] if plain is not None else self._mailboxes(value)
         if len(pairs) > 1:
             self._defects.add("From", f"{len(pairs)} addresses; the first is the sender")
         if not pairs:
@@ -151,6 +149,17 @@ class HeaderFields:
         local, _, domain = address.rpartition("@")
         address = f"{local}@{domain.lower()}"
         return name, address if _ADDRESS.fullmatch(address) and local else None
+
+    def _mailboxes(self, value: str) -> list[tuple[str, str]]:
+        """The display names and addr-specs of From `value`, by the header registry."""
+        try:
+            addresses = POLICY.header_factory("From", value).addresses
+            return [(str(a.display_name), str(a.addr_spec)) for a in addresses]
+        except Exception as error:  # nested comments overflow the recursive parser
+            self._defects.add("From", f"unparseable ({type(error).__name__})")
+            # The older parser finds the address; the name is what stands before it.
+            name = self._decoded("From", value.rpartition("<")[0]).strip(' "')
+            return [(name, address) for _, address in _parseaddr(value)]
 
     def message_ids(self, name: str) -> tuple[str, ...]:
         """The message ids in field `name`, in order, each with its angle brackets.

@@ -69,6 +69,9 @@ _DATE_FIELD = re.compile(
     r"|skickat|wysłano)\s?\*?\s?:.*",
     re.IGNORECASE,
 )
+# Every quote, attribution, separator, header block and signature marker holds one
+# of these; most commands hold none. (`in` finds them many times faster than a regex.)
+_MARKERS = (">", ":", "--", "__")
 _TRAILER = re.compile(
     r"""(?:
         sent\sfrom\smy\s.{1,60}
@@ -88,6 +91,8 @@ _TRAILER = re.compile(
 def new_text(text: str) -> str:
     """Return what the sender wrote in `text`, by the rule in this module's docstring."""
     lines = text.split("\n")
+    if not any(marker in text for marker in _MARKERS):  # only trailers and blank lines to go
+        return _tidy([line.rstrip() for line in lines])
     end = next((i for i in range(len(lines)) if _ends_own_text(lines, i)), len(lines))
     kept: list[str] = []
     index = 0
@@ -113,6 +118,10 @@ def _ends_own_text(lines: list[str], index: int) -> bool:
     line = lines[index].strip()
     if not line or line.startswith(">"):
         return False
+    # Every marker below holds a colon, "--" or "__": most lines are let go here,
+    # before any pattern runs.
+    if ":" not in line and "--" not in line and "__" not in line:
+        return False
     if line in ("--", "-- ") or _SEPARATOR.fullmatch(line):
         return True
     following = [other.strip() for other in lines[index + 1 : index + 3]]
@@ -125,8 +134,11 @@ def _attribution(lines: list[str], index: int, end: int) -> tuple[int, bool]:
     """How many lines from `index` form an attribution, and whether it is a strong one."""
     for size in (1, 2, 3):
         stop = index + size
-        if stop > end or not lines[stop - 1].strip() or _is_quoted(lines[stop - 1]):
+        last = lines[stop - 1].rstrip() if stop <= end else ""
+        if not last or _is_quoted(last):
             return 0, False
+        if not last.endswith(":"):  # every attribution ends with a colon
+            continue
         kind = _attribution_kind(lines[index:stop])
         if kind is not None and not _starts_later(lines, index, stop, kind):
             return size, kind

@@ -495,6 +495,11 @@ def test_mobile_trailers_at_the_end_are_dropped(trailer: str) -> None:
     assert new_text(f"add milk\n\n{trailer}\n\n> On Sat, Bob wrote:\n> old") == "add milk"
 
 
+def test_text_without_quote_or_marker_loses_only_trailer_and_blank_runs() -> None:
+    text = "\n\nadd milk  \n\n\n\nadd eggs\n\nSent from my iPhone\n\n"
+    assert new_text(text) == "add milk\n\nadd eggs"
+
+
 def test_trailer_words_within_the_text_are_kept() -> None:
     assert new_text("Sent from my iPhone\nadd milk") == "Sent from my iPhone\nadd milk"
 
