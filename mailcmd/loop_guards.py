@@ -8,10 +8,12 @@ is known without it only skips a lookup whose answer cannot be yes.
 from sqlalchemy.orm import Session
 
 from mailcmd.context import Sender
-from mailcmd.db.inserts import insert_if_new
-from mailcmd.db.models import ProcessedMessage
+from mailcmd.db.inserts import InsertIfNew
+from mailcmd.db.models import Base, ProcessedMessage
 from mailcmd.db.types import utc_now
 from mailcmd.outbox import is_own_message
+
+_RECORD_PROCESSED = InsertIfNew(Base.metadata.tables[ProcessedMessage.__tablename__])
 
 
 def came_back(session: Session, message_id: str, domain: str) -> bool:
@@ -39,4 +41,4 @@ def first_time(session: Session, sender: Sender, message_id: str, queue_id: int)
         "inbound_message_id": queue_id,
         "processed_at": utc_now(),
     }
-    return insert_if_new(session.connection(), ProcessedMessage.__table__, values)
+    return _RECORD_PROCESSED(session.connection(), values)

@@ -15,7 +15,6 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
@@ -25,13 +24,10 @@ from mailcmd.attempts import Attempt, Batch, Outcome, time_limit_passed
 from mailcmd.batches import run_batch
 from mailcmd.builtin_mailboxes import builtin_services
 from mailcmd.builtin_mailboxes.help import HELP_ADDRESS
-from mailcmd.claims import ClaimedMessage, reload_claimed
+from mailcmd.claims import ClaimedMessage, record_on_claim, reload_claimed
 from mailcmd.context import Context, Envelope, Sender
 from mailcmd.db.database import Database
-from mailcmd.db.models import (
-    InboundMessage,
-    QueueStatus,
-)
+from mailcmd.db.models import QueueStatus
 from mailcmd.db.types import utc_now
 from mailcmd.dispatch import HelpRequest, Refusal, plan_for
 from mailcmd.execution import CommandRunner
@@ -136,13 +132,7 @@ class Processor:
             values["status"] = QueueStatus.DEFERRED
             values["next_attempt_at"] = utc_now() + timedelta(seconds=delay)
             outcome = Outcome("deferred", f"ref={ref}, retry in {delay:g} s", retry_in=delay)
-        recorded = session.connection().execute(
-            update(InboundMessage)
-            .where(InboundMessage.id == row.id)
-            .where(InboundMessage.claim_token == row.claim_token)
-            .values(values)
-        )
-        if recorded.rowcount != 1:
+        if not record_on_claim(session.connection(), row.id, row.claim_token, values):
             return Outcome("lost", "another worker holds the message")
         if outcome.status == "failed":
             self._apologise(session, row, ref)
@@ -316,13 +306,7 @@ class Processor:
             # only when a handler asks: a secret must not depend on the path taken.
             text = without_text(row.raw)
             values.update(raw=text, size=len(text))
-        finished = session.connection().execute(
-            update(InboundMessage)
-            .where(InboundMessage.id == row.id)
-            .where(InboundMessage.claim_token == attempt.claim_token)
-            .values(values)
-        )
-        if finished.rowcount != 1:
+        if not record_on_claim(session.connection(), row.id, attempt.claim_token, values):
             return Outcome("lost", "the claim expired while processing")
         return Outcome("done", note)
 
