@@ -8,8 +8,9 @@ several workers never wait on each other's batches.
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, or_, select, update
+from sqlalchemy import Connection, RowMapping, and_, bindparam, or_, select, update
 
 from mailcmd.db.capabilities import capabilities
 from mailcmd.db.models import InboundMessage, QueueStatus
@@ -45,6 +46,14 @@ _RETURNED = (
     InboundMessage.auth_method,
     InboundMessage.verified_from,
     InboundMessage.authentication_results,
+)
+# Sets the columns its parameters name on a message, while the claim still holds.
+# Built once: it runs for every message; SQLAlchemy compiles (and caches) it once
+# for each set of columns.
+_RECORD = (
+    update(InboundMessage)
+    .where(InboundMessage.id == bindparam("claimed_id"))
+    .where(InboundMessage.claim_token == bindparam("claimed_token"))
 )
 
 
@@ -92,6 +101,14 @@ def reload_claimed(connection: Connection, queue_id: int, token: str) -> Claimed
         .where(InboundMessage.claim_token == token)
     ).first()
     return None if row is None else _claimed(row._mapping)
+
+
+def record_on_claim(
+    connection: Connection, queue_id: int, token: str, values: dict[str, Any]
+) -> bool:
+    """Set `values` (by column) on message `queue_id` if `token` still claims it; False if lost."""
+    parameters = {**values, "claimed_id": queue_id, "claimed_token": token}
+    return connection.execute(_RECORD, parameters).rowcount == 1
 
 
 def release(connection: Connection, claims: list[ClaimedMessage]) -> None:

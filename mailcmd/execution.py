@@ -66,11 +66,16 @@ class CommandRunner:
         sender: Sender,
         tag: str | None,
         contexts: list[Context],
+        undo: Callable[[], None] | None = None,
     ) -> list[OutgoingMail]:
         """Run `invocations` in one savepoint (or ask to confirm them); return the mail
-        they cause. `contexts` collects each command's context."""
+        they cause. `contexts` collects each command's context.
+
+        With `undo`, no savepoint is taken: `undo` must roll back what the commands
+        did (and nothing the caller wants kept) when they are refused or held.
+        """
         mails, _ran = self._run(
-            session, mailbox, invocations, view, envelope, sender, tag, contexts
+            session, mailbox, invocations, view, envelope, sender, tag, contexts, undo=undo
         )
         return mails
 
@@ -156,6 +161,7 @@ class CommandRunner:
         *,
         confirmed: bool = False,
         text: str | None = None,
+        undo: Callable[[], None] | None = None,
     ) -> tuple[list[OutgoingMail], bool]:
         """Run or hold `invocations`; also return whether they ran or were held (not refused)."""
         domain = self._settings.domain
@@ -166,7 +172,10 @@ class CommandRunner:
         files: list[Attachment] = []
         reply_tag: str | None = None
         asked = False
-        savepoint = session.begin_nested()
+        savepoint = None
+        if undo is None:
+            savepoint = session.begin_nested()
+            undo = savepoint.rollback
         try:
             for invocation in invocations:
                 context = Context(
@@ -224,12 +233,13 @@ class CommandRunner:
                 ]
             session.flush()
         except CommandError as error:
-            savepoint.rollback()
+            undo()
             return [self._refusal(sender, view, mailbox.name, str(error))], False
         if asked:
-            savepoint.rollback()
+            undo()
             return [self._ask(session, mailbox, invocations, questions, view, sender, tag)], True
-        savepoint.commit()
+        if savepoint is not None:
+            savepoint.commit()
         if not transcript:
             return notifications, True
         if len(transcript) == 1 and len(transcript[0][1]) == 1:

@@ -7,11 +7,14 @@ is known without it only skips a lookup whose answer cannot be yes.
 
 from sqlalchemy.orm import Session
 
+from mailcmd.batches import MessageSavepoint
 from mailcmd.context import Sender
-from mailcmd.db.inserts import insert_if_new
-from mailcmd.db.models import ProcessedMessage
+from mailcmd.db.inserts import InsertIfNew
+from mailcmd.db.models import Base, ProcessedMessage
 from mailcmd.db.types import utc_now
 from mailcmd.outbox import is_own_message
+
+_RECORD_PROCESSED = InsertIfNew(Base.metadata.tables[ProcessedMessage.__tablename__])
 
 
 def came_back(session: Session, message_id: str, domain: str) -> bool:
@@ -39,4 +42,26 @@ def first_time(session: Session, sender: Sender, message_id: str, queue_id: int)
         "inbound_message_id": queue_id,
         "processed_at": utc_now(),
     }
-    return insert_if_new(session.connection(), ProcessedMessage.__table__, values)
+    return _RECORD_PROCESSED(session.connection(), values)
+
+
+class CopyProcessedMeanwhile(Exception):
+    """Another copy of a message was processed while this one was started again."""
+
+
+def start_again(
+    session: Session,
+    savepoint: MessageSavepoint,
+    sender: Sender,
+    message_id: str | None,
+    queue_id: int,
+) -> None:
+    """Undo all that message `queue_id` did in `savepoint`, and record it as processed again.
+
+    Raises `CopyProcessedMeanwhile` when a copy with the same Message-ID committed
+    in between (only with PostgreSQL, whose writers run side by side): the message
+    fails, and its retry finds that it was seen before.
+    """
+    savepoint.start_again()
+    if message_id and not first_time(session, sender, message_id, queue_id):
+        raise CopyProcessedMeanwhile(f"{message_id} was processed meanwhile")

@@ -41,6 +41,7 @@ _TAKE_UID = (
     .values(uid_next=_FOLDERS.c.uid_next + 1)
     .returning(_FOLDERS.c.id, _FOLDERS.c.uid_next)
 )
+_STORE = insert(_MESSAGES)
 
 
 def local_account_id(session: Session, address: str) -> int | None:
@@ -88,11 +89,13 @@ def append(
     `NoResultFound` is raised for any other missing folder.
     """
     folder = {"owner": account_id, "folder_name": folder_name}
-    taken = session.execute(_TAKE_UID, folder).one_or_none()
+    # Core statements on the connection: the ORM's execution path costs more than
+    # they do, and they run for every delivered reply.
+    taken = session.connection().execute(_TAKE_UID, folder).one_or_none()
     if taken is None and folder_name == INBOX:
         # The first delivery to an account; later ones find the folders in place.
         ensure_default_folders(session, account_id)
-        taken = session.execute(_TAKE_UID, folder).one_or_none()
+        taken = session.connection().execute(_TAKE_UID, folder).one_or_none()
     if taken is None:
         raise NoResultFound(f"account {account_id} has no folder {folder_name!r}")
     folder_id, uid = taken[0], taken[1] - 1
@@ -104,7 +107,7 @@ def append(
         "size": len(raw),
         "raw": raw,
     }
-    session.execute(insert(_MESSAGES), row)
+    session.connection().execute(_STORE, row)
     announce_change(session, account_id)
     return int(uid)
 

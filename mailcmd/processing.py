@@ -13,31 +13,28 @@ import traceback
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from mailcmd.addresses import mailbox_name
 from mailcmd.app import Registry
 from mailcmd.attempts import Attempt, Batch, Outcome, time_limit_passed
-from mailcmd.batches import run_batch
+from mailcmd.batches import MessageSavepoint, run_batch
 from mailcmd.builtin_mailboxes import builtin_services
 from mailcmd.builtin_mailboxes.help import HELP_ADDRESS
-from mailcmd.claims import ClaimedMessage, reload_claimed
+from mailcmd.claims import ClaimedMessage, record_on_claim, reload_claimed
 from mailcmd.context import Context, Envelope, Sender
 from mailcmd.db.database import Database
-from mailcmd.db.models import (
-    InboundMessage,
-    QueueStatus,
-)
+from mailcmd.db.models import QueueStatus
 from mailcmd.db.types import utc_now
 from mailcmd.dispatch import HelpRequest, Refusal, plan_for
 from mailcmd.execution import CommandRunner
 from mailcmd.help import help_page
 from mailcmd.inbound import without_text
-from mailcmd.loop_guards import came_back, first_time
+from mailcmd.loop_guards import came_back, first_time, start_again
 from mailcmd.message import MessageView, parse_message
 from mailcmd.outbound import (
     OutgoingMail,
@@ -96,13 +93,13 @@ class Processor:
             session.commit()
             return outcome
 
-    def _attempt(self, session: Session, attempt: Attempt) -> Outcome:
+    def _attempt(self, session: Session, attempt: Attempt, savepoint: MessageSavepoint) -> Outcome:
         max_attempts = self._settings.worker.max_attempts
         if attempt.message.attempts > max_attempts:
             # Claimed again after a worker died on it too many times: a poison message.
             reason = f"gave up after {attempt.message.attempts - 1} attempts that never finished"
             return self._fail(session, attempt, reason)
-        return self._run(session, attempt)
+        return self._run(session, attempt, savepoint)
 
     def _fail(self, session: Session, attempt: Attempt, error: BaseException | str) -> Outcome:
         """Schedule a retry of `attempt`'s message, or fail it for good, in `session`.
@@ -136,19 +133,13 @@ class Processor:
             values["status"] = QueueStatus.DEFERRED
             values["next_attempt_at"] = utc_now() + timedelta(seconds=delay)
             outcome = Outcome("deferred", f"ref={ref}, retry in {delay:g} s", retry_in=delay)
-        recorded = session.connection().execute(
-            update(InboundMessage)
-            .where(InboundMessage.id == row.id)
-            .where(InboundMessage.claim_token == row.claim_token)
-            .values(values)
-        )
-        if recorded.rowcount != 1:
+        if not record_on_claim(session.connection(), row.id, row.claim_token, values):
             return Outcome("lost", "another worker holds the message")
         if outcome.status == "failed":
             self._apologise(session, row, ref)
         return outcome
 
-    def _run(self, session: Session, attempt: Attempt) -> Outcome:
+    def _run(self, session: Session, attempt: Attempt, savepoint: MessageSavepoint) -> Outcome:
         row = attempt.message
         view = parse_message(row.raw)
         sender = sender_of(session, row, view)
@@ -161,10 +152,15 @@ class Processor:
             return self._finish(session, row, attempt, "ignored: mailcmd's own mail came back")
         if view.message_id and not first_time(session, sender, view.message_id, row.id):
             return self._finish(session, row, attempt, "ignored: Message-ID seen before")
+        undo = None
+        if len(row.rcpt_tos) == 1:
+            # The commands are all the message does after its seen-before row: undoing
+            # them is starting the message again, and they need no savepoint of their own.
+            undo = partial(start_again, session, savepoint, sender, view.message_id, row.id)
         mails: list[OutgoingMail] = []
         contexts: list[Context] = []
         for recipient in row.rcpt_tos:
-            caused = self._for_recipient(session, recipient, view, sender, row, contexts)
+            caused = self._for_recipient(session, recipient, view, sender, row, contexts, undo)
             if self._is_secret_mailbox(recipient):
                 caused = [replace(mail, holds_secret=True) for mail in caused]
             mails += caused
@@ -182,6 +178,7 @@ class Processor:
         sender: Sender,
         row: ClaimedMessage,
         contexts: list[Context],
+        undo: Callable[[], None] | None,
     ) -> list[OutgoingMail]:
         route = self._routes.resolve(recipient, holder_of(sender), self._today())
         mailbox = route.mailbox
@@ -224,7 +221,9 @@ class Processor:
                 message = UNQUOTED_REFUSAL
             values = {"message": message, "usage": list(plan.usage)}
             return [self._reply(sender, view, mailbox.name, "mailcmd/refusal", values)]
-        return self._runner.run(session, mailbox, plan, view, envelope, sender, route.tag, contexts)
+        return self._runner.run(
+            session, mailbox, plan, view, envelope, sender, route.tag, contexts, undo
+        )
 
     def _reply(
         self, sender: Sender, view: MessageView, from_local: str, template: str, values: Any
@@ -316,13 +315,7 @@ class Processor:
             # only when a handler asks: a secret must not depend on the path taken.
             text = without_text(row.raw)
             values.update(raw=text, size=len(text))
-        finished = session.connection().execute(
-            update(InboundMessage)
-            .where(InboundMessage.id == row.id)
-            .where(InboundMessage.claim_token == attempt.claim_token)
-            .values(values)
-        )
-        if finished.rowcount != 1:
+        if not record_on_claim(session.connection(), row.id, attempt.claim_token, values):
             return Outcome("lost", "the claim expired while processing")
         return Outcome("done", note)
 

@@ -12,6 +12,7 @@ clients that mangle anything but letters, digits, `.`, `-` and `_`.
 """
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -20,6 +21,8 @@ from datetime import date, timedelta
 
 MAC_CHARACTERS = 10
 EXPIRY_CHARACTERS = 4
+# How many recently signed keys are remembered (a few per message a worker runs).
+_SIGNED_KEPT = 256
 # Day 0 of the expiry field; four base32 characters reach well past 4000.
 _EPOCH = date(2020, 1, 1)
 _BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
@@ -58,12 +61,18 @@ class ReplyKeys:
         if not secrets:
             raise ValueError("reply keys need at least one secret")
         self._secrets = list(secrets)
+        # One mail signs the same key for its Reply-To and for each of its action
+        # links, and the mails of one message mostly share it: the MAC is made once.
+        self._signed = functools.lru_cache(maxsize=_SIGNED_KEPT)(self._sign)
 
     def sign(self, mailbox: str, tag: str, holder: str, expires: date | None = None) -> str:
         """Return `TAG.KEY` for a reply address of `mailbox` that only `holder` may use.
 
         Raises `TagError` for a tag that a reply address cannot carry.
         """
+        return self._signed(mailbox, tag, holder, expires)
+
+    def _sign(self, mailbox: str, tag: str, holder: str, expires: date | None) -> str:
         plain = tag.lower()
         if not _TAG.fullmatch(plain):
             raise TagError(f"{tag!r} cannot be the tag of a reply address (letters, digits, -, _)")

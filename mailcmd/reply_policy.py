@@ -17,7 +17,7 @@ address is counted as a stranger's.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from mailcmd.addresses import InvalidAddressError, normalise_address
@@ -29,6 +29,23 @@ from mailcmd.db.types import utc_now
 from mailcmd.settings import WorkerSettings
 
 WINDOW = timedelta(hours=1)
+
+# The counts the policy takes, built once: they are asked for every mail the worker
+# sends that is not an account's reply, with the address and the hour's start.
+_COUNTED = select(func.count()).select_from(OutboundMessage)
+_NOTIFIED = _COUNTED.where(
+    OutboundMessage.notifies_address == bindparam("address"),
+    OutboundMessage.created_at >= bindparam("since"),
+)
+# Strangers share one budget per address, whatever account's address they claim.
+_STRANGERS = and_(
+    OutboundMessage.answers_address == bindparam("address"),
+    OutboundMessage.answers_account_id.is_(None),
+    OutboundMessage.created_at >= bindparam("since"),
+)
+_STRANGER_REPLIES = and_(_STRANGERS, OutboundMessage.reply_limit_notice.is_(False))
+_REPLIED = _COUNTED.where(_STRANGER_REPLIES)
+_NOTICED = _COUNTED.where(_STRANGERS, OutboundMessage.reply_limit_notice.is_(True))
 
 
 @dataclass(frozen=True)
@@ -54,13 +71,9 @@ def held_back(
     `is_reply` tells an answer to `sender` from a notification of someone else.
     """
     since = utc_now() - WINDOW
-    counted = select(func.count()).select_from(OutboundMessage)
     if not is_reply:
-        notified = and_(
-            OutboundMessage.notifies_address == counted_address(to),
-            OutboundMessage.created_at >= since,
-        )
-        if (session.scalar(counted.where(notified)) or 0) >= limits.notification_rate_limit:
+        notified = {"address": counted_address(to), "since": since}
+        if (session.scalar(_NOTIFIED, notified) or 0) >= limits.notification_rate_limit:
             return HeldBack("over the hourly notification limit")
         return None
     backscatter = backscatter_reason(row, to)
@@ -68,29 +81,22 @@ def held_back(
         return HeldBack(backscatter)
     if sender.is_account:
         return None
-    address = counted_address(to)
-    # Strangers share one budget per address, whatever account's address they claim.
-    theirs = and_(
-        OutboundMessage.answers_address == address,
-        OutboundMessage.answers_account_id.is_(None),
-        OutboundMessage.created_at >= since,
-    )
-    replies = and_(theirs, OutboundMessage.reply_limit_notice.is_(False))
-    sent = session.scalar(counted.where(replies)) or 0
+    theirs = {"address": counted_address(to), "since": since}
+    sent = session.scalar(_REPLIED, theirs) or 0
     limit = limits.reply_rate_limit
     if sent < limit:
         return None
     reason = f"over the hourly reply limit ({limit} an hour to an address of no account)"
-    notices = and_(theirs, OutboundMessage.reply_limit_notice.is_(True))
-    if session.scalar(counted.where(notices)):
+    if session.scalar(_NOTICED, theirs):
         return HeldBack(f"{reason}; its notice went earlier in the hour")
     # Replies resume once enough of the hour's have aged out of it.
     freed = session.scalar(
         select(OutboundMessage.created_at)
-        .where(replies)
+        .where(_STRANGER_REPLIES)
         .order_by(OutboundMessage.created_at)
         .offset(sent - limit)
-        .limit(1)
+        .limit(1),
+        theirs,
     )
     until = (freed or utc_now()) + WINDOW
     return HeldBack(f"{reason}; a notice went instead", notice_until=until)

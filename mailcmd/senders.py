@@ -10,6 +10,8 @@ from mailcmd.message import MessageView
 
 # Where the session keeps the sender's account while a message is processed.
 SENDER_ACCOUNT = "mailcmd.sender_account"
+# Loading an account loads its addresses with it; built once, used for every message.
+_WITH_ADDRESSES = (joinedload(Account.addresses),)
 
 
 def sender_of(session: Session, row: ClaimedMessage, view: MessageView) -> Sender:
@@ -22,7 +24,7 @@ def sender_of(session: Session, row: ClaimedMessage, view: MessageView) -> Sende
     address = row.mail_from or view.sender or ""
     proved_by = (row.auth_method or "password").partition(":")[0]
     if row.account_id is not None:
-        account = session.get(Account, row.account_id, options=[joinedload(Account.addresses)])
+        account = session.get(Account, row.account_id, options=_WITH_ADDRESSES)
     elif row.verified_from is not None:
         proved_by = "verified-sender"
         # Mail from another server whose From passed DMARC alignment: it acts as

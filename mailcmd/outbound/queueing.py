@@ -18,7 +18,8 @@ from mailcmd.outbox import without_secret
 from mailcmd.reply_keys import ReplyKeys
 from mailcmd.reply_policy import counted_address
 
-_OUTBOX = Base.metadata.tables[OutboundMessage.__tablename__]
+# Built once and executed with each mail's values: it runs for every reply.
+_RECORD_IN_OUTBOX = insert(Base.metadata.tables[OutboundMessage.__tablename__])
 # Set in `Session.info` when the transaction queued mail for the relay: the
 # deliverer is woken by its commit, and by nothing else the worker commits.
 QUEUED_FOR_RELAY = "mailcmd.queued_for_relay"
@@ -111,8 +112,8 @@ def queue_mail(
         append(session, account_id, INBOX, mail.raw)
     else:
         session.info[QUEUED_FOR_RELAY] = True
-    session.execute(
-        insert(_OUTBOX),
+    session.connection().execute(
+        _RECORD_IN_OUTBOX,
         {
             "raw": without_secret(mail.raw) if delivered and holds_secret else mail.raw,
             "mail_from": "",

@@ -63,6 +63,22 @@ def test_a_parse_error_runs_nothing_and_replies_with_usage(mail: MailTestClient)
     assert "No open tasks" in mail.send(TASKS, "list").reply_text
 
 
+def test_a_refused_command_rolls_back_the_message_but_keeps_its_refusal_and_message_id(
+    mail: MailTestClient,
+) -> None:
+    message = mail.compose(TASKS, "", "add kept nowhere\ndone 99\n", ALICE, {})
+
+    refused = mail.send(TASKS, message=message)
+    again = mail.send(TASKS, message=message)
+
+    assert "you have no task 99" in refused.reply_text
+    assert refused.outcome is not None
+    assert refused.outcome.status == "done"
+    assert again.outcome is not None
+    assert again.outcome.detail == "ignored: Message-ID seen before"
+    assert "No open tasks" in mail.send(TASKS, "list").reply_text
+
+
 def test_a_missing_argument_names_it(mail: MailTestClient) -> None:
     exchange = mail.send(TASKS, "add")
 
