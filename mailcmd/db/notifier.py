@@ -9,6 +9,7 @@ only a hint: listeners also look again periodically, so a lost one only delays.
 """
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import os
@@ -133,6 +134,8 @@ class _OtherProcesses:
             if self._sender is None:
                 self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
                 self._sender.setblocking(False)
+                # Kept for the life of the process, and closed with it.
+                atexit.register(self._sender.close)
             return self._sender
 
     def listening(self, folder: Path) -> list[str]:
