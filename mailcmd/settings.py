@@ -269,7 +269,9 @@ class WorkerSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    concurrency: int = Field(default=4, gt=0, description="messages processed at once")
+    concurrency: int = Field(
+        default=4, gt=0, description="batches of up to 10 messages processed at once"
+    )
     max_attempts: int = Field(default=5, gt=0, description="tries before a message fails")
     retry_seconds: float = Field(default=30.0, gt=0, description="first retry delay; doubles")
     handler_timeout: float = Field(default=30.0, gt=0, description="seconds a handler may run")
