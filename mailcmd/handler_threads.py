@@ -14,6 +14,7 @@ import ctypes
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -67,6 +68,8 @@ class HandlerThreads:
         self._name = name
         self._calls: queue.SimpleQueue[_Call[object] | None] = queue.SimpleQueue()
         self._threads: set[threading.Thread] = set()
+        # Threads whose call was given up on, until the call ends.
+        self._abandoned: set[threading.Thread] = set()
         self._started = 0
         self._guard = threading.Lock()
         for _ in range(size):
@@ -82,14 +85,21 @@ class HandlerThreads:
         """Run `function` in a thread and return its result."""
         return await self.submit(function).result
 
-    def stop(self) -> None:
-        """End the threads after the calls queued before; wait for those not given up on."""
+    def stop(self, grace: float = 0.0) -> None:
+        """End the threads after the calls queued before; wait for those not given up on,
+        and up to `grace` seconds in all for those given up on to end."""
         with self._guard:
             threads = list(self._threads)
+            abandoned = list(self._abandoned)
         for _ in threads:
             self._calls.put(None)
         for thread in threads:
             thread.join()
+        # A call given up on still holds what it was using (a database connection,
+        # say) until it ends: given the time, it gives it back before its owner closes.
+        deadline = time.monotonic() + grace
+        for thread in abandoned:
+            thread.join(max(deadline - time.monotonic(), 0.0))
 
     def _abandon(self, call: "_Call[T]") -> bool:
         with call.lock:
@@ -99,7 +109,9 @@ class HandlerThreads:
             if call.thread_id is None:
                 return True  # not started: the thread that takes it skips it
             with self._guard:
-                self._threads = {t for t in self._threads if t.ident != call.thread_id}
+                given_up = {t for t in self._threads if t.ident == call.thread_id}
+                self._threads -= given_up
+                self._abandoned |= given_up
         self._start_thread()
         return True
 
@@ -120,6 +132,7 @@ class HandlerThreads:
                 break
         with self._guard:
             self._threads.discard(me)
+            self._abandoned.discard(me)
 
     def _perform(self, call: _Call[T]) -> bool:
         """Run `call`; False when it was abandoned and this thread has to go."""

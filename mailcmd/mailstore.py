@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
+from mailcmd.db.inserts import InsertIfNew
 from mailcmd.db.models import AccountAddress, Base, MailFolder, MailMessage
 from mailcmd.db.notifier import Channel, announce
 from mailcmd.db.types import utc_now
@@ -30,6 +31,7 @@ DEFAULT_FOLDERS: dict[str, str | None] = {
 # The tables themselves, for the Core statements of delivery's hot path.
 _FOLDERS = Base.metadata.tables[MailFolder.__tablename__]
 _MESSAGES = Base.metadata.tables[MailMessage.__tablename__]
+_MAKE_FOLDER = InsertIfNew(_FOLDERS)
 # One statement takes a folder's next UID and its row lock (PostgreSQL; SQLite
 # writers are serialised anyway), so concurrent appends get distinct UIDs.
 _TAKE_UID = (
@@ -52,22 +54,29 @@ def local_account_id(session: Session, address: str) -> int | None:
 
 
 def ensure_default_folders(session: Session, account_id: int) -> None:
-    """Create the account's default folders that do not exist yet."""
+    """Create the account's default folders that do not exist yet.
+
+    Safe against another transaction making them at the same moment (two batches
+    delivering an account's first mails on PostgreSQL): a folder made meanwhile is
+    left as it is, not an error.
+    """
     existing = set(
         session.scalars(select(MailFolder.name).where(MailFolder.account_id == account_id))
     )
+    connection = session.connection()
     for name, special_use in DEFAULT_FOLDERS.items():
         if name not in existing:
-            session.add(
-                MailFolder(
-                    account_id=account_id,
-                    name=name,
-                    special_use=special_use,
-                    uid_validity=new_uid_validity(),
-                    uid_next=1,
-                )
+            _MAKE_FOLDER(
+                connection,
+                {
+                    "account_id": account_id,
+                    "name": name,
+                    "special_use": special_use,
+                    "uid_validity": new_uid_validity(),
+                    "uid_next": 1,
+                    "created_at": utc_now(),
+                },
             )
-    session.flush()
 
 
 def new_uid_validity() -> int:

@@ -92,9 +92,10 @@ class Worker:
             batch.stopping.set()
         if self._running:
             await asyncio.wait(self._running)
-        # Handlers given up on are not waited for: they hold no thread of the pool,
-        # and whatever they still do is rolled back when they end.
-        await asyncio.to_thread(self._threads.stop)
+        # Handlers given up on hold no thread of the pool, and whatever they still do
+        # is rolled back when they end: they are waited for one time limit at most,
+        # so that they give their connections back before the database closes.
+        await asyncio.to_thread(self._threads.stop, self._settings.handler_timeout)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
