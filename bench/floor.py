@@ -54,10 +54,16 @@ async def serve(host: str, port: int, tls: ssl.SSLContext | None) -> None:
         return SMTP(handler, hostname="floor.localhost", tls_context=tls, loop=loop)
 
     server = await loop.create_server(protocol, host=host, port=port, reuse_address=True)
+    await run_until_stopped(server, f"floor on {host}:{port}")
+
+
+async def run_until_stopped(server: asyncio.Server, name: str) -> None:
+    """Say `name` is ready, serve until SIGTERM or SIGINT, then close `server`."""
+    loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    print(f"listening: floor on {host}:{port}; ready", flush=True)
+    print(f"listening: {name}; ready", flush=True)
     await stop.wait()
     server.close()
 

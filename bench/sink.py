@@ -10,13 +10,13 @@ the wall-clock time the message's DATA ended and the Message-ID it answers (its
 import argparse
 import asyncio
 import re
-import signal
 import time
 from pathlib import Path
 from typing import IO
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from bench.floor import run_until_stopped
 from bench.load import raise_file_limit
 
 IN_REPLY_TO = re.compile(rb"^In-Reply-To:[ \t]*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
@@ -57,12 +57,7 @@ async def serve(host: str, port: int, log_path: Path) -> None:
         server = await loop.create_server(
             protocol, host=host, port=port, reuse_address=True, backlog=512
         )
-        stop = asyncio.Event()
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
-        loop.add_signal_handler(signal.SIGINT, stop.set)
-        print(f"listening: sink on {host}:{port}; ready", flush=True)
-        await stop.wait()
-        server.close()
+        await run_until_stopped(server, f"sink on {host}:{port}")
 
 
 def main(argv: list[str] | None = None) -> int:
