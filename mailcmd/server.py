@@ -295,7 +295,12 @@ async def serve(
     """
     return_big_blocks_to_the_system()
     server = Server(settings, database, receive=receive, work=work, resolver=resolver)
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:
+        # A listener that cannot bind ends the start: what did start stops with it.
+        await server.stop(grace_seconds=0)
+        raise
     freeze_start_up_objects()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -303,7 +308,9 @@ async def serve(
     loop.add_signal_handler(signal.SIGINT, stop.set)
     if server.tls is not None:
         loop.add_signal_handler(signal.SIGHUP, server.tls.reload)
-    lines = server.start_up_lines() + (more_lines(server) if more_lines is not None else [])
+    # Off the loop: the demo's lines make its account, once every listener is bound.
+    extra = await asyncio.to_thread(more_lines, server) if more_lines is not None else []
+    lines = server.start_up_lines() + extra
     for line in [*lines, "ready"]:
         announce(line)
     await stop.wait()
