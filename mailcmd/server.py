@@ -6,6 +6,7 @@ import logging
 import signal
 from collections.abc import Callable
 
+from mailcmd.alerts import Alerter
 from mailcmd.allocator import return_big_blocks_to_the_system
 from mailcmd.attempts import Outcome
 from mailcmd.authentication import Authenticator
@@ -146,6 +147,18 @@ class Server:
             if work
             else None
         )
+        self.alerter = (
+            Alerter(
+                database,
+                renderer,
+                self.reply_keys.keys,
+                settings.alerts,
+                domain=settings.domain,
+                on_mail=self._processed,
+            )
+            if work
+            else None
+        )
         self._inbound = InboundQueue(
             database, on_commit=self.worker.wake if self.worker is not None else None
         )
@@ -188,6 +201,8 @@ class Server:
             self.deliverer.start()
         if self.scheduler is not None:
             self.scheduler.start()
+        if self.alerter is not None:
+            self.alerter.start()
         if self.tls is None:
             return
         self._inbound.start()
@@ -238,6 +253,8 @@ class Server:
             await self.worker.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
+        if self.alerter is not None:
+            await self.alerter.stop()
         if self.deliverer is not None:
             await self.deliverer.stop()
         await self.notifier.stop()
