@@ -38,6 +38,7 @@ from mailcmd.routes import RouteResolver
 from mailcmd.scheduler import Scheduler
 from mailcmd.settings import LISTENER_PORT_KEYS, OFF, Settings, SettingsError
 from mailcmd.smtp.listeners import SmtpListeners, start_smtp
+from mailcmd.systemd import READY, STOPPING, notify
 from mailcmd.tls import CertificateError, CertificateFiles, ServerTls, development_certificate
 from mailcmd.worker import Worker
 
@@ -307,6 +308,9 @@ async def serve(
 ) -> None:
     """Run until SIGTERM or SIGINT; SIGHUP reloads the certificate.
 
+    Tells systemd (`$NOTIFY_SOCKET`) READY=1 once every listener is bound, and
+    STOPPING=1 when a stop begins.
+
     `more_lines` adds to what is announced once the server listens (the demo's
     mail-client settings, say); `resolver` replaces the network's DNS.
     """
@@ -330,7 +334,9 @@ async def serve(
     lines = server.start_up_lines() + extra
     for line in [*lines, "ready"]:
         announce(line)
+    notify(READY)
     await stop.wait()
+    notify(STOPPING)
     log.info("stopping: no new connections; letting transactions in flight finish")
     await server.stop()
     for signal_number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
