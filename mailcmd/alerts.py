@@ -166,7 +166,7 @@ class Alerter:
             admins = _admin_addresses(session)
             if admins:
                 self._queue(session, admins, finding)
-                log.warning("alert sent to %s: %s", ", ".join(admins), finding.headline)
+                log.info("alert sent to %s: %s", ", ".join(admins), finding.headline)
             else:
                 log.warning(
                     "alert (no account has the role %s to mail it to): %s; %s",

@@ -193,3 +193,14 @@ def test_a_queue_that_stays_behind_alerts_the_admins(
         "alert: the inbound queue is behind: 1 message waiting longer than 0.001 minutes"
     )
     assert "(mailcmd queue show " in alert.get_content()
+
+
+@pytest.mark.parametrize(
+    "lab_settings", [{"worker": {"max_attempts": 1}, "alerts": {"check_seconds": 0.1}}]
+)
+def test_the_running_server_checks_for_alerts_on_its_own(admin_lab: MailTestClient) -> None:
+    failed = admin_lab.send("lab@app.localhost", "crash", login=ALICE)
+
+    [alert] = wait_until(lambda: alerts_in(admin_lab.database, ADMIN), "an alert in the INBOX")
+
+    assert f"(mailcmd queue show {failed.queue_id})" in alert.get_content()
