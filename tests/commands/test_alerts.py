@@ -6,6 +6,8 @@ that to an hour, so that only the checks they make themselves (with the same
 """
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -25,7 +27,7 @@ from mailcmd.reply_key_file import ReplyKeyFile
 from mailcmd.settings import AlertSettings, Settings
 from mailcmd.testing import MailTestClient
 from tests.conftest import ALICE, LAB_COMMANDS, LAB_TEMPLATES, PASSWORD, Cli, StartServer
-from tests.servers import Sink, wait_until
+from tests.servers import TIMEOUT, Sink, wait_until
 
 ADMIN = "admin@app.localhost"
 STRANGER = "someone@example.org"
@@ -204,3 +206,19 @@ def test_the_running_server_checks_for_alerts_on_its_own(admin_lab: MailTestClie
     [alert] = wait_until(lambda: alerts_in(admin_lab.database, ADMIN), "an alert in the INBOX")
 
     assert f"(mailcmd queue show {failed.queue_id})" in alert.get_content()
+
+
+def test_two_workers_checking_at_once_send_one_alert(admin_lab: MailTestClient) -> None:
+    admin_lab.send("lab@app.localhost", "crash", login=ALICE)
+    checks = [alerter(admin_lab.settings, admin_lab.database) for _ in range(2)]
+    start = threading.Barrier(len(checks))
+
+    def check(alerts: Alerter) -> list[AlertKind]:
+        start.wait(TIMEOUT)
+        return alerts.check()
+
+    with ThreadPoolExecutor(len(checks)) as pool:
+        sent = list(pool.map(check, checks))
+
+    assert sorted(sent) == [[], [AlertKind.FAILED_MESSAGES]]
+    assert len(alerts_in(admin_lab.database, ADMIN)) == 1
