@@ -12,6 +12,7 @@ import logging
 from urllib.parse import urlsplit
 
 from mailcmd.autoconfig.document import AUTOCONFIG_PATHS
+from mailcmd.listening import bound
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,12 @@ class AutoconfigListener:
 
     async def start(self) -> None:
         """Listen."""
-        self._server = await asyncio.start_server(self._serve, self._host, self._port)
+        self._server = await bound(
+            "autoconfig",
+            self._host,
+            self._port,
+            asyncio.start_server(self._serve, self._host, self._port),
+        )
 
     async def stop(self) -> None:
         """Stop listening and close open connections."""
