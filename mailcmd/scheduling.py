@@ -72,3 +72,8 @@ class ScheduledJob:
     name: str
     trigger: Trigger
     function: Callable[..., object]
+    # A framework job (the retention purge) is called with no arguments once its slot
+    # is claimed and the claim committed, and works in short transactions of its own:
+    # one long transaction would hold SQLite's one writer. Cut short, it finishes its
+    # work at the next slot.
+    own_transactions: bool = False
