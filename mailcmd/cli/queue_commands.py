@@ -71,7 +71,7 @@ def show(
         item["subject"] = str(parsed.get("Subject", ""))
         item["message_id"] = str(parsed.get("Message-ID", ""))
     elif raw:
-        raise RefusedError(f"message {queue_id}: {_dropped(dropped)}")
+        raise RefusedError(f"message {queue_id}: its text was {_dropped(dropped)}")
     else:
         item["text"] = _dropped(dropped)
     print_record(item, content if raw else None, as_json)
@@ -91,7 +91,7 @@ def retry(
             raise RefusedError(f"message {queue_id} is being processed right now")
         if message.raw_dropped_at is not None:
             dropped = _dropped(timestamp(message.raw_dropped_at))
-            raise RefusedError(f"message {queue_id} cannot run again: {dropped}")
+            raise RefusedError(f"message {queue_id} cannot run again: its text was {dropped}")
     typer.echo(f"message {queue_id} queued again")
 
 
@@ -105,8 +105,7 @@ def purge(ctx: typer.Context, dry_run: DryRunOption = False) -> None:
 
 def _dropped(moment: str | None) -> str:
     return (
-        f"its text was dropped at {moment} (retention.inbound_text_days);"
-        " only its envelope and outcome are kept"
+        f"dropped at {moment} (retention.inbound_text_days); only its envelope and outcome are kept"
     )
 
 
