@@ -121,13 +121,19 @@ def count(database: Database, kinds: list[Kind]) -> list[Count]:
     return counts
 
 
-def purge(database: Database, kinds: list[Kind]) -> list[Count]:
-    """Remove the rows of each kind that are due, a batch per transaction; return the counts."""
+def purge(
+    database: Database, kinds: list[Kind], stopping: Callable[[], bool] | None = None
+) -> list[Count]:
+    """Remove the rows of each kind that are due, a batch per transaction; return the counts.
+
+    Once `stopping()` says so, no further batch begins: what is left waits for the
+    next purge.
+    """
     counts = []
     for kind in kinds:
         batch = and_(kind.key.in_(kind.due.limit(BATCH_ROWS)), kind.still_due)
         total = 0
-        while True:
+        while stopping is None or not stopping():
             with database.writing() as session:
                 removed = kind.remove(session, batch)
                 session.commit()
@@ -145,15 +151,17 @@ def purge_job(database: Database, retention: RetentionSettings) -> ScheduledJob:
     whatever the number of workers; what it removed is logged.
     """
 
-    def run() -> None:
-        counts = purge(database, all_kinds(retention, utc_now()))
-        log.info("retention purge: %s", "; ".join(count.describe(False) for count in counts))
+    def run(stopping: Callable[[], bool]) -> None:
+        counts = purge(database, all_kinds(retention, utc_now()), stopping)
+        cut_short = " (cut short by a stop)" if stopping() else ""
+        lines = "; ".join(count.describe(False) for count in counts)
+        log.info("retention purge%s: %s", cut_short, lines)
 
     return ScheduledJob(PURGE_JOB_NAME, Cron(retention.schedule), run, own_transactions=True)
 
 
 def outbox_rows(status: QueueStatus, before: datetime, kept: str) -> Kind:
-    """Outbox rows in `status`, done or failed, whose last attempt began before `before`.
+    """Outbox rows in `status`, done or failed, that settled before `before`.
 
     A finished row's `next_attempt_at` is when it was delivered or failed for good
     (`outbox.settled`), and its (status, next_attempt_at) index finds them. Raises

@@ -131,7 +131,8 @@ class Scheduler:
             run.last_error = None
             session.commit()
         try:
-            job.function()
+            # Read from this thread: a flag the event loop's thread sets once.
+            job.function(self._stopping.is_set)
         except Exception as error:
             with self._database.writing() as session:
                 session.execute(

@@ -27,7 +27,7 @@ from mailcmd.loading import template_folders
 from mailcmd.rendering import Renderer
 from mailcmd.reply_keys import ReplyKeys
 from mailcmd.resources import bundled_path
-from mailcmd.retention import PURGE_JOB_NAME, purge_job
+from mailcmd.retention import BATCH_ROWS, PURGE_JOB_NAME, outbox_kinds, purge, purge_job
 from mailcmd.scheduler import Scheduler
 from mailcmd.settings import RetentionSettings
 from mailcmd.testing import MailTestClient
@@ -251,6 +251,23 @@ def test_purge_works_through_a_backlog_larger_than_one_batch(cli: Cli, database:
     assert purged.stdout == "delivered outbox rows (kept 7 days): 1203 deleted\n"
     with database.sessions() as session:
         assert session.scalars(select(OutboundMessage.id)).all() == []
+
+
+def test_a_stopping_purge_begins_no_further_batch(database: Database) -> None:
+    add(database, *(outbound(QueueStatus.DONE, 10 * DAY) for _ in range(BATCH_ROWS + 3)))
+    asked: list[bool] = []
+
+    def stopping() -> bool:
+        asked.append(True)
+        return len(asked) > 1  # a stop comes during the first batch
+
+    (counted,) = purge(
+        database, outbox_kinds(RetentionSettings(failed_days=0), utc_now()), stopping
+    )
+
+    assert counted.rows == BATCH_ROWS
+    with database.sessions() as session:
+        assert len(session.scalars(select(OutboundMessage.id)).all()) == 3
 
 
 @pytest.mark.parametrize(
