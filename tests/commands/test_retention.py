@@ -32,8 +32,7 @@ from mailcmd.scheduler import Scheduler
 from mailcmd.settings import RetentionSettings
 from mailcmd.testing import MailTestClient
 from tests.conftest import ALICE, PASSWORD, Cli
-from tests.imap.test_imap_idle import finish_idle, idling
-from tests.imap_support import deliver, raw_imap
+from tests.imap_support import deliver, finish_idle, idling, raw_imap
 from tests.servers import (
     TIMEOUT,
     RunningServer,
