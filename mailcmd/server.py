@@ -34,6 +34,7 @@ from mailcmd.processing import Processor
 from mailcmd.recipients import RecipientDirectory
 from mailcmd.rendering import Renderer
 from mailcmd.reply_key_file import ReplyKeyFile
+from mailcmd.retention import PURGE_JOB_NAME, purge_job
 from mailcmd.routes import RouteResolver
 from mailcmd.scheduler import Scheduler
 from mailcmd.settings import LISTENER_PORT_KEYS, OFF, Settings, SettingsError
@@ -136,7 +137,7 @@ class Server:
         )
         self.scheduler = (
             Scheduler(
-                self.registry.jobs,
+                {**self.registry.jobs, PURGE_JOB_NAME: purge_job(database, settings.retention)},
                 database,
                 renderer,
                 self.reply_keys.keys,

@@ -98,6 +98,12 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "autoconfig.port": "off",
         "alerts.queue_delay_minutes": 15.0,
         "alerts.check_seconds": 60.0,
+        "retention.inbound_text_days": 7,
+        "retention.message_id_days": 14,
+        "retention.delivered_days": 7,
+        "retention.failed_days": 30,
+        "retention.inbox_days": 0,
+        "retention.schedule": "30 3 * * *",
     }
     assert {key: entry["value"] for key, entry in values.items()} == expected
     assert {entry["source"] for entry in values.values()} == {"default"}
