@@ -5,6 +5,8 @@ same sender has had processed before. The database is the truth for both; what
 is known without it only skips a lookup whose answer cannot be yes.
 """
 
+from collections.abc import Sequence
+
 from sqlalchemy.orm import Session
 
 from mailcmd.batches import MessageSavepoint
@@ -17,13 +19,13 @@ from mailcmd.outbox import is_own_message
 _RECORD_PROCESSED = InsertIfNew(Base.metadata.tables[ProcessedMessage.__tablename__])
 
 
-def came_back(session: Session, message_id: str, domain: str) -> bool:
+def came_back(session: Session, message_id: str, domains: Sequence[str]) -> bool:
     """Whether `message_id` is of a mail mailcmd sent itself, come back to it.
 
-    Every Message-ID mailcmd makes ends in `@` and its domain; one that does not
-    cannot be in the outbox, so only the others are looked up there.
+    Every Message-ID mailcmd makes ends in `@` and one of its `domains`; one that
+    does not cannot be in the outbox, so only the others are looked up there.
     """
-    if not message_id.lower().endswith(f"@{domain.lower()}>"):
+    if message_id.lower().removesuffix(">").rpartition("@")[2] not in domains:
         return False
     return is_own_message(session, message_id)
 

@@ -15,7 +15,6 @@ from mailcmd.db.database import Database
 from mailcmd.db.models import QueueStatus
 from mailcmd.db.notifier import Channel, Notifier
 from mailcmd.delivery import Deliverer
-from mailcmd.dkim import load_signer
 from mailcmd.imap.changes import MailboxEvents
 from mailcmd.imap.listeners import ImapListeners, start_imap
 from mailcmd.inbound import InboundQueue
@@ -36,6 +35,7 @@ from mailcmd.reply_key_file import ReplyKeyFile
 from mailcmd.routes import RouteResolver
 from mailcmd.scheduler import Scheduler
 from mailcmd.settings import LISTENER_PORT_KEYS, OFF, Settings, SettingsError
+from mailcmd.signing import load_signers
 from mailcmd.smtp.listeners import SmtpListeners, start_smtp
 from mailcmd.tls import CertificateError, CertificateFiles, ServerTls, development_certificate
 from mailcmd.worker import Worker
@@ -95,7 +95,7 @@ class Server:
         renderer = Renderer(template_folders(settings.templates))
         check_templates(self.registry, renderer)
         self.tls = server_tls(settings) if receive else None
-        self.signer = load_signer(settings) if work else None
+        self.signers = load_signers(settings) if work else None
         # Sessions of the mailbox server hear at once of mail this process delivers:
         # where the database notifies (PostgreSQL) from the delivery's own NOTIFY,
         # which names the account and comes back to this process too; otherwise the
@@ -115,7 +115,9 @@ class Server:
                 settings.relay,
                 settings.worker.poll_seconds,
                 self.delivery_outcomes,
-                sign=self.signer.sign if self.signer is not None else None,
+                sign=self.signers.sign
+                if self.signers is not None and self.signers.signers
+                else None,
                 on_local_delivery=self.mailbox_events.wake if self._wake_mailboxes else None,
             )
             if work
@@ -262,19 +264,15 @@ class Server:
                 for job in self.registry.jobs.values()
             )
             lines.append(f"scheduled jobs ({self.settings.timezone}): {jobs}")
-        if self.worker is not None:
-            lines.append(
-                f"DKIM: signing as {self.signer.key.record_name}"
-                if self.signer is not None
-                else "DKIM: no key; outgoing mail is not signed (mailcmd dkim keygen)"
-            )
+        if self.signers is not None:
+            lines += self.signers.describe()
         relay = self.settings.relay
         lines.append(
             f"relay: {relay.host}:{relay.port} (STARTTLS {relay.starttls})"
             if relay.host
             else "relay: none configured; mail for other domains waits in the outbox"
         )
-        lines.append(f"domain: {self.settings.domain}")
+        lines.append("domains: " + ", ".join(self.settings.domains))
         return lines
 
 

@@ -18,6 +18,7 @@ from pydantic import (
     PlainSerializer,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -30,6 +31,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from mailcmd.domains import DEFAULT_DOMAIN, checked_domain, checked_domains
 from mailcmd.resources import bundled_path
 
 CONFIG_FILE_NAME = "mailcmd.toml"
@@ -315,7 +317,16 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    domain: str = Field(default="app.localhost", min_length=1)
+    domain: str = Field(
+        default="",
+        description="the one domain mailcmd answers for; default: the first of domains,"
+        " else app.localhost",
+    )
+    domains: tuple[str, ...] = Field(
+        default=(),
+        description="the domains mailcmd answers for; the first is the default, which mail"
+        " that answers no mail (a scheduled job's) comes from",
+    )
     state_dir: Path = Path(".mailcmd")
     database_url: str = Field(default="", description="default: SQLite file in state_dir")
     commands: Path = Field(default_factory=lambda: bundled_path("commands"))
@@ -352,8 +363,21 @@ class Settings(BaseSettings):
         """The environment wins over the file's values, which arrive as init arguments."""
         return (env_settings, init_settings)
 
+    @field_validator("domain")
+    @classmethod
+    def _one_domain(cls, value: str) -> str:
+        return checked_domain(value) if value else value
+
+    @field_validator("domains")
+    @classmethod
+    def _several_domains(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        return checked_domains(value, info.data.get("domain") or None)
+
     @model_validator(mode="after")
     def _complete(self) -> "Settings":
+        domains = self.domains or (self.domain or DEFAULT_DOMAIN,)
+        object.__setattr__(self, "domains", domains)
+        object.__setattr__(self, "domain", domains[0])
         state_dir = self.state_dir.absolute()
         object.__setattr__(self, "state_dir", state_dir)
         if not self.database_url:
