@@ -52,12 +52,12 @@ def domain_of(address: str) -> str:
     return address.rpartition("@")[2]
 
 
-def is_ours(address: str, domains: Sequence[str]) -> bool:
+def is_ours(address: str, domains: tuple[str, ...]) -> bool:
     """Tell whether the stored address `address` is at one of `domains`."""
     return domain_of(address) in domains
 
 
-def addressed_domain(address: str, domains: Sequence[str]) -> str:
+def addressed_domain(address: str, domains: tuple[str, ...]) -> str:
     """The domain of ours that mail to `address` answers from: its own if it is one of
     `domains`, else the default (the first)."""
     domain = domain_of(address)

@@ -5,8 +5,6 @@ same sender has had processed before. The database is the truth for both; what
 is known without it only skips a lookup whose answer cannot be yes.
 """
 
-from collections.abc import Sequence
-
 from sqlalchemy.orm import Session
 
 from mailcmd.batches import MessageSavepoint
@@ -19,7 +17,7 @@ from mailcmd.outbox import is_own_message
 _RECORD_PROCESSED = InsertIfNew(Base.metadata.tables[ProcessedMessage.__tablename__])
 
 
-def came_back(session: Session, message_id: str, domains: Sequence[str]) -> bool:
+def came_back(session: Session, message_id: str, domains: tuple[str, ...]) -> bool:
     """Whether `message_id` is of a mail mailcmd sent itself, come back to it.
 
     Every Message-ID mailcmd makes ends in `@` and one of its `domains`; one that

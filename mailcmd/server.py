@@ -214,7 +214,10 @@ class Server:
         if autoconfig.port is not None:
             # Made only now: the document names the ports just bound, which 0 leaves open.
             self._autoconfig = AutoconfigListener(
-                autoconfig_document(self.settings, self.ports),
+                {
+                    domain: autoconfig_document(self.settings, self.ports, domain)
+                    for domain in self.settings.domains
+                },
                 autoconfig.host or self.settings.smtp.host,
                 autoconfig.port,
             )

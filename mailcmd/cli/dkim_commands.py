@@ -1,4 +1,4 @@
-"""`mailcmd dkim ...`: the key outbound mail is signed with, and the DNS record for it."""
+"""`mailcmd dkim ...`: the keys outbound mail is signed with, and the DNS records for them."""
 
 from typing import Annotated
 
@@ -6,9 +6,13 @@ import typer
 
 from mailcmd import dkim
 from mailcmd.cli.state import RefusedError, cli_state
+from mailcmd.domains import checked_domain
 from mailcmd.settings import Settings
 
-app = typer.Typer(help="Manage the DKIM key outbound mail is signed with.", no_args_is_help=True)
+app = typer.Typer(
+    help="Manage the DKIM keys outbound mail is signed with, one per domain.",
+    no_args_is_help=True,
+)
 
 SelectorOption = Annotated[
     str | None,
@@ -16,6 +20,15 @@ SelectorOption = Annotated[
         "--selector",
         "-s",
         help="The key's selector (default: the [dkim] selector setting, `mailcmd`).",
+        show_default=False,
+    ),
+]
+DomainOption = Annotated[
+    str | None,
+    typer.Option(
+        "--domain",
+        "-d",
+        help="The domain whose key it is, one of the domains setting (default: the first).",
         show_default=False,
     ),
 ]
@@ -44,19 +57,23 @@ def keygen(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing key with the same selector.")
     ] = False,
+    domain: DomainOption = None,
 ) -> None:
-    """Make a signing key under state_dir and print the DNS record to publish for it."""
+    """Make a domain's signing key under state_dir and print the DNS record to publish for it."""
     settings = cli_state(ctx).settings
     if ed25519 and bits is not None:
         raise RefusedError("--bits sizes RSA keys; an Ed25519 key has one size")
+    chosen_domain = _our_domain(settings, domain)
+    chosen = selector or settings.dkim.selector
     try:
         key = dkim.generate_key(
             settings.state_dir,
-            selector or settings.dkim.selector,
+            chosen,
             "ed25519" if ed25519 else "rsa",
             bits or dkim.DEFAULT_RSA_BITS,
-            domain=settings.domain,
+            domain=chosen_domain,
             force=force,
+            path=dkim.domain_key_path(settings, chosen, chosen_domain),
         )
     except dkim.DkimKeyExistsError as error:
         raise RefusedError(
@@ -73,21 +90,40 @@ def keygen(
 
 
 @app.command("show")
-def show(ctx: typer.Context, selector: SelectorOption = None) -> None:
-    """Print the DNS record of a signing key again."""
+def show(ctx: typer.Context, selector: SelectorOption = None, domain: DomainOption = None) -> None:
+    """Print the DNS record of a domain's signing key again."""
     settings = cli_state(ctx).settings
+    chosen_domain = _our_domain(settings, domain)
     chosen = selector or settings.dkim.selector
     try:
-        key = dkim.load_key(settings, chosen)
+        key = dkim.load_key(settings, chosen, chosen_domain)
     except dkim.DkimError as error:
         raise RefusedError(str(error)) from None
     if key is None:
+        options = "" if selector is None else f" --selector {chosen}"
+        if domain is not None:
+            options += f" --domain {chosen_domain}"
+        path = dkim.domain_key_path(settings, chosen, chosen_domain)
         raise RefusedError(
-            f"no DKIM key for selector {chosen} in {dkim.key_path(settings.state_dir, chosen)};"
-            f" `mailcmd dkim keygen{'' if selector is None else ' --selector ' + chosen}`"
-            " makes one"
+            f"no DKIM key for selector {chosen} in {path}; `mailcmd dkim keygen{options}` makes one"
         )
     _print_record(key)
+
+
+def _our_domain(settings: Settings, domain: str | None) -> str:
+    """`domain` as the settings keep it (default: the default domain), if it is one of ours."""
+    if domain is None:
+        return settings.domain
+    try:
+        stored = checked_domain(domain)
+    except ValueError as error:
+        raise RefusedError(f"--domain: {error}") from None
+    if stored not in settings.domains:
+        raise RefusedError(
+            f"{stored} is not one of mailcmd's domains ({', '.join(settings.domains)});"
+            " add it to the domains setting first"
+        )
+    return stored
 
 
 def _print_record(key: dkim.DkimKey) -> None:
@@ -109,7 +145,11 @@ def _when_used(settings: Settings, key: dkim.DkimKey) -> str:
             f"mailcmd signs with selector {settings.dkim.selector}; to sign with this key,"
             f' set `selector = "{key.selector}"` in [dkim] (or MAILCMD_DKIM__SELECTOR).'
         )
-    if settings.dkim.key_file is not None and settings.dkim.key_file != key.private_key_file:
+    if (
+        key.domain == settings.domain
+        and settings.dkim.key_file is not None
+        and settings.dkim.key_file != key.private_key_file
+    ):
         return (
             f"[dkim] key_file is {settings.dkim.key_file}, so mailcmd signs with that key,"
             " not this one."

@@ -12,7 +12,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from mailcmd.accounts import VerifiedLogin
-from mailcmd.addresses import InvalidAddressError, normalise_address
+from mailcmd.addresses import InvalidAddressError, NonAsciiLocalPartError, normalise_address
 from mailcmd.authentication import Authenticator
 from mailcmd.authenticity import authentication_results, without_forged_results
 from mailcmd.authors import names_domain, sole_address
@@ -141,6 +141,8 @@ class ReceiverHandler:
             return None
         try:
             sender = normalise_address(address)
+        except NonAsciiLocalPartError:
+            return str(Status.NON_ASCII_LOCAL_PART)
         except InvalidAddressError:
             return str(Status.MALFORMED_ADDRESS)
         if self.policy.submission and (verified is None or sender not in verified.addresses):
@@ -180,6 +182,8 @@ class ReceiverHandler:
             return str(Status.TOO_MANY_RECIPIENTS)
         try:
             recipient = normalise_address(address)
+        except NonAsciiLocalPartError:
+            return str(Status.NON_ASCII_LOCAL_PART)
         except InvalidAddressError:
             return str(Status.MALFORMED_ADDRESS)
         if not is_ours(recipient, self.policy.domains):
