@@ -47,6 +47,18 @@ def checked_domains(names: Sequence[str], domain: str | None) -> tuple[str, ...]
     return tuple(checked)
 
 
+def one_of_ours(text: str, domains: tuple[str, ...]) -> str:
+    """Return the domain `text` in its stored form if it is one of `domains`, or raise
+    `ValueError` saying why not."""
+    domain = checked_domain(text)
+    if domain not in domains:
+        raise ValueError(
+            f"{domain} is not one of mailcmd's domains ({', '.join(domains)});"
+            " add it to the domains setting first"
+        )
+    return domain
+
+
 def domain_of(address: str) -> str:
     """The domain of the stored address `address` (`app.example` for `tasks@app.example`)."""
     return address.rpartition("@")[2]

@@ -5,8 +5,7 @@ from typing import Annotated
 import typer
 
 from mailcmd import dkim
-from mailcmd.cli.state import RefusedError, cli_state
-from mailcmd.domains import checked_domain
+from mailcmd.cli.state import RefusedError, chosen_domain, cli_state
 from mailcmd.settings import Settings
 
 app = typer.Typer(
@@ -63,7 +62,7 @@ def keygen(
     settings = cli_state(ctx).settings
     if ed25519 and bits is not None:
         raise RefusedError("--bits sizes RSA keys; an Ed25519 key has one size")
-    chosen_domain = _our_domain(settings, domain)
+    key_domain = chosen_domain(settings, domain)
     chosen = selector or settings.dkim.selector
     try:
         key = dkim.generate_key(
@@ -71,9 +70,9 @@ def keygen(
             chosen,
             "ed25519" if ed25519 else "rsa",
             bits or dkim.DEFAULT_RSA_BITS,
-            domain=chosen_domain,
+            domain=key_domain,
             force=force,
-            path=dkim.domain_key_path(settings, chosen, chosen_domain),
+            path=dkim.domain_key_path(settings, chosen, key_domain),
         )
     except dkim.DkimKeyExistsError as error:
         raise RefusedError(
@@ -93,37 +92,21 @@ def keygen(
 def show(ctx: typer.Context, selector: SelectorOption = None, domain: DomainOption = None) -> None:
     """Print the DNS record of a domain's signing key again."""
     settings = cli_state(ctx).settings
-    chosen_domain = _our_domain(settings, domain)
+    key_domain = chosen_domain(settings, domain)
     chosen = selector or settings.dkim.selector
     try:
-        key = dkim.load_key(settings, chosen, chosen_domain)
+        key = dkim.load_key(settings, chosen, key_domain)
     except dkim.DkimError as error:
         raise RefusedError(str(error)) from None
     if key is None:
         options = "" if selector is None else f" --selector {chosen}"
         if domain is not None:
-            options += f" --domain {chosen_domain}"
-        path = dkim.domain_key_path(settings, chosen, chosen_domain)
+            options += f" --domain {key_domain}"
+        path = dkim.domain_key_path(settings, chosen, key_domain)
         raise RefusedError(
             f"no DKIM key for selector {chosen} in {path}; `mailcmd dkim keygen{options}` makes one"
         )
     _print_record(key)
-
-
-def _our_domain(settings: Settings, domain: str | None) -> str:
-    """`domain` as the settings keep it (default: the default domain), if it is one of ours."""
-    if domain is None:
-        return settings.domain
-    try:
-        stored = checked_domain(domain)
-    except ValueError as error:
-        raise RefusedError(f"--domain: {error}") from None
-    if stored not in settings.domains:
-        raise RefusedError(
-            f"{stored} is not one of mailcmd's domains ({', '.join(settings.domains)});"
-            " add it to the domains setting first"
-        )
-    return stored
 
 
 def _print_record(key: dkim.DkimKey) -> None:

@@ -309,3 +309,16 @@ def test_dkim_show_prints_each_domains_record_and_refuses_a_domain_not_ours(
         f"mailcmd: elsewhere.example is not one of mailcmd's domains ({FIRST}, {SECOND});"
         " add it to the domains setting first\n"
     )
+
+
+def test_the_autoconfig_command_prints_the_document_of_the_domain_asked_for(
+    operator: Cli,
+) -> None:
+    second = operator("autoconfig", "--domain", SECOND)
+    default = operator("autoconfig")
+    foreign = operator("autoconfig", "--domain", "elsewhere.example")
+
+    assert ElementTree.fromstring(second.stdout).findtext("emailProvider/domain") == SECOND  # noqa: S314
+    assert ElementTree.fromstring(default.stdout).findtext("emailProvider/domain") == FIRST  # noqa: S314
+    assert foreign.exit_code == 1
+    assert "elsewhere.example is not one of mailcmd's domains" in foreign.stderr

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from mailcmd.demo import DemoAccount, demo_lines
 from mailcmd.domains import addressed_domain, checked_domains, is_ours
 from mailcmd.settings import Settings, SettingsError, load_settings
 
@@ -105,3 +106,14 @@ def test_mail_is_answered_from_the_domain_it_was_written_to_if_it_is_ours() -> N
     assert addressed_domain("bob@elsewhere.example", domains) == "app.example"
     assert is_ours("carol@team.example", domains)
     assert not is_ours("carol@team.example.org", domains)
+
+
+def test_the_demo_says_where_to_write_at_each_domain(no_environment: Path) -> None:
+    settings = Settings(domains=["app.example", "team.example"])
+    account = DemoAccount(login="demo@app.example", password="secret", created=False)
+
+    lines = demo_lines(settings, {"submissions": 8465, "imaps": 8993}, account, None, ["tasks"])
+
+    assert "  then write to the app at tasks@app.example, a command in the subject;" in lines
+    assert "  then write to the app at tasks@team.example, a command in the subject;" in lines
+    assert '  "help" there, or to help@team.example, lists the commands' in lines
