@@ -1,5 +1,6 @@
 """Several domains: each one's mailboxes answer, from the domain written to, signed with its key."""
 
+import email.policy
 import re
 import smtplib
 import ssl
@@ -21,6 +22,9 @@ from tests.servers import TIMEOUT, Sink, relay_sink, wait_until
 
 FIRST = "app.localhost"
 SECOND = "team.localhost"
+# An internationalised domain, as written and as mailcmd keeps it (IDNA).
+THIRD = "bücher.localhost"
+THIRD_ASCII = "xn--bcher-kva.localhost"
 STRANGER = "someone@example.org"
 
 
@@ -48,7 +52,7 @@ def operator(state: Path, database: str) -> Cli:
         env={
             "MAILCMD_STATE_DIR": str(state),
             "MAILCMD_DATABASE_URL": database,
-            "MAILCMD_DOMAINS": f'["{FIRST}", "{SECOND}"]',
+            "MAILCMD_DOMAINS": f'["{FIRST}", "{SECOND}", "{THIRD}"]',
         }
     )
 
@@ -70,14 +74,14 @@ def printed_record(operator: Cli) -> tuple[str, str]:
 def mail(
     state: Path, database: str, relay: tuple[Sink, int], printed_record: tuple[str, str]
 ) -> Iterator[MailTestClient]:
-    """The bundled app answering at two domains, alice's account at the first, and a relay."""
+    """The bundled app answering at three domains, alice's account at the first, and a relay."""
     _sink, port = relay
     with MailTestClient(
         bundled_path("commands"),
         state,
         database_url=database,
         settings={
-            "domains": [FIRST, SECOND],
+            "domains": [FIRST, SECOND, THIRD],
             "relay": {"host": "127.0.0.1", "port": port, "starttls": "off"},
             "worker": {"poll_seconds": 0.05},
             "autoconfig": {"port": 0},
@@ -186,7 +190,11 @@ def test_the_start_up_lines_name_each_domain_and_the_one_without_a_key(
 
     assert signers.describe() == [
         f"DKIM: signing as mailcmd._domainkey.{SECOND}",
-        f"DKIM: no key for {FIRST}; its mail is not signed (mailcmd dkim keygen --domain {FIRST})",
+        *(
+            f"DKIM: no key for {domain}; its mail is not signed"
+            f" (mailcmd dkim keygen --domain {domain})"
+            for domain in (FIRST, THIRD_ASCII)
+        ),
     ]
 
 
@@ -250,18 +258,43 @@ def test_autoconfig_names_the_domain_asked_for(
     assert autoconfig_domain(mail, query, host) == expected
 
 
-def test_a_non_ascii_local_part_is_refused_with_its_own_code(mail: MailTestClient) -> None:
+def logged_in(mail: MailTestClient) -> smtplib.SMTP_SSL:
+    """A client logged in as alice on the submissions port, as Thunderbird is."""
     server = mail._running_server()
     assert server.tls is not None
     context = ssl.create_default_context(cafile=str(server.tls.files.cert))
-    with smtplib.SMTP_SSL(
+    client = smtplib.SMTP_SSL(
         "127.0.0.1", mail.ports["submissions"], timeout=TIMEOUT, context=context
-    ) as client:
-        client.login(ALICE, PASSWORD)
+    )
+    client.login(ALICE, PASSWORD)
+    return client
+
+
+def test_a_non_ascii_local_part_is_refused_with_its_own_code(mail: MailTestClient) -> None:
+    with logged_in(mail) as client:
         client.mail(ALICE, ["SMTPUTF8"])
         code, text = client.rcpt(f"jürgen@{SECOND}")
 
     assert f"{code} {text.decode()}" == str(Status.NON_ASCII_LOCAL_PART)
+
+
+def test_mail_to_an_internationalised_domain_is_answered_from_its_ascii_form(
+    mail: MailTestClient,
+) -> None:
+    message = mail.compose(f"tasks@{THIRD}", "add Order books", "", ALICE, None)
+    with logged_in(mail) as client:
+        client.mail(ALICE, ["SMTPUTF8"])
+        accepted = client.rcpt(f"tasks@{THIRD}")
+        code, text = client.data(message.as_bytes(policy=email.policy.SMTPUTF8))
+    queue_id = int(text.decode().rpartition(" ")[2])
+
+    [reply] = wait_until(lambda: mail.replies_to(queue_id), "the reply")
+
+    assert f"{accepted[0]} {accepted[1].decode()}" == str(Status.RECIPIENT_OK)
+    assert code == 250
+    assert parseaddr(str(reply["From"]))[1] == f"tasks@{THIRD_ASCII}"
+    assert message_id_domain(reply) == THIRD_ASCII
+    assert domain_of(str(reply["Reply-To"])) == THIRD_ASCII
 
 
 def test_users_commands_take_addresses_of_every_domain(mail: MailTestClient, operator: Cli) -> None:
@@ -306,7 +339,8 @@ def test_dkim_show_prints_each_domains_record_and_refuses_a_domain_not_ours(
     )
     assert foreign.exit_code == 1
     assert foreign.stderr == (
-        f"mailcmd: elsewhere.example is not one of mailcmd's domains ({FIRST}, {SECOND});"
+        f"mailcmd: elsewhere.example is not one of mailcmd's domains ({FIRST}, {SECOND},"
+        f" {THIRD_ASCII});"
         " add it to the domains setting first\n"
     )
 
