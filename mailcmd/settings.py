@@ -247,7 +247,7 @@ DKIM_SELECTOR_PATTERN = re.compile(rf"{_DNS_LABEL}(?:\.{_DNS_LABEL})*")
 
 
 class DkimSettings(BaseModel):
-    """The `[dkim]` table: the key that outbound mail for `domain` is signed with."""
+    """The `[dkim]` table: the keys outbound mail is signed with, one per domain."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -255,7 +255,9 @@ class DkimSettings(BaseModel):
         default="mailcmd", description="the key's DNS name: <selector>._domainkey.<domain>"
     )
     key_file: Path | None = Field(
-        default=None, description="default: state_dir/dkim/<selector>.key, if it exists"
+        default=None,
+        description="the default domain's key; default: state_dir/dkim/<selector>.key,"
+        " if it exists",
     )
 
     @field_validator("selector")

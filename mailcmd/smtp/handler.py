@@ -47,7 +47,8 @@ class ListenerPolicy:
 
     @property
     def domain(self) -> str:
-        """The default domain: the name this server signs its trace fields with."""
+        """The default domain: the name this server gives itself in Received and
+        Authentication-Results fields."""
         return self.domains[0]
 
 
