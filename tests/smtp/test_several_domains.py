@@ -1,6 +1,7 @@
 """Several domains: each one's mailboxes answer, from the domain written to, signed with its key."""
 
 import email.policy
+import logging
 import re
 import smtplib
 import ssl
@@ -13,8 +14,10 @@ from xml.etree import ElementTree
 
 import pytest
 
-from mailcmd.dkim import verify
+from mailcmd.dkim import domain_key_path, generate_key, verify
 from mailcmd.resources import bundled_path
+from mailcmd.settings import Settings
+from mailcmd.signing import load_signers
 from mailcmd.smtp.status import Status
 from mailcmd.testing import MailTestClient, scratch_database_url
 from tests.conftest import ALICE, PASSWORD, Cli
@@ -356,3 +359,24 @@ def test_the_autoconfig_command_prints_the_document_of_the_domain_asked_for(
     assert ElementTree.fromstring(default.stdout).findtext("emailProvider/domain") == FIRST  # noqa: S314
     assert foreign.exit_code == 1
     assert "elsewhere.example is not one of mailcmd's domains" in foreign.stderr
+
+
+def test_a_domain_without_a_key_is_warned_about_at_start_when_another_signs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(domains=[FIRST, SECOND], state_dir=tmp_path)
+    generate_key(
+        tmp_path,
+        "mailcmd",
+        "ed25519",
+        domain=SECOND,
+        path=domain_key_path(settings, "mailcmd", SECOND),
+    )
+
+    with caplog.at_level(logging.WARNING, logger="mailcmd.signing"):
+        signers = load_signers(settings)
+
+    assert list(signers.signers) == [SECOND]
+    assert [record.getMessage() for record in caplog.records] == [
+        f"no DKIM key for {FIRST}: its mail is sent unsigned (mailcmd dkim keygen --domain {FIRST})"
+    ]
