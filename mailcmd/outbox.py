@@ -66,9 +66,12 @@ def settled(status: QueueStatus, holds_secret: bool, raw: bytes) -> dict[str, ob
     A mail that holds a secret keeps only its header from then on: the copy that
     mattered has reached its recipient, or never will.
     """
+    values: dict[str, object] = {"status": status}
+    if status == QueueStatus.FAILED:
+        values["failed_at"] = utc_now()
     if holds_secret:
-        return {"status": status, "raw": without_secret(raw)}
-    return {"status": status}
+        values["raw"] = without_secret(raw)
+    return values
 
 
 def is_redacted(message: OutboundMessage) -> bool:

@@ -6,6 +6,7 @@ import logging
 import signal
 from collections.abc import Callable
 
+from mailcmd.alerts import Alerter
 from mailcmd.allocator import return_big_blocks_to_the_system
 from mailcmd.attempts import Outcome
 from mailcmd.authentication import Authenticator
@@ -37,6 +38,7 @@ from mailcmd.scheduler import Scheduler
 from mailcmd.settings import LISTENER_PORT_KEYS, OFF, Settings, SettingsError
 from mailcmd.signing import load_signers
 from mailcmd.smtp.listeners import SmtpListeners, start_smtp
+from mailcmd.systemd import READY, STOPPING, notify
 from mailcmd.tls import CertificateError, CertificateFiles, ServerTls, development_certificate
 from mailcmd.worker import Worker
 
@@ -148,6 +150,18 @@ class Server:
             if work
             else None
         )
+        self.alerter = (
+            Alerter(
+                database,
+                renderer,
+                self.reply_keys.keys,
+                settings.alerts,
+                domain=settings.domain,
+                on_mail=self._processed,
+            )
+            if work
+            else None
+        )
         self._inbound = InboundQueue(
             database, on_commit=self.worker.wake if self.worker is not None else None
         )
@@ -190,6 +204,8 @@ class Server:
             self.deliverer.start()
         if self.scheduler is not None:
             self.scheduler.start()
+        if self.alerter is not None:
+            self.alerter.start()
         if self.tls is None:
             return
         self._inbound.start()
@@ -243,6 +259,8 @@ class Server:
             await self.worker.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
+        if self.alerter is not None:
+            await self.alerter.stop()
         if self.deliverer is not None:
             await self.deliverer.stop()
         await self.notifier.stop()
@@ -291,12 +309,20 @@ async def serve(
 ) -> None:
     """Run until SIGTERM or SIGINT; SIGHUP reloads the certificate.
 
+    Tells systemd (`$NOTIFY_SOCKET`) READY=1 once every listener is bound, and
+    STOPPING=1 when a stop begins.
+
     `more_lines` adds to what is announced once the server listens (the demo's
     mail-client settings, say); `resolver` replaces the network's DNS.
     """
     return_big_blocks_to_the_system()
     server = Server(settings, database, receive=receive, work=work, resolver=resolver)
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:
+        # A listener that cannot bind ends the start: what did start stops with it.
+        await server.stop(grace_seconds=0)
+        raise
     freeze_start_up_objects()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -304,10 +330,14 @@ async def serve(
     loop.add_signal_handler(signal.SIGINT, stop.set)
     if server.tls is not None:
         loop.add_signal_handler(signal.SIGHUP, server.tls.reload)
-    lines = server.start_up_lines() + (more_lines(server) if more_lines is not None else [])
+    # Off the loop: the demo's lines make its account, once every listener is bound.
+    extra = await asyncio.to_thread(more_lines, server) if more_lines is not None else []
+    lines = server.start_up_lines() + extra
     for line in [*lines, "ready"]:
         announce(line)
+    notify(READY)
     await stop.wait()
+    notify(STOPPING)
     log.info("stopping: no new connections; letting transactions in flight finish")
     await server.stop()
     for signal_number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

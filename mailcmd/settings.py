@@ -298,6 +298,21 @@ class WorkerSettings(BaseModel):
     )
 
 
+class AlertSettings(BaseModel):
+    """The `[alerts]` table: when the `admin` accounts get mail about trouble."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    queue_delay_minutes: float = Field(
+        default=15.0,
+        gt=0,
+        description="alert when an inbound message has waited this long for the worker",
+    )
+    check_seconds: float = Field(
+        default=60.0, gt=0, description="how often each worker looks for something to alert about"
+    )
+
+
 # Each listener's name, as start-up lines and logs call it, and the setting of its port.
 LISTENER_PORT_KEYS = {
     "submission": "smtp.submission_port",
@@ -352,6 +367,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     relay: RelaySettings = RelaySettings()
     dkim: DkimSettings = DkimSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from mailcmd.autoconfig.document import AUTOCONFIG_PATHS
 from mailcmd.domains import checked_domain
+from mailcmd.listening import bound
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,12 @@ class AutoconfigListener:
 
     async def start(self) -> None:
         """Listen."""
-        self._server = await asyncio.start_server(self._serve, self._host, self._port)
+        self._server = await bound(
+            "autoconfig",
+            self._host,
+            self._port,
+            asyncio.start_server(self._serve, self._host, self._port),
+        )
 
     async def stop(self) -> None:
         """Stop listening and close open connections."""

@@ -230,6 +230,8 @@ class InboundMessage(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utc_now)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # When it failed for good: what the operator's alerts report, once.
+    failed_at: Mapped[datetime | None] = mapped_column(index=True)
     # Set by the worker that claimed the message; its commit must still hold the claim.
     claim_token: Mapped[str | None] = mapped_column(String(32))
     claimed_until: Mapped[datetime | None]
@@ -280,6 +282,8 @@ class OutboundMessage(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utc_now)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # When it failed for good: what the operator's alerts report, once.
+    failed_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class MailFolder(Base):
@@ -355,6 +359,21 @@ class ScheduleRun(Base):
     last_slot_at: Mapped[datetime]
     last_run_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Alert(Base):
+    """One kind of operator alert: when it was last sent, and what it has reported so far.
+
+    Locked by whoever sends the next one, so that workers sharing the database send
+    one alert of a kind an hour between them.
+    """
+
+    __tablename__ = "alerts"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_sent_at: Mapped[datetime | None]
+    # Failures up to this time are reported (or were there before alerts were).
+    reported_until: Mapped[datetime | None]
 
 
 class Confirmation(Base):
