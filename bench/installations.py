@@ -176,7 +176,7 @@ def confirm_external_sender(url: str) -> None:
     database = open_database(url)
     try:
         with database.sessions.begin() as session:
-            pending = add_external_address(session, LOGIN, EXTERNAL_SENDER, DOMAIN)
+            pending = add_external_address(session, LOGIN, EXTERNAL_SENDER, (DOMAIN,))
             confirm_external_address(session, pending.address, pending.code)
     finally:
         database.close()

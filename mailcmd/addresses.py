@@ -14,6 +14,12 @@ class InvalidAddressError(ValueError):
     """The text is not a mail address mailcmd can store."""
 
 
+class NonAsciiLocalPartError(InvalidAddressError):
+    """The address's local part is internationalised (RFC 6531, SMTPUTF8): mailcmd takes
+    ASCII local parts only, since a Unicode one has no agreed lower case or normal form
+    to match logins, replies and reply keys by, and needs SMTPUTF8 on every hop."""
+
+
 def normalise_address(text: str) -> str:
     """Return `text` as a lower-case `local@domain` address, or raise `InvalidAddressError`.
 
@@ -23,6 +29,11 @@ def normalise_address(text: str) -> str:
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain:
         raise InvalidAddressError(f"not a mail address: {text!r} (expected local@domain)")
+    if not local.isascii():
+        raise NonAsciiLocalPartError(
+            f"{text!r} has a non-ASCII local part: mailcmd takes ASCII local parts only"
+            " (internationalised domains are fine)"
+        )
     if len(local) > 64 or not _LOCAL_PART.fullmatch(local):
         raise InvalidAddressError(f"not a valid local part in {text!r}")
     ascii_domain = normalise_domain(domain, text)

@@ -58,7 +58,7 @@ def demo_lines(
     mailboxes: Iterable[str],
 ) -> list[str]:
     """What a person needs to set up Thunderbird (or any mail client) for the demo, and
-    where to write then.
+    where to write then, at each of mailcmd's domains.
 
     `ports` are the listeners' ports as bound, by listener name; `mailboxes` are the
     ones the app answers at.
@@ -72,9 +72,12 @@ def demo_lines(
     ]
     if fingerprint is not None:
         lines.append(f"  the certificate is self-signed: accept it if its SHA-256 is {fingerprint}")
-    addresses = ", ".join(f"{mailbox}@{settings.domain}" for mailbox in sorted(mailboxes))
-    lines += [
-        f"  then write to the app at {addresses}, a command in the subject;",
-        f'  "help" there, or to help@{settings.domain}, lists the commands',
-    ]
+    for domain in settings.domains:
+        addresses = ", ".join(f"{mailbox}@{domain}" for mailbox in sorted(mailboxes))
+        lines += [
+            f"  then write to the app at {addresses}, a command in the subject;",
+            f'  "help" there, or to help@{domain}, lists the commands',
+        ]
+    if len(settings.domains) > 1:
+        lines.append("  (the same app answers at each domain, from the domain written to)")
     return lines

@@ -105,9 +105,20 @@ def dns_record(key: DkimKey) -> str:
     return f"{key.record_name}. IN TXT ( {quoted} )"
 
 
-def key_path(state_dir: Path, selector: str) -> Path:
-    """Return where `generate_key` keeps the private key of `selector`."""
-    return state_dir / "dkim" / f"{selector}.key"
+def key_path(state_dir: Path, selector: str, domain: str | None = None) -> Path:
+    """Return where `generate_key` keeps the private key of `selector`.
+
+    The default domain's (`domain` None) is `state_dir/dkim/<selector>.key`, where
+    it was before mailcmd answered for several domains; another domain's is
+    `state_dir/dkim/<domain>/<selector>.key`.
+    """
+    folder = state_dir / "dkim"
+    return (folder if domain is None else folder / domain) / f"{selector}.key"
+
+
+def domain_key_path(settings: Settings, selector: str, domain: str) -> Path:
+    """Return where `generate_key` keeps the key of `selector` for `domain`, one of ours."""
+    return key_path(settings.state_dir, selector, None if domain == settings.domain else domain)
 
 
 def generate_key(
@@ -118,11 +129,13 @@ def generate_key(
     *,
     domain: str,
     force: bool = False,
+    path: Path | None = None,
 ) -> DkimKey:
     """Make a key pair for `selector` and `domain`, and return its public half.
 
-    The private key is written as PEM to `state_dir/dkim/<selector>.key`, readable
-    only by its owner, and `dns_record` of the key to `<selector>.txt` beside it.
+    The private key is written as PEM to `path` (default: `key_path(state_dir,
+    selector)`, the default domain's place), readable only by its owner, and
+    `dns_record` of the key to `<selector>.txt` beside it.
     `bits` is the size of an RSA key (1024 to 4096) and is ignored for Ed25519.
     Raises `DkimKeyExistsError` if the key file exists, unless `force` is true,
     and `DkimError` for a bad selector or size.
@@ -133,7 +146,7 @@ def generate_key(
             f"an RSA key has {MIN_RSA_BITS} to {MAX_RSA_BITS} bits, not {bits}"
             f" ({DEFAULT_RSA_BITS} is the usual size)"
         )
-    path = key_path(state_dir, selector)
+    path = path or key_path(state_dir, selector)
     if path.exists() and not force:
         raise DkimKeyExistsError(f"a DKIM key for selector {selector} exists: {path}")
     private: _PrivateKey
@@ -152,15 +165,19 @@ def generate_key(
     return key
 
 
-def load_key(settings: Settings, selector: str | None = None) -> DkimKey | None:
-    """Return the key of `selector` (default: the `[dkim]` selector), or None if there is none.
+def load_key(
+    settings: Settings, selector: str | None = None, domain: str | None = None
+) -> DkimKey | None:
+    """Return the key of `selector` (default: the `[dkim]` selector) for `domain` (default:
+    the default domain), or None if there is none.
 
-    The configured selector's key is `[dkim] key_file` if that is set, else
-    `state_dir/dkim/<selector>.key`; any other selector's is the latter. Raises
-    `DkimError` if a configured `key_file` is missing or any key file is unreadable.
+    The default domain's configured selector's key is `[dkim] key_file` if that is
+    set, else `domain_key_path`'s; any other key's is the latter. Raises `DkimError`
+    if a configured `key_file` is missing or any key file is unreadable.
     """
-    found = _find_private(settings, selector)
-    return None if found is None else _public_half(*found, settings.domain)
+    domain = domain or settings.domain
+    found = _find_private(settings, selector, domain)
+    return None if found is None else _public_half(*found, domain)
 
 
 @dataclass(frozen=True)
@@ -207,13 +224,15 @@ class DkimSigner:
         return header + raw
 
 
-def load_signer(settings: Settings) -> DkimSigner | None:
-    """Return the signer for the configured key, or None if no key is configured or made.
+def load_signer(settings: Settings, domain: str | None = None) -> DkimSigner | None:
+    """Return the signer for `domain`'s configured key (default: the default domain's),
+    or None if no key is configured or made for it.
 
     Raises `DkimError` if a configured `key_file` is missing or unreadable: mail that
     the operator meant to sign is never sent unsigned by mistake.
     """
-    found = _find_private(settings, None)
+    domain = domain or settings.domain
+    found = _find_private(settings, None, domain)
     if found is None:
         return None
     private, selector, path = found
@@ -232,7 +251,7 @@ def load_signer(settings: Settings) -> DkimSigner | None:
             serialization.NoEncryption(),
         )
         material = base64.b64encode(seed)
-    return DkimSigner(_public_half(private, selector, path, settings.domain), material)
+    return DkimSigner(_public_half(private, selector, path, domain), material)
 
 
 def verify(raw: bytes | bytearray, dns_txt: Callable[[bytes], bytes | None]) -> bool:
@@ -253,11 +272,18 @@ def verify(raw: bytes | bytearray, dns_txt: Callable[[bytes], bytes | None]) -> 
         return False
 
 
-def _find_private(settings: Settings, selector: str | None) -> tuple[_PrivateKey, str, Path] | None:
+def _find_private(
+    settings: Settings, selector: str | None, domain: str
+) -> tuple[_PrivateKey, str, Path] | None:
     chosen = selector or settings.dkim.selector
     _check_selector(chosen)
-    configured = settings.dkim.key_file if chosen == settings.dkim.selector else None
-    path = configured or key_path(settings.state_dir, chosen)
+    # `[dkim] key_file` names one file: the default domain's key, as it did before.
+    configured = (
+        settings.dkim.key_file
+        if chosen == settings.dkim.selector and domain == settings.domain
+        else None
+    )
+    path = configured or domain_key_path(settings, chosen, domain)
     if configured is None and not path.exists():
         return None
     return _read_private(path), chosen, path

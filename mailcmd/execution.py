@@ -61,6 +61,7 @@ class CommandRunner:
         session: Session,
         mailbox: Mailbox,
         invocations: list[Invocation],
+        domain: str,
         view: MessageView,
         envelope: Envelope,
         sender: Sender,
@@ -69,13 +70,14 @@ class CommandRunner:
         undo: Callable[[], None] | None = None,
     ) -> list[OutgoingMail]:
         """Run `invocations` in one savepoint (or ask to confirm them); return the mail
-        they cause. `contexts` collects each command's context.
+        they cause, its addresses at `domain` (the one the mail was written to).
+        `contexts` collects each command's context.
 
         With `undo`, no savepoint is taken: `undo` must roll back what the commands
         did (and nothing the caller wants kept) when they are refused or held.
         """
         mails, _ran = self._run(
-            session, mailbox, invocations, view, envelope, sender, tag, contexts, undo=undo
+            session, mailbox, invocations, domain, view, envelope, sender, tag, contexts, undo=undo
         )
         return mails
 
@@ -84,13 +86,15 @@ class CommandRunner:
         session: Session,
         mailbox: Mailbox,
         route: Route,
+        domain: str,
         view: MessageView,
         envelope: Envelope,
         sender: Sender,
         contexts: list[Context],
     ) -> list[OutgoingMail]:
         """Answer a reply to `mailbox`'s confirmation that `route` names: run its commands
-        once, cancel them, or say why nothing ran (already done, cancelled, expired)."""
+        once, cancel them, or say why nothing ran (already done, cancelled, expired);
+        addresses in the answer are at `domain`."""
         confirmation = None
         if route.confirmation is not None:
             confirmation = session.get(Confirmation, route.confirmation)
@@ -101,7 +105,7 @@ class CommandRunner:
         ):
             # A key this server made, for a confirmation that is not this sender's
             # (ids start again in a new database, say): the answer to any key not theirs.
-            refusal = key_refusal(replace(route, refused=KeyRefused()), self._settings.domain)
+            refusal = key_refusal(replace(route, refused=KeyRefused()), domain)
             return [self._refusal(sender, view, mailbox.name, refusal)]
         closed = why_closed(confirmation, utc_now())
         if closed is None and wants_cancel(view):
@@ -132,6 +136,7 @@ class CommandRunner:
             session,
             mailbox,
             planned,
+            domain,
             view,
             envelope,
             sender,
@@ -153,6 +158,7 @@ class CommandRunner:
         session: Session,
         mailbox: Mailbox,
         invocations: list[Invocation],
+        domain: str,
         view: MessageView,
         envelope: Envelope,
         sender: Sender,
@@ -164,7 +170,6 @@ class CommandRunner:
         undo: Callable[[], None] | None = None,
     ) -> tuple[list[OutgoingMail], bool]:
         """Run or hold `invocations`; also return whether they ran or were held (not refused)."""
-        domain = self._settings.domain
         keys = self._keys()
         transcript: list[tuple[str, list[Rendered]]] = []
         questions: list[Rendered | None] = []
@@ -237,7 +242,8 @@ class CommandRunner:
             return [self._refusal(sender, view, mailbox.name, str(error))], False
         if asked:
             undo()
-            return [self._ask(session, mailbox, invocations, questions, view, sender, tag)], True
+            ask = self._ask(session, mailbox, invocations, domain, questions, view, sender, tag)
+            return [ask], True
         if savepoint is not None:
             savepoint.commit()
         if not transcript:
@@ -261,6 +267,7 @@ class CommandRunner:
         session: Session,
         mailbox: Mailbox,
         invocations: list[Invocation],
+        domain: str,
         questions: list[Rendered | None],
         view: MessageView,
         sender: Sender,
@@ -286,7 +293,7 @@ class CommandRunner:
         links = links_for(
             session,
             self._keys(),
-            self._settings.domain,
+            domain,
             mailbox=mailbox.name,
             tag=confirmation_tag(confirmation.id),
             to=sender.address,

@@ -18,6 +18,7 @@ from mailcmd.accounts import AccountError, get_account
 from mailcmd.addresses import InvalidAddressError, normalise_address
 from mailcmd.db.models import Account, AccountAddress, ExternalAddress
 from mailcmd.db.types import utc_now
+from mailcmd.domains import domain_of, is_ours
 from mailcmd.outbound import Owner, compose, queue_mail
 from mailcmd.rendering import Renderer
 
@@ -44,22 +45,23 @@ class PendingConfirmation:
 
 
 def add_external_address(
-    session: Session, login: str, address: str, domain: str
+    session: Session, login: str, address: str, domains: tuple[str, ...]
 ) -> PendingConfirmation:
     """Declare `address` as one `login` sends from, unconfirmed, with a fresh code.
 
     Declaring it again (while unconfirmed) replaces the code. Raises `AccountError`
-    for an unknown login, an invalid address, an address of this server's `domain`,
-    or one another account has declared.
+    for an unknown login, an invalid address, an address at one of this server's
+    `domains`, or one another account has declared.
     """
     account = get_account(session, login)
     try:
         normalised = normalise_address(address)
     except InvalidAddressError as error:
         raise AccountError(str(error)) from None
-    if normalised.rpartition("@")[2] == domain:
+    if is_ours(normalised, domains):
         raise AccountError(
-            f"{normalised} is in this server's domain: give it with `users add --address`"
+            f"{normalised} is in this server's domain {domain_of(normalised)}:"
+            " give it with `users add --address`"
         )
     owned = session.scalar(select(AccountAddress.id).where(AccountAddress.address == normalised))
     if owned is not None:

@@ -17,13 +17,13 @@ from mailcmd.outbox import is_own_message
 _RECORD_PROCESSED = InsertIfNew(Base.metadata.tables[ProcessedMessage.__tablename__])
 
 
-def came_back(session: Session, message_id: str, domain: str) -> bool:
+def came_back(session: Session, message_id: str, domains: tuple[str, ...]) -> bool:
     """Whether `message_id` is of a mail mailcmd sent itself, come back to it.
 
-    Every Message-ID mailcmd makes ends in `@` and its domain; one that does not
-    cannot be in the outbox, so only the others are looked up there.
+    Every Message-ID mailcmd makes ends in `@` and one of its `domains`; one that
+    does not cannot be in the outbox, so only the others are looked up there.
     """
-    if not message_id.lower().endswith(f"@{domain.lower()}>"):
+    if message_id.lower().removesuffix(">").rpartition("@")[2] not in domains:
         return False
     return is_own_message(session, message_id)
 

@@ -31,6 +31,7 @@ from mailcmd.db.database import Database
 from mailcmd.db.models import QueueStatus
 from mailcmd.db.types import utc_now
 from mailcmd.dispatch import HelpRequest, Refusal, plan_for
+from mailcmd.domains import addressed_domain
 from mailcmd.execution import CommandRunner
 from mailcmd.help import help_page
 from mailcmd.inbound import without_text
@@ -148,7 +149,7 @@ class Processor:
             # Commands from robots and lists are not run: answering them is how
             # mail loops start, and nobody would read the reply.
             return self._finish(session, row, attempt, "ignored: automatic or list mail")
-        if view.message_id and came_back(session, view.message_id, self._settings.domain):
+        if view.message_id and came_back(session, view.message_id, self._settings.domains):
             # A mail of ours that came back (a relay or a forward that returned it).
             return self._finish(session, row, attempt, "ignored: mailcmd's own mail came back")
         if view.message_id and not first_time(session, sender, view.message_id, row.id):
@@ -161,7 +162,12 @@ class Processor:
         mails: list[OutgoingMail] = []
         contexts: list[Context] = []
         for recipient in row.rcpt_tos:
-            caused = self._for_recipient(session, recipient, view, sender, row, contexts, undo)
+            # What answers mail to `tasks@team.example` comes from team.example.
+            domain = addressed_domain(recipient, self._settings.domains)
+            caused = self._for_recipient(
+                session, recipient, domain, view, sender, row, contexts, undo
+            )
+            caused = [replace(mail, domain=domain) for mail in caused]
             if self._is_secret_mailbox(recipient):
                 caused = [replace(mail, holds_secret=True) for mail in caused]
             mails += caused
@@ -175,6 +181,7 @@ class Processor:
         self,
         session: Session,
         recipient: str,
+        domain: str,
         view: MessageView,
         sender: Sender,
         row: ClaimedMessage,
@@ -189,7 +196,7 @@ class Processor:
             return []
         if route.refused is not None:
             # Nothing runs, and the answer is the same whatever the tag names.
-            values = {"message": key_refusal(route, self._settings.domain), "usage": []}
+            values = {"message": key_refusal(route, domain), "usage": []}
             return [self._reply(sender, view, mailbox.name, "mailcmd/refusal", values)]
         envelope = Envelope(
             mail_from=row.mail_from,
@@ -198,7 +205,7 @@ class Processor:
         )
         if route.confirmation is not None:
             return self._runner.run_confirmed(
-                session, mailbox, route, view, envelope, sender, contexts
+                session, mailbox, route, domain, view, envelope, sender, contexts
             )
         plan = plan_for(
             mailbox,
@@ -213,7 +220,7 @@ class Processor:
             # A reply says "Re: <subject>", and a password can be in the subject.
             view = replace(view, subject=mailbox.name)
         if isinstance(plan, HelpRequest):
-            page = help_page(self._registry, sender, self._settings.domain, plan.mailbox, plan.verb)
+            page = help_page(self._registry, sender, domain, plan.mailbox, plan.verb)
             return [self._reply(sender, view, mailbox.name, "mailcmd/help", {"page": page})]
         if isinstance(plan, Refusal):
             message = plan.message
@@ -223,7 +230,7 @@ class Processor:
             values = {"message": message, "usage": list(plan.usage)}
             return [self._reply(sender, view, mailbox.name, "mailcmd/refusal", values)]
         return self._runner.run(
-            session, mailbox, plan, view, envelope, sender, route.tag, contexts, undo
+            session, mailbox, plan, domain, view, envelope, sender, route.tag, contexts, undo
         )
 
     def _reply(
@@ -290,10 +297,12 @@ class Processor:
         if not may_auto_reply(view, row.mail_from):
             return
         sender = sender_of(session, row, view)
-        local = next((mailbox_name(rcpt) for rcpt in row.rcpt_tos), HELP_ADDRESS)
+        first = next(iter(row.rcpt_tos), None)
+        local = HELP_ADDRESS if first is None else mailbox_name(first)
+        domain = None if first is None else addressed_domain(first, self._settings.domains)
         mail = self._reply(sender, view, local, "mailcmd/apology", {"ref": ref})
         # All a mailbox that holds secrets sends is treated alike, its apologies too.
-        mail = replace(mail, holds_secret=self._holds_secrets(row))
+        mail = replace(mail, holds_secret=self._holds_secrets(row), domain=domain)
         self._queue_mails(session, [mail], row, sender)
 
     def _finish(

@@ -16,7 +16,6 @@ from mailcmd.db.database import Database
 from mailcmd.db.models import QueueStatus
 from mailcmd.db.notifier import Channel, Notifier
 from mailcmd.delivery import Deliverer
-from mailcmd.dkim import load_signer
 from mailcmd.imap.changes import MailboxEvents
 from mailcmd.imap.listeners import ImapListeners, start_imap
 from mailcmd.inbound import InboundQueue
@@ -38,6 +37,7 @@ from mailcmd.retention import PURGE_JOB_NAME, purge_job
 from mailcmd.routes import RouteResolver
 from mailcmd.scheduler import Scheduler
 from mailcmd.settings import LISTENER_PORT_KEYS, OFF, Settings, SettingsError
+from mailcmd.signing import load_signers
 from mailcmd.smtp.listeners import SmtpListeners, start_smtp
 from mailcmd.systemd import READY, STOPPING, notify
 from mailcmd.tls import CertificateError, CertificateFiles, ServerTls, development_certificate
@@ -98,7 +98,7 @@ class Server:
         renderer = Renderer(template_folders(settings.templates))
         check_templates(self.registry, renderer)
         self.tls = server_tls(settings) if receive else None
-        self.signer = load_signer(settings) if work else None
+        self.signers = load_signers(settings) if work else None
         # Sessions of the mailbox server hear at once of mail this process delivers:
         # where the database notifies (PostgreSQL) from the delivery's own NOTIFY,
         # which names the account and comes back to this process too; otherwise the
@@ -118,7 +118,9 @@ class Server:
                 settings.relay,
                 settings.worker.poll_seconds,
                 self.delivery_outcomes,
-                sign=self.signer.sign if self.signer is not None else None,
+                sign=self.signers.sign
+                if self.signers is not None and self.signers.signers
+                else None,
                 on_local_delivery=self.mailbox_events.wake if self._wake_mailboxes else None,
             )
             if work
@@ -229,7 +231,10 @@ class Server:
         if autoconfig.port is not None:
             # Made only now: the document names the ports just bound, which 0 leaves open.
             self._autoconfig = AutoconfigListener(
-                autoconfig_document(self.settings, self.ports),
+                {
+                    domain: autoconfig_document(self.settings, self.ports, domain)
+                    for domain in self.settings.domains
+                },
                 autoconfig.host or self.settings.smtp.host,
                 autoconfig.port,
             )
@@ -281,19 +286,15 @@ class Server:
                 for job in self.registry.jobs.values()
             )
             lines.append(f"scheduled jobs ({self.settings.timezone}): {jobs}")
-        if self.worker is not None:
-            lines.append(
-                f"DKIM: signing as {self.signer.key.record_name}"
-                if self.signer is not None
-                else "DKIM: no key; outgoing mail is not signed (mailcmd dkim keygen)"
-            )
+        if self.signers is not None:
+            lines += self.signers.describe()
         relay = self.settings.relay
         lines.append(
             f"relay: {relay.host}:{relay.port} (STARTTLS {relay.starttls})"
             if relay.host
             else "relay: none configured; mail for other domains waits in the outbox"
         )
-        lines.append(f"domain: {self.settings.domain}")
+        lines.append("domains: " + ", ".join(self.settings.domains))
         return lines
 
 

@@ -18,6 +18,7 @@ from pydantic import (
     PlainSerializer,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -30,6 +31,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from mailcmd.domains import DEFAULT_DOMAIN, checked_domain, checked_domains
 from mailcmd.resources import bundled_path
 from mailcmd.scheduling import Cron, TriggerError
 
@@ -250,7 +252,7 @@ DKIM_SELECTOR_PATTERN = re.compile(rf"{_DNS_LABEL}(?:\.{_DNS_LABEL})*")
 
 
 class DkimSettings(BaseModel):
-    """The `[dkim]` table: the key that outbound mail for `domain` is signed with."""
+    """The `[dkim]` table: the keys outbound mail is signed with, one per domain."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -258,7 +260,9 @@ class DkimSettings(BaseModel):
         default="mailcmd", description="the key's DNS name: <selector>._domainkey.<domain>"
     )
     key_file: Path | None = Field(
-        default=None, description="default: state_dir/dkim/<selector>.key, if it exists"
+        default=None,
+        description="the default domain's key; default: state_dir/dkim/<selector>.key,"
+        " if it exists",
     )
 
     @field_validator("selector")
@@ -386,7 +390,16 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    domain: str = Field(default="app.localhost", min_length=1)
+    domain: str = Field(
+        default="",
+        description="the one domain mailcmd answers for; default: the first of domains,"
+        " else app.localhost",
+    )
+    domains: tuple[str, ...] = Field(
+        default=(),
+        description="the domains mailcmd answers for; the first is the default, which mail"
+        " that answers no mail (a scheduled job's) comes from",
+    )
     state_dir: Path = Path(".mailcmd")
     database_url: str = Field(default="", description="default: SQLite file in state_dir")
     commands: Path = Field(default_factory=lambda: bundled_path("commands"))
@@ -425,8 +438,21 @@ class Settings(BaseSettings):
         """The environment wins over the file's values, which arrive as init arguments."""
         return (env_settings, init_settings)
 
+    @field_validator("domain")
+    @classmethod
+    def _one_domain(cls, value: str) -> str:
+        return checked_domain(value) if value else value
+
+    @field_validator("domains")
+    @classmethod
+    def _several_domains(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        return checked_domains(value, info.data.get("domain") or None)
+
     @model_validator(mode="after")
     def _complete(self) -> "Settings":
+        domains = self.domains or (self.domain or DEFAULT_DOMAIN,)
+        object.__setattr__(self, "domains", domains)
+        object.__setattr__(self, "domain", domains[0])
         state_dir = self.state_dir.absolute()
         object.__setattr__(self, "state_dir", state_dir)
         if not self.database_url:

@@ -23,7 +23,8 @@ class ClientServer:
 
 
 def client_hostname(settings: Settings) -> str:
-    """The name clients should connect to: `autoconfig.hostname`, else where SMTP listens."""
+    """The name clients should connect to: `autoconfig.hostname`, else where SMTP listens,
+    else the default domain (one name, whatever domain the client's address is at)."""
     if settings.autoconfig.hostname:
         return settings.autoconfig.hostname
     host = settings.smtp.host
@@ -65,9 +66,15 @@ def describe_servers(settings: Settings, ports: Mapping[str, int], login: str) -
     return lines
 
 
-def autoconfig_document(settings: Settings, ports: Mapping[str, int]) -> str:
-    """Thunderbird's autoconfig XML (clientConfig version 1.1) for the servers on `ports`."""
-    domain = escape(settings.domain)
+def autoconfig_document(
+    settings: Settings, ports: Mapping[str, int], domain: str | None = None
+) -> str:
+    """Thunderbird's autoconfig XML (clientConfig version 1.1) for the servers on `ports`,
+    naming `domain` (default: the default domain) as the provider's.
+
+    Every domain's document names the same servers: one mailcmd answers them all.
+    """
+    domain = escape(domain or settings.domain)
     servers = []
     for server in client_servers(settings, ports):
         element = "incomingServer" if server.protocol == "IMAP" else "outgoingServer"

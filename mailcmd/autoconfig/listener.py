@@ -3,15 +3,18 @@
 It reads one bounded request head per connection, answers it and closes: the whole
 protocol a client fetching `config-v1.1.xml` needs, with nothing to abuse. Plain
 HTTP, because Thunderbird asks `http://autoconfig.<domain>/` when HTTPS fails; put
-a TLS proxy in front to offer HTTPS too.
+a TLS proxy in front to offer HTTPS too. Each of mailcmd's domains has a document
+of its own: the one a request asks for (see `domain_asked_for`).
 """
 
 import asyncio
 import contextlib
 import logging
-from urllib.parse import urlsplit
+from collections.abc import Mapping
+from urllib.parse import parse_qs, urlsplit
 
 from mailcmd.autoconfig.document import AUTOCONFIG_PATHS
+from mailcmd.domains import checked_domain
 from mailcmd.listening import bound
 
 log = logging.getLogger(__name__)
@@ -21,12 +24,50 @@ READ_TIMEOUT = 10.0
 MAX_CONNECTIONS = 100
 
 
-class AutoconfigListener:
-    """Serves `document` at the autoconfig paths on `host:port` once started."""
+# Thunderbird asks `autoconfig.<domain>` first, then the domain itself.
+_AUTOCONFIG_HOST_PREFIX = "autoconfig."
 
-    def __init__(self, document: str, host: str, port: int) -> None:
-        """Prepare to serve `document`; nothing listens until `start`."""
-        self._document = document.encode("utf-8")
+
+def domain_asked_for(target: str, head: bytes, domains: tuple[str, ...]) -> str:
+    """The domain of `domains` a request for `target` with header `head` asks about.
+
+    The `emailaddress` query parameter names it (Thunderbird sends the address being
+    set up), else the Host (`autoconfig.<domain>` or the domain itself); a request
+    that names none of `domains` gets the default's, the first.
+    """
+    named = [
+        address.rpartition("@")[2]
+        for address in parse_qs(urlsplit(target).query).get("emailaddress", [])[:1]
+    ]
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"host":
+            host = value.decode("latin-1").strip()
+            without_port, colon, port = host.rpartition(":")
+            if colon and port.isdigit():
+                host = without_port
+            named.append(host.lower().removeprefix(_AUTOCONFIG_HOST_PREFIX))
+            break
+    for text in named:
+        try:
+            domain = checked_domain(text)
+        except ValueError:
+            continue
+        if domain in domains:
+            return domain
+    return domains[0]
+
+
+class AutoconfigListener:
+    """Serves each domain's document at the autoconfig paths on `host:port` once started."""
+
+    def __init__(self, documents: Mapping[str, str], host: str, port: int) -> None:
+        """Prepare to serve `documents`, by domain, the default domain's first; nothing
+        listens until `start`."""
+        self._documents = {
+            domain: document.encode("utf-8") for domain, document in documents.items()
+        }
+        self._domains = tuple(self._documents)
         self._host = host
         self._port = port
         self._server: asyncio.Server | None = None
@@ -97,13 +138,13 @@ class AutoconfigListener:
         if urlsplit(target).path not in AUTOCONFIG_PATHS:
             await self._respond(writer, "404 Not Found", b"not found\n")
             return
-        body = self._document if method == "GET" else b""
+        document = self._documents[domain_asked_for(target, head, self._domains)]
         await self._respond(
             writer,
             "200 OK",
-            body,
+            document if method == "GET" else b"",
             content_type="text/xml; charset=utf-8",
-            length=len(self._document),
+            length=len(document),
         )
 
     async def _respond(

@@ -1,14 +1,17 @@
-"""`mailcmd dkim ...`: the key outbound mail is signed with, and the DNS record for it."""
+"""`mailcmd dkim ...`: the keys outbound mail is signed with, and the DNS records for them."""
 
 from typing import Annotated
 
 import typer
 
 from mailcmd import dkim
-from mailcmd.cli.state import RefusedError, cli_state
+from mailcmd.cli.state import RefusedError, chosen_domain, cli_state
 from mailcmd.settings import Settings
 
-app = typer.Typer(help="Manage the DKIM key outbound mail is signed with.", no_args_is_help=True)
+app = typer.Typer(
+    help="Manage the DKIM keys outbound mail is signed with, one per domain.",
+    no_args_is_help=True,
+)
 
 SelectorOption = Annotated[
     str | None,
@@ -16,6 +19,15 @@ SelectorOption = Annotated[
         "--selector",
         "-s",
         help="The key's selector (default: the [dkim] selector setting, `mailcmd`).",
+        show_default=False,
+    ),
+]
+DomainOption = Annotated[
+    str | None,
+    typer.Option(
+        "--domain",
+        "-d",
+        help="The domain whose key it is, one of the domains setting (default: the first).",
         show_default=False,
     ),
 ]
@@ -44,19 +56,23 @@ def keygen(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing key with the same selector.")
     ] = False,
+    domain: DomainOption = None,
 ) -> None:
-    """Make a signing key under state_dir and print the DNS record to publish for it."""
+    """Make a domain's signing key under state_dir and print the DNS record to publish for it."""
     settings = cli_state(ctx).settings
     if ed25519 and bits is not None:
         raise RefusedError("--bits sizes RSA keys; an Ed25519 key has one size")
+    key_domain = chosen_domain(settings, domain)
+    chosen = selector or settings.dkim.selector
     try:
         key = dkim.generate_key(
             settings.state_dir,
-            selector or settings.dkim.selector,
+            chosen,
             "ed25519" if ed25519 else "rsa",
             bits or dkim.DEFAULT_RSA_BITS,
-            domain=settings.domain,
+            domain=key_domain,
             force=force,
+            path=dkim.domain_key_path(settings, chosen, key_domain),
         )
     except dkim.DkimKeyExistsError as error:
         raise RefusedError(
@@ -73,19 +89,22 @@ def keygen(
 
 
 @app.command("show")
-def show(ctx: typer.Context, selector: SelectorOption = None) -> None:
-    """Print the DNS record of a signing key again."""
+def show(ctx: typer.Context, selector: SelectorOption = None, domain: DomainOption = None) -> None:
+    """Print the DNS record of a domain's signing key again."""
     settings = cli_state(ctx).settings
+    key_domain = chosen_domain(settings, domain)
     chosen = selector or settings.dkim.selector
     try:
-        key = dkim.load_key(settings, chosen)
+        key = dkim.load_key(settings, chosen, key_domain)
     except dkim.DkimError as error:
         raise RefusedError(str(error)) from None
     if key is None:
+        options = "" if selector is None else f" --selector {chosen}"
+        if domain is not None:
+            options += f" --domain {key_domain}"
+        path = dkim.domain_key_path(settings, chosen, key_domain)
         raise RefusedError(
-            f"no DKIM key for selector {chosen} in {dkim.key_path(settings.state_dir, chosen)};"
-            f" `mailcmd dkim keygen{'' if selector is None else ' --selector ' + chosen}`"
-            " makes one"
+            f"no DKIM key for selector {chosen} in {path}; `mailcmd dkim keygen{options}` makes one"
         )
     _print_record(key)
 
@@ -109,7 +128,11 @@ def _when_used(settings: Settings, key: dkim.DkimKey) -> str:
             f"mailcmd signs with selector {settings.dkim.selector}; to sign with this key,"
             f' set `selector = "{key.selector}"` in [dkim] (or MAILCMD_DKIM__SELECTOR).'
         )
-    if settings.dkim.key_file is not None and settings.dkim.key_file != key.private_key_file:
+    if (
+        key.domain == settings.domain
+        and settings.dkim.key_file is not None
+        and settings.dkim.key_file != key.private_key_file
+    ):
         return (
             f"[dkim] key_file is {settings.dkim.key_file}, so mailcmd signs with that key,"
             " not this one."

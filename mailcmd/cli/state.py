@@ -9,6 +9,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from mailcmd.db.database import Database, open_database
+from mailcmd.domains import one_of_ours
 from mailcmd.settings import LoadedSettings, Settings, load_settings
 
 
@@ -34,6 +35,17 @@ class CliState:
     def settings(self) -> Settings:
         """The effective settings."""
         return self.loaded.settings
+
+
+def chosen_domain(settings: Settings, domain: str | None) -> str:
+    """The domain a `--domain` option names, as the settings keep it (default: the default
+    domain); refused unless it is one of mailcmd's."""
+    if domain is None:
+        return settings.domain
+    try:
+        return one_of_ours(domain, settings.domains)
+    except ValueError as error:
+        raise RefusedError(str(error)) from None
 
 
 def cli_state(ctx: typer.Context) -> CliState:

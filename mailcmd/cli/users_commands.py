@@ -145,7 +145,7 @@ def add_address(
     settings = cli_state(ctx).settings
     renderer = Renderer(template_folders(settings.templates))
     with database_session(ctx) as session:
-        pending = external_addresses.add_external_address(session, login, address, settings.domain)
+        pending = external_addresses.add_external_address(session, login, address, settings.domains)
         external_addresses.queue_confirmation(session, renderer, pending, settings.domain)
     typer.echo(f"added {pending.address} to {pending.login}, unconfirmed")
     typer.echo(f"a confirmation code is in the outbox for {pending.address}; it is confirmed")

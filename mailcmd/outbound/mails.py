@@ -64,6 +64,9 @@ class OutgoingMail:
     reply_limit_notice: bool = False
     # Whose `to` is, when whoever made the mail knew it; None: looked up once, when queued.
     owner: Owner | None = None
+    # The domain it comes from (its From, Message-ID and Reply-To): the one the mail
+    # that caused it was written to; None: the default domain.
+    domain: str | None = None
 
 
 def answer_mail(

@@ -33,7 +33,8 @@ def queue_outgoing(
     inbound_message_id: int | None = None,
     answers_account_id: int | None = None,
 ) -> None:
-    """Compose `mail` from `from_local@domain` and deliver or queue it; the caller commits.
+    """Compose `mail` from `from_local@` its own domain, or else `domain` (the default),
+    and deliver or queue it; the caller commits.
 
     A reply counts for its address's hourly budget, or for `answers_account_id`'s
     when the mail it answers acted for that account; a notification for its address's.
@@ -41,6 +42,7 @@ def queue_outgoing(
     `links_for`). Whose `to` is is looked up at most once (not at all when the mail
     knows it already).
     """
+    domain = mail.domain or domain
     owner = mail.owner
     reply_to = None
     if mail.tag:

@@ -12,11 +12,12 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from mailcmd.accounts import VerifiedLogin
-from mailcmd.addresses import InvalidAddressError, normalise_address
+from mailcmd.addresses import InvalidAddressError, NonAsciiLocalPartError, normalise_address
 from mailcmd.authentication import Authenticator
 from mailcmd.authenticity import authentication_results, without_forged_results
 from mailcmd.authors import names_domain, sole_address
 from mailcmd.db.types import utc_now
+from mailcmd.domains import domain_of, is_ours
 from mailcmd.hourly_counts import HourlyCounts
 from mailcmd.inbound import InboundQueue, ReceivedMessage
 from mailcmd.message.raw_fields import header_fields
@@ -38,10 +39,17 @@ class ListenerPolicy:
     name: str
     # Submission ports: clients must log in and may send only as their own addresses.
     submission: bool
-    domain: str
+    # The domains mailcmd answers for, the default first (see `mailcmd.domains`).
+    domains: tuple[str, ...]
     max_recipients: int
     # Logged-in accounts may send to other domains (for delivery through the relay).
     relay_authenticated: bool = False
+
+    @property
+    def domain(self) -> str:
+        """The default domain: the name this server gives itself in Received and
+        Authentication-Results fields."""
+        return self.domains[0]
 
 
 class ReceiverHandler:
@@ -113,7 +121,7 @@ class ReceiverHandler:
         """Accept the sender: on submission ports only an address the account owns.
 
         The null sender `<>` (bounces and other notifications) is accepted only from
-        other servers, on the MX port, and an address of this server's domain only
+        other servers, on the MX port, and an address of this server's domains only
         on submission ports: on the MX port, where no one logs in, it is forged. A
         logged-in account past `smtp.account_message_rate_limit` messages in its hour
         is told to try again later.
@@ -134,12 +142,14 @@ class ReceiverHandler:
             return None
         try:
             sender = normalise_address(address)
+        except NonAsciiLocalPartError:
+            return str(Status.NON_ASCII_LOCAL_PART)
         except InvalidAddressError:
             return str(Status.MALFORMED_ADDRESS)
         if self.policy.submission and (verified is None or sender not in verified.addresses):
             return Status.SENDER_NOT_OWNED.with_values(login=_login_of(verified))
-        if not self.policy.submission and sender.rpartition("@")[2] == self.policy.domain:
-            return Status.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(domain=self.policy.domain)
+        if not self.policy.submission and is_ours(sender, self.policy.domains):
+            return Status.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(domain=domain_of(sender))
         return None
 
     def _refuse_over_limit(self, verified: VerifiedLogin | None) -> str | None:
@@ -173,9 +183,11 @@ class ReceiverHandler:
             return str(Status.TOO_MANY_RECIPIENTS)
         try:
             recipient = normalise_address(address)
+        except NonAsciiLocalPartError:
+            return str(Status.NON_ASCII_LOCAL_PART)
         except InvalidAddressError:
             return str(Status.MALFORMED_ADDRESS)
-        if recipient.rpartition("@")[2] != self.policy.domain:
+        if not is_ours(recipient, self.policy.domains):
             may_relay = self.policy.relay_authenticated and self.policy.submission
             if may_relay and _verified_login(session) is not None:
                 return None
@@ -277,7 +289,7 @@ class ReceiverHandler:
 
         A logged-in account writes as itself: a From (if any) must be exactly one
         address it owns (one mailbox, no group, no second author), and so must a Sender.
-        On the MX port no From may name an address of this server's domain: only its
+        On the MX port no From may name an address of this server's domains: only its
         logged-in accounts send as those.
         """
         if self.policy.submission:
@@ -288,8 +300,11 @@ class ReceiverHandler:
                 if name in fields
             ):
                 return Status.FROM_NOT_OWNED.with_values(login=_login_of(verified))
-        elif names_domain(fields.get("from", []), self.policy.domain):
-            return Status.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(domain=self.policy.domain)
+        else:
+            authors = fields.get("from", [])
+            for domain in self.policy.domains:
+                if names_domain(authors, domain):
+                    return Status.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(domain=domain)
         return None
 
     async def handle_exception(self, error: Exception) -> str:

@@ -105,7 +105,7 @@ async def start_smtp(
             ListenerPolicy(
                 name=name,
                 submission=submission,
-                domain=settings.domain,
+                domains=settings.domains,
                 max_recipients=smtp.max_recipients,
                 relay_authenticated=smtp.relay_authenticated,
             ),

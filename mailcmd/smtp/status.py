@@ -74,6 +74,9 @@ class Status:
     MESSAGE_TOO_BIG = Reply(552, "5.3.4", "Message size exceeds the limit of {limit} bytes")
     SENDER_NOT_OWNED = Reply(553, "5.7.1", "Sender address not owned by {login}")
     MALFORMED_ADDRESS = Reply(553, "5.1.3", "Malformed address")
+    NON_ASCII_LOCAL_PART = Reply(
+        553, "5.6.7", "Non-ASCII local parts are not accepted here; use an ASCII address"
+    )
     RELAY_DENIED = Reply(554, "5.7.1", "Relaying denied: {address} is not a local address")
     TLS_REFUSED = Reply(554, "5.7.0", "Command refused due to lack of security")
     BARE_LINE_ENDING = Reply(

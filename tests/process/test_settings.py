@@ -27,6 +27,7 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
 
     expected = {
         "domain": "app.localhost",
+        "domains": ["app.localhost"],
         "state_dir": str(Path.cwd() / ".mailcmd"),
         "database_url": f"sqlite:///{Path.cwd() / '.mailcmd' / 'mailcmd.db'}",
         "commands": str(bundled_path("commands")),

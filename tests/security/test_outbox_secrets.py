@@ -157,7 +157,7 @@ def inbox_of_alice(server: MailTestClient) -> list[bytes]:
 def confirm(server: MailTestClient, address: str) -> None:
     """Arrange what the confirmation round trip (tested below) leaves behind."""
     with server.database.writing() as session:
-        pending = add_external_address(session, ALICE, address, DOMAIN)
+        pending = add_external_address(session, ALICE, address, (DOMAIN,))
         assert confirm_external_address(session, address, pending.code) is not None
         session.commit()
 

@@ -92,7 +92,7 @@ def test_strangers_claiming_an_accounts_address_do_not_spend_its_budget(
     lab: MailTestClient,
 ) -> None:
     with lab.database.writing() as session:
-        pending = add_external_address(session, ALICE, "alice@example.org", DOMAIN)
+        pending = add_external_address(session, ALICE, "alice@example.org", (DOMAIN,))
         session.commit()
     confirmed = lab.send(
         f"confirm+{pending.code}@{DOMAIN}", "Re: confirm", login="", sender="alice@example.org"
@@ -186,7 +186,7 @@ def test_a_logged_in_account_is_answered_past_the_reply_limit(lab: MailTestClien
 
 def test_a_verified_sender_is_answered_past_the_reply_limit(lab: MailTestClient) -> None:
     with lab.database.writing() as session:
-        pending = add_external_address(session, ALICE, "alice@example.org", DOMAIN)
+        pending = add_external_address(session, ALICE, "alice@example.org", (DOMAIN,))
         confirm_external_address(session, "alice@example.org", pending.code)
         session.commit()
 
@@ -260,7 +260,7 @@ def test_a_code_in_a_mail_whose_from_is_forged_confirms_nothing(
     ) as lab:
         lab.add_account(ALICE, password=PASSWORD)
         with lab.database.writing() as session:
-            pending = add_external_address(session, ALICE, "alice@example.org", DOMAIN)
+            pending = add_external_address(session, ALICE, "alice@example.org", (DOMAIN,))
             session.commit()
         to = f"confirm+{pending.code}@{DOMAIN}"
         forged = lab.compose(to, f"Re: confirm {pending.code}", "", "alice@example.org", None)

@@ -88,7 +88,7 @@ def command(subject: str, sender: str = EXTERNAL, to: str = f"tasks@{DOMAIN}") -
 def confirm(mail: MailTestClient, address: str = EXTERNAL) -> None:
     """Arrange what the confirmation round trip (tested below) leaves behind."""
     with mail.database.writing() as session:
-        pending = add_external_address(session, ALICE, address, DOMAIN)
+        pending = add_external_address(session, ALICE, address, (DOMAIN,))
         assert confirm_external_address(session, address, pending.code) is not None
         session.commit()
 
