@@ -56,6 +56,8 @@ class ReceivedMessage:
     helo: str
     tls_protocol: str | None
     tls_cipher: str | None
+    # Minted when its DATA was taken (`mailcmd.traces`).
+    trace_id: str
     auth_method: str | None = None
     # Mail from other servers: the authentic From address (DMARC-aligned), and the verdict.
     verified_from: str | None = None
@@ -153,6 +155,7 @@ class InboundQueue:
                 "verified_from": message.verified_from,
                 "authentication_results": message.authentication_results,
                 "size": len(message.raw),
+                "trace_id": message.trace_id,
             }
             for message in messages
         ]

@@ -26,6 +26,7 @@ from mailcmd.outbound import notification_mail, queue_outgoing
 from mailcmd.rendering import Renderer
 from mailcmd.reply_keys import ReplyKeys
 from mailcmd.scheduling import ScheduledJob
+from mailcmd.traces import new_trace_id, traced
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,9 @@ class Scheduler:
         known = self._known_slots.get(job.name)
         if known is not None and known >= slot:
             return False  # settled already: no database work until the next slot
-        ran = self._claim_and_run(job, slot, now)
+        # A run answers no message: it is a trace of its own, which its mail names.
+        with traced(new_trace_id()):
+            ran = self._claim_and_run(job, slot, now)
         self._known_slots[job.name] = slot
         return ran
 

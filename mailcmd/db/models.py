@@ -42,6 +42,8 @@ NAMING_CONVENTION = {
 ADDRESS_LENGTH = 254
 # An IP address, or an IPv6 network in CIDR notation, as text.
 CLIENT_LENGTH = 64
+# A trace id (`mailcmd.traces`).
+TRACE_LENGTH = 16
 
 
 class Base(DeclarativeBase):
@@ -233,6 +235,9 @@ class InboundMessage(Base):
     # Set by the worker that claimed the message; its commit must still hold the claim.
     claim_token: Mapped[str | None] = mapped_column(String(32))
     claimed_until: Mapped[datetime | None]
+    # Minted when its DATA was taken: on every log line about it and in every mail it
+    # causes (see `mailcmd.traces`). None for a message stored before traces existed.
+    trace_id: Mapped[str | None] = mapped_column(String(TRACE_LENGTH), index=True)
 
     account: Mapped[Account | None] = relationship()
 
@@ -280,6 +285,10 @@ class OutboundMessage(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utc_now)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The trace it was made in, as its X-Mailcmd-Trace header says: the inbound
+    # message's it answers, or one of its own. None for mail queued before traces
+    # existed. Not indexed: the mail of a message is found by `inbound_message_id`.
+    trace_id: Mapped[str | None] = mapped_column(String(TRACE_LENGTH))
 
 
 class MailFolder(Base):
