@@ -207,6 +207,22 @@ def get_inbound(session: Session, queue_id: int) -> InboundMessage | None:
     return session.get(InboundMessage, queue_id, options=[joinedload(InboundMessage.account)])
 
 
+def find_inbound(session: Session, reference: str) -> InboundMessage | None:
+    """Return the inbound message that `reference` names, its queue id or its trace id; or None.
+
+    A trace id as a log line or an `X-Mailcmd-Trace` header gives it; at most one
+    message is taken in any trace.
+    """
+    if reference.isdigit():
+        return get_inbound(session, int(reference))
+    return session.scalars(
+        select(InboundMessage)
+        .where(InboundMessage.trace_id == reference)
+        .options(joinedload(InboundMessage.account))
+        .limit(1)
+    ).first()
+
+
 def requeue(session: Session, queue_id: int) -> InboundMessage | None:
     """Queue the message `queue_id` again for immediate processing, with fresh attempts.
 

@@ -19,6 +19,7 @@ from mailcmd.cli.output import (
 from mailcmd.cli.state import RefusedError, database_session
 from mailcmd.db.models import OutboundMessage, QueueStatus
 from mailcmd.outbox import (
+    delivery_of,
     get_outbound,
     is_redacted,
     list_outbound,
@@ -118,6 +119,8 @@ def _describe(message: OutboundMessage) -> dict[str, Any]:
     headers = BytesHeaderParser(policy=default_policy).parsebytes(message.raw)
     return {
         "id": message.id,
+        "trace_id": message.trace_id,
+        "delivery": delivery_of(message),
         "status": message.status.value,
         "created_at": timestamp(message.created_at),
         "mail_from": message.mail_from,
