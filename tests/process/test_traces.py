@@ -10,6 +10,9 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from mailcmd.smtp.status import Status
 from tests.conftest import ALICE, PASSWORD, Cli
 from tests.dns_stub import dns_stub
 from tests.servers import (
@@ -48,11 +51,11 @@ def tls_context(tmp_path: Path) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(tmp_path / "state" / "tls" / "dev-cert.pem"))
 
 
-def submit(served: ServeProcess, tmp_path: Path, subject: str) -> None:
+def submit(served: ServeProcess, tmp_path: Path, subject: str, author: str = ALICE) -> None:
     with smtplib.SMTP("127.0.0.1", served.port("submission"), timeout=TIMEOUT) as client:
         client.starttls(context=tls_context(tmp_path))
         client.login(ALICE, PASSWORD)
-        message = f"From: {ALICE}\r\nSubject: {subject}\r\n\r\nThanks!\r\n"
+        message = f"From: {author}\r\nSubject: {subject}\r\n\r\nThanks!\r\n"
         client.sendmail(ALICE, ["tasks@app.localhost"], message.encode())
 
 
@@ -93,6 +96,8 @@ def test_a_command_mail_has_one_trace_in_the_json_log_the_reply_and_the_cli(
         with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=env) as served:
             submit(served, tmp_path, "add Buy milk")
             reply = reply_in_inbox(served, tmp_path)
+            with pytest.raises(smtplib.SMTPDataError) as refused:
+                submit(served, tmp_path, "add Forged", author="bob@app.localhost")
             with smtplib.SMTP("127.0.0.1", served.port("mx"), timeout=TIMEOUT) as client:
                 message = f"From: {STRANGER}\r\nSubject: help\r\n\r\n"
                 client.sendmail(STRANGER, ["tasks@app.localhost"], message.encode())
@@ -124,6 +129,12 @@ def test_a_command_mail_has_one_trace_in_the_json_log_the_reply_and_the_cli(
         if entry.get("trace_id") == relayed_trace and entry["logger"] == "mailcmd.delivery"
     ]
     assert re.fullmatch(r"outbound \d+ by relay, attempt 1: done \(.*\)", relayed["message"])
+    # Refused after DATA: nothing is stored, and its one line has a trace of its own.
+    forged = Status.FROM_NOT_OWNED.with_values(login=ALICE)
+    assert forged.startswith(str(refused.value.smtp_code))
+    [refusal] = [entry for entry in entries if entry.get("smtp", {}).get("result") == forged]
+    assert TRACE_ID.fullmatch(refusal["trace_id"])
+    assert loggers_in_trace(entries, refusal["trace_id"]) == ["mailcmd.smtp.transactions"]
 
 
 def test_queue_show_and_outbox_show_name_each_other(
