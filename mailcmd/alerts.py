@@ -222,7 +222,8 @@ def _failed_messages(
     return Finding(
         headline=f"{count} inbound {_messages(count)} failed for good",
         items=[
-            f"queue {row.id}: {error_summary(row.last_error)} (mailcmd queue show {row.id})"
+            f"queue {row.id}{_traced(row.trace_id)}: {error_summary(row.last_error)}"
+            f" (mailcmd queue show {row.id})"
             for row in rows
         ],
         more=count - len(rows),
@@ -240,12 +241,18 @@ def _failed_deliveries(
         headline=f"{count} outgoing {_messages(count)} could not be delivered",
         items=[
             # The relay's error names the recipient it refused.
-            f"outbox {row.id}: {error_summary(row.last_error)} (mailcmd outbox show {row.id})"
+            f"outbox {row.id}{_traced(row.trace_id)}: {error_summary(row.last_error)}"
+            f" (mailcmd outbox show {row.id})"
             for row in rows
         ],
         more=count - len(rows),
         reported_until=newest,
     )
+
+
+def _traced(trace_id: str | None) -> str:
+    """` trace <id>` for a message that has one (not those stored before traces existed)."""
+    return f" trace {trace_id}" if trace_id else ""
 
 
 def _failures(
@@ -258,7 +265,7 @@ def _failures(
     )
     rows = session.scalars(
         select(model)
-        .options(load_only(model.id, model.last_error))
+        .options(load_only(model.id, model.last_error, model.trace_id))
         .where(*conditions)
         .order_by(model.failed_at, model.id)
         .limit(MAX_LISTED)
@@ -276,7 +283,7 @@ def _queue_behind(
     waiting = InboundMessage.status == QueueStatus.QUEUED
     late = InboundMessage.received_at < limit
     rows = session.execute(
-        select(InboundMessage.id, InboundMessage.received_at)
+        select(InboundMessage.id, InboundMessage.received_at, InboundMessage.trace_id)
         .where(waiting, late)
         .order_by(InboundMessage.received_at, InboundMessage.id)
         .limit(MAX_LISTED)
@@ -292,8 +299,9 @@ def _queue_behind(
             f" {settings.queue_delay_minutes:g} minutes, the oldest {oldest_minutes:.0f}"
         ),
         items=[
-            f"queue {id}, received {received_at:%Y-%m-%d %H:%M:%S} UTC (mailcmd queue show {id})"
-            for id, received_at in rows
+            f"queue {id}{_traced(trace_id)}, received {received_at:%Y-%m-%d %H:%M:%S} UTC"
+            f" (mailcmd queue show {id})"
+            for id, received_at, trace_id in rows
         ],
         more=count - len(rows),
     )

@@ -16,6 +16,7 @@ from mailcmd.attempts import Attempt, Batch, Outcome
 from mailcmd.claims import release
 from mailcmd.db.database import Database
 from mailcmd.handler_threads import HandlerAbandoned
+from mailcmd.traces import traced
 
 
 class MessageSavepoint:
@@ -76,7 +77,10 @@ def run_batch(
                 # afresh, as it would be in a transaction of its own.
                 session.expire_all()
             batch.running = attempt
-            made.append((attempt, _one(session, attempt, run, fail, timed_out)))
+            # The handlers run in this thread: what they log, and the mail they
+            # cause, is in the message's trace.
+            with traced(attempt.message.trace_id):
+                made.append((attempt, _one(session, attempt, run, fail, timed_out)))
             batch.running = None
         if unbegun:
             release(session.connection(), [attempt.message for attempt in unbegun])

@@ -32,6 +32,8 @@ class ClaimedMessage:
     auth_method: str | None
     verified_from: str | None
     authentication_results: str | None
+    # The trace it was taken in (`mailcmd.traces`); None if stored before traces existed.
+    trace_id: str | None
 
 
 _RETURNED = (
@@ -46,6 +48,7 @@ _RETURNED = (
     InboundMessage.auth_method,
     InboundMessage.verified_from,
     InboundMessage.authentication_results,
+    InboundMessage.trace_id,
 )
 # Sets the columns its parameters name on a message, while the claim still holds.
 # Built once: it runs for every message; SQLAlchemy compiles (and caches) it once

@@ -24,12 +24,13 @@ from sqlalchemy.orm import Session
 from mailcmd.db.database import Database
 from mailcmd.db.models import AccountAddress, Base, OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
-from mailcmd.mailstore import INBOX, append
+from mailcmd.mailstore import deliver
 from mailcmd.outbound import QUEUED_FOR_RELAY
 from mailcmd.outbox import settled
 from mailcmd.outcomes import Outcomes
 from mailcmd.relay import RelayResult, send_via_relay
 from mailcmd.settings import RelaySettings
+from mailcmd.traces import traced
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ class _RelayJob:
     holds_secret: bool
     attempts: int
     created_at: datetime
+    # The trace it was made in (`mailcmd.traces`): its log lines here carry it.
+    trace_id: str | None
 
 
 # The statuses of mail still to send (`processing` whose lease ran out included).
@@ -69,6 +72,7 @@ _JOB_COLUMNS = (
     _OUTBOX.c.holds_secret,
     _OUTBOX.c.attempts,
     _OUTBOX.c.created_at,
+    _OUTBOX.c.trace_id,
 )
 
 
@@ -213,13 +217,15 @@ class Deliverer:
             return
         error = sending.exception()
         if error is not None:
-            log.error("relaying outbound %d failed", job.outbound_id, exc_info=error)
+            with traced(job.trace_id):
+                log.error("relaying outbound %d failed", job.outbound_id, exc_info=error)
             return
         self._verdicts.append(_Verdict(job, sending.result()))
 
     def _relay_one(self, job: _RelayJob) -> RelayResult:
-        raw = self._sign(job.raw) if self._sign is not None else job.raw
-        return send_via_relay(self._relay, job.mail_from, job.rcpt_tos, raw)
+        with traced(job.trace_id):
+            raw = self._sign(job.raw) if self._sign is not None else job.raw
+            return send_via_relay(self._relay, job.mail_from, job.rcpt_tos, raw)
 
     def _deliver_ready(self, claim: int, look_first: bool, verdicts: list[_Verdict]) -> _Pass:
         # Records `verdicts` and claims up to `claim` due messages, in one
@@ -268,8 +274,9 @@ class Deliverer:
                 # leaves the row in this same transaction so it is never repeated.
                 for rcpt in job.rcpt_tos:
                     if rcpt in owners:
-                        append(session, owners[rcpt], INBOX, job.raw)
-                        log.info("outbound %d delivered to %s locally", job.outbound_id, rcpt)
+                        with traced(job.trace_id):
+                            what = f"outbound {job.outbound_id}"
+                            deliver(session, owners[rcpt], rcpt, job.raw, what)
                 done.delivered_locally = True
                 values["rcpt_tos"] = remote
             if not remote:
@@ -329,7 +336,14 @@ class Deliverer:
             return
         status = _status_in(values)
         done.attempted.append((job.outbound_id, status))
-        log.info("outbound %d by relay: %s (%s)", job.outbound_id, status.value, result.detail)
+        with traced(job.trace_id):
+            log.info(
+                "outbound %d by relay, attempt %d: %s (%s)",
+                job.outbound_id,
+                attempts,
+                status.value,
+                result.detail,
+            )
 
     def _expired(self, created_at: datetime, now: datetime) -> bool:
         """Whether mail queued at `created_at` has waited as long as any may."""

@@ -56,6 +56,8 @@ class ReceivedMessage:
     helo: str
     tls_protocol: str | None
     tls_cipher: str | None
+    # Minted when its DATA was taken (`mailcmd.traces`).
+    trace_id: str
     auth_method: str | None = None
     # Mail from other servers: the authentic From address (DMARC-aligned), and the verdict.
     verified_from: str | None = None
@@ -153,6 +155,7 @@ class InboundQueue:
                 "verified_from": message.verified_from,
                 "authentication_results": message.authentication_results,
                 "size": len(message.raw),
+                "trace_id": message.trace_id,
             }
             for message in messages
         ]
@@ -202,6 +205,22 @@ def list_inbound(
 def get_inbound(session: Session, queue_id: int) -> InboundMessage | None:
     """Return the inbound message with `queue_id`, or None."""
     return session.get(InboundMessage, queue_id, options=[joinedload(InboundMessage.account)])
+
+
+def find_inbound(session: Session, reference: str) -> InboundMessage | None:
+    """Return the inbound message that `reference` names, its queue id or its trace id; or None.
+
+    A trace id as a log line or an `X-Mailcmd-Trace` header gives it; at most one
+    message is taken in any trace.
+    """
+    if reference.isdigit():
+        return get_inbound(session, int(reference))
+    return session.scalars(
+        select(InboundMessage)
+        .where(InboundMessage.trace_id == reference)
+        .options(joinedload(InboundMessage.account))
+        .limit(1)
+    ).first()
 
 
 def requeue(session: Session, queue_id: int) -> InboundMessage | None:

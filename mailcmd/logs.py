@@ -5,6 +5,8 @@ import logging
 import sys
 from typing import Literal
 
+from mailcmd.traces import current_trace_id
+
 
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -14,6 +16,9 @@ class _JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        trace_id = getattr(record, "trace_id", None)
+        if trace_id is not None:
+            entry["trace_id"] = trace_id
         fields = getattr(record, "smtp", None)
         if isinstance(fields, dict):
             entry["smtp"] = fields
@@ -22,8 +27,22 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+class _TraceFilter(logging.Filter):
+    """Names on each record the trace (`mailcmd.traces`) of the work that logged it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        trace_id = current_trace_id()
+        record.trace_id = trace_id
+        record.trace = "" if trace_id is None else f" trace={trace_id}"
+        return True
+
+
 def configure_logging(log_format: Literal["text", "json"]) -> None:
-    """Send mailcmd's logs to stderr in `log_format`."""
+    """Send mailcmd's logs to stderr in `log_format`.
+
+    A line logged in a trace (`mailcmd.traces`) names it: as the field `trace_id`
+    in JSON, and as `trace=<id>` before the message in text.
+    """
     # Neither format shows where a call was made nor by which thread or process, so
     # records skip finding out (the logging HOWTO's "Optimization"): a line is logged
     # for every SMTP transaction, and this was most of its cost.
@@ -32,10 +51,15 @@ def configure_logging(log_format: Literal["text", "json"]) -> None:
     logging.logProcesses = False
     logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
+    # On the handler, not a logger: it sees every record that is written, from
+    # whichever logger, in the thread (and context) that logged it.
+    handler.addFilter(_TraceFilter())
     if log_format == "json":
         handler.setFormatter(_JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s:%(trace)s %(message)s")
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)

@@ -5,6 +5,7 @@ fixed when it is created. Appending takes the folder's row lock, so concurrent
 deliveries to one folder get distinct, increasing UIDs on SQLite and PostgreSQL.
 """
 
+import logging
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
@@ -17,6 +18,8 @@ from mailcmd.db.inserts import InsertIfNew
 from mailcmd.db.models import AccountAddress, Base, MailFolder, MailMessage
 from mailcmd.db.notifier import Channel, announce
 from mailcmd.db.types import utc_now
+
+log = logging.getLogger(__name__)
 
 INBOX = "INBOX"
 # The folders every account starts with, and their RFC 6154 special-use flags.
@@ -119,6 +122,18 @@ def append(
     session.connection().execute(_STORE, row)
     announce_change(session, account_id)
     return int(uid)
+
+
+def deliver(session: Session, account_id: int, address: str, raw: bytes, what: str) -> None:
+    """Append `raw`, sent to `address`, to the account's INBOX; the caller commits.
+
+    Logged as a local delivery of `what` (the mail as a log line names it). The
+    account's mailbox sessions hear of it when the caller commits (see `append`).
+    """
+    uid = append(session, account_id, INBOX, raw)
+    log.info(
+        "%s delivered to %s locally: INBOX uid %d, announced to IMAP on commit", what, address, uid
+    )
 
 
 def announce_change(session: Session, account_id: int) -> None:

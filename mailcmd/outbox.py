@@ -33,6 +33,27 @@ def get_outbound(session: Session, outbound_id: int) -> OutboundMessage | None:
     return session.get(OutboundMessage, outbound_id)
 
 
+def mail_caused_by(session: Session, queue_id: int) -> Sequence[OutboundMessage]:
+    """Return the mail that processing the inbound message `queue_id` queued, oldest first."""
+    return session.scalars(
+        select(OutboundMessage)
+        .where(OutboundMessage.inbound_message_id == queue_id)
+        .order_by(OutboundMessage.id)
+    ).all()
+
+
+def delivery_of(message: OutboundMessage) -> str:
+    """How `message` goes (or went): `local`, into an account's INBOX, or `relay`.
+
+    Only the relay counts attempts: a mail delivered locally (when it was queued,
+    or by the deliverer, its recipient having become an account's meanwhile) is
+    done without one.
+    """
+    if message.status == QueueStatus.DONE and message.attempts == 0:
+        return "local"
+    return "relay"
+
+
 def requeue_outbound(session: Session, outbound_id: int) -> OutboundMessage | None:
     """Queue the outbound message again for immediate delivery; None if there is none.
 

@@ -50,6 +50,7 @@ from mailcmd.reply_policy import counted_address, held_back
 from mailcmd.routes import RouteResolver, holder_of, key_refusal
 from mailcmd.senders import sender_of
 from mailcmd.settings import Settings
+from mailcmd.traces import traced
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class Processor:
 
     def record_failure(self, attempt: Attempt, error: BaseException | str) -> Outcome:
         """Record in a transaction of its own that `attempt` failed (see `_fail`)."""
-        with self._database.writing() as session:
+        with traced(attempt.message.trace_id), self._database.writing() as session:
             if reload_claimed(session.connection(), attempt.queue_id, attempt.claim_token) is None:
                 return Outcome("lost", "another worker holds the message")
             outcome = self._fail(session, attempt, error)
@@ -192,7 +193,7 @@ class Processor:
         mailbox = route.mailbox
         if mailbox is None:
             # An account's own address: the message is delivered, not run.
-            deliver_locally(session, recipient, row.raw)
+            deliver_locally(session, recipient, row.raw, f"message {row.id}")
             return []
         if route.refused is not None:
             # Nothing runs, and the answer is the same whatever the tag names.

@@ -29,6 +29,7 @@ from mailcmd.outbound import notification_mail, queue_outgoing
 from mailcmd.rendering import Renderer
 from mailcmd.reply_keys import ReplyKeys
 from mailcmd.scheduling import ScheduledJob
+from mailcmd.traces import new_trace_id, traced
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,9 @@ class Scheduler:
         if known is not None and known >= slot:
             return False  # settled already: no database work until the next slot
         claim_and_run = self._claim_then_run if job.own_transactions else self._claim_and_run
-        ran = claim_and_run(job, slot, now)
+        # A run answers no message: it is a trace of its own, which its mail names.
+        with traced(new_trace_id()):
+            ran = claim_and_run(job, slot, now)
         self._known_slots[job.name] = slot
         return ran
 

@@ -25,6 +25,7 @@ from mailcmd.handler_threads import HandlerThreads
 from mailcmd.outcomes import Outcomes
 from mailcmd.processing import Processor
 from mailcmd.settings import WorkerSettings
+from mailcmd.traces import traced
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,8 @@ class Worker:
         finally:
             self._batches.discard(batch)
         for attempt, outcome in made:
-            self._report(attempt.queue_id, outcome)
+            with traced(attempt.message.trace_id):
+                self._report(attempt.queue_id, outcome)
 
     async def _process(self, batch: Batch) -> list[tuple[Attempt, Outcome]]:
         """Run `batch` in a thread, giving up on a handler past its time limit.
@@ -182,4 +184,8 @@ class Worker:
         # older claim then finds its token gone when it finishes, and rolls back.
         lease = timedelta(seconds=self._settings.handler_timeout * LEASE_FACTOR)
         with self._database.writing() as session, session.begin():
-            return claim_ready(session.connection(), token, lease, limit)
+            claims = claim_ready(session.connection(), token, lease, limit)
+        for claim in claims:
+            with traced(claim.trace_id):
+                log.info("message %d claimed: attempt %d", claim.id, claim.attempts)
+        return claims

@@ -21,6 +21,7 @@ from mailcmd.cli.state import RefusedError, cli_state, database_session
 from mailcmd.db.models import OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
 from mailcmd.outbox import (
+    delivery_of,
     get_outbound,
     is_redacted,
     list_outbound,
@@ -143,6 +144,8 @@ def _describe(message: OutboundMessage) -> dict[str, Any]:
     headers = BytesHeaderParser(policy=default_policy).parsebytes(message.raw)
     return {
         "id": message.id,
+        "trace_id": message.trace_id,
+        "delivery": delivery_of(message),
         "status": message.status.value,
         "created_at": timestamp(message.created_at),
         "mail_from": message.mail_from,

@@ -12,13 +12,15 @@ from mailcmd.cli.output import (
     StatusOption,
     print_listing,
     print_record,
+    shown_value,
     timestamp,
 )
 from mailcmd.cli.purging import DryRunOption, purge_and_report
 from mailcmd.cli.state import RefusedError, cli_state, database_session
-from mailcmd.db.models import InboundMessage, QueueStatus
+from mailcmd.db.models import InboundMessage, OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
-from mailcmd.inbound import get_inbound, list_inbound, requeue
+from mailcmd.inbound import find_inbound, list_inbound, requeue
+from mailcmd.outbox import delivery_of, mail_caused_by
 from mailcmd.retention import inbound_kinds
 
 app = typer.Typer(help="Inspect and purge the inbound queue.", no_args_is_help=True)
@@ -54,27 +56,52 @@ def list_(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    queue_id: Annotated[int, typer.Argument(metavar="ID", help="The message's queue id.")],
+    reference: Annotated[
+        str,
+        typer.Argument(
+            metavar="ID",
+            help="The message's queue id, or its trace id (from a log line or X-Mailcmd-Trace).",
+        ),
+    ],
     raw: RawOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Show one inbound message: envelope, client, TLS, state, and its headers."""
+    """Show one inbound message: envelope, client, TLS, state, its headers, and the mail
+    it caused with how each is delivered."""
     with database_session(ctx) as session:
-        message = get_inbound(session, queue_id)
+        message = find_inbound(session, reference)
         if message is None:
-            raise RefusedError(f"no inbound message with id {queue_id}")
+            raise RefusedError(_not_found(reference))
         item = _describe(message)
         content = message.raw
+        replies = [_describe_reply(reply) for reply in mail_caused_by(session, message.id)]
     dropped = item["text_dropped_at"]
     if dropped is None:
         parsed = message_from_bytes(content, policy=policy.default)
         item["subject"] = str(parsed.get("Subject", ""))
         item["message_id"] = str(parsed.get("Message-ID", ""))
     elif raw:
-        raise RefusedError(f"message {queue_id}: its text was {_dropped(dropped)}")
+        raise RefusedError(f"message {reference}: its text was {_dropped(dropped)}")
     else:
         item["text"] = _dropped(dropped)
-    print_record(item, content if raw else None, as_json)
+    if raw or as_json:
+        print_record({**item, "replies": replies}, content if raw else None, as_json)
+        return
+    print_record(item, None, as_json)
+    typer.echo()
+    print_listing(
+        replies,
+        False,
+        ["OUTBOUND", "TO", "DELIVERY", "STATUS", "TRIES", "LAST ERROR"],
+        lambda reply: [
+            str(reply["id"]),
+            ", ".join(reply["rcpt_tos"]),
+            reply["delivery"],
+            reply["status"],
+            str(reply["attempts"]),
+            shown_value(reply["last_error"]),
+        ],
+    )
 
 
 @app.command("retry")
@@ -112,6 +139,7 @@ def _dropped(moment: str | None) -> str:
 def _describe(message: InboundMessage) -> dict[str, Any]:
     return {
         "id": message.id,
+        "trace_id": message.trace_id,
         "status": message.status.value,
         "received_at": timestamp(message.received_at),
         "account": message.account.login if message.account else None,
@@ -131,3 +159,25 @@ def _describe(message: InboundMessage) -> dict[str, Any]:
         "note": message.last_error if message.status == QueueStatus.DONE else None,
         "text_dropped_at": timestamp(message.raw_dropped_at),
     }
+
+
+def _describe_reply(reply: OutboundMessage) -> dict[str, Any]:
+    return {
+        "id": reply.id,
+        "rcpt_tos": list(reply.rcpt_tos),
+        "delivery": delivery_of(reply),
+        "status": reply.status.value,
+        "attempts": reply.attempts,
+        "last_error": reply.last_error,
+    }
+
+
+def _not_found(reference: str) -> str:
+    if reference.isdigit():
+        return f"no inbound message with id {reference}"
+    # Mail made by a scheduled job's run, or a confirmation, has a trace of its own
+    # and no inbound message: its log lines name its outbound id.
+    return (
+        f"no inbound message with trace id {reference!r}"
+        " (mail a scheduled job made has none: its log lines name its outbound id)"
+    )

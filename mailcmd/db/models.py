@@ -42,6 +42,8 @@ NAMING_CONVENTION = {
 ADDRESS_LENGTH = 254
 # An IP address, or an IPv6 network in CIDR notation, as text.
 CLIENT_LENGTH = 64
+# A trace id (`mailcmd.traces`).
+TRACE_LENGTH = 16
 
 
 class Base(DeclarativeBase):
@@ -242,6 +244,9 @@ class InboundMessage(Base):
     # When retention dropped the text of the processed message: `raw` is empty from
     # then on, `size` still what it was; the envelope and the outcome stay.
     raw_dropped_at: Mapped[datetime | None]
+    # Minted when its DATA was taken: on every log line about it and in every mail it
+    # causes (see `mailcmd.traces`). None for a message stored before traces existed.
+    trace_id: Mapped[str | None] = mapped_column(String(TRACE_LENGTH), index=True)
 
     account: Mapped[Account | None] = relationship()
 
@@ -292,6 +297,10 @@ class OutboundMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     # When it failed for good: what the operator's alerts report, once.
     failed_at: Mapped[datetime | None] = mapped_column(index=True)
+    # The trace it was made in, as its X-Mailcmd-Trace header says: the inbound
+    # message's it answers, or one of its own. None for mail queued before traces
+    # existed. Not indexed: the mail of a message is found by `inbound_message_id`.
+    trace_id: Mapped[str | None] = mapped_column(String(TRACE_LENGTH))
 
 
 class MailFolder(Base):

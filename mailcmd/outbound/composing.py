@@ -20,6 +20,7 @@ from urllib.parse import quote
 from mailcmd.db.types import utc_now
 from mailcmd.message import Attachment, MessageView
 from mailcmd.rendering import Rendered
+from mailcmd.traces import TRACE_HEADER, current_trace_id, new_trace_id
 
 # Control characters (CR and LF among them) never reach a header from mail content.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -40,6 +41,8 @@ class ComposedMail:
     raw: bytes
     to: str
     message_id: str
+    # The trace it was made in, as its X-Mailcmd-Trace header says (`mailcmd.traces`).
+    trace_id: str
 
 
 def header_text(value: str, limit: int = 200) -> str:
@@ -79,15 +82,19 @@ def compose(
     `answering` threads the mail under the message it answers (`In-Reply-To`,
     `References`). Every mail mailcmd sends is marked `Auto-Submitted` (RFC 3834):
     `auto-replied` by default, `auto-generated` for mail that answers nothing.
+    Its `X-Mailcmd-Trace` names the trace it is made in, or a new one outside any
+    (see `mailcmd.traces`).
     """
     to = header_text(to_address, limit=254)
     message_id = make_msgid(domain=domain)
+    trace_id = current_trace_id() or new_trace_id()
     lines = [
         f"From: {header_text(from_address, limit=254)}",
         f"To: {to}",
         _folded("Subject", _encoded(header_text(subject, limit=250))),
         f"Date: {format_datetime(utc_now())}",
         f"Message-ID: {message_id}",
+        f"{TRACE_HEADER}: {trace_id}",
     ]
     if reply_to is not None:
         lines.append(f"Reply-To: {header_text(reply_to, limit=254)}")
@@ -111,6 +118,7 @@ def compose(
         raw=(_CRLF.join(lines) + _CRLF).encode("utf-8", "replace") + body,
         to=to,
         message_id=message_id,
+        trace_id=trace_id,
     )
 
 

@@ -7,19 +7,24 @@ the outbox for the deliverer, which the session's commit wakes (see
 `queued_for_relay`). Core, not the ORM, on this path: it runs for every reply.
 """
 
+import logging
+
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from mailcmd.db.models import Base, OutboundMessage, QueueStatus
-from mailcmd.mailstore import INBOX, append
+from mailcmd.mailstore import deliver
 from mailcmd.outbound.composing import ComposedMail, compose
 from mailcmd.outbound.mails import OutgoingMail, Owner, links_for, owner_of
 from mailcmd.outbox import without_secret
 from mailcmd.reply_keys import ReplyKeys
 from mailcmd.reply_policy import counted_address
 
+log = logging.getLogger(__name__)
+
 # Built once and executed with each mail's values: it runs for every reply.
-_RECORD_IN_OUTBOX = insert(Base.metadata.tables[OutboundMessage.__tablename__])
+_OUTBOX = Base.metadata.tables[OutboundMessage.__tablename__]
+_RECORD_IN_OUTBOX = insert(_OUTBOX).returning(_OUTBOX.c.id)
 # Set in `Session.info` when the transaction queued mail for the relay: the
 # deliverer is woken by its commit, and by nothing else the worker commits.
 QUEUED_FOR_RELAY = "mailcmd.queued_for_relay"
@@ -110,32 +115,39 @@ def queue_mail(
     """
     account_id = owner_of(session, mail.to, owner).account_id
     delivered = account_id is not None
+    outbound_id = (
+        session.connection()
+        .execute(
+            _RECORD_IN_OUTBOX,
+            {
+                "raw": without_secret(mail.raw) if delivered and holds_secret else mail.raw,
+                "mail_from": "",
+                "rcpt_tos": [mail.to],
+                "inbound_message_id": inbound_message_id,
+                "answers_address": answers_address,
+                "answers_account_id": answers_account_id,
+                "notifies_address": notifies_address,
+                "message_id": mail.message_id[:255],
+                "holds_secret": holds_secret,
+                "reply_limit_notice": reply_limit_notice,
+                "status": QueueStatus.DONE if delivered else QueueStatus.QUEUED,
+                "trace_id": mail.trace_id,
+            },
+        )
+        .scalar_one()
+    )
     if account_id is not None:
-        append(session, account_id, INBOX, mail.raw)
+        deliver(session, account_id, mail.to, mail.raw, f"outbound {outbound_id}")
     else:
         session.info[QUEUED_FOR_RELAY] = True
-    session.connection().execute(
-        _RECORD_IN_OUTBOX,
-        {
-            "raw": without_secret(mail.raw) if delivered and holds_secret else mail.raw,
-            "mail_from": "",
-            "rcpt_tos": [mail.to],
-            "inbound_message_id": inbound_message_id,
-            "answers_address": answers_address,
-            "answers_account_id": answers_account_id,
-            "notifies_address": notifies_address,
-            "message_id": mail.message_id[:255],
-            "holds_secret": holds_secret,
-            "reply_limit_notice": reply_limit_notice,
-            "status": QueueStatus.DONE if delivered else QueueStatus.QUEUED,
-        },
-    )
+        log.info("outbound %d to %s queued for the relay", outbound_id, mail.to)
 
 
-def deliver_locally(session: Session, address: str, raw: bytes) -> bool:
-    """Append `raw` to the INBOX of the account that owns `address`; False if none does."""
+def deliver_locally(session: Session, address: str, raw: bytes, what: str) -> bool:
+    """Deliver `raw`, the mail a log line calls `what`, to the INBOX of the account that
+    owns `address`; False if none does."""
     owner = owner_of(session, address).account_id
     if owner is None:
         return False
-    append(session, owner, INBOX, raw)
+    deliver(session, owner, address, raw, what)
     return True

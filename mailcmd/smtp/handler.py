@@ -25,6 +25,7 @@ from mailcmd.recipients import RecipientDirectory
 from mailcmd.smtp.judging import Judge
 from mailcmd.smtp.status import Status
 from mailcmd.smtp.transactions import log_transaction
+from mailcmd.traces import new_trace_id, traced
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +214,14 @@ class ReceiverHandler:
         return str(Status.VRFY_NOTHING)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        """Take the message in a trace of its own (`mailcmd.traces`), refused or stored."""
+        trace_id = new_trace_id()
+        with traced(trace_id):
+            return await self._take_data(server, session, envelope, trace_id)
+
+    async def _take_data(
+        self, server: SMTP, session: Session, envelope: Envelope, trace_id: str
+    ) -> str:
         """Commit the message to the inbound queue; only then say 250.
 
         A message with a bare CR or LF is refused whole rather than normalised: such
@@ -247,7 +256,7 @@ class ReceiverHandler:
             judgement = await self._judged(content, client, session.host_name or "", envelope)
             without_forged_results(content, self.policy.domain)
         # One insertion in front: each moves the whole message, up to its maximum size.
-        trace = self._trace_header(session, envelope, verified, tls)
+        trace = self._trace_header(session, envelope, verified, tls, trace_id)
         content[:0] = trace + judgement.header + added_from
         message = ReceivedMessage(
             raw=content,
@@ -261,6 +270,7 @@ class ReceiverHandler:
             tls_cipher=tls[1] if tls else None,
             verified_from=judgement.verified_from,
             authentication_results=judgement.results,
+            trace_id=trace_id,
         )
         try:
             queue_id = await self._inbound.put(message)
@@ -378,6 +388,7 @@ class ReceiverHandler:
         envelope: Envelope,
         verified: VerifiedLogin | None,
         tls: tuple[str, str] | None,
+        trace_id: str,
     ) -> bytes:
         protocol = "ESMTP" if session.extended_smtp else "SMTP"
         protocol += ("S" if tls else "") + ("A" if verified else "")
@@ -386,7 +397,9 @@ class ReceiverHandler:
         header = (
             f"Received: from {_header_safe(session.host_name or 'unknown')}"
             f" ([{_client_address(session)}])\r\n"
-            f"\tby {self.policy.domain} (mailcmd) with {protocol}{encryption}{recipient};\r\n"
+            f"\tby {self.policy.domain} (mailcmd) with {protocol}{encryption}\r\n"
+            # The id clause (RFC 5321): the trace id, as Postfix writes its queue id.
+            f"\tid {trace_id}{recipient};\r\n"
             f"\t{format_datetime(utc_now())}\r\n"
         )
         return header.encode("ascii", errors="replace")

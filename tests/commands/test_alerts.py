@@ -18,7 +18,15 @@ from sqlalchemy import select, update
 
 from mailcmd.alerts import ALERT_INTERVAL, Alerter, AlertKind
 from mailcmd.db.database import Database
-from mailcmd.db.models import Account, Alert, MailFolder, MailMessage, OutboundMessage, QueueStatus
+from mailcmd.db.models import (
+    Account,
+    Alert,
+    InboundMessage,
+    MailFolder,
+    MailMessage,
+    OutboundMessage,
+    QueueStatus,
+)
 from mailcmd.db.types import utc_now
 from mailcmd.loading import template_folders
 from mailcmd.mailstore import INBOX
@@ -95,7 +103,12 @@ def test_a_message_that_fails_for_good_alerts_the_admins_once_an_hour(
     assert alert["To"] == ADMIN
     assert alert["Auto-Submitted"] == "auto-generated"
     text = alert.get_content()
-    assert f"- queue {first.queue_id}: ref=" in text
+    with lab.database.sessions() as session:
+        trace_id = session.scalar(
+            select(InboundMessage.trace_id).where(InboundMessage.id == first.queue_id)
+        )
+    assert trace_id
+    assert f"- queue {first.queue_id} trace {trace_id}: ref=" in text
     assert "RuntimeError: internal detail that must not reach the sender" in text
     assert f"(mailcmd queue show {first.queue_id})" in text
     # Only admins hear of it.
@@ -119,7 +132,7 @@ def test_failures_held_back_within_the_hour_come_in_the_next_alert(
     newest = alerts_in(lab.database, ADMIN)[-1]
     assert newest["Subject"] == "alert: 2 inbound messages failed for good"
     text = newest.get_content()
-    assert all(f"- queue {exchange.queue_id}: " in text for exchange in later)
+    assert all(f"- queue {exchange.queue_id} trace " in text for exchange in later)
 
 
 def test_without_admins_an_alert_is_a_warning_in_the_log(
@@ -134,7 +147,7 @@ def test_without_admins_an_alert_is_a_warning_in_the_log(
     [record] = [entry for entry in caplog.records if entry.name == "mailcmd.alerts"]
     assert record.getMessage().startswith(
         "alert (no account has the role admin to mail it to): 1 inbound message failed for good;"
-        f" queue {failed.queue_id}: ref="
+        f" queue {failed.queue_id} trace "
     )
     assert alerts_in(lab.database, ALICE) == []
 
@@ -169,10 +182,9 @@ def test_a_delivery_the_relay_refuses_for_good_alerts_the_admins(
     assert rcpt_tos == [STRANGER]
     assert sent == [AlertKind.FAILED_DELIVERIES]
     assert alert["Subject"] == "alert: 1 outgoing message could not be delivered"
-    assert (
-        f"- outbox {outbox_id}: {STRANGER}: 550 5.1.1 no such user here"
-        f" (mailcmd outbox show {outbox_id})"
-    ) in alert.get_content()
+    text = alert.get_content()
+    assert f"- outbox {outbox_id} trace " in text
+    assert (f": {STRANGER}: 550 5.1.1 no such user here (mailcmd outbox show {outbox_id})") in text
 
 
 def test_a_queue_that_stays_behind_alerts_the_admins(

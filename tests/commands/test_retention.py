@@ -139,7 +139,8 @@ def test_queue_show_and_retry_say_the_text_was_dropped(cli: Cli, database: Datab
     retried = cli("queue", "retry", str(done))
 
     assert shown.exit_code == 0
-    fields = dict(line.split(None, 1) for line in shown.stdout.splitlines()[1:])
+    record = shown.stdout.split("\n\n")[0]
+    fields = dict(line.split(None, 1) for line in record.splitlines()[1:])
     assert fields["status"] == "done"
     assert fields["mail_from"] == "bob@example.org"
     assert fields["rcpt_tos"] == "tasks@app.localhost"

@@ -274,3 +274,33 @@ def test_the_digest_goes_to_those_who_asked_for_it(database: Database) -> None:
         (ALICE, "Your open tasks on 2026-12-01 (1)")
     ]
     assert "Pay rent" in sent[0].get_body(preferencelist=("plain",)).get_content()
+
+
+def test_a_runs_mail_carries_the_trace_of_that_run(database: Database) -> None:
+    url = database.engine.url.render_as_string(hide_password=False)
+    clock = Clock(at("2026-12-01T07:59:00"))
+    scheduler, opened = tasks_scheduler(url, clock)
+    task = importlib.import_module(MODULE_PREFIX + "tasks").Task
+    with database.writing() as session:
+        account = create_account(session, ALICE, PASSWORD)
+        session.flush()
+        session.add(task(owner_id=account.id, title="Pay rent", due=date(2026, 12, 1)))
+        session.add(task(owner_id=account.id, title="Call Bob", due=date(2026, 12, 1)))
+        session.add(task(owner_id=account.id, title="Water plants", due=date(2026, 12, 2)))
+        session.commit()
+    scheduler.run_due()
+    clock.now = at("2026-12-01T08:00:03")
+    scheduler.run_due()
+    clock.now = at("2026-12-02T08:00:03")
+    scheduler.run_due()
+    opened.close()
+
+    with database.sessions() as session:
+        rows = session.execute(
+            select(OutboundMessage.raw, OutboundMessage.trace_id).order_by(OutboundMessage.id)
+        ).all()
+    headers = [message_from_bytes(raw, policy=policy.default)["X-Mailcmd-Trace"] for raw, _ in rows]
+    assert headers == [trace_id for _, trace_id in rows]
+    # Two reminders of one run, then one of the next day's.
+    assert headers[0] == headers[1] != headers[2]
+    assert all(len(header) == 16 for header in headers)

@@ -1,5 +1,6 @@
 """Composing mail without a server: headers a mail client threads and filters by."""
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -26,6 +27,7 @@ from mailcmd.outbound import (
 )
 from mailcmd.rendering import Rendered, Renderer
 from mailcmd.reply_keys import ReplyKeys, address_holder
+from mailcmd.traces import traced
 
 DOMAIN = "app.example"
 KEYS = ReplyKeys([b"a secret for tests only"])
@@ -96,6 +98,16 @@ def test_a_reply_has_its_addresses_subject_date_and_a_message_id_of_our_domain()
 
 def test_each_mail_gets_a_message_id_of_its_own() -> None:
     assert reply()["Message-ID"] != reply()["Message-ID"]
+
+
+def test_a_mail_names_the_trace_it_is_made_in_or_one_of_its_own() -> None:
+    with traced("0123456789abcdef"):
+        inside = [reply(), reply()]
+    outside = [reply(), reply()]
+
+    assert [mail["X-Mailcmd-Trace"] for mail in inside] == ["0123456789abcdef"] * 2
+    assert outside[0]["X-Mailcmd-Trace"] != outside[1]["X-Mailcmd-Trace"]
+    assert all(re.fullmatch("[0-9a-f]{16}", mail["X-Mailcmd-Trace"]) for mail in outside)
 
 
 def test_a_reply_threads_under_the_message_it_answers() -> None:
