@@ -28,7 +28,7 @@ from mailcmd.mailstore import INBOX, append
 from mailcmd.outbound import QUEUED_FOR_RELAY
 from mailcmd.outbox import settled
 from mailcmd.outcomes import Outcomes
-from mailcmd.relay import RelayResult, send_via_relay
+from mailcmd.relay import RelayConnections, RelayResult
 from mailcmd.settings import RelaySettings
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,9 @@ class Deliverer:
         # A relay that is slow to answer holds threads of its own, never the default
         # pool that stores mail and checks logins.
         self._relay_threads = ThreadPoolExecutor(relay.concurrency, thread_name_prefix="relay")
+        self._connections = RelayConnections(relay)
+        # When the relay's idle connections are next looked at, to close them.
+        self._closing_idle: asyncio.TimerHandle | None = None
         self._outcomes = outcomes
         self._on_local_delivery = on_local_delivery
 
@@ -171,6 +174,11 @@ class Deliverer:
         if self._verdicts:
             done = await asyncio.to_thread(self._deliver_ready, 0, False, self._verdicts)
             self._announce(done)
+        if self._closing_idle is not None:
+            self._closing_idle.cancel()
+        await asyncio.get_running_loop().run_in_executor(
+            self._relay_threads, self._connections.close
+        )
         self._relay_threads.shutdown(wait=False)
 
     async def _run(self) -> None:
@@ -209,6 +217,10 @@ class Deliverer:
     def _relayed(self, job: _RelayJob, sending: asyncio.Future[RelayResult]) -> None:
         # A relay slot is free again, and a verdict waits: look again.
         self._wakeup.set()
+        if self._closing_idle is None and self._relay.keep_open_seconds > 0 and not self._stopping:
+            self._closing_idle = asyncio.get_running_loop().call_later(
+                self._relay.keep_open_seconds, self._close_idle
+            )
         if sending.cancelled():
             return
         error = sending.exception()
@@ -217,9 +229,24 @@ class Deliverer:
             return
         self._verdicts.append(_Verdict(job, sending.result()))
 
+    def _close_idle(self) -> None:
+        closing = asyncio.get_running_loop().run_in_executor(
+            self._relay_threads, self._connections.close_idle
+        )
+        closing.add_done_callback(self._closed_idle)
+
+    def _closed_idle(self, closing: asyncio.Future[float | None]) -> None:
+        # Looks again when the next idle connection is due, as long as one is open.
+        self._closing_idle = None
+        if closing.cancelled() or closing.exception() is not None or self._stopping:
+            return
+        due = closing.result()
+        if due is not None:
+            self._closing_idle = asyncio.get_running_loop().call_later(due, self._close_idle)
+
     def _relay_one(self, job: _RelayJob) -> RelayResult:
         raw = self._sign(job.raw) if self._sign is not None else job.raw
-        return send_via_relay(self._relay, job.mail_from, job.rcpt_tos, raw)
+        return self._connections.send(job.mail_from, job.rcpt_tos, raw)
 
     def _deliver_ready(self, claim: int, look_first: bool, verdicts: list[_Verdict]) -> _Pass:
         # Records `verdicts` and claims up to `claim` due messages, in one
@@ -329,7 +356,13 @@ class Deliverer:
             return
         status = _status_in(values)
         done.attempted.append((job.outbound_id, status))
-        log.info("outbound %d by relay: %s (%s)", job.outbound_id, status.value, result.detail)
+        log.info(
+            "outbound %d by relay: %s, reply code %s (%s)",
+            job.outbound_id,
+            status.value,
+            result.code if result.code is not None else "none",
+            result.detail,
+        )
 
     def _expired(self, created_at: datetime, now: datetime) -> bool:
         """Whether mail queued at `created_at` has waited as long as any may."""

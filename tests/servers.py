@@ -316,6 +316,20 @@ class Sink:
     answers: list[str] = field(default_factory=list)
     received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     arrived: threading.Event = field(default_factory=threading.Event)
+    # The SMTP sessions clients opened (one per connection), and how many said QUIT.
+    sessions: list[Any] = field(default_factory=list)
+    quits: int = 0
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        self.sessions.append(server)
+        return responses
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        self.quits += 1
+        return "221 2.0.0 Bye"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -329,6 +343,16 @@ class Sink:
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         self.arrived.set()
         return "250 2.0.0 queued"
+
+    def hang_up(self) -> None:
+        """Close every connection from this side, as a relay's idle time-out does."""
+        for server in self.sessions:
+            closed = asyncio.run_coroutine_threadsafe(_close(server), server.loop)
+            closed.result(TIMEOUT)
+
+
+async def _close(server: Any) -> None:
+    server.transport.close()
 
 
 class AnyPortController(Controller):
