@@ -18,14 +18,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import Connection, Update, and_, event, select, update
+from sqlalchemy import Connection, Update, and_, select, update
 from sqlalchemy.orm import Session
 
 from mailcmd.db.database import Database
 from mailcmd.db.models import AccountAddress, Base, OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
 from mailcmd.mailstore import INBOX, append
-from mailcmd.outbound import QUEUED_FOR_RELAY
 from mailcmd.outbox import settled
 from mailcmd.outcomes import Outcomes
 from mailcmd.relay import RelayConnections, RelayResult
@@ -93,9 +92,10 @@ class _Pass:
 class Deliverer:
     """Delivers queued outbound messages until stopped.
 
-    It wakes when a transaction on its database that queued mail for the relay
-    commits (see `mailcmd.outbound.QUEUED_FOR_RELAY`), when the relay answers, on
-    `wake`, and every `poll_seconds`: never for mail delivered to a local INBOX.
+    It wakes when a transaction that queued mail for the relay commits (announced
+    on the notifier's `Channel.RELAY_MAIL`, heard by `relay_mail_queued`), when the
+    relay answers, on `wake`, and every `poll_seconds`: never for mail delivered to
+    a local INBOX.
     """
 
     def __init__(
@@ -120,7 +120,6 @@ class Deliverer:
         self._sign = sign
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         # A commit queued mail for the relay since the last look: no need to look first.
         self._work_waits = False
         self._stopping = False
@@ -141,31 +140,18 @@ class Deliverer:
         """Look at the outbox now."""
         self._wakeup.set()
 
-    def start(self) -> None:
-        """Start delivering on the running loop."""
-        self._loop = asyncio.get_running_loop()
-        event.listen(Session, "after_commit", self._committed)
-        self._task = asyncio.create_task(self._run(), name="mailcmd-deliverer")
-
-    def _committed(self, session: Session) -> None:
-        # Runs in the committing thread, for every session of the process: only a
-        # commit on this deliverer's database that queued mail for the relay wakes it.
-        if QUEUED_FOR_RELAY not in session.info or self._loop is None:
-            return
-        if getattr(session.bind, "pool", None) is not self._database.engine.pool:
-            return
-        del session.info[QUEUED_FOR_RELAY]
-        self._loop.call_soon_threadsafe(self._relay_mail_queued)
-
-    def _relay_mail_queued(self) -> None:
+    def relay_mail_queued(self) -> None:
+        """Claim mail for the relay now, without looking first: a commit queued some."""
         self._work_waits = True
         self._wakeup.set()
+
+    def start(self) -> None:
+        """Start delivering on the running loop."""
+        self._task = asyncio.create_task(self._run(), name="mailcmd-deliverer")
 
     async def stop(self) -> None:
         """Stop delivering; deliveries in progress finish, and their verdicts are recorded."""
         self._stopping = True
-        if self._loop is not None:
-            event.remove(Session, "after_commit", self._committed)
         self._wakeup.set()
         if self._task is not None:
             await self._task

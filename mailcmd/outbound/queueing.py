@@ -3,14 +3,15 @@
 Mail for a local account is delivered to its INBOX in the caller's transaction,
 and kept in the outbox as done: it arrives exactly when (and only if) what caused
 it commits, and no second transaction is needed. Mail for anyone else waits in
-the outbox for the deliverer, which the session's commit wakes (see
-`queued_for_relay`). Core, not the ORM, on this path: it runs for every reply.
+the outbox for the deliverer, which the session's commit wakes
+(`Channel.RELAY_MAIL`). Core, not the ORM, on this path: it runs for every reply.
 """
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from mailcmd.db.models import Base, OutboundMessage, QueueStatus
+from mailcmd.db.notifier import Channel, announce
 from mailcmd.mailstore import INBOX, append
 from mailcmd.outbound.composing import ComposedMail, compose
 from mailcmd.outbound.mails import OutgoingMail, Owner, links_for, owner_of
@@ -20,9 +21,6 @@ from mailcmd.reply_policy import counted_address
 
 # Built once and executed with each mail's values: it runs for every reply.
 _RECORD_IN_OUTBOX = insert(Base.metadata.tables[OutboundMessage.__tablename__])
-# Set in `Session.info` when the transaction queued mail for the relay: the
-# deliverer is woken by its commit, and by nothing else the worker commits.
-QUEUED_FOR_RELAY = "mailcmd.queued_for_relay"
 
 
 def queue_outgoing(
@@ -111,7 +109,8 @@ def queue_mail(
     if account_id is not None:
         append(session, account_id, INBOX, mail.raw)
     else:
-        session.info[QUEUED_FOR_RELAY] = True
+        # The deliverers are woken by this commit, and by nothing else the worker commits.
+        announce(session, Channel.RELAY_MAIL)
     session.connection().execute(
         _RECORD_IN_OUTBOX,
         {
