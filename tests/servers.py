@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from aiosmtpd.controller import Controller
+from sqlalchemy import Engine, FromClause, func, select
 
 from mailcmd.authenticity import StaticResolver, TxtResolver
 from mailcmd.db.database import open_database
+from mailcmd.db.models import InboundMessage, QueueStatus
 from mailcmd.server import Server
 from mailcmd.settings import Settings
 
@@ -215,6 +217,48 @@ def _read_lines(process: subprocess.Popen[str], received: "queue.Queue[str | Non
 def mailcmd_command() -> list[str]:
     """The command line that runs this checkout's `mailcmd`."""
     return [sys.executable, "-m", "mailcmd"]
+
+
+def worker_environment(database_url: str, tmp_path: Path, **more: str) -> dict[str, str]:
+    """`mailcmd serve` or `mailcmd worker` on `database_url`, state in `tmp_path / "state"`.
+
+    Logins on implicit TLS only (no submission port), every other listener as
+    `clean_environment` has it, and `more` settings.
+    """
+    return clean_environment(
+        MAILCMD_DATABASE_URL=database_url,
+        MAILCMD_STATE_DIR=str(tmp_path / "state"),
+        MAILCMD_SMTP__SUBMISSION_PORT="off",
+        **more,
+    )
+
+
+def state_tls(tmp_path: Path) -> ssl.SSLContext:
+    """A client's TLS context that trusts the certificate a process made in `tmp_path / "state"`."""
+    return ssl.create_default_context(cafile=str(tmp_path / "state" / "tls" / "dev-cert.pem"))
+
+
+def count_rows(engine: Engine, table: FromClause) -> int:
+    """How many rows `table` has now."""
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def first_inbound_status(engine: Engine) -> QueueStatus | None:
+    """The status of the inbound queue's first message, if there is one."""
+    with engine.connect() as connection:
+        return connection.execute(
+            select(InboundMessage.status).order_by(InboundMessage.id)
+        ).scalar()
+
+
+def inbound_attempts(engine: Engine) -> list[tuple[QueueStatus, int]]:
+    """Each inbound message's status and attempts, oldest first."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(InboundMessage.status, InboundMessage.attempts).order_by(InboundMessage.id)
+        )
+        return [(status, attempts) for status, attempts in rows]
 
 
 def clean_environment(**overrides: str) -> dict[str, str]:
