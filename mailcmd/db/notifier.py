@@ -269,8 +269,11 @@ class Notifier:
         heard = [
             (channel, payload) for channel, payload in announcements if channel in self._here_too
         ]
-        if heard and self._loop is not None:
-            self._loop.call_soon_threadsafe(self._hear_all, heard)
+        loop = self._loop
+        if heard and loop is not None:
+            # Runs in a commit's hook, which must not fail: a loop closed meanwhile hears nothing.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._hear_all, heard)
 
     def start(self) -> None:
         """Start listening on the running loop, if anything subscribed."""
