@@ -18,17 +18,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import Connection, Update, and_, event, select, update
+from sqlalchemy import Connection, Update, and_, select, update
 from sqlalchemy.orm import Session
 
 from mailcmd.db.database import Database
 from mailcmd.db.models import AccountAddress, Base, OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
 from mailcmd.mailstore import deliver
-from mailcmd.outbound import QUEUED_FOR_RELAY
 from mailcmd.outbox import settled
 from mailcmd.outcomes import Outcomes
-from mailcmd.relay import RelayResult, send_via_relay
+from mailcmd.relay import RelayConnections, RelayResult
 from mailcmd.settings import RelaySettings
 from mailcmd.traces import traced
 
@@ -97,9 +96,10 @@ class _Pass:
 class Deliverer:
     """Delivers queued outbound messages until stopped.
 
-    It wakes when a transaction on its database that queued mail for the relay
-    commits (see `mailcmd.outbound.QUEUED_FOR_RELAY`), when the relay answers, on
-    `wake`, and every `poll_seconds`: never for mail delivered to a local INBOX.
+    It wakes when a transaction that queued mail for the relay commits (announced
+    on the notifier's `Channel.RELAY_MAIL`, heard by `relay_mail_queued`), when the
+    relay answers, on `wake`, and every `poll_seconds`: never for mail delivered to
+    a local INBOX.
     """
 
     def __init__(
@@ -124,7 +124,6 @@ class Deliverer:
         self._sign = sign
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         # A commit queued mail for the relay since the last look: no need to look first.
         self._work_waits = False
         self._stopping = False
@@ -135,6 +134,9 @@ class Deliverer:
         # A relay that is slow to answer holds threads of its own, never the default
         # pool that stores mail and checks logins.
         self._relay_threads = ThreadPoolExecutor(relay.concurrency, thread_name_prefix="relay")
+        self._connections = RelayConnections(relay)
+        # When the relay's idle connections are next looked at, to close them.
+        self._closing_idle: asyncio.TimerHandle | None = None
         self._outcomes = outcomes
         self._on_local_delivery = on_local_delivery
 
@@ -142,31 +144,18 @@ class Deliverer:
         """Look at the outbox now."""
         self._wakeup.set()
 
-    def start(self) -> None:
-        """Start delivering on the running loop."""
-        self._loop = asyncio.get_running_loop()
-        event.listen(Session, "after_commit", self._committed)
-        self._task = asyncio.create_task(self._run(), name="mailcmd-deliverer")
-
-    def _committed(self, session: Session) -> None:
-        # Runs in the committing thread, for every session of the process: only a
-        # commit on this deliverer's database that queued mail for the relay wakes it.
-        if QUEUED_FOR_RELAY not in session.info or self._loop is None:
-            return
-        if getattr(session.bind, "pool", None) is not self._database.engine.pool:
-            return
-        del session.info[QUEUED_FOR_RELAY]
-        self._loop.call_soon_threadsafe(self._relay_mail_queued)
-
-    def _relay_mail_queued(self) -> None:
+    def relay_mail_queued(self) -> None:
+        """Claim mail for the relay now, without looking first: a commit queued some."""
         self._work_waits = True
         self._wakeup.set()
+
+    def start(self) -> None:
+        """Start delivering on the running loop."""
+        self._task = asyncio.create_task(self._run(), name="mailcmd-deliverer")
 
     async def stop(self) -> None:
         """Stop delivering; deliveries in progress finish, and their verdicts are recorded."""
         self._stopping = True
-        if self._loop is not None:
-            event.remove(Session, "after_commit", self._committed)
         self._wakeup.set()
         if self._task is not None:
             await self._task
@@ -175,6 +164,11 @@ class Deliverer:
         if self._verdicts:
             done = await asyncio.to_thread(self._deliver_ready, 0, False, self._verdicts)
             self._announce(done)
+        if self._closing_idle is not None:
+            self._closing_idle.cancel()
+        await asyncio.get_running_loop().run_in_executor(
+            self._relay_threads, self._connections.close
+        )
         self._relay_threads.shutdown(wait=False)
 
     async def _run(self) -> None:
@@ -213,6 +207,10 @@ class Deliverer:
     def _relayed(self, job: _RelayJob, sending: asyncio.Future[RelayResult]) -> None:
         # A relay slot is free again, and a verdict waits: look again.
         self._wakeup.set()
+        if self._closing_idle is None and self._relay.keep_open_seconds > 0 and not self._stopping:
+            self._closing_idle = asyncio.get_running_loop().call_later(
+                self._relay.keep_open_seconds, self._close_idle
+            )
         if sending.cancelled():
             return
         error = sending.exception()
@@ -222,10 +220,25 @@ class Deliverer:
             return
         self._verdicts.append(_Verdict(job, sending.result()))
 
+    def _close_idle(self) -> None:
+        closing = asyncio.get_running_loop().run_in_executor(
+            self._relay_threads, self._connections.close_idle
+        )
+        closing.add_done_callback(self._closed_idle)
+
+    def _closed_idle(self, closing: asyncio.Future[float | None]) -> None:
+        # Looks again when the next idle connection is due, as long as one is open.
+        self._closing_idle = None
+        if closing.cancelled() or closing.exception() is not None or self._stopping:
+            return
+        due = closing.result()
+        if due is not None:
+            self._closing_idle = asyncio.get_running_loop().call_later(due, self._close_idle)
+
     def _relay_one(self, job: _RelayJob) -> RelayResult:
         with traced(job.trace_id):
             raw = self._sign(job.raw) if self._sign is not None else job.raw
-            return send_via_relay(self._relay, job.mail_from, job.rcpt_tos, raw)
+            return self._connections.send(job.mail_from, job.rcpt_tos, raw)
 
     def _deliver_ready(self, claim: int, look_first: bool, verdicts: list[_Verdict]) -> _Pass:
         # Records `verdicts` and claims up to `claim` due messages, in one
@@ -338,10 +351,11 @@ class Deliverer:
         done.attempted.append((job.outbound_id, status))
         with traced(job.trace_id):
             log.info(
-                "outbound %d by relay, attempt %d: %s (%s)",
+                "outbound %d by relay, attempt %d: %s, reply code %s (%s)",
                 job.outbound_id,
                 attempts,
                 status.value,
+                result.code if result.code is not None else "none",
                 result.detail,
             )
 

@@ -159,6 +159,9 @@ class Processor:
         if len(row.rcpt_tos) == 1:
             # The commands are all the message does after its seen-before row: undoing
             # them is starting the message again, and they need no savepoint of their own.
+            # With several recipients each one's commands keep theirs (about 20 us of
+            # CPU each): undoing one's refused commands by starting the message again
+            # would run the others' handlers a second time.
             undo = partial(start_again, session, savepoint, sender, view.message_id, row.id)
         mails: list[OutgoingMail] = []
         contexts: list[Context] = []

@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session, joinedload
 from mailcmd.claims import ClaimedMessage
 from mailcmd.context import Sender
 from mailcmd.db.models import Account
-from mailcmd.external_addresses import confirmed_account
+from mailcmd.external_addresses import confirmed_owner
 from mailcmd.message import MessageView
 
 # Where the session keeps the sender's account while a message is processed.
@@ -29,7 +29,8 @@ def sender_of(session: Session, row: ClaimedMessage, view: MessageView) -> Sende
         proved_by = "verified-sender"
         # Mail from another server whose From passed DMARC alignment: it acts as
         # the account that confirmed that address, and answers go back to it.
-        account = confirmed_account(session, row.verified_from)
+        owner = confirmed_owner(session.connection(), row.verified_from)
+        account = None if owner is None else session.get(Account, owner, options=_WITH_ADDRESSES)
         address = row.verified_from
     else:
         account = None

@@ -169,6 +169,11 @@ class Server:
         if self.worker is not None:
             worker = self.worker
             self.notifier.subscribe(Channel.NEW_MAIL, lambda _: worker.wake())
+        if self.deliverer is not None:
+            deliverer = self.deliverer
+            self.notifier.subscribe(
+                Channel.RELAY_MAIL, lambda _: deliverer.relay_mail_queued(), here_too=True
+            )
         if receive:
             self.notifier.subscribe(Channel.MAILBOX, self.mailbox_events.hear)
         self._listeners: SmtpListeners | None = None
@@ -177,7 +182,7 @@ class Server:
 
     def _processed(self) -> None:
         # A processed message may have filled local mailboxes. (Mail it queued for
-        # the relay wakes the deliverer by its commit: see `Deliverer`.)
+        # the relay wakes the deliverer by its commit: `Channel.RELAY_MAIL`.)
         if self._wake_mailboxes:
             self.mailbox_events.wake()
 

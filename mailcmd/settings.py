@@ -230,6 +230,11 @@ class RelaySettings(BaseModel):
     password_file: Path | None = None
     timeout: float = Field(default=60.0, gt=0, description="seconds per SMTP step")
     concurrency: int = Field(default=4, gt=0, description="messages sent at once")
+    keep_open_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="seconds an idle relay connection waits for the next message; 0: none kept",
+    )
     retry_seconds: float = Field(default=60.0, gt=0, description="first retry; doubles")
     max_retry_seconds: float = Field(default=3600.0, gt=0, description="cap of the retry delay")
     max_delivery_age: float = Field(

@@ -39,6 +39,11 @@ FINAL_STATUSES = frozenset({"done", "failed"})
 MESSAGES_PER_BATCH = 10
 # How often the loop looks at which message of a batch runs, for its time limit.
 CHECK_SECONDS = 0.05
+# After a claim fails (the database away for a moment), the loop waits this long,
+# doubling with each failure in a row up to the most: it recovers quickly from a
+# blip and never hammers a database that is down.
+CLAIM_RETRY_SECONDS = 0.1
+CLAIM_RETRY_MAX_SECONDS = 10.0
 
 
 class Worker:
@@ -100,11 +105,25 @@ class Worker:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        pause = 0.0  # after the last failed claim; none since the last that worked
         while not self._stopping:
             # Cleared before claiming: a wake-up during the claim is not lost.
             self._wakeup.clear()
+            wait = self._settings.poll_seconds
             while len(self._running) < self._settings.concurrency and not self._stopping:
-                claims = await loop.run_in_executor(None, self._claim, MESSAGES_PER_BATCH)
+                try:
+                    claims = await loop.run_in_executor(None, self._claim, MESSAGES_PER_BATCH)
+                except Exception:
+                    pause = min(max(2 * pause, CLAIM_RETRY_SECONDS), CLAIM_RETRY_MAX_SECONDS)
+                    wait = pause
+                    reference = secrets.token_hex(6)
+                    log.exception(
+                        "claiming messages failed (reference %s); trying again in %.1f s",
+                        reference,
+                        wait,
+                    )
+                    break
+                pause = 0.0
                 if not claims:
                     break
                 task = asyncio.create_task(self._handle(claims))
@@ -113,7 +132,7 @@ class Worker:
                 # A finished batch frees a slot: look for more work.
                 task.add_done_callback(lambda _: self._wakeup.set())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._settings.poll_seconds)
+                await asyncio.wait_for(self._wakeup.wait(), wait)
 
     async def _handle(self, claims: list[ClaimedMessage]) -> None:
         batch = Batch([Attempt(claim) for claim in claims])

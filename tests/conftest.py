@@ -126,6 +126,8 @@ def start_server(accounts: Cli, database_url: str, tmp_path: Path) -> Iterator[S
 
 LAB_COMMANDS = Path(__file__).parent / "apps" / "lab"
 LAB_TEMPLATES = Path(__file__).parent / "apps" / "lab_templates"
+# The settings that make a `mailcmd` process serve the lab app.
+LAB_ENVIRONMENT = {"MAILCMD_COMMANDS": str(LAB_COMMANDS), "MAILCMD_TEMPLATES": str(LAB_TEMPLATES)}
 
 
 @pytest.fixture

@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from aiosmtpd.controller import Controller
+from sqlalchemy import Engine, FromClause, func, select
 
 from mailcmd.authenticity import StaticResolver, TxtResolver
 from mailcmd.db.database import open_database
+from mailcmd.db.models import InboundMessage, QueueStatus
 from mailcmd.server import Server
 from mailcmd.settings import Settings
 
@@ -217,6 +219,48 @@ def mailcmd_command() -> list[str]:
     return [sys.executable, "-m", "mailcmd"]
 
 
+def worker_environment(database_url: str, tmp_path: Path, **more: str) -> dict[str, str]:
+    """`mailcmd serve` or `mailcmd worker` on `database_url`, state in `tmp_path / "state"`.
+
+    Logins on implicit TLS only (no submission port), every other listener as
+    `clean_environment` has it, and `more` settings.
+    """
+    return clean_environment(
+        MAILCMD_DATABASE_URL=database_url,
+        MAILCMD_STATE_DIR=str(tmp_path / "state"),
+        MAILCMD_SMTP__SUBMISSION_PORT="off",
+        **more,
+    )
+
+
+def state_tls(tmp_path: Path) -> ssl.SSLContext:
+    """A client's TLS context that trusts the certificate a process made in `tmp_path / "state"`."""
+    return ssl.create_default_context(cafile=str(tmp_path / "state" / "tls" / "dev-cert.pem"))
+
+
+def count_rows(engine: Engine, table: FromClause) -> int:
+    """How many rows `table` has now."""
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def first_inbound_status(engine: Engine) -> QueueStatus | None:
+    """The status of the inbound queue's first message, if there is one."""
+    with engine.connect() as connection:
+        return connection.execute(
+            select(InboundMessage.status).order_by(InboundMessage.id)
+        ).scalar()
+
+
+def inbound_attempts(engine: Engine) -> list[tuple[QueueStatus, int]]:
+    """Each inbound message's status and attempts, oldest first."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(InboundMessage.status, InboundMessage.attempts).order_by(InboundMessage.id)
+        )
+        return [(status, attempts) for status, attempts in rows]
+
+
 def clean_environment(**overrides: str) -> dict[str, str]:
     """The process environment without MAILCMD_ settings, plus `overrides`.
 
@@ -316,6 +360,20 @@ class Sink:
     answers: list[str] = field(default_factory=list)
     received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     arrived: threading.Event = field(default_factory=threading.Event)
+    # The SMTP sessions clients opened (one per connection), and how many said QUIT.
+    sessions: list[Any] = field(default_factory=list)
+    quits: int = 0
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        self.sessions.append(server)
+        return responses
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        self.quits += 1
+        return "221 2.0.0 Bye"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -329,6 +387,16 @@ class Sink:
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         self.arrived.set()
         return "250 2.0.0 queued"
+
+    def hang_up(self) -> None:
+        """Close every connection from this side, as a relay's idle time-out does."""
+        for server in self.sessions:
+            closed = asyncio.run_coroutine_threadsafe(_close(server), server.loop)
+            closed.result(TIMEOUT)
+
+
+async def _close(server: Any) -> None:
+    server.transport.close()
 
 
 class AnyPortController(Controller):

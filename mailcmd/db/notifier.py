@@ -4,8 +4,11 @@ A process announces, inside a write transaction, that something changed (new mai
 queued, a mailbox changed); every other process that listens on that channel hears
 of it once the transaction commits. PostgreSQL carries it by `NOTIFY`, which is
 transactional; SQLite by a datagram, sent after the commit, to a Unix socket that
-each listening process binds in a folder beside the database file. A wake-up is
-only a hint: listeners also look again periodically, so a lost one only delays.
+each listening process binds in a folder beside the database file. A listener may
+also hear its own process (`subscribe(..., here_too=True)`): PostgreSQL's NOTIFY
+comes back to the process that sent it; on SQLite the commit hands it over
+directly. A wake-up is only a hint: listeners also look again periodically, so a
+lost one only delays.
 """
 
 import asyncio
@@ -60,6 +63,8 @@ class Channel(StrEnum):
     NEW_MAIL = "mailcmd_inbound"
     # An account's mail changed; the payload is its id: its mailbox sessions look again.
     MAILBOX = "mailcmd_mailbox"
+    # Mail was queued for the relay: deliverers look.
+    RELAY_MAIL = "mailcmd_relay"
 
 
 def announce(transaction: Session | Connection, channel: Channel, payload: str = "") -> None:
@@ -93,6 +98,7 @@ def send_announcements(
     announcements = list(announcements)
     if not announcements or database.file is None:
         return
+    _HERE.hear(database.file, announcements)
     folder = wake_folder(database.file)
     others = _OTHERS.listening(folder)
     if not others:
@@ -163,6 +169,37 @@ class _OtherProcesses:
 _OTHERS = _OtherProcesses()
 
 
+class _ThisProcess:
+    """The notifiers of this process that hear its own announcements, by SQLite file.
+
+    Commits happen in any thread; each notifier hears on its own event loop.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._notifiers: dict[str, list[Notifier]] = defaultdict(list)
+
+    def add(self, database_file: str, notifier: "Notifier") -> None:
+        """Hand `notifier` what this process announces on `database_file` from now on."""
+        with self._lock:
+            self._notifiers[database_file].append(notifier)
+
+    def remove(self, database_file: str, notifier: "Notifier") -> None:
+        """Stop handing `notifier` anything."""
+        with self._lock:
+            self._notifiers[database_file].remove(notifier)
+
+    def hear(self, database_file: str, announcements: list[tuple[Channel, str]]) -> None:
+        """Hand committed `announcements` to this process's notifiers of `database_file`."""
+        with self._lock:
+            notifiers = list(self._notifiers.get(database_file, ()))
+        for notifier in notifiers:
+            notifier.hear_from_here(announcements)
+
+
+_HERE = _ThisProcess()
+
+
 def wake_folder(database_file: str) -> Path:
     """The folder beside a SQLite database file where its processes' wake-up sockets are."""
     path = Path(database_file)
@@ -208,18 +245,45 @@ class Notifier:
         self._database = capabilities(engine)
         self._url = engine.url
         self._listeners: dict[Channel, list[Listener]] = defaultdict(list)
+        # The channels whose announcements by this process are heard here too.
+        self._here_too: set[Channel] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # The SQLite file whose commits in this process are handed over directly.
+        self._heard_here_on: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None
         self._socket_path: Path | None = None
 
-    def subscribe(self, channel: Channel, listener: Listener) -> None:
-        """Call `listener` with the payload of each announcement on `channel`; before `start`."""
+    def subscribe(self, channel: Channel, listener: Listener, *, here_too: bool = False) -> None:
+        """Call `listener` with the payload of each announcement on `channel`; before `start`.
+
+        With `here_too`, announcements that this process commits are heard as well,
+        not only other processes'.
+        """
         self._listeners[channel].append(listener)
+        if here_too:
+            self._here_too.add(channel)
+
+    def hear_from_here(self, announcements: list[tuple[Channel, str]]) -> None:
+        """Hear what this process just committed, on the channels heard here too; any thread."""
+        heard = [
+            (channel, payload) for channel, payload in announcements if channel in self._here_too
+        ]
+        loop = self._loop
+        if heard and loop is not None:
+            # Runs in a commit's hook, which must not fail: a loop closed meanwhile hears nothing.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._hear_all, heard)
 
     def start(self) -> None:
         """Start listening on the running loop, if anything subscribed."""
         if not self._listeners:
             return
+        self._loop = asyncio.get_running_loop()
+        if self._here_too and not self._database.notify and self._database.file is not None:
+            # SQLite's datagrams go to other processes only: the commit hands it over.
+            self._heard_here_on = self._database.file
+            _HERE.add(self._heard_here_on, self)
         if self._database.notify:
             self._task = asyncio.create_task(self._listen(), name="mailcmd-notifier")
         elif self._database.file is not None:
@@ -227,6 +291,10 @@ class Notifier:
 
     async def stop(self) -> None:
         """Stop listening; the socket of this process, if any, is removed."""
+        if self._heard_here_on is not None:
+            _HERE.remove(self._heard_here_on, self)
+            self._heard_here_on = None
+        self._loop = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -247,6 +315,10 @@ class Notifier:
             return
         for listener in self._listeners.get(known, ()):
             listener(payload)
+
+    def _hear_all(self, announcements: list[tuple[Channel, str]]) -> None:
+        for channel, payload in announcements:
+            self._hear(channel, payload)
 
     def _hear_everything(self) -> None:
         # What was announced while nobody listened is unknown: everyone looks again.

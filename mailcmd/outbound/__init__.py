@@ -25,7 +25,6 @@ from mailcmd.outbound.mails import (
     reply_limit_notice,
 )
 from mailcmd.outbound.queueing import (
-    QUEUED_FOR_RELAY,
     deliver_locally,
     queue_mail,
     queue_outgoing,
@@ -33,7 +32,6 @@ from mailcmd.outbound.queueing import (
 
 __all__ = [
     "MAX_REFERENCES",
-    "QUEUED_FOR_RELAY",
     "ComposedMail",
     "OutgoingMail",
     "Owner",

@@ -3,8 +3,8 @@
 Mail for a local account is delivered to its INBOX in the caller's transaction,
 and kept in the outbox as done: it arrives exactly when (and only if) what caused
 it commits, and no second transaction is needed. Mail for anyone else waits in
-the outbox for the deliverer, which the session's commit wakes (see
-`queued_for_relay`). Core, not the ORM, on this path: it runs for every reply.
+the outbox for the deliverer, which the session's commit wakes
+(`Channel.RELAY_MAIL`). Core, not the ORM, on this path: it runs for every reply.
 """
 
 import logging
@@ -13,6 +13,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from mailcmd.db.models import Base, OutboundMessage, QueueStatus
+from mailcmd.db.notifier import Channel, announce
 from mailcmd.mailstore import deliver
 from mailcmd.outbound.composing import ComposedMail, compose
 from mailcmd.outbound.mails import OutgoingMail, Owner, links_for, owner_of
@@ -25,9 +26,6 @@ log = logging.getLogger(__name__)
 # Built once and executed with each mail's values: it runs for every reply.
 _OUTBOX = Base.metadata.tables[OutboundMessage.__tablename__]
 _RECORD_IN_OUTBOX = insert(_OUTBOX).returning(_OUTBOX.c.id)
-# Set in `Session.info` when the transaction queued mail for the relay: the
-# deliverer is woken by its commit, and by nothing else the worker commits.
-QUEUED_FOR_RELAY = "mailcmd.queued_for_relay"
 
 
 def queue_outgoing(
@@ -139,7 +137,8 @@ def queue_mail(
     if account_id is not None:
         deliver(session, account_id, mail.to, mail.raw, f"outbound {outbound_id}")
     else:
-        session.info[QUEUED_FOR_RELAY] = True
+        # The deliverers are woken by this commit, and by nothing else the worker commits.
+        announce(session, Channel.RELAY_MAIL)
         log.info("outbound %d to %s queued for the relay", outbound_id, mail.to)
 
 

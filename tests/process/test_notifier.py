@@ -144,3 +144,35 @@ def test_a_listener_that_reads_nothing_never_blocks_a_commit(sqlite_database: Da
         stuck.setblocking(False)
         assert stuck.recv(256).startswith(b"mailcmd_")
         assert (folder / FOREIGN_SOCKET).exists()
+
+
+async def test_a_channel_heard_here_too_hears_this_processes_commits_and_no_rollback(
+    upgraded_url: str,
+) -> None:
+    database = open_database(upgraded_url)
+    notifier = Notifier(database.engine)
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    notifier.subscribe(Channel.RELAY_MAIL, lambda _: heard.put_nowait("relay"), here_too=True)
+    notifier.subscribe(Channel.MAILBOX, heard.put_nowait)
+    notifier.start()
+    try:
+        if database.capabilities.notify:
+            assert {await heard.get(), await heard.get()} == {"", "relay"}
+
+        def announce_both(commit: bool) -> None:
+            with database.writing() as session:
+                announce(session, Channel.MAILBOX, "5")
+                announce(session, Channel.RELAY_MAIL)
+                session.commit() if commit else session.rollback()
+
+        await asyncio.to_thread(announce_both, False)
+        await asyncio.to_thread(announce_both, True)
+
+        # PostgreSQL's NOTIFY comes back to its sender on every channel.
+        expected = {"relay", "5"} if database.capabilities.notify else {"relay"}
+        assert {await asyncio.wait_for(heard.get(), TIMEOUT) for _ in expected} == expected
+        await asyncio.sleep(0)
+        assert heard.empty()
+    finally:
+        await notifier.stop()
+        database.close()

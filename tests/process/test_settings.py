@@ -89,6 +89,7 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "relay.password_file": None,
         "relay.timeout": 60.0,
         "relay.concurrency": 4,
+        "relay.keep_open_seconds": 10.0,
         "relay.retry_seconds": 60.0,
         "relay.max_retry_seconds": 3600.0,
         "relay.max_delivery_age": 432000.0,

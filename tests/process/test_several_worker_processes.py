@@ -20,16 +20,20 @@ from sqlalchemy import Engine, func, select, text
 
 from mailcmd.db.capabilities import capabilities
 from mailcmd.db.engine import SQLITE_BUSY_SECONDS, open_engine
-from mailcmd.db.models import InboundMessage, MailFolder, MailMessage, OutboundMessage, QueueStatus
-from tests.conftest import ALICE, LAB_NOTES, PASSWORD, Cli
+from mailcmd.db.models import MailFolder, MailMessage, OutboundMessage, QueueStatus
+from tests.conftest import ALICE, LAB_ENVIRONMENT, LAB_NOTES, PASSWORD, Cli
 from tests.imap_support import raw_imap
-from tests.process.test_worker_crash import _count, _lab_environment, _status
 from tests.servers import (
     TIMEOUT,
     clean_environment,
+    count_rows,
+    first_inbound_status,
+    inbound_attempts,
     mailcmd_command,
     serve_process,
+    state_tls,
     wait_until,
+    worker_environment,
 )
 
 CLIENTS = 3
@@ -44,10 +48,9 @@ IMAP_LOGIN = b'LOGIN "%s" "%s"' % (ALICE.encode(), PASSWORD.encode())
 def test_two_worker_processes_answer_every_message_once_and_soon(
     accounts: Cli, database_url: str, tmp_path: Path
 ) -> None:
-    env = clean_environment(
-        MAILCMD_DATABASE_URL=database_url,
-        MAILCMD_STATE_DIR=str(tmp_path / "state"),
-        MAILCMD_SMTP__SUBMISSION_PORT="off",
+    env = worker_environment(
+        database_url,
+        tmp_path,
         MAILCMD_IMAP__TLS_PORT="0",
         MAILCMD_IMAP__CHECK_SECONDS=POLL_SECONDS,
         MAILCMD_WORKER__POLL_SECONDS=POLL_SECONDS,
@@ -61,7 +64,7 @@ def test_two_worker_processes_answer_every_message_once_and_soon(
             serve_process([*command, "worker"], cwd=tmp_path, env=env) as first,
             serve_process([*command, "worker"], cwd=tmp_path, env=env) as second,
         ):
-            context = ssl.create_default_context(cafile=str(tmp_path / "state/tls/dev-cert.pem"))
+            context = state_tls(tmp_path)
             with raw_imap(front.port("imaps"), context) as idle:
                 assert idle.command(b"a1", IMAP_LOGIN)[-1].startswith(b"a1 OK")
                 assert idle.command(b"a2", b"SELECT INBOX")[-1].startswith(b"a2 OK")
@@ -84,8 +87,8 @@ def test_two_worker_processes_answer_every_message_once_and_soon(
         logs = [process.logged() for process in processes]
 
         assert _tasks(engine) == len(sent)
-        assert _count(engine, OutboundMessage.__table__) == len(sent)
-        assert _inbound(engine) == [(QueueStatus.DONE, 1)] * len(sent)
+        assert count_rows(engine, OutboundMessage.__table__) == len(sent)
+        assert inbound_attempts(engine) == [(QueueStatus.DONE, 1)] * len(sent)
         late = {
             title: arrived - sent[title]
             for title, arrived in _reply_times(engine).items()
@@ -105,9 +108,10 @@ def test_claims_of_a_killed_worker_process_are_taken_over_once(
     engine = open_engine(database_url)
     LAB_NOTES.create(engine)
     marker = tmp_path / "go-on"
-    env = _lab_environment(
+    env = worker_environment(
         database_url,
         tmp_path,
+        **LAB_ENVIRONMENT,
         MAILCMD_WORKER__HANDLER_TIMEOUT="2",
         MAILCMD_WORKER__POLL_SECONDS="0.1",
     )
@@ -115,9 +119,7 @@ def test_claims_of_a_killed_worker_process_are_taken_over_once(
     try:
         with serve_process([*command, "serve", "--no-worker"], cwd=tmp_path, env=env) as front:
             with serve_process([*command, "worker"], cwd=tmp_path, env=env) as doomed:
-                context = ssl.create_default_context(
-                    cafile=str(tmp_path / "state/tls/dev-cert.pem")
-                )
+                context = state_tls(tmp_path)
                 port = front.port("submissions")
                 with smtplib.SMTP_SSL("127.0.0.1", port, timeout=TIMEOUT, context=context) as smtp:
                     smtp.login(ALICE, PASSWORD)
@@ -126,21 +128,24 @@ def test_claims_of_a_killed_worker_process_are_taken_over_once(
                         ["lab@app.localhost"],
                         f"Subject: block once --until {marker}\r\n\r\n".encode(),
                     )
-                wait_until(lambda: _status(engine) == QueueStatus.PROCESSING, "claimed")
+                wait_until(
+                    lambda: first_inbound_status(engine) == QueueStatus.PROCESSING, "claimed"
+                )
                 assert doomed.stop(signal.SIGKILL) == -signal.SIGKILL
 
-            assert _count(engine, LAB_NOTES) == 0
+            assert count_rows(engine, LAB_NOTES) == 0
             marker.touch()
             with serve_process([*command, "worker"], cwd=tmp_path, env=env) as heir:
                 wait_until(
-                    lambda: _status(engine) == QueueStatus.DONE, "taken over after the lease"
+                    lambda: first_inbound_status(engine) == QueueStatus.DONE,
+                    "taken over after the lease",
                 )
                 assert heir.stop() == 0
             assert front.stop() == 0
         logs = [front.logged(), heir.logged()]
 
-        assert _count(engine, LAB_NOTES) == 1
-        assert _count(engine, OutboundMessage.__table__) == 1
+        assert count_rows(engine, LAB_NOTES) == 1
+        assert count_rows(engine, OutboundMessage.__table__) == 1
         for log in logs:
             assert "database is locked" not in log
             assert "Traceback" not in log
@@ -160,14 +165,16 @@ def test_a_message_received_while_a_slow_handler_holds_sqlite_waits_and_is_store
     engine = open_engine(database_url)
     LAB_NOTES.create(engine)
     marker = tmp_path / "go-on"
-    env = _lab_environment(database_url, tmp_path, MAILCMD_WORKER__HANDLER_TIMEOUT="40")
+    env = worker_environment(
+        database_url, tmp_path, **LAB_ENVIRONMENT, MAILCMD_WORKER__HANDLER_TIMEOUT="40"
+    )
     command = mailcmd_command()
     try:
         with (
             serve_process([*command, "serve", "--no-worker"], cwd=tmp_path, env=env) as front,
             serve_process([*command, "worker"], cwd=tmp_path, env=env) as worker,
         ):
-            context = ssl.create_default_context(cafile=str(tmp_path / "state/tls/dev-cert.pem"))
+            context = state_tls(tmp_path)
             port = front.port("submissions")
             with smtplib.SMTP_SSL("127.0.0.1", port, timeout=60, context=context) as smtp:
                 smtp.login(ALICE, PASSWORD)
@@ -180,7 +187,7 @@ def test_a_message_received_while_a_slow_handler_holds_sqlite_waits_and_is_store
                 threading.Timer(SQLITE_BUSY_SECONDS + 2, marker.touch).start()
                 smtp.sendmail(ALICE, ["lab@app.localhost"], b"Subject: echo later\r\n\r\n")
 
-            wait_until(lambda: _inbound(engine) == [(QueueStatus.DONE, 1)] * 2, "both done")
+            wait_until(lambda: inbound_attempts(engine) == [(QueueStatus.DONE, 1)] * 2, "both done")
             processes = (front, worker)
             for process in processes:
                 assert process.stop() == 0
@@ -282,11 +289,3 @@ def _reply_times(engine: Engine) -> dict[str, float]:
 def _tasks(engine: Engine) -> int:
     with engine.connect() as connection:
         return int(connection.execute(text("SELECT count(*) FROM tasks")).scalar_one())
-
-
-def _inbound(engine: Engine) -> list[tuple[QueueStatus, int]]:
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(InboundMessage.status, InboundMessage.attempts).order_by(InboundMessage.id)
-        ).all()
-    return [(status, attempts) for status, attempts in rows]

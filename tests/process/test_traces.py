@@ -128,7 +128,9 @@ def test_a_command_mail_has_one_trace_in_the_json_log_the_reply_and_the_cli(
         for entry in entries
         if entry.get("trace_id") == relayed_trace and entry["logger"] == "mailcmd.delivery"
     ]
-    assert re.fullmatch(r"outbound \d+ by relay, attempt 1: done \(.*\)", relayed["message"])
+    assert re.fullmatch(
+        r"outbound \d+ by relay, attempt 1: done, reply code 250 \(.*\)", relayed["message"]
+    )
     # Refused after DATA: nothing is stored, and its one line has a trace of its own.
     forged = Status.FROM_NOT_OWNED.with_values(login=ALICE)
     assert forged.startswith(str(refused.value.smtp_code))

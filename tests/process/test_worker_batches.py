@@ -2,7 +2,6 @@
 
 import signal
 import smtplib
-import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,9 +10,16 @@ from sqlalchemy import Engine, select
 
 from mailcmd.db.engine import open_engine
 from mailcmd.db.models import InboundMessage, OutboundMessage, QueueStatus
-from tests.conftest import ALICE, LAB_NOTES, PASSWORD, Cli
-from tests.process.test_worker_crash import _count, _lab_environment
-from tests.servers import TIMEOUT, mailcmd_command, serve_process, wait_until
+from tests.conftest import ALICE, LAB_ENVIRONMENT, LAB_NOTES, PASSWORD, Cli
+from tests.servers import (
+    TIMEOUT,
+    count_rows,
+    mailcmd_command,
+    serve_process,
+    state_tls,
+    wait_until,
+    worker_environment,
+)
 
 LAB = "lab@app.localhost"
 
@@ -34,8 +40,7 @@ def queue_while_no_worker_runs(env: dict[str, str], tmp_path: Path, subjects: li
     with serve_process(
         [*mailcmd_command(), "serve", "--no-worker"], cwd=tmp_path, env=env
     ) as front:
-        cert = tmp_path / "state" / "tls" / "dev-cert.pem"
-        context = ssl.create_default_context(cafile=str(cert))
+        context = state_tls(tmp_path)
         port = front.port("submissions")
         with smtplib.SMTP_SSL("127.0.0.1", port, timeout=TIMEOUT, context=context) as client:
             client.login(ALICE, PASSWORD)
@@ -63,9 +68,10 @@ def finished(engine: Engine) -> bool:
 def test_a_failing_and_a_timed_out_message_roll_back_alone_while_their_batch_commits(
     accounts: Cli, database_url: str, tmp_path: Path
 ) -> None:
-    env = _lab_environment(
+    env = worker_environment(
         database_url,
         tmp_path,
+        **LAB_ENVIRONMENT,
         MAILCMD_WORKER__CONCURRENCY="1",
         MAILCMD_WORKER__MAX_ATTEMPTS="1",
         MAILCMD_WORKER__HANDLER_TIMEOUT="0.5",
@@ -89,16 +95,17 @@ def test_a_failing_and_a_timed_out_message_roll_back_alone_while_their_batch_com
         # What the crash, the runaway and the refused command wrote was rolled back;
         # the others' notes stayed, and each message got its one answer.
         assert notes(engine) == ["first", "second", "third"]
-        assert _count(engine, OutboundMessage.__table__) == len(subjects)
+        assert count_rows(engine, OutboundMessage.__table__) == len(subjects)
 
 
 def test_a_worker_killed_mid_batch_commits_none_of_it_and_the_batch_is_done_once_later(
     accounts: Cli, database_url: str, tmp_path: Path
 ) -> None:
     go_on, started = tmp_path / "go-on", tmp_path / "started"
-    env = _lab_environment(
+    env = worker_environment(
         database_url,
         tmp_path,
+        **LAB_ENVIRONMENT,
         MAILCMD_WORKER__CONCURRENCY="1",
         MAILCMD_WORKER__HANDLER_TIMEOUT="2",
         MAILCMD_WORKER__POLL_SECONDS="0.1",
@@ -118,7 +125,7 @@ def test_a_worker_killed_mid_batch_commits_none_of_it_and_the_batch_is_done_once
 
         assert statuses(engine) == [QueueStatus.PROCESSING] * 3
         assert notes(engine) == []
-        assert _count(engine, OutboundMessage.__table__) == 0
+        assert count_rows(engine, OutboundMessage.__table__) == 0
         go_on.touch()
 
         with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=env) as second:
@@ -127,4 +134,4 @@ def test_a_worker_killed_mid_batch_commits_none_of_it_and_the_batch_is_done_once
 
         assert statuses(engine) == [QueueStatus.DONE] * 3
         assert notes(engine) == ["before", "during", "after"]
-        assert _count(engine, OutboundMessage.__table__) == 3
+        assert count_rows(engine, OutboundMessage.__table__) == 3

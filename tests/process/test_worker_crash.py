@@ -2,20 +2,27 @@
 
 import signal
 import smtplib
-import ssl
 from pathlib import Path
 
-from sqlalchemy import Engine, FromClause, func, select
-
 from mailcmd.db.engine import open_engine
-from mailcmd.db.models import InboundMessage, OutboundMessage, QueueStatus
-from tests.conftest import ALICE, LAB_COMMANDS, LAB_NOTES, LAB_TEMPLATES, PASSWORD, Cli
+from mailcmd.db.models import OutboundMessage, QueueStatus
+from tests.conftest import (
+    ALICE,
+    LAB_ENVIRONMENT,
+    LAB_NOTES,
+    PASSWORD,
+    Cli,
+)
 from tests.servers import (
     TIMEOUT,
-    clean_environment,
+    count_rows,
+    first_inbound_status,
+    inbound_attempts,
     mailcmd_command,
     serve_process,
+    state_tls,
     wait_until,
+    worker_environment,
 )
 
 
@@ -25,16 +32,16 @@ def test_killed_worker_leaves_nothing_and_the_message_is_done_once(
     engine = open_engine(database_url)
     LAB_NOTES.create(engine)
     marker = tmp_path / "go-on"
-    env = _lab_environment(
+    env = worker_environment(
         database_url,
         tmp_path,
+        **LAB_ENVIRONMENT,
         MAILCMD_WORKER__HANDLER_TIMEOUT="2",
         MAILCMD_WORKER__POLL_SECONDS="0.1",
     )
     try:
         with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=env) as first:
-            cert = tmp_path / "state" / "tls" / "dev-cert.pem"
-            context = ssl.create_default_context(cafile=str(cert))
+            context = state_tls(tmp_path)
             port = first.port("submissions")
             with smtplib.SMTP_SSL("127.0.0.1", port, timeout=TIMEOUT, context=context) as client:
                 client.login(ALICE, PASSWORD)
@@ -43,43 +50,27 @@ def test_killed_worker_leaves_nothing_and_the_message_is_done_once(
                     ["lab@app.localhost"],
                     f"Subject: block once --until {marker}\r\n\r\n".encode(),
                 )
-            wait_until(lambda: _status(engine) == QueueStatus.PROCESSING, "claimed")
+            wait_until(
+                lambda: first_inbound_status(engine) == QueueStatus.PROCESSING,
+                "claimed",
+            )
             assert first.stop(signal.SIGKILL) == -signal.SIGKILL
 
-        assert _count(engine, LAB_NOTES) == 0
-        assert _count(engine, OutboundMessage.__table__) == 0
+        assert count_rows(engine, LAB_NOTES) == 0
+        assert count_rows(engine, OutboundMessage.__table__) == 0
         marker.touch()
 
         with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=env) as second:
-            wait_until(lambda: _status(engine) == QueueStatus.DONE, "processed after restart")
+            wait_until(
+                lambda: first_inbound_status(engine) == QueueStatus.DONE,
+                "processed after restart",
+            )
             assert second.stop() == 0
 
-        assert _count(engine, LAB_NOTES) == 1
-        assert _count(engine, OutboundMessage.__table__) == 1
+        assert count_rows(engine, LAB_NOTES) == 1
+        assert count_rows(engine, OutboundMessage.__table__) == 1
     finally:
         engine.dispose()
-
-
-def _lab_environment(database_url: str, tmp_path: Path, **more: str) -> dict[str, str]:
-    """`mailcmd serve` of the lab app, logins on implicit TLS only, and `more` settings."""
-    return clean_environment(
-        MAILCMD_DATABASE_URL=database_url,
-        MAILCMD_STATE_DIR=str(tmp_path / "state"),
-        MAILCMD_COMMANDS=str(LAB_COMMANDS),
-        MAILCMD_TEMPLATES=str(LAB_TEMPLATES),
-        MAILCMD_SMTP__SUBMISSION_PORT="off",
-        **more,
-    )
-
-
-def _status(engine: Engine) -> QueueStatus | None:
-    with engine.connect() as connection:
-        return connection.execute(select(InboundMessage.status)).scalar()
-
-
-def _count(engine: Engine, table: FromClause) -> int:
-    with engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
 
 
 def test_a_stopped_server_hands_back_the_messages_it_claimed_but_never_started(
@@ -87,13 +78,14 @@ def test_a_stopped_server_hands_back_the_messages_it_claimed_but_never_started(
 ) -> None:
     engine = open_engine(database_url)
     LAB_NOTES.create(engine)
-    env = _lab_environment(database_url, tmp_path, MAILCMD_WORKER__CONCURRENCY="1")
+    env = worker_environment(
+        database_url, tmp_path, **LAB_ENVIRONMENT, MAILCMD_WORKER__CONCURRENCY="1"
+    )
     try:
         # Queued while no worker runs, so that the worker finds them all at once.
         command = [*mailcmd_command(), "serve", "--no-worker"]
         with serve_process(command, cwd=tmp_path, env=env) as front:
-            cert = tmp_path / "state" / "tls" / "dev-cert.pem"
-            context = ssl.create_default_context(cafile=str(cert))
+            context = state_tls(tmp_path)
             port = front.port("submissions")
             with smtplib.SMTP_SSL("127.0.0.1", port, timeout=TIMEOUT, context=context) as client:
                 client.login(ALICE, PASSWORD)
@@ -102,27 +94,20 @@ def test_a_stopped_server_hands_back_the_messages_it_claimed_but_never_started(
 
         with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=env) as server:
             # One runs; the others are claimed in its batch and wait for it.
-            wait_until(lambda: _statuses(engine).count(QueueStatus.PROCESSING) == 3, "claimed")
+            wait_until(
+                lambda: (
+                    [status for status, _ in inbound_attempts(engine)].count(QueueStatus.PROCESSING)
+                    == 3
+                ),
+                "claimed",
+            )
             assert server.stop() == 0
 
         # The one that ran finished; the one that waited is queued again, never tried.
-        assert _attempts(engine) == [
+        assert inbound_attempts(engine) == [
             (QueueStatus.DONE, 1),
             (QueueStatus.QUEUED, 0),
             (QueueStatus.QUEUED, 0),
         ]
     finally:
         engine.dispose()
-
-
-def _statuses(engine: Engine) -> list[QueueStatus]:
-    with engine.connect() as connection:
-        return list(connection.execute(select(InboundMessage.status)).scalars())
-
-
-def _attempts(engine: Engine) -> list[tuple[QueueStatus, int]]:
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(InboundMessage.status, InboundMessage.attempts).order_by(InboundMessage.id)
-        )
-        return [(row[0], row[1]) for row in rows]

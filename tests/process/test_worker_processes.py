@@ -1,7 +1,6 @@
 """A receiving front end and a separate worker process share one database."""
 
 import smtplib
-import ssl
 from pathlib import Path
 
 from sqlalchemy import Engine, select
@@ -11,20 +10,20 @@ from mailcmd.db.models import InboundMessage, OutboundMessage, QueueStatus
 from tests.conftest import ALICE, PASSWORD, Cli
 from tests.servers import (
     TIMEOUT,
-    clean_environment,
     mailcmd_command,
     serve_process,
+    state_tls,
     wait_until,
+    worker_environment,
 )
 
 
 def test_serve_without_worker_and_a_worker_process_answer_mail(
     accounts: Cli, database_url: str, tmp_path: Path
 ) -> None:
-    env = clean_environment(
-        MAILCMD_DATABASE_URL=database_url,
-        MAILCMD_STATE_DIR=str(tmp_path / "state"),
-        MAILCMD_SMTP__SUBMISSION_PORT="off",
+    env = worker_environment(
+        database_url,
+        tmp_path,
         # The worker must be woken by the front end's process: its polling is too
         # slow to answer within the test's time.
         MAILCMD_WORKER__POLL_SECONDS="600",
@@ -37,8 +36,7 @@ def test_serve_without_worker_and_a_worker_process_answer_mail(
         assert "worker: off" in front.lines
         assert "worker: running" in worker.lines
         assert not [line for line in worker.lines if line.startswith("listening")]
-        cert = tmp_path / "state" / "tls" / "dev-cert.pem"
-        context = ssl.create_default_context(cafile=str(cert))
+        context = state_tls(tmp_path)
         port = front.port("submissions")
         with smtplib.SMTP_SSL("127.0.0.1", port, timeout=TIMEOUT, context=context) as client:
             client.login(ALICE, PASSWORD)
