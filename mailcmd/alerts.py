@@ -216,33 +216,30 @@ def _admin_addresses(session: Session) -> list[str]:
 def _failed_messages(
     session: Session, since: datetime | None, now: datetime, settings: AlertSettings
 ) -> Finding | None:
-    rows, count, newest = _failures(session, InboundMessage, since)
-    if not rows:
-        return None
-    return Finding(
-        headline=f"{count} inbound {_messages(count)} failed for good",
-        items=[
-            f"queue {row.id}{_traced(row.trace_id)}: {error_summary(row.last_error)}"
-            f" (mailcmd queue show {row.id})"
-            for row in rows
-        ],
-        more=count - len(rows),
-        reported_until=newest,
-    )
+    return _failures_found(session, InboundMessage, since, "inbound {} failed for good", "queue")
 
 
 def _failed_deliveries(
     session: Session, since: datetime | None, now: datetime, settings: AlertSettings
 ) -> Finding | None:
-    rows, count, newest = _failures(session, OutboundMessage, since)
+    # The relay's error, in each item, names the recipient it refused.
+    return _failures_found(
+        session, OutboundMessage, since, "outgoing {} could not be delivered", "outbox"
+    )
+
+
+def _failures_found(
+    session: Session, model: type[Queued], since: datetime | None, headline: str, queue: str
+) -> Finding | None:
+    """The failures in `queue` (the CLI's name for `model`'s) after `since`, if any."""
+    rows, count, newest = _failures(session, model, since)
     if not rows:
         return None
     return Finding(
-        headline=f"{count} outgoing {_messages(count)} could not be delivered",
+        headline=f"{count} {headline.format(_messages(count))}",
         items=[
-            # The relay's error names the recipient it refused.
-            f"outbox {row.id}{_traced(row.trace_id)}: {error_summary(row.last_error)}"
-            f" (mailcmd outbox show {row.id})"
+            f"{queue} {row.id}{_traced(row.trace_id)}: {error_summary(row.last_error)}"
+            f" (mailcmd {queue} show {row.id})"
             for row in rows
         ],
         more=count - len(rows),
