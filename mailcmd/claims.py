@@ -7,7 +7,7 @@ several workers never wait on each other's batches.
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, bindparam, or_, select, update
@@ -32,6 +32,8 @@ class ClaimedMessage:
     auth_method: str | None
     verified_from: str | None
     authentication_results: str | None
+    # The end of its DATA, for the reply's latency.
+    received_at: datetime
 
 
 _RETURNED = (
@@ -46,6 +48,7 @@ _RETURNED = (
     InboundMessage.auth_method,
     InboundMessage.verified_from,
     InboundMessage.authentication_results,
+    InboundMessage.received_at,
 )
 # Sets the columns its parameters name on a message, while the claim still holds.
 # Built once: it runs for every message; SQLAlchemy compiles (and caches) it once

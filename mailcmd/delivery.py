@@ -25,6 +25,7 @@ from mailcmd.db.database import Database
 from mailcmd.db.models import AccountAddress, Base, OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
 from mailcmd.mailstore import INBOX, append
+from mailcmd.metrics.instruments import RELAY_DELIVERIES
 from mailcmd.outbound import QUEUED_FOR_RELAY
 from mailcmd.outbox import settled
 from mailcmd.outcomes import Outcomes
@@ -214,7 +215,9 @@ class Deliverer:
         error = sending.exception()
         if error is not None:
             log.error("relaying outbound %d failed", job.outbound_id, exc_info=error)
+            RELAY_DELIVERIES.labels("error").inc()
             return
+        RELAY_DELIVERIES.labels(sending.result().verdict).inc()
         self._verdicts.append(_Verdict(job, sending.result()))
 
     def _relay_one(self, job: _RelayJob) -> RelayResult:

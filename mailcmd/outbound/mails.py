@@ -64,6 +64,9 @@ class OutgoingMail:
     reply_limit_notice: bool = False
     # Whose `to` is, when whoever made the mail knew it; None: looked up once, when queued.
     owner: Owner | None = None
+    # It answers a command that was refused (unreadable, unknown, or its handler's
+    # CommandError): the message counts as refused, not done.
+    refusal: bool = False
 
 
 def answer_mail(
