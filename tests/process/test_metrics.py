@@ -1,6 +1,7 @@
 """`[metrics] port` as an operator scrapes it: counts that follow the mail, health, bad requests."""
 
 import asyncio
+import imaplib
 import signal
 import smtplib
 import socket
@@ -100,6 +101,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         env = clean_environment(
             MAILCMD_DATABASE_URL=url,
             MAILCMD_STATE_DIR=str(folder / ".mailcmd"),
+            MAILCMD_IMAP__TLS_PORT="0",
             MAILCMD_METRICS__PORT="0",
             MAILCMD_METRICS__TIMEOUT=str(REQUEST_SECONDS),
         )
@@ -174,6 +176,24 @@ def test_a_wrong_password_is_counted_as_an_auth_failure(served: Served) -> None:
             client.auth("PLAIN", client.auth_plain)
 
     assert value(served.samples(), "mailcmd_auth_failures_total") == before + 1
+
+
+def test_an_imap_session_is_counted_and_open_while_it_lasts(served: Served) -> None:
+    before = served.samples()
+    port = served.process.port("imaps")
+    with imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=served.tls, timeout=TIMEOUT) as imap:
+        imap.login(ALICE, PASSWORD)
+        during = served.samples()
+        imap.logout()
+
+    def grew(samples: Samples, name: str) -> float:
+        return value(samples, name) - value(before, name)
+
+    assert grew(during, "mailcmd_imap_sessions_total") == 1
+    assert grew(during, "mailcmd_imap_sessions_open") == 1
+    wait_until(
+        lambda: grew(served.samples(), "mailcmd_imap_sessions_open") == 0, "the session closed"
+    )
 
 
 def test_healthz_is_200_while_the_database_answers_and_the_listeners_run(served: Served) -> None:

@@ -1,0 +1,69 @@
+"""Each way a message can end is counted under its own outcome, once its attempt commits."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from mailcmd.metrics.instruments import REGISTRY
+from mailcmd.testing import MailTestClient
+
+LAB = "lab@app.localhost"
+PROCESSED = "mailcmd_messages_processed_total"
+
+
+@pytest.fixture
+def lab_settings() -> dict[str, Any]:
+    """conftest's, with one reply an hour to a stranger."""
+    worker = {"max_attempts": 2, "retry_seconds": 0.05, "handler_timeout": 2.0}
+    return {"worker": {**worker, "reply_rate_limit": 1}}
+
+
+def counted(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def growth(act: Callable[[], object], name: str, **labels: str) -> float:
+    before = counted(name, **labels)
+    act()
+    return counted(name, **labels) - before
+
+
+@pytest.mark.parametrize(
+    ("subject", "headers", "outcome"),
+    [
+        ("echo --words hello", {}, "done"),
+        ("refuse this", {}, "refused"),
+        ("no-such-verb", {}, "refused"),
+        ("echo --words hello", {"Auto-Submitted": "auto-generated"}, "ignored"),
+    ],
+)
+def test_a_message_is_counted_under_how_it_ended(
+    lab: MailTestClient, subject: str, headers: dict[str, str], outcome: str
+) -> None:
+    assert growth(lambda: lab.send(LAB, subject, headers=headers), PROCESSED, outcome=outcome) == 1
+
+
+def test_a_handler_that_crashes_is_retried_then_failed(lab: MailTestClient) -> None:
+    retried = counted(PROCESSED, outcome="retried")
+
+    failed = growth(lambda: lab.send(LAB, "crash"), PROCESSED, outcome="failed")
+
+    # lab_settings: two attempts.
+    assert (failed, counted(PROCESSED, outcome="retried") - retried) == (1, 1)
+
+
+def test_the_handler_duration_is_observed_by_mailbox_and_verb(lab: MailTestClient) -> None:
+    name = "mailcmd_handler_duration_seconds_count"
+
+    assert growth(lambda: lab.send(LAB, "echo --words hi"), name, mailbox="lab", verb="echo") == 1
+
+
+def test_a_reply_held_back_by_the_hourly_limit_is_counted(lab: MailTestClient) -> None:
+    def ping() -> None:
+        lab.send("public@app.localhost", "ping", login="", sender="stranger@example.org")
+
+    first = growth(ping, "mailcmd_mails_held_back_total", kind="reply")
+    second = growth(ping, "mailcmd_mails_held_back_total", kind="reply")
+
+    assert (first, second) == (0, 1)
