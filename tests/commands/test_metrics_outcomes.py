@@ -1,12 +1,15 @@
 """Each way a message can end is counted under its own outcome, once its attempt commits."""
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mailcmd.metrics.instruments import REGISTRY
 from mailcmd.testing import MailTestClient
+from tests.conftest import LAB_COMMANDS, LAB_TEMPLATES
+from tests.servers import Sink, wait_until
 
 LAB = "lab@app.localhost"
 PROCESSED = "mailcmd_messages_processed_total"
@@ -67,3 +70,29 @@ def test_a_reply_held_back_by_the_hourly_limit_is_counted(lab: MailTestClient) -
     second = growth(ping, "mailcmd_mails_held_back_total", kind="reply")
 
     assert (first, second) == (0, 1)
+
+
+def test_relay_deliveries_are_counted_by_result(
+    sink: tuple[Sink, int], database_url: str, tmp_path: Path
+) -> None:
+    relay, port = sink
+    relay.answers = ["550 5.1.1 no such user"]
+    name = "mailcmd_relay_deliveries_total"
+    before = {result: counted(name, result=result) for result in ("sent", "permanent")}
+
+    def grew(result: str) -> float:
+        return counted(name, result=result) - before[result]
+
+    with MailTestClient(
+        LAB_COMMANDS,
+        tmp_path / "lab",
+        database_url=database_url,
+        templates=LAB_TEMPLATES,
+        settings={"relay": {"host": "127.0.0.1", "port": port, "starttls": "off"}},
+    ) as lab:
+        # Strangers' replies leave through the relay: the first is refused, the second taken.
+        for stranger, result in (("gone@example.org", "permanent"), ("here@example.org", "sent")):
+            lab.send("public@app.localhost", "ping", login="", sender=stranger)
+            wait_until(lambda result=result: grew(result) > 0, f"a delivery counted {result}")
+
+    assert (grew("permanent"), grew("sent")) == (1, 1)
