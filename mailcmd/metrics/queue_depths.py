@@ -26,6 +26,11 @@ DEPTH_STATUSES = (
     QueueStatus.FAILED,
 )
 
+INBOUND_DEPTH = "mailcmd_inbound_queue_messages"
+INBOUND_HELP = "inbound messages by status (all but done)"
+OUTBOX_DEPTH = "mailcmd_outbox_messages"
+OUTBOX_HELP = "outbox messages by status (all but done)"
+
 
 class QueueDepths(Collector):
     """Collects `mailcmd_inbound_queue_messages` and `mailcmd_outbox_messages` by status.
@@ -46,8 +51,8 @@ class QueueDepths(Collector):
         except SQLAlchemyError as error:
             log.warning("queue depths not read: %s", str(error).splitlines()[0])
             return
-        yield _family("mailcmd_inbound_queue_messages", "inbound messages by status", inbound)
-        yield _family("mailcmd_outbox_messages", "outbox messages by status", outbox)
+        yield _family(INBOUND_DEPTH, INBOUND_HELP, inbound)
+        yield _family(OUTBOX_DEPTH, OUTBOX_HELP, outbox)
 
     def _counts(self) -> tuple[dict[str, int], dict[str, int]]:
         found = []
