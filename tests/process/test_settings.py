@@ -96,6 +96,9 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "autoconfig.hostname": None,
         "autoconfig.host": None,
         "autoconfig.port": "off",
+        "metrics.host": "127.0.0.1",
+        "metrics.port": "off",
+        "metrics.timeout": 10.0,
     }
     assert {key: entry["value"] for key, entry in values.items()} == expected
     assert {entry["source"] for entry in values.values()} == {"default"}
