@@ -282,3 +282,12 @@ def test_a_bad_metrics_port_is_a_settings_error_naming_the_key(tmp_path: Path) -
         "mailcmd: environment variable MAILCMD_METRICS__PORT: metrics.port: "
     )
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_worker_metrics_port_out_of_range_is_refused_naming_the_option(tmp_path: Path) -> None:
+    cli = Cli(env={"MAILCMD_STATE_DIR": str(tmp_path)})
+
+    result = cli("worker", "--metrics-port", "70000")
+
+    assert result.exit_code == 2
+    assert "Invalid value for '--metrics-port'" in result.stderr
