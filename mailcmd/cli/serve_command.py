@@ -62,6 +62,8 @@ def _run(
 ) -> None:
     settings = cli_state(ctx).settings
     if not receive:
+        # `[metrics] port` is serve's: workers beside it on one host would all ask
+        # for that port, so a worker listens only where its command line says.
         metrics = settings.metrics.model_copy(update={"port": metrics_port})
         settings = settings.model_copy(update={"metrics": metrics})
     configure_logging(settings.log_format)
