@@ -46,10 +46,11 @@ class HealthCheck:
             with self._database.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
         except Exception as error:  # whatever the driver raises, the answer is the same
-            log.warning("health check: the database did not answer: %s", _first_line(error))
+            log.warning("health check: the database did not answer: %s", first_line(error))
             return "database: not answering (the log says why)"
         return None
 
 
-def _first_line(error: Exception) -> str:
+def first_line(error: Exception) -> str:
+    """The first line of what `error` says (a driver's can run over many), or its type."""
     return (str(error).splitlines() or [type(error).__name__])[0]

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mailcmd.db.database import Database
 from mailcmd.db.models import InboundMessage, OutboundMessage, QueueStatus
+from mailcmd.metrics.health import first_line
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class QueueDepths(Collector):
         try:
             inbound, outbox = self._counts()
         except SQLAlchemyError as error:
-            log.warning("queue depths not read: %s", str(error).splitlines()[0])
+            log.warning("queue depths not read: %s", first_line(error))
             return
         yield _family(INBOUND_DEPTH, INBOUND_HELP, inbound)
         yield _family(OUTBOX_DEPTH, OUTBOX_HELP, outbox)
