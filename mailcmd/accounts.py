@@ -28,6 +28,9 @@ _LOGIN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _ROLE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _LABEL = re.compile(r"[\w.-][\w .-]{0,63}")
 
+# The role mailcmd itself gives meaning to: its accounts get the operator's alerts.
+ADMIN_ROLE = "admin"
+
 # argon2-cffi's defaults are argon2id with RFC 9106's low-memory profile.
 _hasher = PasswordHasher()
 
@@ -148,6 +151,36 @@ def set_password(session: Session, login: str, password: str) -> Account:
     check_password(password)
     account = get_account(session, login)
     account.password_hash = hash_password(password)
+    return account
+
+
+def change_roles(
+    session: Session,
+    login: str,
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+    *,
+    known: Collection[str] = (ADMIN_ROLE,),
+) -> Account:
+    """Give the account `login` the roles `add` and take `remove` from it.
+
+    Raises `AccountError` for an unknown login, a role to add that is not in `known`
+    (a typo would otherwise give a role nothing checks), or a role to remove that the
+    account does not hold. The caller commits.
+    """
+    account = get_account(session, login)
+    added = _normalise_roles(add)
+    removed = _normalise_roles(remove)
+    unknown = [role for role in added if role not in known]
+    if unknown:
+        raise AccountError(
+            f"unknown role {unknown[0]!r}: the roles in use are {', '.join(sorted(known))}"
+        )
+    not_held = [role for role in removed if role not in account.roles]
+    if not_held:
+        raise AccountError(f"{account.login} does not hold the role {not_held[0]!r}")
+    # A new list, so that the ORM sees the change of a JSON column.
+    account.roles = sorted((set(account.roles) | set(added)) - set(removed))
     return account
 
 

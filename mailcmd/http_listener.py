@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from mailcmd.listening import bound
+
 log = logging.getLogger(__name__)
 
 MAX_HEAD_BYTES = 8192
@@ -42,8 +44,9 @@ class HttpListener:
     def __init__(
         self, name: str, answer: Answer, host: str, port: int, read_timeout: float = READ_TIMEOUT
     ) -> None:
-        """Prepare to serve `answer` as the listener `name` (in the log); nothing listens
-        until `start`. A client has `read_timeout` seconds to send its request head."""
+        """Prepare to serve `answer` as the listener `name` (of `LISTENER_PORT_KEYS`);
+        nothing listens until `start`. A client has `read_timeout` seconds to send its
+        request head."""
         self._name = name
         self._answer_for = answer
         self._host = host
@@ -67,8 +70,13 @@ class HttpListener:
         return self._server is not None and self._server.is_serving()
 
     async def start(self) -> None:
-        """Listen."""
-        self._server = await asyncio.start_server(self._serve, self._host, self._port)
+        """Listen; `ListenError` (one line, naming the setting) if the address cannot be had."""
+        self._server = await bound(
+            self._name,
+            self._host,
+            self._port,
+            asyncio.start_server(self._serve, self._host, self._port),
+        )
 
     async def stop(self) -> None:
         """Stop listening and close open connections."""

@@ -207,11 +207,15 @@ def get_inbound(session: Session, queue_id: int) -> InboundMessage | None:
 def requeue(session: Session, queue_id: int) -> InboundMessage | None:
     """Queue the message `queue_id` again for immediate processing, with fresh attempts.
 
-    Returns None if there is no such message; a message being processed is left alone
-    and returned unchanged.
+    Returns None if there is no such message; a message being processed, or whose
+    text retention dropped, is left alone and returned unchanged.
     """
     message = get_inbound(session, queue_id)
-    if message is None or message.status == QueueStatus.PROCESSING:
+    if (
+        message is None
+        or message.status == QueueStatus.PROCESSING
+        or message.raw_dropped_at is not None
+    ):
         return message
     message.status = QueueStatus.QUEUED
     message.attempts = 0

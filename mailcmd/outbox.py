@@ -1,12 +1,11 @@
-"""The outbox as the operator and the deliverer see it: list, requeue, purge, settle.
+"""The outbox as the operator and the deliverer see it: list, requeue, settle.
 
 Mail gets into it by `mailcmd.outbound`, the one path that composes what mailcmd sends.
 """
 
 from collections.abc import Sequence
-from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailcmd.db.models import OutboundMessage, QueueStatus
@@ -50,25 +49,19 @@ def requeue_outbound(session: Session, outbound_id: int) -> OutboundMessage | No
     return message
 
 
-def purge_outbound(session: Session, status: QueueStatus, older_than: timedelta) -> int:
-    """Delete outbound messages in `status` created more than `older_than` ago; return how many."""
-    result = session.execute(
-        delete(OutboundMessage)
-        .where(OutboundMessage.status == status)
-        .where(OutboundMessage.created_at < utc_now() - older_than)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
 def settled(status: QueueStatus, holds_secret: bool, raw: bytes) -> dict[str, object]:
     """The values that give an outbox row with `raw` its last status, done or failed.
 
     A mail that holds a secret keeps only its header from then on: the copy that
-    mattered has reached its recipient, or never will.
+    mattered has reached its recipient, or never will. `next_attempt_at`, of no more
+    use to delivery, becomes the moment it settled, from which retention counts.
     """
+    values: dict[str, object] = {"status": status, "next_attempt_at": utc_now()}
+    if status == QueueStatus.FAILED:
+        values["failed_at"] = values["next_attempt_at"]
     if holds_secret:
-        return {"status": status, "raw": without_secret(raw)}
-    return {"status": status}
+        values["raw"] = without_secret(raw)
+    return values
 
 
 def is_redacted(message: OutboundMessage) -> bool:

@@ -125,6 +125,7 @@ class Processor:
         }
         if row.attempts >= worker.max_attempts or isinstance(error, DataError):
             values["status"] = QueueStatus.FAILED
+            values["failed_at"] = utc_now()
             if self._holds_secrets(row):
                 text = without_text(row.raw)
                 values.update(raw=text, size=len(text))

@@ -4,6 +4,8 @@ A run is one transaction: the job's row in `schedule_runs` is locked, its last s
 moved on, the job's changes and its mail made, and all of it committed together. A
 second worker that reaches the same slot waits for the lock, then finds the slot
 taken. A job seen for the first time starts at its next slot rather than at once.
+A framework job that works in transactions of its own (the retention purge) claims
+its slot the same way, commits the claim, and only then does its work.
 """
 
 import asyncio
@@ -14,8 +16,9 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from mailcmd.app import POSTMASTER_ADDRESS
 from mailcmd.context import ScheduledContext
@@ -98,24 +101,53 @@ class Scheduler:
         known = self._known_slots.get(job.name)
         if known is not None and known >= slot:
             return False  # settled already: no database work until the next slot
-        ran = self._claim_and_run(job, slot, now)
+        claim_and_run = self._claim_then_run if job.own_transactions else self._claim_and_run
+        ran = claim_and_run(job, slot, now)
         self._known_slots[job.name] = slot
         return ran
 
+    def _claimed(self, session: Session, job: ScheduledJob, slot: datetime) -> ScheduleRun | None:
+        """The job's row, locked, if `slot` is still to run; None if it ran or is new."""
+        run = session.scalar(
+            select(ScheduleRun).where(ScheduleRun.job == job.name).with_for_update()
+        )
+        if run is None:
+            try:
+                with session.begin_nested():
+                    session.add(ScheduleRun(job=job.name, last_slot_at=slot))
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # another worker saw the job first
+            return None
+        return run if run.last_slot_at < slot else None
+
+    def _claim_then_run(self, job: ScheduledJob, slot: datetime, now: datetime) -> bool:
+        with self._database.writing() as session:
+            run = self._claimed(session, job, slot)
+            if run is None:
+                return False
+            run.last_slot_at = slot
+            run.last_run_at = utc_now()
+            run.last_error = None
+            session.commit()
+        try:
+            # Read from this thread: a flag the event loop's thread sets once.
+            job.function(self._stopping.is_set)
+        except Exception as error:
+            with self._database.writing() as session:
+                session.execute(
+                    update(ScheduleRun)
+                    .where(ScheduleRun.job == job.name)
+                    .values(last_error=_failure(job, error))
+                )
+                session.commit()
+        log.info("scheduled job %s ran for %s", job.name, slot.isoformat())
+        return True
+
     def _claim_and_run(self, job: ScheduledJob, slot: datetime, now: datetime) -> bool:
         with self._database.writing() as session:
-            run = session.scalar(
-                select(ScheduleRun).where(ScheduleRun.job == job.name).with_for_update()
-            )
+            run = self._claimed(session, job, slot)
             if run is None:
-                try:
-                    with session.begin_nested():
-                        session.add(ScheduleRun(job=job.name, last_slot_at=slot))
-                    session.commit()
-                except IntegrityError:
-                    session.rollback()  # another worker saw the job first
-                return False
-            if run.last_slot_at >= slot:
                 return False
             context = ScheduledContext(
                 session=session, slot=slot, now=now.astimezone(self._zone), domain=self._domain
@@ -136,13 +168,20 @@ class Scheduler:
                         queue_outgoing(session, mail, self._domain, keys)
                 run.last_error = None
             except Exception as error:
-                # The slot counts as run: a job that fails would otherwise repeat
-                # every few seconds. The operator sees why in the log.
-                ref = secrets.token_hex(4)
-                log.error("ref=%s scheduled job %s failed", ref, job.name, exc_info=error)
-                run.last_error = f"ref={ref} {type(error).__name__}: {error}"
+                run.last_error = _failure(job, error)
             run.last_slot_at = slot
             run.last_run_at = utc_now()
             session.commit()
         log.info("scheduled job %s ran for %s", job.name, slot.isoformat())
         return True
+
+
+def _failure(job: ScheduledJob, error: Exception) -> str:
+    """Log that `job` failed, with a reference; return what its row keeps of why.
+
+    The slot counts as run all the same: a job that fails would otherwise repeat
+    every few seconds. The operator sees why in the log.
+    """
+    ref = secrets.token_hex(4)
+    log.error("ref=%s scheduled job %s failed", ref, job.name, exc_info=error)
+    return f"ref={ref} {type(error).__name__}: {error}"

@@ -72,3 +72,9 @@ class ScheduledJob:
     name: str
     trigger: Trigger
     function: Callable[..., object]
+    # A framework job (the retention purge) is called once its slot is claimed and the
+    # claim committed, and works in short transactions of its own: one long
+    # transaction would hold SQLite's one writer. Its one argument says whether the
+    # process is stopping: it then stops between transactions, and finishes its work
+    # at the next slot.
+    own_transactions: bool = False

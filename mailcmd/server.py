@@ -6,6 +6,7 @@ import logging
 import signal
 from collections.abc import Callable
 
+from mailcmd.alerts import Alerter
 from mailcmd.allocator import return_big_blocks_to_the_system
 from mailcmd.attempts import Outcome
 from mailcmd.authentication import Authenticator
@@ -34,10 +35,12 @@ from mailcmd.processing import Processor
 from mailcmd.recipients import RecipientDirectory
 from mailcmd.rendering import Renderer
 from mailcmd.reply_key_file import ReplyKeyFile
+from mailcmd.retention import PURGE_JOB_NAME, purge_job
 from mailcmd.routes import RouteResolver
 from mailcmd.scheduler import Scheduler
 from mailcmd.settings import LISTENER_PORT_KEYS, OFF, Settings, SettingsError
 from mailcmd.smtp.listeners import SmtpListeners, start_smtp
+from mailcmd.systemd import READY, STOPPING, notify
 from mailcmd.tls import CertificateError, CertificateFiles, ServerTls, development_certificate
 from mailcmd.worker import Worker
 
@@ -135,13 +138,25 @@ class Server:
         )
         self.scheduler = (
             Scheduler(
-                self.registry.jobs,
+                {**self.registry.jobs, PURGE_JOB_NAME: purge_job(database, settings.retention)},
                 database,
                 renderer,
                 self.reply_keys.keys,
                 domain=settings.domain,
                 zone=settings.zone,
                 poll_seconds=settings.worker.poll_seconds,
+                on_mail=self._processed,
+            )
+            if work
+            else None
+        )
+        self.alerter = (
+            Alerter(
+                database,
+                renderer,
+                self.reply_keys.keys,
+                settings.alerts,
+                domain=settings.domain,
                 on_mail=self._processed,
             )
             if work
@@ -221,6 +236,8 @@ class Server:
             self.deliverer.start()
         if self.scheduler is not None:
             self.scheduler.start()
+        if self.alerter is not None:
+            self.alerter.start()
         if self.tls is None:
             return
         self._inbound.start()
@@ -271,6 +288,8 @@ class Server:
             await self.worker.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
+        if self.alerter is not None:
+            await self.alerter.stop()
         if self.deliverer is not None:
             await self.deliverer.stop()
         await self.notifier.stop()
@@ -326,12 +345,20 @@ async def serve(
 ) -> None:
     """Run until SIGTERM or SIGINT; SIGHUP reloads the certificate.
 
+    Tells systemd (`$NOTIFY_SOCKET`) READY=1 once every listener is bound, and
+    STOPPING=1 when a stop begins.
+
     `more_lines` adds to what is announced once the server listens (the demo's
     mail-client settings, say); `resolver` replaces the network's DNS.
     """
     return_big_blocks_to_the_system()
     server = Server(settings, database, receive=receive, work=work, resolver=resolver)
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:
+        # A listener that cannot bind ends the start: what did start stops with it.
+        await server.stop(grace_seconds=0)
+        raise
     freeze_start_up_objects()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -339,10 +366,14 @@ async def serve(
     loop.add_signal_handler(signal.SIGINT, stop.set)
     if server.tls is not None:
         loop.add_signal_handler(signal.SIGHUP, server.tls.reload)
-    lines = server.start_up_lines() + (more_lines(server) if more_lines is not None else [])
+    # Off the loop: the demo's lines make its account, once every listener is bound.
+    extra = await asyncio.to_thread(more_lines, server) if more_lines is not None else []
+    lines = server.start_up_lines() + extra
     for line in [*lines, "ready"]:
         announce(line)
+    notify(READY)
     await stop.wait()
+    notify(STOPPING)
     log.info("stopping: no new connections; letting transactions in flight finish")
     await server.stop()
     for signal_number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from mailcmd.resources import bundled_path
+from mailcmd.scheduling import Cron, TriggerError
 
 CONFIG_FILE_NAME = "mailcmd.toml"
 CONFIG_ENV_VAR = "MAILCMD_CONFIG"
@@ -43,6 +44,10 @@ GIB = 1024 * MIB
 
 
 DNS_PORT = 53
+# How long a copy of a message can still arrive: a sending server retries a message
+# whose 250 it never saw for 4-5 days (RFC 5321 section 4.5.4.1; Postfix's
+# maximal_queue_lifetime is 5 days), and the loop guards must still know it then.
+LOOP_GUARD_DAYS = 5
 MAX_PORT = 65535
 # How a listener's port is turned off in `mailcmd.toml` and `MAILCMD_*` variables,
 # which have no null; in Python it is `None`.
@@ -308,6 +313,72 @@ class WorkerSettings(BaseModel):
     )
 
 
+class AlertSettings(BaseModel):
+    """The `[alerts]` table: when the `admin` accounts get mail about trouble."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    queue_delay_minutes: float = Field(
+        default=15.0,
+        gt=0,
+        description="alert when an inbound message has waited this long for the worker",
+    )
+    check_seconds: float = Field(
+        default=60.0, gt=0, description="how often each worker looks for something to alert about"
+    )
+
+
+class RetentionSettings(BaseModel):
+    """The `[retention]` table: how many days finished work is kept before the purge removes it.
+
+    `0` keeps that kind for ever. The loop guards read processed Message-IDs and the
+    Message-IDs of delivered mail: those are kept at least `LOOP_GUARD_DAYS`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    inbound_text_days: int = Field(
+        default=7,
+        ge=0,
+        description="days a processed (done or failed) inbound message keeps its text;"
+        " then only its envelope and outcome",
+    )
+    message_id_days: int = Field(
+        default=14,
+        ge=0,
+        description="days a processed Message-ID is remembered, so a copy sent again is not run",
+    )
+    delivered_days: int = Field(default=7, ge=0, description="days a delivered outbox row is kept")
+    failed_days: int = Field(default=30, ge=0, description="days a failed outbox row is kept")
+    inbox_days: int = Field(
+        default=0,
+        ge=0,
+        description="days mail stays in the accounts' INBOX folders; 0: until removed",
+    )
+    schedule: str = Field(
+        default="30 3 * * *", description="cron time of the daily purge, in `timezone`"
+    )
+
+    @field_validator("message_id_days", "delivered_days")
+    @classmethod
+    def _long_enough_for_loop_guards(cls, value: int) -> int:
+        if 0 < value < LOOP_GUARD_DAYS:
+            raise ValueError(
+                f"at least {LOOP_GUARD_DAYS} days (or 0 to keep for ever): the loop guards"
+                " must recognise a copy that a sending server retries for that long"
+            )
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        try:
+            Cron(value)
+        except TriggerError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+
 # Each listener's name, as start-up lines and logs call it, and the setting of its port.
 LISTENER_PORT_KEYS = {
     "submission": "smtp.submission_port",
@@ -355,6 +426,8 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     relay: RelaySettings = RelaySettings()
     dkim: DkimSettings = DkimSettings()
+    alerts: AlertSettings = AlertSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @classmethod
     def settings_customise_sources(

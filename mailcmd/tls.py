@@ -128,6 +128,10 @@ def _load_context(files: CertificateFiles) -> tuple[ssl.SSLContext, str]:
         certificate_fingerprint = fingerprint(files.cert)
         context.load_cert_chain(files.cert, files.key)
     except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
-        reason = " ".join(str(error).split())
+        if isinstance(error, OSError) and error.filename is not None:
+            # Which of the two files, and why, without Python's errno decoration.
+            reason = f"{error.filename}: {error.strerror}"
+        else:
+            reason = " ".join(str(error).split())
         raise CertificateError(f"cannot load {files.cert} with {files.key}: {reason}") from None
     return context, certificate_fingerprint

@@ -23,6 +23,7 @@ MESSAGE = (
 )
 
 Connect = Callable[..., imaplib.IMAP4]
+LOGIN = b'LOGIN "%s" "%s"' % (ALICE.encode(), PASSWORD.encode())
 
 
 @pytest.fixture
@@ -122,3 +123,17 @@ def raw_imap(port: int, tls_context: ssl.SSLContext | None = None) -> Iterator[R
         yield client
     finally:
         client.close()
+
+
+def idling(client: RawImap) -> None:
+    """Log in as alice, select INBOX and start IDLE (tag `a3`)."""
+    assert client.command(b"a1", LOGIN)[-1].startswith(b"a1 OK")
+    assert client.command(b"a2", b"SELECT INBOX")[-1].startswith(b"a2 OK")
+    client.send(b"a3 IDLE\r\n")
+    assert client.line() == b"+ idling"
+
+
+def finish_idle(client: RawImap) -> list[bytes]:
+    """End the IDLE that `idling` began; return the lines up to its tagged answer."""
+    client.send(b"DONE\r\n")
+    return client.until_tagged(b"a3")

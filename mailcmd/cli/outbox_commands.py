@@ -16,17 +16,19 @@ from mailcmd.cli.output import (
     print_record,
     timestamp,
 )
-from mailcmd.cli.state import RefusedError, database_session
+from mailcmd.cli.purging import DryRunOption, purge_and_report
+from mailcmd.cli.state import RefusedError, cli_state, database_session
 from mailcmd.db.models import OutboundMessage, QueueStatus
+from mailcmd.db.types import utc_now
 from mailcmd.outbox import (
     get_outbound,
     is_redacted,
     list_outbound,
-    purge_outbound,
     requeue_outbound,
 )
+from mailcmd.retention import FINISHED, describe_days, outbox_kinds, outbox_rows
 
-app = typer.Typer(help="Inspect the outbox.", no_args_is_help=True)
+app = typer.Typer(help="Inspect and purge the outbox.", no_args_is_help=True)
 
 
 @app.command("list")
@@ -94,16 +96,39 @@ def retry(
 @app.command("purge")
 def purge(
     ctx: typer.Context,
-    status: Annotated[QueueStatus, typer.Option("--status", "-s", help="Which messages.")],
+    status: Annotated[
+        QueueStatus | None,
+        typer.Option("--status", "-s", help="Only done or only failed messages."),
+    ] = None,
     older_than: Annotated[
-        str, typer.Option("--older-than", help="Age like 7d, 12h or 30m.")
-    ] = "7d",
+        str | None,
+        typer.Option("--older-than", help="Age like 7d, 12h or 30m, instead of [retention]'s."),
+    ] = None,
+    dry_run: DryRunOption = False,
 ) -> None:
-    """Delete outbound messages in a state (failed, done) older than an age."""
-    age = _age(older_than)
-    with database_session(ctx) as session:
-        removed = purge_outbound(session, status, age)
-    typer.echo(f"deleted {removed} {status.value} outbound message(s) older than {older_than}")
+    """Apply [retention]: delete delivered and failed messages, and expunge old INBOX mail.
+
+    With --status or --older-than, only messages in that state (done or failed)
+    older than that age (else the state's retention) are deleted.
+    """
+    retention = cli_state(ctx).settings.retention
+    now = utc_now()
+    if status is None and older_than is None:
+        purge_and_report(ctx, outbox_kinds(retention, now), dry_run)
+        return
+    kinds = []
+    for chosen in [status] if status is not None else list(FINISHED):
+        if chosen not in FINISHED:
+            raise RefusedError(
+                f"--status {chosen.value}: only done and failed messages are purged;"
+                f" a {chosen.value} one is still to be delivered"
+            )
+        days = retention.delivered_days if chosen == QueueStatus.DONE else retention.failed_days
+        if older_than is not None:
+            kinds.append(outbox_rows(chosen, now - _age(older_than), older_than))
+        elif days:
+            kinds.append(outbox_rows(chosen, now - timedelta(days=days), describe_days(days)))
+    purge_and_report(ctx, kinds, dry_run)
 
 
 def _age(text: str) -> timedelta:

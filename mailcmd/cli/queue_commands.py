@@ -14,11 +14,14 @@ from mailcmd.cli.output import (
     print_record,
     timestamp,
 )
-from mailcmd.cli.state import RefusedError, database_session
+from mailcmd.cli.purging import DryRunOption, purge_and_report
+from mailcmd.cli.state import RefusedError, cli_state, database_session
 from mailcmd.db.models import InboundMessage, QueueStatus
+from mailcmd.db.types import utc_now
 from mailcmd.inbound import get_inbound, list_inbound, requeue
+from mailcmd.retention import inbound_kinds
 
-app = typer.Typer(help="Inspect the inbound queue.", no_args_is_help=True)
+app = typer.Typer(help="Inspect and purge the inbound queue.", no_args_is_help=True)
 
 
 @app.command("list")
@@ -62,9 +65,15 @@ def show(
             raise RefusedError(f"no inbound message with id {queue_id}")
         item = _describe(message)
         content = message.raw
-    parsed = message_from_bytes(content, policy=policy.default)
-    item["subject"] = str(parsed.get("Subject", ""))
-    item["message_id"] = str(parsed.get("Message-ID", ""))
+    dropped = item["text_dropped_at"]
+    if dropped is None:
+        parsed = message_from_bytes(content, policy=policy.default)
+        item["subject"] = str(parsed.get("Subject", ""))
+        item["message_id"] = str(parsed.get("Message-ID", ""))
+    elif raw:
+        raise RefusedError(f"message {queue_id}: its text was {_dropped(dropped)}")
+    else:
+        item["text"] = _dropped(dropped)
     print_record(item, content if raw else None, as_json)
 
 
@@ -80,7 +89,24 @@ def retry(
             raise RefusedError(f"no inbound message with id {queue_id}")
         if message.status == QueueStatus.PROCESSING:
             raise RefusedError(f"message {queue_id} is being processed right now")
+        if message.raw_dropped_at is not None:
+            dropped = _dropped(timestamp(message.raw_dropped_at))
+            raise RefusedError(f"message {queue_id} cannot run again: its text was {dropped}")
     typer.echo(f"message {queue_id} queued again")
+
+
+@app.command("purge")
+def purge(ctx: typer.Context, dry_run: DryRunOption = False) -> None:
+    """Apply [retention]: drop processed messages' old texts, forget old Message-IDs,
+    delete confirmations whose reply address has expired."""
+    retention = cli_state(ctx).settings.retention
+    purge_and_report(ctx, inbound_kinds(retention, utc_now()), dry_run)
+
+
+def _dropped(moment: str | None) -> str:
+    return (
+        f"dropped at {moment} (retention.inbound_text_days); only its envelope and outcome are kept"
+    )
 
 
 def _describe(message: InboundMessage) -> dict[str, Any]:
@@ -103,4 +129,5 @@ def _describe(message: InboundMessage) -> dict[str, Any]:
         # ignored) is kept where a failed attempt's error is.
         "last_error": message.last_error if message.status != QueueStatus.DONE else None,
         "note": message.last_error if message.status == QueueStatus.DONE else None,
+        "text_dropped_at": timestamp(message.raw_dropped_at),
     }

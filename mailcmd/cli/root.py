@@ -26,6 +26,7 @@ from mailcmd.cli.state import CliState, RefusedError
 from mailcmd.db.histories import AppSchemaError
 from mailcmd.db.migrations import MigrationError, SchemaBehindError
 from mailcmd.dkim import DkimError
+from mailcmd.listening import ListenError
 from mailcmd.parsing import SignatureError
 from mailcmd.projects import ProjectFolderError
 from mailcmd.reply_key_file import KeyFileError
@@ -45,7 +46,13 @@ class _ReportingGroup(TyperGroup):
             return super().invoke(ctx)
         except SettingsError as error:
             _fail(str(error), EXIT_BAD_SETTINGS)
-        except (AccountError, RefusedError, SchemaBehindError, MigrationError) as error:
+        except (
+            AccountError,
+            RefusedError,
+            SchemaBehindError,
+            MigrationError,
+            ListenError,
+        ) as error:
             _fail(str(error), EXIT_REFUSED)
         except (
             RegistrationError,
@@ -59,7 +66,7 @@ class _ReportingGroup(TyperGroup):
         except OperationalError as error:
             # Drivers explain over several lines; the operator gets them as one.
             reason = " ".join(str(error.orig or error).split())
-            _fail(f"cannot use the database: {reason}", EXIT_REFUSED)
+            _fail(f"cannot use the database (database_url): {reason}", EXIT_REFUSED)
 
 
 def _fail(message: str, code: int) -> None:

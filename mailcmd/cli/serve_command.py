@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +13,7 @@ from mailcmd.demo import demo_lines, ensure_demo_account
 from mailcmd.logs import configure_logging
 from mailcmd.server import Server
 from mailcmd.server import serve as run_server
+from mailcmd.settings import ENV_PREFIX
 
 
 def serve(
@@ -60,24 +62,29 @@ def _run(
     demo: bool = False,
     metrics_port: int | None = None,
 ) -> None:
-    settings = cli_state(ctx).settings
+    loaded = cli_state(ctx).loaded
+    settings = loaded.settings
     if not receive:
         # `[metrics] port` is serve's: workers beside it on one host would all ask
         # for that port, so a worker listens only where its command line says.
         metrics = settings.metrics.model_copy(update={"port": metrics_port})
         settings = settings.model_copy(update={"metrics": metrics})
     configure_logging(settings.log_format)
+    # First, so that an operator reading a start-up error knows which settings led to it.
+    typer.echo(settings_origin(loaded.config_file))
     # A handler runs inside its message's write transaction: on SQLite the other
     # processes' writers wait for it rather than fail.
     database = open_database(settings.database_url, settings.worker.handler_timeout)
     try:
         more_lines: Callable[[Server], list[str]] | None = None
         if demo:
-            with database.writing() as session:
-                account = ensure_demo_account(session, settings)
-                session.commit()
 
             def more_lines(server: Server) -> list[str]:
+                # Made only now that every listener is bound: a start that fails on a
+                # taken port leaves no account whose password nobody saw.
+                with database.writing() as session:
+                    account = ensure_demo_account(session, settings)
+                    session.commit()
                 fingerprint = server.tls.fingerprint if server.tls is not None else None
                 return demo_lines(
                     settings, server.ports, account, fingerprint, server.registry.app_mailbox_names
@@ -95,3 +102,11 @@ def _run(
         )
     finally:
         database.close()
+
+
+def settings_origin(config_file: Path | None) -> str:
+    """The start-up line that says where the settings came from."""
+    environment = f"{ENV_PREFIX}* environment variables"
+    if config_file is None:
+        return f"settings: no settings file; defaults and {environment}"
+    return f"settings: {config_file.resolve()} and {environment}"

@@ -51,11 +51,17 @@ def database_session(ctx: typer.Context) -> Iterator[Session]:
     The transaction takes SQLite's write lock as it begins, so that a command run
     beside a busy server waits its turn instead of failing as "database is locked".
     """
+    with opened_database(ctx) as database, database.writing() as session:
+        yield session
+        session.commit()
+
+
+@contextmanager
+def opened_database(ctx: typer.Context) -> Iterator[Database]:
+    """Yield the configured database, for a command that makes transactions of its own."""
     settings = cli_state(ctx).settings
-    database: Database = open_database(settings.database_url, settings.worker.handler_timeout)
+    database = open_database(settings.database_url, settings.worker.handler_timeout)
     try:
-        with database.writing() as session:
-            yield session
-            session.commit()
+        yield database
     finally:
         database.close()

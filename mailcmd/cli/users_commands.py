@@ -102,6 +102,34 @@ def show(ctx: typer.Context, login: LoginArgument, as_json: JsonOption = False) 
     )
 
 
+@app.command("roles")
+def roles(
+    ctx: typer.Context,
+    login: LoginArgument,
+    add: Annotated[
+        list[str] | None,
+        typer.Option("--add", help="Give the account this role (repeatable)."),
+    ] = None,
+    remove: Annotated[
+        list[str] | None,
+        typer.Option("--remove", help="Take this role from the account (repeatable)."),
+    ] = None,
+) -> None:
+    """Show an account's roles, or change them.
+
+    A role to add must be `admin` (who gets mailcmd's alerts) or one the app's
+    commands ask for.
+    """
+    registry = load_registry(cli_state(ctx).settings.commands)
+    known = {accounts.ADMIN_ROLE}
+    for command in registry.commands():
+        known |= command.policy.roles
+    with database_session(ctx) as session:
+        account = accounts.change_roles(session, login, add or (), remove or (), known=known)
+        stored_login, held = account.login, list(account.roles)
+    typer.echo(f"{stored_login}: {', '.join(held) or 'no roles'}")
+
+
 @app.command("add-address")
 def add_address(
     ctx: typer.Context,

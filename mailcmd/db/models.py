@@ -203,7 +203,11 @@ class InboundMessage(Base):
     """A message the receiver accepted (got its 250), waiting for or done by the worker."""
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index(None, "status", "next_attempt_at"),
+        # Retention finds the texts it has still to drop without walking the rest.
+        Index(None, "raw_dropped_at", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
@@ -230,9 +234,14 @@ class InboundMessage(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utc_now)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # When it failed for good: what the operator's alerts report, once.
+    failed_at: Mapped[datetime | None] = mapped_column(index=True)
     # Set by the worker that claimed the message; its commit must still hold the claim.
     claim_token: Mapped[str | None] = mapped_column(String(32))
     claimed_until: Mapped[datetime | None]
+    # When retention dropped the text of the processed message: `raw` is empty from
+    # then on, `size` still what it was; the envelope and the outcome stay.
+    raw_dropped_at: Mapped[datetime | None]
 
     account: Mapped[Account | None] = relationship()
 
@@ -278,8 +287,11 @@ class OutboundMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     status: Mapped[QueueStatus] = _status_column()
     attempts: Mapped[int] = mapped_column(default=0)
+    # Once done or failed: when it was settled (see `outbox.settled`), for retention.
     next_attempt_at: Mapped[datetime] = mapped_column(default=utc_now)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # When it failed for good: what the operator's alerts report, once.
+    failed_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class MailFolder(Base):
@@ -337,6 +349,8 @@ class ProcessedMessage(Base):
     """A Message-ID already processed for one sender, so a resent copy is not run twice."""
 
     __tablename__ = "processed_messages"
+    # Retention deletes the oldest first.
+    __table_args__ = (Index(None, "processed_at"),)
 
     sender: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), primary_key=True)
     message_id: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -355,6 +369,21 @@ class ScheduleRun(Base):
     last_slot_at: Mapped[datetime]
     last_run_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Alert(Base):
+    """One kind of operator alert: when it was last sent, and what it has reported so far.
+
+    Locked by whoever sends the next one, so that workers sharing the database send
+    one alert of a kind an hour between them.
+    """
+
+    __tablename__ = "alerts"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_sent_at: Mapped[datetime | None]
+    # Failures up to this time are reported (or were there before alerts were).
+    reported_until: Mapped[datetime | None]
 
 
 class Confirmation(Base):

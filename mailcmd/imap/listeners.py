@@ -14,7 +14,7 @@ from mailcmd.imap.connection import Connection, ConnectionClosed, Limits, Litera
 from mailcmd.imap.dispatch import serve
 from mailcmd.imap.responses import BYE_BUSY, BYE_SHUTDOWN
 from mailcmd.imap.session import ServerContext, Session
-from mailcmd.listening import listening_addresses, stop_listening
+from mailcmd.listening import bound, listening_addresses, stop_listening
 from mailcmd.metrics.instruments import IMAP_SESSIONS, IMAP_SESSIONS_OPEN
 from mailcmd.settings import Settings
 from mailcmd.tls import ServerTls
@@ -118,13 +118,18 @@ async def start_imap(
         port = ports[name]
         if port is None:
             continue
-        listeners.servers[name] = await asyncio.start_server(
-            listeners.handle,
-            host=host,
-            port=port,
-            ssl=context_for_port,
-            ssl_handshake_timeout=TLS_HANDSHAKE_SECONDS if context_for_port else None,
-            limit=imap.max_line_length,
-            reuse_address=True,
+        listeners.servers[name] = await bound(
+            name,
+            host,
+            port,
+            asyncio.start_server(
+                listeners.handle,
+                host=host,
+                port=port,
+                ssl=context_for_port,
+                ssl_handshake_timeout=TLS_HANDSHAKE_SECONDS if context_for_port else None,
+                limit=imap.max_line_length,
+                reuse_address=True,
+            ),
         )
     return listeners

@@ -9,7 +9,7 @@ from mailcmd.authentication import Authenticator
 from mailcmd.authenticity import TxtResolver
 from mailcmd.hourly_counts import HourlyCounts
 from mailcmd.inbound import InboundQueue
-from mailcmd.listening import listening_addresses, stop_listening
+from mailcmd.listening import bound, listening_addresses, stop_listening
 from mailcmd.recipients import RecipientDirectory
 from mailcmd.settings import Settings
 from mailcmd.smtp.handler import ListenerPolicy, ReceiverHandler
@@ -140,11 +140,16 @@ async def start_smtp(
                     loop=loop,
                 )
 
-        listeners.servers[name] = await loop.create_server(
-            protocol,
-            host=smtp.host,
-            port=port,
-            ssl=tls.context if implicit_tls else None,
-            reuse_address=True,
+        listeners.servers[name] = await bound(
+            name,
+            smtp.host,
+            port,
+            loop.create_server(
+                protocol,
+                host=smtp.host,
+                port=port,
+                ssl=tls.context if implicit_tls else None,
+                reuse_address=True,
+            ),
         )
     return listeners

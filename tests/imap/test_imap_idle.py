@@ -10,23 +10,8 @@ import pytest
 from mailcmd.db.database import open_database
 from mailcmd.mailstore import append, local_account_id
 from tests.conftest import ALICE, PASSWORD, Cli, StartServer, postgres_url
-from tests.imap_support import MESSAGE, Connect, RawImap, deliver, raw_imap
+from tests.imap_support import MESSAGE, Connect, deliver, finish_idle, idling, raw_imap
 from tests.servers import RunningServer, running_server, smtp_settings, wait_until
-
-LOGIN = b'LOGIN "%s" "%s"' % (ALICE.encode(), PASSWORD.encode())
-
-
-def idling(client: RawImap) -> None:
-    """Log in, select INBOX and start IDLE."""
-    assert client.command(b"a1", LOGIN)[-1].startswith(b"a1 OK")
-    assert client.command(b"a2", b"SELECT INBOX")[-1].startswith(b"a2 OK")
-    client.send(b"a3 IDLE\r\n")
-    assert client.line() == b"+ idling"
-
-
-def finish_idle(client: RawImap) -> list[bytes]:
-    client.send(b"DONE\r\n")
-    return client.until_tagged(b"a3")
 
 
 def test_delivery_during_idle_is_announced(imap_server: RunningServer) -> None:

@@ -114,7 +114,7 @@ def test_unreachable_database_is_one_line(empty_cli: Cli) -> None:
 
     assert result.exit_code == 1
     [line] = result.stderr.splitlines()
-    assert line.startswith("mailcmd: cannot use the database: ")
+    assert line.startswith("mailcmd: cannot use the database (database_url): ")
 
 
 def test_timestamps_come_back_as_utc(database_url: str) -> None:

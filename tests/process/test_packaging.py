@@ -63,6 +63,8 @@ def test_wheel_carries_the_bundled_folders_inside_the_package(installed: Install
     assert any(name.startswith("mailcmd/_bundled/migrations/versions/") for name in names)
     assert "mailcmd/_bundled/commands/README.md" in names
     assert "mailcmd/_bundled/templates/README.md" in names
+    assert "mailcmd/deploy/mailcmd.service" in names
+    assert "mailcmd/deploy/mailcmd-worker@.service" in names
     assert not [name for name in names if name.split("/")[0] in ("commands", "migrations")]
 
 

@@ -99,6 +99,14 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "metrics.host": "127.0.0.1",
         "metrics.port": "off",
         "metrics.timeout": 10.0,
+        "alerts.queue_delay_minutes": 15.0,
+        "alerts.check_seconds": 60.0,
+        "retention.inbound_text_days": 7,
+        "retention.message_id_days": 14,
+        "retention.delivered_days": 7,
+        "retention.failed_days": 30,
+        "retention.inbox_days": 0,
+        "retention.schedule": "30 3 * * *",
     }
     assert {key: entry["value"] for key, entry in values.items()} == expected
     assert {entry["source"] for entry in values.values()} == {"default"}
@@ -175,6 +183,10 @@ def test_database_password_is_masked(bare_cli: Cli, monkeypatch: pytest.MonkeyPa
         ('[smtp]\ntls_cert = "c.pem"\n', "mailcmd.toml: smtp: Value error, tls_cert and tls_key"),
         ('database_url = "::"\n', "mailcmd.toml: database_url: Value error, not a database URL"),
         ("domain = \n", "mailcmd.toml: not valid TOML"),
+        (
+            "[alerts]\nqueue_delay_minutes = 0\n",
+            "mailcmd.toml: alerts.queue_delay_minutes: Input should be greater than 0",
+        ),
     ],
 )
 def test_bad_file_is_one_line_naming_file_and_key_with_exit_2(

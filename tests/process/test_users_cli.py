@@ -1,6 +1,7 @@
 """`mailcmd users ...` as an operator uses it, on SQLite or PostgreSQL."""
 
 import json
+from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
@@ -58,6 +59,46 @@ def test_add_with_addresses_and_roles_then_show(cli: Cli) -> None:
     assert shown["enabled"] is True
     assert shown["last_login_at"] is None
     assert str(shown["created_at"]).endswith("+00:00")
+
+
+def test_roles_are_added_listed_and_removed(cli: Cli) -> None:
+    add_alice(cli, "--role", "ops")
+
+    added = cli("users", "roles", "alice@app.localhost", "--add", "ADMIN")
+    listed = cli("users", "roles", "alice@app.localhost")
+    roles_with_admin = show_json(cli, "alice@app.localhost")["roles"]
+    removed = cli("users", "roles", "alice@app.localhost", "--remove", "admin", "--remove", "ops")
+
+    assert (added.exit_code, added.stdout) == (0, "alice@app.localhost: admin, ops\n")
+    assert (listed.exit_code, listed.stdout) == (0, "alice@app.localhost: admin, ops\n")
+    assert roles_with_admin == ["admin", "ops"]
+    assert (removed.exit_code, removed.stdout) == (0, "alice@app.localhost: no roles\n")
+    assert show_json(cli, "alice@app.localhost")["roles"] == []
+
+
+APP_WITH_A_ROLE = """\
+from mailcmd import Context, MailApp
+
+app = MailApp()
+ops = app.mailbox("ops")
+
+
+@ops.command("restart", roles={"operator"})
+def restart(ctx: Context) -> None:
+    \"\"\"Restart.\"\"\"
+"""
+
+
+def test_a_role_the_app_asks_for_can_be_given(cli: Cli, tmp_path: Path) -> None:
+    commands = tmp_path / "commands"
+    commands.mkdir()
+    (commands / "ops.py").write_text(APP_WITH_A_ROLE)
+    with_app = Cli(env={**cli.env, "MAILCMD_COMMANDS": str(commands)})
+    add_alice(with_app)
+
+    result = with_app("users", "roles", "alice@app.localhost", "--add", "operator")
+
+    assert (result.exit_code, result.stdout) == (0, "alice@app.localhost: operator\n")
 
 
 def test_login_that_is_not_an_address_owns_only_given_addresses(cli: Cli) -> None:
@@ -208,6 +249,18 @@ def test_app_password_add_list_revoke(cli: Cli, database_url: str) -> None:
         (["users", "add", "bob smith", "--password-stdin"], PASSWORD, "invalid login"),
         (["users", "add", "bob", "--role", "9lives", "--generate"], None, "invalid role"),
         (["users", "add", "bob", "--generate", "--password-stdin"], "", "choose one of"),
+        (["users", "roles", "nobody", "--add", "admin"], None, "no account with login nobody"),
+        (
+            ["users", "roles", "alice@app.localhost", "--add", "admn"],
+            None,
+            "unknown role 'admn': the roles in use are admin",
+        ),
+        (
+            ["users", "roles", "alice@app.localhost", "--remove", "admin"],
+            None,
+            "alice@app.localhost does not hold the role 'admin'",
+        ),
+        (["users", "roles", "alice@app.localhost", "--add", "9lives"], None, "invalid role"),
         (["users", "show", "nobody"], None, "no account with login nobody"),
         (["users", "passwd", "nobody", "--generate"], None, "no account with login nobody"),
         (["users", "disable", "nobody"], None, "no account with login nobody"),

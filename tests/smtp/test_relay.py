@@ -212,8 +212,8 @@ def test_outbox_retry_sends_a_failed_message_again_and_purge_removes_old_ones(
 
     assert retried.stdout == f"outbound message {failed.id} queued again\n"
     assert delivered.id == failed.id
-    assert kept.stdout.startswith("deleted 0 done")
-    assert purged.stdout.startswith("deleted 1 done")
+    assert kept.stdout == "delivered outbox rows (kept 7d): 0 deleted\n"
+    assert purged.stdout == "delivered outbox rows (kept 0m): 1 deleted\n"
     assert cli("outbox", "list").stdout == "(none)\n"
     assert bad_age.exit_code == 1
     assert "use a number and d, h or m" in bad_age.stderr
