@@ -16,6 +16,9 @@ from mailcmd.claims import ClaimedMessage
 from mailcmd.handler_threads import HandlerAbandoned, interrupt
 
 Status = Literal["done", "deferred", "failed", "lost"]
+# How a message that is done ended: its commands run (or held for confirmation),
+# answered with a refusal, or not run at all (automatic mail, a duplicate).
+Ending = Literal["done", "refused", "ignored"]
 
 
 def time_limit_passed(limit: float) -> str:
@@ -31,6 +34,8 @@ class Outcome:
     detail: str = ""
     # For a deferred message: seconds until it may be tried again.
     retry_in: float | None = None
+    # For a message done: how (see `Ending`).
+    ending: Ending = "done"
 
 
 @dataclass

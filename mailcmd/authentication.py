@@ -12,6 +12,7 @@ from typing import Generic, TypeVar
 from mailcmd.accounts import VerifiedLogin, record_login, verify_credentials
 from mailcmd.db.database import Database
 from mailcmd.db.types import utc_now
+from mailcmd.metrics.instruments import AUTH_FAILURES, AUTH_LOCKOUTS
 from mailcmd.settings import AuthSettings
 from mailcmd.throttling import (
     NO_FAILURES,
@@ -119,6 +120,7 @@ class Authenticator:
         """Check `login` and `password` from the client address `client`."""
         if self._clients.locked(client):
             log.warning("refused a login from locked client %s", client)
+            AUTH_LOCKOUTS.inc()
             return AuthOutcome(verified=None, locked=True)
         key = hmac.new(
             self._key, f"{login}\0{password}".encode(errors="surrogateescape"), hashlib.sha256
@@ -161,6 +163,7 @@ class Authenticator:
         self._known_clear.discard(_pair(login, client))
         client_failures = self._clients.record_failure(client)
         log.info("authentication failed from %s (%d recent failures)", client, client_failures)
+        AUTH_FAILURES.inc()
         return AuthOutcome(verified=None, delay=answer_delay(state, client_failures, self._policy))
 
     def _remember_clear(self, login: str, client: str) -> None:
@@ -170,6 +173,7 @@ class Authenticator:
     def _locked(self, login: str, client: str) -> AuthOutcome:
         self._known_clear.discard(_pair(login, client))
         log.warning("refused a login for locked login %r from %s", login[:254], client)
+        AUTH_LOCKOUTS.inc()
         return AuthOutcome(verified=None, locked=True)
 
     def _state(self, login: str, client: str) -> LoginState:

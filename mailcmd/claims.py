@@ -7,7 +7,7 @@ several workers never wait on each other's batches.
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, bindparam, or_, select, update
@@ -34,6 +34,8 @@ class ClaimedMessage:
     authentication_results: str | None
     # The trace it was taken in (`mailcmd.traces`); None if stored before traces existed.
     trace_id: str | None
+    # The end of its DATA, for the reply's latency.
+    received_at: datetime
 
 
 _RETURNED = (
@@ -49,6 +51,7 @@ _RETURNED = (
     InboundMessage.verified_from,
     InboundMessage.authentication_results,
     InboundMessage.trace_id,
+    InboundMessage.received_at,
 )
 # Sets the columns its parameters name on a message, while the claim still holds.
 # Built once: it runs for every message; SQLAlchemy compiles (and caches) it once

@@ -25,6 +25,7 @@ from mailcmd.db.database import Database
 from mailcmd.db.models import AccountAddress, Base, OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
 from mailcmd.mailstore import deliver
+from mailcmd.metrics.instruments import RELAY_DELIVERIES
 from mailcmd.outbox import settled
 from mailcmd.outcomes import Outcomes
 from mailcmd.relay import RelayConnections, RelayResult
@@ -217,7 +218,9 @@ class Deliverer:
         if error is not None:
             with traced(job.trace_id):
                 log.error("relaying outbound %d failed", job.outbound_id, exc_info=error)
+            RELAY_DELIVERIES.labels("error").inc()
             return
+        RELAY_DELIVERIES.labels(sending.result().verdict).inc()
         self._verdicts.append(_Verdict(job, sending.result()))
 
     def _close_idle(self) -> None:

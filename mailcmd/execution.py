@@ -30,6 +30,7 @@ from mailcmd.db.models import Confirmation
 from mailcmd.db.types import utc_now
 from mailcmd.dispatch import Invocation, Refusal, plan_again
 from mailcmd.message import Attachment, MessageView
+from mailcmd.metrics.instruments import HANDLER_DURATION
 from mailcmd.outbound import OutgoingMail, answer_mail, links_for, notification_mail, render_reply
 from mailcmd.rendering import Rendered, Renderer
 from mailcmd.reply_keys import KeyRefused, ReplyKeys
@@ -321,7 +322,7 @@ class CommandRunner:
     ) -> OutgoingMail:
         values = {"message": message, "usage": []}
         rendered = self._renderer.render("mailcmd/refusal", values)
-        return answer_mail(sender, view, from_local, rendered)
+        return replace(answer_mail(sender, view, from_local, rendered), refusal=True)
 
 
 def _call(invocation: Invocation, services: Mapping[type, object], context: Context) -> object:
@@ -329,7 +330,8 @@ def _call(invocation: Invocation, services: Mapping[type, object], context: Cont
     arguments = {**invocation.arguments}
     for name, kind in invocation.command.signature.injected_parameters.items():
         arguments[name] = context if kind is Context else services[kind]
-    if invocation.command.is_async:
-        # The worker thread has no loop of its own; the handler gets a fresh one.
-        return asyncio.run(function(**arguments))
-    return function(**arguments)
+    with HANDLER_DURATION.labels(invocation.command.mailbox, invocation.command.verb).time():
+        if invocation.command.is_async:
+            # The worker thread has no loop of its own; the handler gets a fresh one.
+            return asyncio.run(function(**arguments))
+        return function(**arguments)

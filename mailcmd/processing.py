@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from mailcmd.addresses import mailbox_name
 from mailcmd.app import Registry
-from mailcmd.attempts import Attempt, Batch, Outcome, time_limit_passed
+from mailcmd.attempts import Attempt, Batch, Ending, Outcome, time_limit_passed
 from mailcmd.batches import MessageSavepoint, run_batch
 from mailcmd.builtin_mailboxes import builtin_services
 from mailcmd.builtin_mailboxes.help import HELP_ADDRESS
@@ -37,6 +37,7 @@ from mailcmd.help import help_page
 from mailcmd.inbound import without_text
 from mailcmd.loop_guards import came_back, first_time, start_again
 from mailcmd.message import MessageView, parse_message
+from mailcmd.metrics.instruments import MAILS_HELD_BACK
 from mailcmd.outbound import (
     OutgoingMail,
     answer_mail,
@@ -149,12 +150,18 @@ class Processor:
         if not may_auto_reply(view, row.mail_from):
             # Commands from robots and lists are not run: answering them is how
             # mail loops start, and nobody would read the reply.
-            return self._finish(session, row, attempt, "ignored: automatic or list mail")
+            return self._finish(
+                session, row, attempt, "ignored: automatic or list mail", ending="ignored"
+            )
         if view.message_id and came_back(session, view.message_id, self._settings.domains):
             # A mail of ours that came back (a relay or a forward that returned it).
-            return self._finish(session, row, attempt, "ignored: mailcmd's own mail came back")
+            return self._finish(
+                session, row, attempt, "ignored: mailcmd's own mail came back", ending="ignored"
+            )
         if view.message_id and not first_time(session, sender, view.message_id, row.id):
-            return self._finish(session, row, attempt, "ignored: Message-ID seen before")
+            return self._finish(
+                session, row, attempt, "ignored: Message-ID seen before", ending="ignored"
+            )
         undo = None
         if len(row.rcpt_tos) == 1:
             # The commands are all the message does after its seen-before row: undoing
@@ -179,7 +186,8 @@ class Processor:
         notifications = self._one_per_recipient([mail for mail in mails if not mail.is_reply])
         held = self._queue_mails(session, [*replies, *notifications], row, sender)
         forget = any(context.forget_requested for context in contexts)
-        return self._finish(session, row, attempt, "; ".join(held), forget=forget)
+        ending: Ending = "refused" if any(mail.refusal for mail in replies) else "done"
+        return self._finish(session, row, attempt, "; ".join(held), forget=forget, ending=ending)
 
     def _for_recipient(
         self,
@@ -201,7 +209,8 @@ class Processor:
         if route.refused is not None:
             # Nothing runs, and the answer is the same whatever the tag names.
             values = {"message": key_refusal(route, domain), "usage": []}
-            return [self._reply(sender, view, mailbox.name, "mailcmd/refusal", values)]
+            refusal = self._reply(sender, view, mailbox.name, "mailcmd/refusal", values)
+            return [replace(refusal, refusal=True)]
         envelope = Envelope(
             mail_from=row.mail_from,
             client_address=row.client_address,
@@ -232,7 +241,8 @@ class Processor:
                 # A parse error quotes the words it could not use: here, maybe a password.
                 message = UNQUOTED_REFUSAL
             values = {"message": message, "usage": list(plan.usage)}
-            return [self._reply(sender, view, mailbox.name, "mailcmd/refusal", values)]
+            refusal = self._reply(sender, view, mailbox.name, "mailcmd/refusal", values)
+            return [replace(refusal, refusal=True)]
         return self._runner.run(
             session, mailbox, plan, domain, view, envelope, sender, route.tag, contexts, undo
         )
@@ -280,6 +290,7 @@ class Processor:
             held = held_back(session, row, sender, mail.to, mail.is_reply, worker)
             if held is not None:
                 log.warning("mail to %s held back: %s", mail.to, held.reason)
+                MAILS_HELD_BACK.labels("reply" if mail.is_reply else "notification").inc()
                 notes.append(f"mail to {mail.to} held back: {held.reason}")
                 if held.notice_until is None:
                     continue
@@ -317,6 +328,7 @@ class Processor:
         note: str,
         *,
         forget: bool = False,
+        ending: Ending = "done",
     ) -> Outcome:
         values: dict[str, object] = {
             "status": QueueStatus.DONE,
@@ -331,7 +343,7 @@ class Processor:
             values.update(raw=text, size=len(text))
         if not record_on_claim(session.connection(), row.id, attempt.claim_token, values):
             return Outcome("lost", "the claim expired while processing")
-        return Outcome("done", note)
+        return Outcome("done", note, ending=ending)
 
     def _holds_secrets(self, row: ClaimedMessage) -> bool:
         return any(self._is_secret_mailbox(recipient) for recipient in row.rcpt_tos)

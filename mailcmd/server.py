@@ -27,6 +27,7 @@ from mailcmd.loading import (
     prepare_app_schema,
     template_folders,
 )
+from mailcmd.metrics.listener import MetricsListener
 from mailcmd.outcomes import Outcomes
 from mailcmd.private_files import tighten_state_folder
 from mailcmd.processing import Processor
@@ -179,6 +180,7 @@ class Server:
         self._listeners: SmtpListeners | None = None
         self._imap: ImapListeners | None = None
         self._autoconfig: AutoconfigListener | None = None
+        self._metrics: MetricsListener | None = None
 
     def _processed(self) -> None:
         # A processed message may have filled local mailboxes. (Mail it queued for
@@ -194,7 +196,30 @@ class Server:
             found.update(self._imap.addresses())
         if self._autoconfig is not None:
             found["autoconfig"] = self._autoconfig.address
+        if self._metrics is not None:
+            found["metrics"] = self._metrics.address
         return found
+
+    def listeners_down(self) -> list[str]:
+        """The names of the listeners this process should run that accept no connections.
+
+        Before they are bound, or once a stop has closed them: `/healthz` fails then.
+        """
+        servers = {
+            **(self._listeners.servers if self._listeners is not None else {}),
+            **(self._imap.servers if self._imap is not None else {}),
+        }
+        serving = {name for name, server in servers.items() if server.is_serving()}
+        for name, listener in (("autoconfig", self._autoconfig), ("metrics", self._metrics)):
+            if listener is not None and listener.serving:
+                serving.add(name)
+        # A worker process runs no listener but its metrics.
+        expected = [
+            name
+            for name, port in self.settings.listener_ports().items()
+            if port is not None and (self.tls is not None or name == "metrics")
+        ]
+        return [name for name in expected if name not in serving]
 
     @property
     def ports(self) -> dict[str, int]:
@@ -203,6 +228,14 @@ class Server:
 
     async def start(self) -> None:
         """Start the worker, the inbound queue writer, and listen on every configured port."""
+        metrics = self.settings.metrics
+        if metrics.port is not None:
+            # First, so that a scrape sees the start-up too (`/healthz` fails until
+            # every listener is bound).
+            self._metrics = MetricsListener(
+                metrics, metrics.port, self.database, self.listeners_down
+            )
+            await self._metrics.start()
         self.notifier.start()
         if self.worker is not None:
             self.worker.start()
@@ -270,6 +303,9 @@ class Server:
         if self.deliverer is not None:
             await self.deliverer.stop()
         await self.notifier.stop()
+        if self._metrics is not None:
+            # Last: until here, `/healthz` tells a load balancer the process is stopping.
+            await self._metrics.stop()
 
     def start_up_lines(self) -> list[str]:
         """What an operator needs to see at start-up: addresses, certificate, what runs."""

@@ -203,6 +203,20 @@ class AutoconfigSettings(BaseModel):
     port: ListenerPort = Field(default=None, description="HTTP")
 
 
+class MetricsSettings(BaseModel):
+    """The `[metrics]` table: the HTTP listener that serves `/metrics` and `/healthz`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field(default="127.0.0.1", description="address to listen on")
+    port: ListenerPort = Field(
+        default=None, description="HTTP port of `mailcmd serve`; `mailcmd worker --metrics-port`"
+    )
+    timeout: float = Field(
+        default=10.0, gt=0, description="seconds a client may take to send its request"
+    )
+
+
 class AuthSettings(BaseModel):
     """The `[auth]` table: how failed logins are slowed down and locked out."""
 
@@ -382,6 +396,7 @@ LISTENER_PORT_KEYS = {
     "imap": "imap.port",
     "imaps": "imap.tls_port",
     "autoconfig": "autoconfig.port",
+    "metrics": "metrics.port",
 }
 
 
@@ -424,6 +439,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     imap: ImapSettings = ImapSettings()
     autoconfig: AutoconfigSettings = AutoconfigSettings()
+    metrics: MetricsSettings = MetricsSettings()
     auth: AuthSettings = AuthSettings()
     worker: WorkerSettings = WorkerSettings()
     relay: RelaySettings = RelaySettings()

@@ -22,6 +22,7 @@ from mailcmd.attempts import Attempt, Batch, Outcome, time_limit_passed
 from mailcmd.claims import ClaimedMessage, claim_ready
 from mailcmd.db.database import Database
 from mailcmd.handler_threads import HandlerThreads
+from mailcmd.metrics.instruments import count_processed
 from mailcmd.outcomes import Outcomes
 from mailcmd.processing import Processor
 from mailcmd.settings import WorkerSettings
@@ -155,6 +156,7 @@ class Worker:
         finally:
             self._batches.discard(batch)
         for attempt, outcome in made:
+            count_processed(outcome, attempt.message.received_at)
             with traced(attempt.message.trace_id):
                 self._report(attempt.queue_id, outcome)
 

@@ -35,14 +35,40 @@ def serve(
     _run(ctx, receive=True, work=not no_worker, demo=demo)
 
 
-def worker(ctx: typer.Context) -> None:
-    """Run only the worker (for more workers beside `mailcmd serve --no-worker`)."""
-    _run(ctx, receive=False, work=True)
+def worker(
+    ctx: typer.Context,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=0,
+            max=65535,
+            help="Serve /metrics and /healthz on this port (0: any free one) at metrics.host.",
+        ),
+    ] = None,
+) -> None:
+    """Run only the worker (for more workers beside `mailcmd serve --no-worker`).
+
+    `[metrics] port` is `mailcmd serve`'s: each worker process has a port of its own.
+    """
+    _run(ctx, receive=False, work=True, metrics_port=metrics_port)
 
 
-def _run(ctx: typer.Context, *, receive: bool, work: bool, demo: bool = False) -> None:
+def _run(
+    ctx: typer.Context,
+    *,
+    receive: bool,
+    work: bool,
+    demo: bool = False,
+    metrics_port: int | None = None,
+) -> None:
     loaded = cli_state(ctx).loaded
     settings = loaded.settings
+    if not receive:
+        # `[metrics] port` is serve's: workers beside it on one host would all ask
+        # for that port, so a worker listens only where its command line says.
+        metrics = settings.metrics.model_copy(update={"port": metrics_port})
+        settings = settings.model_copy(update={"metrics": metrics})
     configure_logging(settings.log_format)
     # First, so that an operator reading a start-up error knows which settings led to it.
     typer.echo(settings_origin(loaded.config_file))

@@ -15,6 +15,7 @@ from mailcmd.imap.dispatch import serve
 from mailcmd.imap.responses import BYE_BUSY, BYE_SHUTDOWN
 from mailcmd.imap.session import ServerContext, Session
 from mailcmd.listening import bound, listening_addresses, stop_listening
+from mailcmd.metrics.instruments import IMAP_SESSIONS, IMAP_SESSIONS_OPEN
 from mailcmd.settings import Settings
 from mailcmd.tls import ServerTls
 
@@ -73,6 +74,8 @@ class ImapListeners:
         task = asyncio.current_task()
         assert task is not None
         self.sessions[session] = task
+        IMAP_SESSIONS.inc()
+        IMAP_SESSIONS_OPEN.inc()
         try:
             await serve(session)
         except (ConnectionClosed, ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
@@ -87,6 +90,7 @@ class ImapListeners:
         finally:
             session.close()
             del self.sessions[session]
+            IMAP_SESSIONS_OPEN.dec()
             await connection.close()
 
 

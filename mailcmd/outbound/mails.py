@@ -67,6 +67,9 @@ class OutgoingMail:
     # The domain it comes from (its From, Message-ID and Reply-To): the one the mail
     # that caused it was written to; None: the default domain.
     domain: str | None = None
+    # It answers a command that was refused (unreadable, unknown, or its handler's
+    # CommandError): the message counts as refused, not done.
+    refusal: bool = False
 
 
 def answer_mail(

@@ -21,6 +21,7 @@ from mailcmd.domains import domain_of, is_ours
 from mailcmd.hourly_counts import HourlyCounts
 from mailcmd.inbound import InboundQueue, ReceivedMessage
 from mailcmd.message.raw_fields import header_fields
+from mailcmd.metrics.instruments import MESSAGES_RECEIVED
 from mailcmd.recipients import RecipientDirectory
 from mailcmd.smtp.judging import Judge
 from mailcmd.smtp.status import Status
@@ -281,6 +282,7 @@ class ReceiverHandler:
             self._log_refusal(server, session, reply, envelope.mail_from, envelope.rcpt_tos)
             return reply
         reply = Status.QUEUED.with_values(queue_id=queue_id)
+        MESSAGES_RECEIVED.labels(self.policy.name).inc()
         log_transaction(
             reply,
             queue_id=queue_id,

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP
 
+from mailcmd.metrics.instruments import count_smtp_connection
 from mailcmd.smtp.status import Status, with_enhanced_code
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class ReceiverProtocol(SMTP):
             self._counted = True
             self._connections.open += 1
             self._connections.protocols.add(self)
+            count_smtp_connection(self.event_handler.policy.name, opened=True)
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -70,6 +72,7 @@ class ReceiverProtocol(SMTP):
         self._counted = False
         self._connections.open -= 1
         self._connections.protocols.discard(self)
+        count_smtp_connection(self.event_handler.policy.name, opened=False)
         super().connection_lost(error)
 
     async def push(self, status: str | bytes) -> None:

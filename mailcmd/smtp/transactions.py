@@ -3,6 +3,8 @@
 import logging
 from typing import Any
 
+from mailcmd.metrics.instruments import count_smtp_transaction
+
 log = logging.getLogger("mailcmd.smtp.transactions")
 
 
@@ -16,6 +18,7 @@ def log_transaction(result: str, **fields: Any) -> None:
     shown["result"] = result
     text = " ".join(f"{key}={_text(value)}" for key, value in shown.items())
     log.info("%s", text, extra={"smtp": shown})
+    count_smtp_transaction(str(fields.get("port")), result)
 
 
 def _text(value: Any) -> str:

@@ -38,6 +38,7 @@ def run(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProce
         ("MAILCMD_SMTP__SUBMISSION_PORT", "smtp.submission_port"),
         ("MAILCMD_IMAP__TLS_PORT", "imap.tls_port"),
         ("MAILCMD_AUTOCONFIG__PORT", "autoconfig.port"),
+        ("MAILCMD_METRICS__PORT", "metrics.port"),
     ],
 )
 def test_a_taken_port_is_one_line_naming_its_setting(

@@ -51,7 +51,7 @@ def test_anything_else_is_refused_in_one_line(given: object) -> None:
         parse_listener_port(given)
 
 
-def test_defaults_keep_mx_and_autoconfig_off_and_the_others_on_their_ports() -> None:
+def test_defaults_keep_mx_autoconfig_and_metrics_off_and_the_others_on_their_ports() -> None:
     ports = Settings().listener_ports()
 
     assert ports == {
@@ -61,6 +61,7 @@ def test_defaults_keep_mx_and_autoconfig_off_and_the_others_on_their_ports() -> 
         "imap": 8143,
         "imaps": 8993,
         "autoconfig": None,
+        "metrics": None,
     }
 
 
@@ -83,6 +84,7 @@ def test_the_file_and_the_environment_say_off_and_zero_alike(
         "imap": None,
         "imaps": 0,
         "autoconfig": 0,
+        "metrics": None,
     }
 
 
