@@ -327,6 +327,11 @@ class Server:
                 for job in self.registry.jobs.values()
             )
             lines.append(f"scheduled jobs ({self.settings.timezone}): {jobs}")
+        if self.worker is not None:
+            lines.append(
+                f"retention: purge at cron {self.settings.retention.schedule}"
+                f" ({self.settings.timezone}); see mailcmd queue purge --dry-run"
+            )
         if self.signers is not None:
             lines += self.signers.describe()
         relay = self.settings.relay

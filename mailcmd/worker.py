@@ -190,7 +190,10 @@ class Worker:
                 return await asyncio.wait_for(asyncio.shield(work.result), wait)
 
     def _report(self, queue_id: int, outcome: Outcome) -> None:
-        log.info("message %d: %s %s", queue_id, outcome.status, outcome.detail)
+        if outcome.detail:
+            log.info("message %d: %s %s", queue_id, outcome.status, outcome.detail)
+        else:
+            log.info("message %d: %s", queue_id, outcome.status)
         if outcome.retry_in is not None:
             asyncio.get_running_loop().call_later(outcome.retry_in, self.wake)
         if outcome.status == "done" and self._on_done is not None:

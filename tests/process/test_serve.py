@@ -30,6 +30,10 @@ def test_serve_creates_and_upgrades_sqlite_then_stops_on_sigterm(tmp_path: Path)
     with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=env) as served:
         cert = tmp_path / ".mailcmd" / "tls" / "dev-cert.pem"
         assert f"certificate SHA-256 fingerprint: {fingerprint(cert)}" in served.lines
+        assert (
+            "retention: purge at cron 30 3 * * * (UTC); see mailcmd queue purge --dry-run"
+            in served.lines
+        )
         with smtplib.SMTP("127.0.0.1", served.port("submission"), timeout=TIMEOUT) as client:
             client.ehlo("client.test")
             client.starttls(context=ssl.create_default_context(cafile=str(cert)))
