@@ -127,7 +127,7 @@ def test_commands_lists_every_address_verb_usage_and_policy(cli: Cli) -> None:
     builtin = {row["address"]: row["policy"] for row in listed if row["verb"] == "(default)"}
     assert builtin["help@app.localhost"] == "anyone"
     assert builtin["confirm@app.localhost"] == "anyone"
-    assert table.stdout.splitlines()[0].split() == ["ADDRESS", "VERB", "USAGE", "WHO"]
+    assert table.stdout.splitlines()[0].split() == ["ADDRESS", "VERB", "USAGE", "WHO", "SUMMARY"]
     assert "SCHEDULED JOB" in table.stdout
     assert ["tasks.remind", "cron", "0", "8", "*", "*", "*", "(UTC)"] in [
         line.split() for line in table.stdout.splitlines()
