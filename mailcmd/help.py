@@ -49,8 +49,10 @@ def option_lines(options: Sequence[tuple[str, str]]) -> list[str]:
     description starting in one column and wrapped under itself."""
     if not options:
         return []
-    widest = max(len(name) for name, _ in options)
-    column = min(len(INDENT) + widest + 2, OPTION_COLUMN)
+    # A name too long for the column goes alone on its line and sets no width.
+    fitting = [len(INDENT) + len(name) + 2 for name, _ in options]
+    fitting = [width for width in fitting if width <= OPTION_COLUMN]
+    column = max(fitting) if fitting else 2 * len(INDENT)
     lines = []
     for name, text in options:
         wrapped = _fill(text.split(), "", "", HELP_WIDTH - column)
