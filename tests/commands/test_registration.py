@@ -13,6 +13,7 @@ from mailcmd.parsing import SignatureError
 from tests.conftest import Cli, StartServer
 
 APPS = Path(__file__).parents[1] / "apps"
+README = Path(__file__).parents[2] / "README.md"
 
 
 def test_decorators_record_and_return_the_function_unchanged() -> None:
@@ -158,6 +159,22 @@ def test_commands_lists_every_address_verb_usage_and_policy(cli: Cli) -> None:
     assert "SCHEDULED JOB" in table.stdout
     assert ["tasks.remind", "cron", "0", "8", "*", "*", "*", "(UTC)"] in [
         line.split() for line in table.stdout.splitlines()
+    ]
+
+
+def test_the_readmes_table_of_the_bundled_app_is_what_mailcmd_commands_lists(cli: Cli) -> None:
+    listed = json.loads(cli("commands", "--json").stdout)
+    section = README.read_text().split("### The bundled app\n")[1].split("\n\n- ")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")][2:]
+
+    def cell(text: str) -> str:
+        return text.strip().strip("`").replace("\\|", "|")
+
+    table = [[cell(text) for text in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows]
+    assert table == [
+        [row["address"].split("@")[0] + "@", row["usage"], row["summary"], row["example"]]
+        for row in listed
+        if not row["builtin"]
     ]
 
 
