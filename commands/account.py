@@ -36,7 +36,7 @@ def _login(ctx: Context, doing: str) -> str:
     return ctx.sender.login
 
 
-@account.command("whoami", template="account/whoami")
+@account.command("whoami", template="account/whoami", example="whoami")
 def whoami(ctx: Context) -> None:
     """Show your login, addresses, roles, and how this mail proved it was you."""
     assert ctx.sender.login is not None  # the mailbox takes only accounts
@@ -44,7 +44,7 @@ def whoami(ctx: Context) -> None:
     ctx.reply(account=found, proved_by=ctx.sender.proved_by)
 
 
-@account.command("passwd", template="account/passwd")
+@account.command("passwd", template="account/passwd", example="passwd")
 def passwd(ctx: Context) -> None:
     """Set a new password: write it as the first line of the mail's text."""
     login = _login(ctx, "changing the password")
@@ -60,7 +60,9 @@ def passwd(ctx: Context) -> None:
     ctx.reply(login=login)
 
 
-@account.command("app-password", template="account/app-password")
+@account.command(
+    "app-password", template="account/app-password", example="app-password add Thunderbird"
+)
 def app_password(
     ctx: Context, request: Annotated[str, Help("add LABEL, list, or revoke LABEL")]
 ) -> None:

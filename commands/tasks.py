@@ -51,6 +51,10 @@ app = MailApp()
 tasks = app.mailbox("tasks", help="Your to-do list")
 
 
+# What help says of the task a command acts on: in an answer to a task mail, the
+# address names it.
+TaskNumber = Annotated[int, Help("the task's number; not needed in an answer to its mail")]
+
 # Task numbers come from what people write (`done 42`, `tasks+42@`), up to 64 bits:
 # a 32-bit column on PostgreSQL would turn a long number into a database error.
 TASK_ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -209,13 +213,13 @@ def _store_attachments(ctx: Context, task: Task) -> None:
         )
 
 
-@tasks.command("add")
+@tasks.command("add", example="add Buy milk --due +2w --tag home")
 def add(
     ctx: Context,
-    title: str,
-    due: date | None = None,
-    tag: list[str] = [],  # noqa: B006 - read only: the parser builds a new list each time
-    priority: Priority = "normal",
+    title: Annotated[str, Help("what is to be done (the rest of the subject)")],
+    due: Annotated[date | None, Help("the day it is due, when its owner is reminded")] = None,
+    tag: Annotated[list[str], Help("a word to find it by with list --tag")] = [],  # noqa: B006 - read only: the parser builds a new list each time
+    priority: Annotated[Priority, Help("how urgent it is")] = "normal",
 ) -> None:
     """Add a task; the mail's text becomes its description, its attachments stay with it."""
     if ctx.sender.account_id is None:
@@ -237,13 +241,15 @@ def add(
     _answer(ctx, task, "added")
 
 
-@tasks.command("list", template="tasks/list")
+@tasks.command("list", template="tasks/list", example="list --tag home --sort due")
 def list_(
     ctx: Context,
-    all: bool = False,
-    tag: str | None = None,
-    due_before: date | None = None,
-    sort: Literal["due", "priority", "created"] = "created",
+    all: Annotated[bool, Help("the done tasks too")] = False,
+    tag: Annotated[str | None, Help("only the tasks with this tag")] = None,
+    due_before: Annotated[date | None, Help("only the tasks due before this day")] = None,
+    sort: Annotated[
+        Literal["due", "priority", "created"], Help("the order of the list")
+    ] = "created",
 ) -> None:
     """List your open tasks and those shared with you (with --all, the done ones too)."""
     query = _listed(ctx, all)
@@ -265,7 +271,7 @@ def _listed(ctx: Context, include_done: bool) -> Select[tuple[Task]]:
     return query if include_done else query.where(Task.done_at.is_(None))
 
 
-@tasks.command("import", template="tasks/imported")
+@tasks.command("import", template="tasks/imported", example="import")
 def import_(
     ctx: Context,
     csv: Annotated[Csv[TaskRow], Accepts(max_bytes=MAX_IMPORT_BYTES), Help("the tasks to add")],
@@ -292,8 +298,8 @@ def import_(
     ctx.reply(tasks=added, filename=csv.filename or "the CSV file")
 
 
-@tasks.command("export", template="tasks/exported")
-def export(ctx: Context, all: bool = False) -> None:
+@tasks.command("export", template="tasks/exported", example="export --all")
+def export(ctx: Context, all: Annotated[bool, Help("the done tasks too")] = False) -> None:
     """Mail your open tasks and those shared with you as tasks.csv (--all: the done ones too)."""
     found = ctx.session.scalars(_listed(ctx, all).order_by(Task.id)).all()
     rows = [
@@ -304,15 +310,20 @@ def export(ctx: Context, all: bool = False) -> None:
     ctx.reply(tasks=found, showing_all=all, attachments=[exported])
 
 
-@tasks.command("show", tag="task_id")
-def show(ctx: Context, task_id: int) -> None:
+@tasks.command("show", tag="task_id", example="show 42")
+def show(ctx: Context, task_id: TaskNumber) -> None:
     """Show one task, with its comments and attachments."""
     task = _task(ctx, task_id)
     ctx.reply("tasks/task", task=task, event="shown", tag=task.id)
 
 
-@tasks.command("done", tag="task_ids")
-def done(ctx: Context, task_ids: list[int]) -> None:
+@tasks.command("done", tag="task_ids", example="done 42 43")
+def done(
+    ctx: Context,
+    task_ids: Annotated[
+        list[int], Help("the tasks' numbers; not needed in an answer to a task mail")
+    ],
+) -> None:
     """Mark one or more tasks done."""
     for task_id in task_ids:
         task = _task(ctx, task_id)
@@ -321,22 +332,22 @@ def done(ctx: Context, task_ids: list[int]) -> None:
         _answer(ctx, task, "done")
 
 
-@tasks.command("reopen", tag="task_id")
-def reopen(ctx: Context, task_id: int) -> None:
+@tasks.command("reopen", tag="task_id", example="reopen 42")
+def reopen(ctx: Context, task_id: TaskNumber) -> None:
     """Open a done task again."""
     task = _task(ctx, task_id)
     task.done_at = None
     _answer(ctx, task, "reopened")
 
 
-@tasks.command("edit", tag="task_id")
+@tasks.command("edit", tag="task_id", example="edit 42 --due fri --priority high")
 def edit(
     ctx: Context,
-    task_id: int,
-    title: str | None = None,
-    due: date | None = None,
-    tag: list[str] = [],  # noqa: B006 - read only: the parser builds a new list each time
-    priority: Priority | None = None,
+    task_id: TaskNumber,
+    title: Annotated[str | None, Help("the new title")] = None,
+    due: Annotated[date | None, Help("the new due day")] = None,
+    tag: Annotated[list[str], Help("the new tags, replacing the old")] = [],  # noqa: B006 - read only: the parser builds a new list each time
+    priority: Annotated[Priority | None, Help("the new priority")] = None,
 ) -> None:
     """Change a task's title, due date, tags (replacing them) or priority."""
     task = _task(ctx, task_id)
@@ -354,8 +365,8 @@ def edit(
     _answer(ctx, task, "changed")
 
 
-@tasks.command("delete", tag="task_id", template="tasks/deleted", confirm=True)
-def delete(ctx: Context, task_id: int) -> None:
+@tasks.command("delete", tag="task_id", template="tasks/deleted", confirm=True, example="delete 42")
+def delete(ctx: Context, task_id: TaskNumber) -> None:
     """Delete a task you own, with its comments and attachments (after you confirm)."""
     task = _task(ctx, task_id)
     if task.owner_id != ctx.sender.account_id:
@@ -365,8 +376,10 @@ def delete(ctx: Context, task_id: int) -> None:
     ctx.session.delete(task)
 
 
-@tasks.command("share", tag="task_id", confirm=True)
-def share(ctx: Context, task_id: int, login: str) -> None:
+@tasks.command("share", tag="task_id", confirm=True, example="share 42 bob@app.example")
+def share(
+    ctx: Context, task_id: TaskNumber, login: Annotated[str, Help("the other account's login")]
+) -> None:
     """Share a task with another account (after you confirm): it sees the task and hears
     of each change."""
     task = _task(ctx, task_id)
@@ -381,8 +394,10 @@ def share(ctx: Context, task_id: int, login: str) -> None:
     _answer(ctx, task, f"shared with {other.login}")
 
 
-@tasks.command("digest", template="tasks/digest-setting")
-def digest(ctx: Context, state: Literal["on", "off"]) -> None:
+@tasks.command("digest", template="tasks/digest-setting", example="digest on")
+def digest(
+    ctx: Context, state: Annotated[Literal["on", "off"], Help("on to receive it, off to stop")]
+) -> None:
     """Turn the daily summary of your open tasks on or off."""
     current = ctx.session.get(TaskDigest, ctx.sender.account_id)
     if state == "on" and current is None:

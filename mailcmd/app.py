@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from mailcmd.context import Context, Envelope, ScheduledContext
-from mailcmd.parsing import CommandSignature, analyse
+from mailcmd.parsing import CommandSignature, ParseError, analyse, split_words
 from mailcmd.scheduling import Cron, Every, ScheduledJob, Trigger, TriggerError
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -70,6 +70,8 @@ class Command:
     template: str | None
     # It changes nothing before its sender confirms by replying (see `Context.confirm`).
     confirm: bool = False
+    # A subject that runs it, as help shows it: `add Buy milk --due +2w`.
+    example: str = ""
 
     @property
     def place(self) -> str:
@@ -83,9 +85,14 @@ class Command:
 
     @property
     def summary(self) -> str:
-        """The first line of the handler's docstring."""
-        lines = self.doc.strip().splitlines()
-        return lines[0] if lines else ""
+        """The first paragraph of the handler's docstring, on one line."""
+        return " ".join(self.doc.split("\n\n", 1)[0].split())
+
+    @property
+    def description(self) -> str:
+        """The handler's docstring after its summary: "" when the summary says it all."""
+        parts = self.doc.split("\n\n", 1)
+        return parts[1].strip() if len(parts) > 1 else ""
 
     @property
     def doc(self) -> str:
@@ -129,6 +136,7 @@ class Mailbox:
         tag: str | None = None,
         template: str | None = None,
         confirm: bool = False,
+        example: str = "",
     ) -> Callable[[Handler], Handler]:
         """Register the decorated function as the command `verb` (default: its name).
 
@@ -138,11 +146,13 @@ class Mailbox:
         command does is kept until its sender confirms by replying: the first mail
         runs the handler up to its `ctx.confirm(...)` (or to its end) and answers
         with that question instead; the confirming reply runs it for real, once.
+        `example` is a subject that runs the command (`add Buy milk --due +2w`),
+        which help shows; one that does not parse fails at start-up.
         """
 
         def register(function: Handler) -> Handler:
             name = (verb if verb is not None else function.__name__).replace("_", "-").lower()
-            self._add(function, name, auth, roles, tag, template, confirm)
+            self._add(function, name, auth, roles, tag, template, confirm, example)
             return function
 
         return register
@@ -163,7 +173,7 @@ class Mailbox:
         """
 
         def register(function: Handler) -> Handler:
-            self._add(function, DEFAULT_VERB, auth, roles, tag, template, confirm)
+            self._add(function, DEFAULT_VERB, auth, roles, tag, template, confirm, "")
             return function
 
         return register
@@ -177,6 +187,7 @@ class Mailbox:
         tag: str | None,
         template: str | None,
         confirm: bool,
+        example: str,
     ) -> None:
         if self.frozen:
             raise RegistrationError(
@@ -203,6 +214,8 @@ class Mailbox:
                 f"{_place(function)}: confirm=True keeps the command's words until it is"
                 f" confirmed, and {self.name}@ holds secrets"
             )
+        if example:
+            _check_example(function, verb, signature, example)
         policy = Policy(
             auth=auth or self.policy.auth,
             roles=frozenset(roles) if roles is not None else self.policy.roles,
@@ -216,6 +229,7 @@ class Mailbox:
             tag_parameter=tag,
             template=template,
             confirm=confirm,
+            example=example,
         )
 
 
@@ -367,6 +381,22 @@ class Registry:
             mailbox = self.mailboxes[name]
             for verb in sorted(mailbox.commands):
                 yield mailbox.commands[verb]
+
+
+def _check_example(
+    function: Callable[..., Any], verb: str, signature: CommandSignature, example: str
+) -> None:
+    """Refuse an example that would not run the command it illustrates."""
+    try:
+        words = split_words(example)
+        if not words or words[0].lower() != verb:
+            raise ParseError(f"it must start with the verb {verb!r}")
+        # Files cannot be written in a subject: an example of a command that takes
+        # them shows the words alone, and the files are attached.
+        if signature.files is None:
+            signature.parse(words[1:])
+    except ParseError as error:
+        raise RegistrationError(f"{_place(function)}: example={example!r}: {error}") from None
 
 
 def _verb_name(verb: str) -> str:

@@ -1,5 +1,7 @@
 """Help for the sender: the mailboxes and verbs they may use, or one verb in full."""
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mailcmd.app import DEFAULT_VERB, Command, Mailbox, Registry
@@ -7,16 +9,75 @@ from mailcmd.context import Sender
 from mailcmd.dispatch import may_use
 from mailcmd.parsing import suggest
 
+# Help lines stay this short, so that they read unbroken in any client.
+HELP_WIDTH = 76
+# Sections of a verb's page are indented this far, as in a man page.
+INDENT = "    "
+# Option descriptions start in one column, at most this far in; an option written
+# longer has its description start on the next line.
+OPTION_COLUMN = 32
+
 
 @dataclass(frozen=True)
 class VerbHelp:
-    """One verb as help shows it."""
+    """One verb as help shows it: each option with what it means, accepts and defaults to."""
 
     verb: str
     usage: str
     summary: str
-    doc: str
+    description: str
+    # (how it is written, what it means), in signature order.
     options: tuple[tuple[str, str], ...]
+    example: str
+    # Its example is written with files attached, which a subject cannot show.
+    takes_files: bool = False
+
+    @property
+    def usage_lines(self) -> list[str]:
+        """The usage line, indented and wrapped between its parameters, never inside one."""
+        words = re.findall(r"\[[^\]]*\]|<[^>]*>|\S+", self.usage)
+        return _fill(words, INDENT, INDENT + "    ")
+
+    @property
+    def option_lines(self) -> list[str]:
+        """The options as aligned lines: each description starts in the same column."""
+        return option_lines(self.options)
+
+
+def option_lines(options: Sequence[tuple[str, str]]) -> list[str]:
+    """Lay out (name, description) pairs as a man page does: names indented, every
+    description starting in one column and wrapped under itself."""
+    if not options:
+        return []
+    # A name too long for the column goes alone on its line and sets no width.
+    fitting = [len(INDENT) + len(name) + 2 for name, _ in options]
+    fitting = [width for width in fitting if width <= OPTION_COLUMN]
+    column = max(fitting) if fitting else 2 * len(INDENT)
+    lines = []
+    for name, text in options:
+        wrapped = _fill(text.split(), "", "", HELP_WIDTH - column)
+        head = INDENT + name
+        if len(head) + 2 <= column:
+            lines.append(head.ljust(column) + wrapped.pop(0))
+        else:
+            lines.append(head)
+        lines.extend(" " * column + line for line in wrapped)
+    return lines
+
+
+def _fill(words: Sequence[str], first: str, rest: str, width: int = HELP_WIDTH) -> list[str]:
+    """Join `words` into lines of at most `width`, the first after `first`, the others
+    after `rest`; a word longer than that stands alone on its line."""
+    lines: list[str] = []
+    line: list[str] = []
+    prefix = first
+    for word in words:
+        if line and len(prefix) + len(" ".join([*line, word])) > width:
+            lines.append(prefix + " ".join(line))
+            prefix, line = rest, []
+        line.append(word)
+    lines.append(prefix + " ".join(line))
+    return lines
 
 
 @dataclass(frozen=True)
@@ -83,6 +144,8 @@ def _verb_help(command: Command) -> VerbHelp:
         verb=command.verb,
         usage=command.usage(),
         summary=command.summary,
-        doc=command.doc,
+        description=command.description,
         options=tuple(command.signature.options_help()),
+        example=command.example,
+        takes_files=command.signature.files is not None,
     )

@@ -1,4 +1,4 @@
-"""`mailcmd commands`: every address, verb, usage line and policy of the loaded app."""
+"""`mailcmd commands`: every address, verb, usage line, policy and help text of the loaded app."""
 
 import json
 from typing import Annotated, Any
@@ -15,7 +15,8 @@ def commands(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List the app's commands (address, verb, usage, who may use them) and scheduled jobs."""
+    """List the app's commands (address, verb, usage, who may use them, what they do) and
+    scheduled jobs; with --json, each command's options, description and example too."""
     settings = cli_state(ctx).settings
     registry = load_registry(settings.commands)
     check_templates(registry, Renderer(template_folders(settings.templates)))
@@ -29,6 +30,13 @@ def commands(
             "roles": sorted(command.policy.roles),
             "plus_tag": command.tag_parameter,
             "summary": command.summary,
+            "description": command.description,
+            "options": [
+                {"name": name, "description": text}
+                for name, text in command.signature.options_help()
+            ],
+            "example": command.example,
+            "builtin": registry.mailboxes[command.mailbox].builtin,
         }
         for command in registry.commands()
     ]
@@ -36,8 +44,11 @@ def commands(
         typer.echo(json.dumps(rows, indent=2))
         return
     print_table(
-        ["ADDRESS", "VERB", "USAGE", "WHO"],
-        [[row["address"], row["verb"], row["usage"], row["policy"]] for row in rows],
+        ["ADDRESS", "VERB", "USAGE", "WHO", "SUMMARY"],
+        [
+            [row["address"], row["verb"], row["usage"], row["policy"], row["summary"]]
+            for row in rows
+        ],
     )
     if registry.jobs:
         typer.echo("")

@@ -12,7 +12,18 @@ NAMED_DAYS = {"yesterday": -1, "today": 0, "tomorrow": 1}
 # The words a date may be, for did-you-mean suggestions on a misspelt one.
 DATE_WORDS = (*NAMED_DAYS, *WEEKDAYS)
 
-_OFFSET = re.compile(r"([+-])(\d{1,5})([dw])")
+# An offset's unit letter and the days it counts.
+OFFSET_UNITS = {"d": 1, "w": 7}
+_OFFSET = re.compile(r"([+-])(\d{1,5})([" + "".join(OFFSET_UNITS) + "])")
+
+# Every form `read_date` accepts, as help lists it, from the tables above (the
+# examples are tested to parse), so help never lists a form the parser refuses.
+DATE_FORMS = (
+    "2026-12-24, "
+    + ", ".join(NAMED_DAYS)
+    + f", a weekday ({WEEKDAYS[4]} or {WEEKDAYS[4][:3]}: the next one, never today)"
+    + ", or days or weeks from today (+3d, +2w, -1d)"
+)
 
 
 def read_date(raw: str, today: date) -> date:
@@ -35,7 +46,7 @@ def read_date(raw: str, today: date) -> date:
     offset = _OFFSET.fullmatch(word)
     if offset:
         sign, count, unit = offset.groups()
-        days = int(count) * (7 if unit == "w" else 1)
+        days = int(count) * OFFSET_UNITS[unit]
         return today + timedelta(days=days if sign == "+" else -days)
     return date.fromisoformat(raw.strip())
 

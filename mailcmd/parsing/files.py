@@ -15,6 +15,7 @@ from typing import Annotated
 
 from mailcmd.message import Attachment
 from mailcmd.parsing.errors import ParseError, SignatureError
+from mailcmd.parsing.parameters import sentences
 from mailcmd.parsing.tables import Csv, TablePlan, table_plan
 
 # What a CSV parameter takes when its `Accepts` names no types: what mail clients
@@ -117,8 +118,7 @@ class FileParameter:
         else:
             text = "an attached file"
         limits = self.accepts.describe(self.is_list)
-        text = f"{self.help}: {text}" if self.help else text
-        return f"{text} ({limits})" if limits else text
+        return sentences(self.help, text, f"accepts {limits}" if limits else "")
 
     def fill(self, files: Sequence[Attachment], today: date) -> object:
         """The argument from the mail's attachments, checked against the limits.

@@ -5,6 +5,12 @@ from dataclasses import dataclass
 from mailcmd.parsing.value_types import ValueType, show_value
 
 
+def sentences(*parts: str) -> str:
+    """Join the non-empty `parts` as sentences: each begun with a capital, ended by a stop."""
+    shown = [part[:1].upper() + part[1:] for part in parts if part]
+    return " ".join(part if part.endswith((".", "?", "!")) else part + "." for part in shown)
+
+
 @dataclass(frozen=True)
 class Help:
     """Help text for one parameter, read by `analyse` from `Annotated` metadata.
@@ -75,15 +81,20 @@ class Parameter:
         return f"{self.option} {self.metavar}{repeat}"
 
     def explanation(self) -> str:
-        """What help says about it: its `Help` text or its type, then its default."""
+        """What help says about it, in sentences: its `Help` text, the values it accepts,
+        its default: `The day it is due. A date: 2026-12-24, ... Default: none.`"""
+        default = "" if self.required else f"Default: {show_value(self.default)}"
         if self.is_flag:
-            return f"{self.help or 'a flag'} (default: {show_value(self.default)})"
-        text = self.help or self.value_type.description
+            return sentences(self.help or "a flag", default)
+        # Any word is text: with a `Help` text, saying so adds nothing.
+        plain_text = self.help and self.value_type.annotation is str
+        accepted = "" if plain_text else self.value_type.description
+        repeat = ""
         if self.is_list:
-            text += ", one or more" if self.positional else ", repeatable"
-        if self.required or (self.is_list and not self.default):
-            return text
-        return f"{text} (default: {show_value(self.default)})"
+            repeat = "one or more" if self.positional else "repeatable"
+            if not self.default:
+                default = ""
+        return sentences(self.help, accepted, repeat, default)
 
     def fresh_default(self) -> object:
         """The default for an absent option: a new list each time for list defaults."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from mailcmd.parsing.dates import DATE_WORDS, read_date, read_datetime
+from mailcmd.parsing.dates import DATE_FORMS, DATE_WORDS, read_date, read_datetime
 from mailcmd.parsing.errors import ParseError
 from mailcmd.parsing.suggestions import suggest
 
@@ -155,7 +155,7 @@ SCALARS = (
         read_date,
         "DATE",
         _DATE_EXAMPLE,
-        f"{_DATE_EXAMPLE}, today, tomorrow, friday or +3d",
+        f"a date: {DATE_FORMS}",
         suggestions=DATE_WORDS,
     ),
     ValueType(

@@ -100,10 +100,10 @@ def test_a_notification_carries_its_files_to_the_other_account(lab: MailTestClie
 def test_help_lists_the_files_a_command_takes(lab: MailTestClient) -> None:
     text = " ".join(lab.send(LAB, "help files").reply_text.split())
 
-    assert "lab@app.localhost files <attach FILES ...>" in text
+    assert "To lab@app.localhost, the subject: files <attach FILES ...>" in text
     assert (
-        "<attach FILES ...> attached files (image/* or .txt, at most 2 files, "
-        "at most 100 bytes each, at most 150 bytes in all)"
+        "<attach FILES ...> Attached files. Accepts image/* or .txt, at most 2 files, "
+        "at most 100 bytes each, at most 150 bytes in all."
     ) in text
 
 

@@ -1,6 +1,7 @@
 """The bundled tasks app through the real path: SMTP, worker, handler, replies in the outbox."""
 
 import json
+import re
 import time
 from email import message_from_bytes, policy
 
@@ -111,12 +112,41 @@ def test_help_lists_what_the_sender_may_use(mail: MailTestClient) -> None:
     assert "  (an answer to tasks+TASK_ID@)" in text
 
 
-def test_help_for_one_verb_gives_its_docstring_and_options(mail: MailTestClient) -> None:
-    exchange = mail.send(TASKS, "help list")
+def test_help_for_one_verb_reads_like_a_man_page(mail: MailTestClient) -> None:
+    exchange = mail.send(TASKS, "help add")
 
-    assert exchange.reply["Subject"] == "Help: list"
-    assert "List your open tasks" in exchange.reply_text
-    assert "--all" in exchange.reply_text
+    text = exchange.reply_text
+    assert exchange.reply["Subject"] == "Help: add"
+    assert "NAME\n    add - Add a task; the mail's text becomes its description" in text
+    assert (
+        "SYNOPSIS\n    To tasks@app.localhost, the subject:\n"
+        "    add TITLE [--due DATE] [--tag TAG ...] [--priority low|normal|high]\n"
+    ) in text
+    options = text.split("OPTIONS\n")[1].split("\n\n")[0].splitlines()
+    named = [line for line in options if line[4] != " "]
+    assert [line.split()[0] for line in named] == ["TITLE", "--due", "--tag", "--priority"]
+    # Every description starts in one column, and its continuation lines under it.
+    starts = {re.search(r"\S  +(\S)", line).start(1) for line in named}  # type: ignore[union-attr]
+    starts |= {len(line) - len(line.lstrip()) for line in options if line[4] == " "}
+    assert len(starts) == 1
+    due = " ".join(text.split("    --due DATE")[1].split("    --tag")[0].split())
+    assert due.startswith("The day it is due, when its owner is reminded. A date: 2026-12-24,")
+    assert "a weekday (friday or fri: the next one, never today)" in due
+    assert "(+3d, +2w, -1d)" in due
+    assert due.endswith("Default: none.")
+    assert "How urgent it is. One of low, normal, high. Default: normal." in " ".join(text.split())
+    assert text.endswith("EXAMPLE\n    add Buy milk --due +2w --tag home\n")
+    html = exchange.reply.get_body(preferencelist=("html",))
+    assert html is not None
+    assert "<code>add Buy milk --due +2w --tag home</code>" in html.get_content()
+    assert "<code>--due DATE</code></td><td>The day it is due" in html.get_content()
+
+
+def test_help_for_a_verb_that_takes_a_file_says_to_attach_it(mail: MailTestClient) -> None:
+    exchange = mail.send(TASKS, "help import")
+
+    assert "    <attach CSV>  The tasks to add. A CSV file" in exchange.reply_text
+    assert exchange.reply_text.endswith("EXAMPLE\n    import  (with the file attached)\n")
 
 
 def test_the_help_address_answers_too(mail: MailTestClient) -> None:

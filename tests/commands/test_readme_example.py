@@ -51,6 +51,13 @@ def test_the_example_explains_mistakes(units: MailTestClient, subject: str, expe
     assert expected in exchange.reply_text
 
 
+def test_the_readme_shows_the_examples_help_page_as_it_is_sent(units: MailTestClient) -> None:
+    exchange = units.send("units@app.localhost", "help convert", login="", sender="bo@example.org")
+
+    assert exchange.reply["Subject"] == "Help: convert"
+    assert f"```\n{exchange.reply_text}```\n" in README.read_text()
+
+
 def test_the_readme_quotes_every_example_file_whole() -> None:
     readme = README.read_text()
     examples = [path for path in EXAMPLE.rglob("*") if path.is_file()]

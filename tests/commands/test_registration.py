@@ -13,6 +13,7 @@ from mailcmd.parsing import SignatureError
 from tests.conftest import Cli, StartServer
 
 APPS = Path(__file__).parents[1] / "apps"
+README = Path(__file__).parents[2] / "README.md"
 
 
 def test_decorators_record_and_return_the_function_unchanged() -> None:
@@ -71,6 +72,27 @@ def test_signatures_mail_cannot_serve_are_refused(signature: str, problem: str) 
         box.command("f")(namespace["f"])  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("example", "problem"),
+    [
+        ("move 3 --to fri", "example='move 3 --to fri': it must start with the verb 'go'"),
+        ("go three", "example='go three': ITEM: expected a whole number like 42"),
+        ('go 3 "tomorrow', "example='go 3 \"tomorrow': unbalanced quote"),
+    ],
+)
+def test_an_example_that_would_not_run_is_refused_naming_the_function(
+    example: str, problem: str
+) -> None:
+    box = MailApp().mailbox("box")
+
+    with pytest.raises(
+        RegistrationError, match=r"test_registration.py:\d+ .*go: " + re.escape(problem)
+    ):
+
+        @box.command("go", example=example)
+        def go(ctx: Context, item: int, to: date | None = None) -> None: ...
+
+
 def test_registration_is_frozen_once_serving() -> None:
     app = MailApp()
     box = app.mailbox("box")
@@ -120,6 +142,12 @@ def test_commands_lists_every_address_verb_usage_and_policy(cli: Cli) -> None:
 
     add = next(row for row in listed if row["verb"] == "add")
     assert add["address"] == "tasks@app.localhost"
+    assert add["summary"].startswith("Add a task;")
+    assert add["example"] == "add Buy milk --due +2w --tag home"
+    due = next(option for option in add["options"] if option["name"] == "--due DATE")
+    assert due["description"].startswith("The day it is due, when its owner is reminded.")
+    assert "+2w" in due["description"]
+    assert not add["builtin"]
     assert add["usage"].startswith("add TITLE [--due DATE]")
     assert add["policy"] == "accounts"
     assert {row["verb"] for row in listed} >= {"add", "list", "show", "done"}
@@ -127,10 +155,26 @@ def test_commands_lists_every_address_verb_usage_and_policy(cli: Cli) -> None:
     builtin = {row["address"]: row["policy"] for row in listed if row["verb"] == "(default)"}
     assert builtin["help@app.localhost"] == "anyone"
     assert builtin["confirm@app.localhost"] == "anyone"
-    assert table.stdout.splitlines()[0].split() == ["ADDRESS", "VERB", "USAGE", "WHO"]
+    assert table.stdout.splitlines()[0].split() == ["ADDRESS", "VERB", "USAGE", "WHO", "SUMMARY"]
     assert "SCHEDULED JOB" in table.stdout
     assert ["tasks.remind", "cron", "0", "8", "*", "*", "*", "(UTC)"] in [
         line.split() for line in table.stdout.splitlines()
+    ]
+
+
+def test_the_readmes_table_of_the_bundled_app_is_what_mailcmd_commands_lists(cli: Cli) -> None:
+    listed = json.loads(cli("commands", "--json").stdout)
+    section = README.read_text().split("### The bundled app\n")[1].split("\n\n- ")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")][2:]
+
+    def cell(text: str) -> str:
+        return text.strip().strip("`").replace("\\|", "|")
+
+    table = [[cell(text) for text in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows]
+    assert table == [
+        [row["address"].split("@")[0] + "@", row["usage"], row["summary"], row["example"]]
+        for row in listed
+        if not row["builtin"]
     ]
 
 

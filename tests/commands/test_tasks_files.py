@@ -215,10 +215,10 @@ def test_help_shows_the_file_a_command_takes_and_its_limits(mail: MailTestClient
     verb = " ".join(mail.send(TASKS, "help import").reply_text.split())
 
     assert "import <attach CSV>" in general
-    assert "tasks@app.localhost import <attach CSV>" in verb
+    assert "To tasks@app.localhost, the subject: import <attach CSV>" in verb
     assert (
-        "<attach CSV> the tasks to add: a CSV file with a header row naming the columns "
-        "title, due (optional: tags, priority) (text/csv or .csv, at most 1 MB)"
+        "<attach CSV> The tasks to add. A CSV file with a header row naming the columns "
+        "title, due (optional: tags, priority). Accepts text/csv or .csv, at most 1 MB."
     ) in verb
 
 

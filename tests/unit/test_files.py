@@ -118,8 +118,8 @@ def test_an_attachment_parameter_takes_files_and_leaves_the_words_to_the_others(
     assert signature.usage("send") == "send TITLE <attach FILES ...>"
     assert signature.options_help()[-1] == (
         "<attach FILES ...>",
-        "pictures: attached files (image/* or .txt, at most 2 files, at most 100 bytes each, "
-        "at most 150 bytes in all)",
+        "Pictures. Attached files. Accepts image/* or .txt, at most 2 files, at most 100 bytes"
+        " each, at most 150 bytes in all.",
     )
 
 
@@ -145,8 +145,8 @@ def test_a_csv_parameter_explains_its_columns_and_takes_csv_by_default() -> None
     assert files is not None
     assert files.accepts.types == ("text/csv", ".csv")
     assert files.explanation() == (
-        "a CSV file with a header row naming the columns title, due "
-        "(optional: tags, priority) (text/csv or .csv, at most 1 kB)"
+        "A CSV file with a header row naming the columns title, due "
+        "(optional: tags, priority). Accepts text/csv or .csv, at most 1 kB."
     )
 
 

@@ -18,6 +18,7 @@ from mailcmd.parsing import (
     strip_subject_prefixes,
     suggest,
 )
+from mailcmd.parsing.dates import DATE_FORMS, DATE_WORDS, WEEKDAYS, read_date
 
 TODAY = date(2026, 11, 28)  # a Saturday
 
@@ -910,12 +911,22 @@ def test_usage_of_a_command_without_parameters_is_the_verb() -> None:
 
 def test_options_help_describes_each_parameter_by_type_and_default() -> None:
     assert signature_of(add).options_help() == [
-        ("TITLE", "text"),
-        ("--due DATE", "a date like 2026-12-01, today, tomorrow, friday or +3d (default: none)"),
-        ("--tag TAG ...", "text, repeatable"),
-        ("--priority low|normal|high", "one of low, normal, high (default: normal)"),
-        ("--urgent", "a flag (default: off)"),
+        ("TITLE", "Text."),
+        ("--due DATE", f"A date: {DATE_FORMS}. Default: none."),
+        ("--tag TAG ...", "Text. Repeatable."),
+        ("--priority low|normal|high", "One of low, normal, high. Default: normal."),
+        ("--urgent", "A flag. Default: off."),
     ]
+
+
+def test_help_lists_every_date_form_and_each_one_parses() -> None:
+    shown = {form.strip("(),:") for form in DATE_FORMS.split()}
+    date_words = {*DATE_WORDS, *(weekday[:3] for weekday in WEEKDAYS)}
+    examples = {word for word in shown if word in date_words or any(c.isdigit() for c in word)}
+
+    assert {"2026-12-24", "today", "tomorrow", "fri", "friday", "+3d", "+2w"} <= examples
+    for example in examples:
+        assert isinstance(read_date(example, TODAY), date), example
 
 
 def test_options_help_uses_help_markers() -> None:
@@ -929,8 +940,8 @@ def test_options_help_uses_help_markers() -> None:
         """Every parameter documented."""
 
     assert signature_of(handler).options_help() == [
-        ("TITLE", "what to do"),
-        ("--due DATE", "when it is due (default: 2026-12-01)"),
-        ("--no-notify", "tell the team (default: on)"),
-        ("--level off|low", "how loud (default: low)"),
+        ("TITLE", "What to do."),
+        ("--due DATE", f"When it is due. A date: {DATE_FORMS}. Default: 2026-12-01."),
+        ("--no-notify", "Tell the team. Default: on."),
+        ("--level off|low", "How loud. One of off, low. Default: low."),
     ]

@@ -7,11 +7,12 @@
 """
 
 from datetime import datetime
+from typing import Annotated
 
 from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mailcmd import CommandError, Context, MailApp, Model, utc_now
+from mailcmd import CommandError, Context, Help, MailApp, Model, utc_now
 
 app = MailApp()
 journal = app.mailbox("journal", help="A diary by mail, each account its own")
@@ -30,9 +31,10 @@ class JournalEntry(Model):
     written_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
-@journal.command("write", template="journal/written")
-def write(ctx: Context, text: str) -> None:
-    """Keep TEXT as a new entry: `write Slept well, then a long walk`."""
+# `help write` shows the docstring, each parameter's `Help` and the example.
+@journal.command("write", template="journal/written", example="write Slept well, then a walk")
+def write(ctx: Context, text: Annotated[str, Help("the entry (the rest of the subject)")]) -> None:
+    """Keep TEXT as a new entry."""
     entry = JournalEntry(author_id=ctx.sender.account_id, text=text)
     ctx.session.add(entry)
     # The reply names the entry's number, which the database gives it on flush.
@@ -40,9 +42,9 @@ def write(ctx: Context, text: str) -> None:
     ctx.reply(entry=entry)
 
 
-@journal.command("read", template="journal/entries")
-def read(ctx: Context, last: int = 10) -> None:
-    """List your latest entries, newest first: `read`, `read --last 3`."""
+@journal.command("read", template="journal/entries", example="read --last 3")
+def read(ctx: Context, last: Annotated[int, Help("how many entries")] = 10) -> None:
+    """List your latest entries, newest first."""
     if last < 1:
         raise CommandError("--last takes a number of entries, 1 or more")
     entries = ctx.session.scalars(
