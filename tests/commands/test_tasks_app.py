@@ -2,11 +2,13 @@
 
 from datetime import date, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
+from mailcmd.resources import bundled_path
 from mailcmd.testing import MailTestClient
-from tests.conftest import ALICE
+from tests.conftest import ALICE, PASSWORD
 
 TASKS = "tasks@app.localhost"
 BOB = "bob@app.localhost"
@@ -293,3 +295,20 @@ def test_digest_is_turned_on_and_off(mail: MailTestClient) -> None:
 
     assert on.reply["Subject"] == "Daily summary on"
     assert off.reply["Subject"] == "Daily summary off"
+    assert "every morning at 07:00 (UTC)" in " ".join(on.reply_text.split())
+
+
+def test_digest_on_says_when_it_comes_in_the_time_zone_of_the_settings(
+    database_url: str, tmp_path: Path
+) -> None:
+    with MailTestClient(
+        bundled_path("commands"),
+        tmp_path / "berlin",
+        database_url=database_url,
+        settings={"timezone": "Europe/Berlin"},
+    ) as berlin:
+        berlin.add_account(ALICE, password=PASSWORD)
+
+        on = berlin.send(TASKS, "digest on")
+
+    assert "every morning at 07:00 (Europe/Berlin)" in " ".join(on.reply_text.split())
