@@ -135,6 +135,28 @@ def test_verbs_in_the_subject_of_an_answer_need_no_id(mail: MailTestClient) -> N
     assert reopened.reply["Subject"] == "Task 1 reopened: Buy milk"
 
 
+def html_of(mail: EmailMessage) -> str:
+    body = mail.get_body(preferencelist=("html",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def test_a_task_mail_offers_done_while_open_and_reopen_once_done(mail: MailTestClient) -> None:
+    added = mail.send(TASKS, "add Buy milk").reply
+    finished = mail.send(mail.reply_address("tasks", 1, login=ALICE), "done").reply
+
+    for offered, withheld, reply in (("done", "reopen", added), ("reopen", "done", finished)):
+        text = " ".join(text_of(reply).split())
+        html = " ".join(html_of(reply).split())
+        assert f"first line of your answer: {offered}, edit --due friday" in text
+        assert f"subject={offered}" in text
+        assert f"subject={withheld}" not in text
+        assert f"{withheld}," not in text
+        assert f"<code>{offered}</code>" in html
+        assert f"subject={withheld}" not in html
+        assert f"<code>{withheld}</code>" not in html
+
+
 def test_answering_a_task_mail_adds_a_comment_with_attachments(mail: MailTestClient) -> None:
     mail.send(TASKS, "add Buy milk")
     answer = mail.compose(
