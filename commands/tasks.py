@@ -9,7 +9,7 @@ an attached CSV file, and `export` sends them back as one.
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Annotated, Literal
 
 from sqlalchemy import (
@@ -46,6 +46,9 @@ MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 # One import is one transaction, run within the worker's time limit for a handler.
 MAX_IMPORT_BYTES = 1_000_000
 MAX_IMPORT_ROWS = 1000
+# When the daily summary goes out, in the `timezone` setting: the job runs then, and
+# `digest on` says so.
+DIGEST_AT = time(7, 0)
 
 app = MailApp()
 tasks = app.mailbox("tasks", help="Your to-do list")
@@ -404,7 +407,7 @@ def digest(
         ctx.session.add(TaskDigest(account_id=ctx.sender.account_id))
     if state == "off" and current is not None:
         ctx.session.delete(current)
-    ctx.reply(state=state)
+    ctx.reply(state=state, at=DIGEST_AT.strftime("%H:%M"), timezone=ctx.timezone)
 
 
 @tasks.default(tag="task_id")
@@ -441,7 +444,7 @@ def remind(run: ScheduledContext) -> None:
             )
 
 
-@app.schedule("0 7 * * *")
+@app.schedule(f"{DIGEST_AT.minute} {DIGEST_AT.hour} * * *")
 def send_digests(run: ScheduledContext) -> None:
     """Each morning, mail the open tasks to every account that turned the digest on."""
     for entry in run.session.scalars(select(TaskDigest)):

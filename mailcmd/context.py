@@ -138,6 +138,9 @@ class Context:
     mailbox: str
     address: str
     tag: str | None = None
+    # The `timezone` setting: the zone scheduled jobs' times are in, for a reply that
+    # says when one comes.
+    timezone: str = "UTC"
     default_template: str | None = None
     # Overrides the message's text, e.g. empty for a command given as a body line.
     text: str | None = None

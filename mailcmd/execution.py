@@ -191,6 +191,7 @@ class CommandRunner:
                     mailbox=invocation.command.mailbox,
                     address=f"{invocation.command.mailbox}@{domain}",
                     tag=tag,
+                    timezone=self._settings.timezone,
                     default_template=invocation.command.template,
                     text="" if invocation.from_body else text,
                     confirmed=confirmed,

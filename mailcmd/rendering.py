@@ -10,6 +10,7 @@ import jinja2
 from markupsafe import Markup
 
 from mailcmd.actions import ActionLinks
+from mailcmd.subject_lines import shorten
 
 TEXT_SUFFIX = ".txt"
 HTML_SUFFIX = ".html"
@@ -17,6 +18,8 @@ HTML_SUFFIX = ".html"
 SUBJECT_VARIABLE = "subject"
 # The template function that writes an action link (see `Renderer.render`).
 ACTION_FUNCTION = "action"
+# The filter that cuts text at a word boundary with `…`: `{{ message | shorten(60) }}`.
+SHORTEN_FILTER = "shorten"
 
 
 class TemplateError(Exception):
@@ -38,6 +41,8 @@ class Renderer:
     A template `tasks/added` is the file `tasks/added.txt` (required) with an optional
     `tasks/added.html` beside it; `{% set subject = ... %}` in the text template sets
     the subject. Undefined variables are errors, never blanks. Only HTML is autoescaped.
+    `text | shorten(60)` cuts text at a word boundary with `…`, as subjects made from
+    what a person wrote should be.
     """
 
     def __init__(self, folders: Sequence[Path]) -> None:
@@ -60,6 +65,8 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        for environment in (self._text, self._html):
+            environment.filters[SHORTEN_FILTER] = shorten
 
     def exists(self, name: str) -> bool:
         """Whether the text template `name` can be found."""

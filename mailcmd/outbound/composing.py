@@ -6,7 +6,9 @@ times as much per mail). What it promises, and `tests/unit/test_composition.py`
 checks by parsing the result with the standard library: no header injection (control
 characters never reach a header), RFC 2047 encoded words for non-ASCII header text,
 RFC 2231 file names, headers folded under 78 characters where they have spaces to
-fold at, body lines within SMTP's 998, CRLF line ends throughout.
+fold at (an encoded word, with the name of the header before it, fits one line),
+a long subject cut at a word boundary with `…`, body lines within SMTP's 998, CRLF
+line ends throughout.
 """
 
 import binascii
@@ -20,6 +22,7 @@ from urllib.parse import quote
 from mailcmd.db.types import utc_now
 from mailcmd.message import Attachment, MessageView
 from mailcmd.rendering import Rendered
+from mailcmd.subject_lines import shorten
 from mailcmd.traces import TRACE_HEADER, current_trace_id, new_trace_id
 
 # Control characters (CR and LF among them) never reach a header from mail content.
@@ -29,8 +32,11 @@ MAX_REFERENCES = 20
 # RFC 5322's limits: a line should fit 78 characters and must fit 998.
 _FOLD_AT = 78
 _MAX_LINE = 998
-# UTF-8 bytes per encoded word: 45 become 60 base64 characters, 72 with the wrapping.
-_WORD_BYTES = 45
+# The most a subject shows; the body holds whatever a subject was made from in full.
+MAX_SUBJECT = 250
+# UTF-8 bytes per encoded word: 42 become 56 base64 characters, 68 with the wrapping,
+# so that "Subject: " and the first word stay under 78 too.
+_WORD_BYTES = 42
 _CRLF = "\r\n"
 
 
@@ -52,7 +58,8 @@ def header_text(value: str, limit: int = 200) -> str:
 
 def reply_subject(original: str) -> str:
     """Return `Re: <original>` without stacking prefixes."""
-    subject = header_text(original)
+    # Not cut here: `compose` cuts the whole subject, at a word boundary.
+    subject = header_text(original, limit=_MAX_LINE)
     while True:
         stripped = _REPLY_PREFIX.sub("", subject, count=1)
         if stripped == subject:
@@ -91,7 +98,7 @@ def compose(
     lines = [
         f"From: {header_text(from_address, limit=254)}",
         f"To: {to}",
-        _folded("Subject", _encoded(header_text(subject, limit=250))),
+        _folded("Subject", _encoded(shorten(header_text(subject, limit=_MAX_LINE), MAX_SUBJECT))),
         f"Date: {format_datetime(utc_now())}",
         f"Message-ID: {message_id}",
         f"{TRACE_HEADER}: {trace_id}",

@@ -80,7 +80,10 @@ class Status:
     RELAY_DENIED = Reply(554, "5.7.1", "Relaying denied: {address} is not a local address")
     TLS_REFUSED = Reply(554, "5.7.0", "Command refused due to lack of security")
     BARE_LINE_ENDING = Reply(
-        554, "5.6.0", "Message refused: bare CR or LF in the data; lines must end in CRLF"
+        554,
+        "5.6.0",
+        "Message refused: bare CR or LF in the data; lines must end in CRLF"
+        " (with curl, add --crlf)",
     )
     UNKNOWN_PARAMETERS = Reply(555, "5.5.4", "Parameters not recognized or not implemented")
 

@@ -106,7 +106,8 @@ def test_a_delete_in_a_body_of_commands_holds_the_whole_body(mail: MailTestClien
     assert asked.reply["Subject"] == "Confirm: Delete task 1? Buy milk"
     assert asked.reply_text.startswith(
         "These commands run together once you confirm:\n\n"
-        "> add Walk the dog\n> delete 1\nDelete task 1 (Buy milk)"
+        "> add Walk the dog\n\n> delete 1\nDelete task 1 (Buy milk), with its comments and"
+        " attachments?\nIt cannot be undone.\n\nNothing is done until you confirm."
     )
     assert "Buy milk" in listed
     assert "Walk the dog" not in listed

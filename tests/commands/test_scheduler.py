@@ -1,6 +1,7 @@
 """Scheduled jobs: each slot runs once, on one worker, made up once after downtime."""
 
 import importlib
+import re
 import secrets
 import threading
 from collections.abc import Callable, Iterator
@@ -273,7 +274,8 @@ def test_the_digest_goes_to_those_who_asked_for_it(database: Database) -> None:
     assert [(mail["To"], mail["Subject"]) for mail in sent] == [
         (ALICE, "Your open tasks on 2026-12-01 (1)")
     ]
-    assert "Pay rent" in sent[0].get_body(preferencelist=("plain",)).get_content()
+    text = sent[0].get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+    assert re.search(r"^  ID  DUE         TITLE\n   1  -           Pay rent$", text, re.M)
 
 
 def test_a_runs_mail_carries_the_trace_of_that_run(database: Database) -> None:

@@ -2,11 +2,13 @@
 
 from datetime import date, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
+from mailcmd.resources import bundled_path
 from mailcmd.testing import MailTestClient
-from tests.conftest import ALICE
+from tests.conftest import ALICE, PASSWORD
 
 TASKS = "tasks@app.localhost"
 BOB = "bob@app.localhost"
@@ -131,6 +133,28 @@ def test_verbs_in_the_subject_of_an_answer_need_no_id(mail: MailTestClient) -> N
     assert "Priority: high" in edited.reply_text
     assert finished.reply["Subject"] == "Task 1 done: Buy milk"
     assert reopened.reply["Subject"] == "Task 1 reopened: Buy milk"
+
+
+def html_of(mail: EmailMessage) -> str:
+    body = mail.get_body(preferencelist=("html",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def test_a_task_mail_offers_done_while_open_and_reopen_once_done(mail: MailTestClient) -> None:
+    added = mail.send(TASKS, "add Buy milk").reply
+    finished = mail.send(mail.reply_address("tasks", 1, login=ALICE), "done").reply
+
+    for offered, withheld, reply in (("done", "reopen", added), ("reopen", "done", finished)):
+        text = " ".join(text_of(reply).split())
+        html = " ".join(html_of(reply).split())
+        assert f"first line of your answer: {offered}, edit --due friday" in text
+        assert f"subject={offered}" in text
+        assert f"subject={withheld}" not in text
+        assert f"{withheld}," not in text
+        assert f"<code>{offered}</code>" in html
+        assert f"subject={withheld}" not in html
+        assert f"<code>{withheld}</code>" not in html
 
 
 def test_answering_a_task_mail_adds_a_comment_with_attachments(mail: MailTestClient) -> None:
@@ -293,3 +317,20 @@ def test_digest_is_turned_on_and_off(mail: MailTestClient) -> None:
 
     assert on.reply["Subject"] == "Daily summary on"
     assert off.reply["Subject"] == "Daily summary off"
+    assert "every morning at 07:00 (UTC)" in " ".join(on.reply_text.split())
+
+
+def test_digest_on_says_when_it_comes_in_the_time_zone_of_the_settings(
+    database_url: str, tmp_path: Path
+) -> None:
+    with MailTestClient(
+        bundled_path("commands"),
+        tmp_path / "berlin",
+        database_url=database_url,
+        settings={"timezone": "Europe/Berlin"},
+    ) as berlin:
+        berlin.add_account(ALICE, password=PASSWORD)
+
+        on = berlin.send(TASKS, "digest on")
+
+    assert "every morning at 07:00 (Europe/Berlin)" in " ".join(on.reply_text.split())

@@ -1,7 +1,10 @@
 """Hostile and malformed input on raw sockets: smuggling, long lines, STARTTLS abuse, limits."""
 
 import base64
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -235,3 +238,47 @@ def test_non_ascii_garbage_gets_a_clear_code(
 
     assert client.reply() == str(Status.BAD_SYNTAX)
     assert client.command("NOOP") == str(Status.NOOP)
+
+
+CURL = shutil.which("curl")
+
+
+@pytest.mark.skipif(CURL is None, reason="curl is not installed (apt-get install curl)")
+def test_curl_without_crlf_is_told_to_add_it_and_with_it_is_queued(
+    server: RunningServer, database_url: str, tmp_path: Path
+) -> None:
+    assert CURL is not None
+    # A file written as editors write it: lines end in LF alone.
+    message = tmp_path / "mail.txt"
+    message.write_bytes(f"From: {ALICE}\nTo: {ALICE}\nSubject: hello\n\nSent with curl.\n".encode())
+    command = [
+        CURL,
+        "--silent",
+        "--show-error",
+        "--verbose",
+        "--max-time",
+        "30",
+        "--cacert",
+        str(server.server.tls.files.cert),
+        "--user",
+        f"{ALICE}:{PASSWORD}",
+        "--mail-from",
+        ALICE,
+        "--mail-rcpt",
+        ALICE,
+        "--upload-file",
+        str(message),
+        f"smtps://127.0.0.1:{server.port('submissions')}",
+    ]
+
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert stored_messages(database_url) == []
+    queued = subprocess.run(
+        [*command, "--crlf"], capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert refused.returncode != 0
+    assert f"< {Status.BARE_LINE_ENDING}" in refused.stderr
+    assert "--crlf" in str(Status.BARE_LINE_ENDING)
+    assert queued.returncode == 0, queued.stderr
+    assert len(stored_messages(database_url)) == 1

@@ -163,6 +163,42 @@ def test_a_long_subject_is_cut_to_a_bound() -> None:
     assert len(reply(subject="x" * 1000)["Subject"]) == 250
 
 
+def test_a_long_subject_is_cut_between_words_with_an_ellipsis() -> None:
+    words = " ".join(f"word{number}" for number in range(100))
+
+    subject = reply(subject=words)["Subject"]
+
+    assert len(subject) <= 250
+    assert subject.endswith("\u2026")
+    assert words.startswith(subject.removesuffix("\u2026") + " ")
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Task 12 added: " + " ".join(["Milch und Brot kaufen"] * 8),
+        "Task 12 added: " + " ".join(["Brötchen für das Frühstück"] * 8),
+        "Task 12 added: " + "日本語のタスク" * 20,
+    ],
+)
+def test_a_long_subject_is_folded_within_78_characters_and_reads_back_whole(
+    subject: str,
+) -> None:
+    mail = compose(
+        TEXT,
+        from_address=f"tasks@{DOMAIN}",
+        to_address="alice@example.org",
+        domain=DOMAIN,
+        subject=subject,
+    )
+    header = mail.raw.split(b"\r\n\r\n")[0].decode("ascii")
+    field = re.search(r"^Subject:.*?(?=\r\n\S)", header, re.MULTILINE | re.DOTALL)
+
+    assert field is not None
+    assert all(len(line) <= 78 for line in field.group(0).split("\r\n"))
+    assert sent(mail)["Subject"] == subject
+
+
 def test_a_text_reply_is_plain_text_only() -> None:
     mail = reply()
 
