@@ -158,6 +158,16 @@ class ServeProcess:
         return "".join(self.errors)
 
 
+def raw_http(port: int, request: bytes) -> bytes:
+    """Send `request` as it is to an HTTP listener on loopback; all it answers, to its close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as connection:
+        connection.sendall(request)
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
 @contextmanager
 def serve_process(command: list[str], cwd: Path, env: dict[str, str]) -> Iterator[ServeProcess]:
     """Start `command` (a `mailcmd serve`), wait until it says it is ready, stop it after."""

@@ -3,7 +3,6 @@
 import imaplib
 import signal
 import smtplib
-import socket
 import ssl
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
@@ -16,6 +15,7 @@ from tests.servers import (
     RawClient,
     clean_environment,
     mailcmd_command,
+    raw_http,
     serve_process,
 )
 
@@ -115,15 +115,6 @@ def test_autoconfig_leaves_out_the_ports_that_are_off(cli: Cli) -> None:
     assert [port.text for port in document.iter("port")] == ["8993", "8465"]
 
 
-def http(port: int, request: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as connection:
-        connection.sendall(request)
-        chunks = []
-        while chunk := connection.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def test_the_autoconfig_listener_serves_the_document_and_nothing_else(tmp_path: Path) -> None:
     env = {**demo_environment(), "MAILCMD_AUTOCONFIG__PORT": "0"}
     with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=env) as served:
@@ -131,16 +122,18 @@ def test_the_autoconfig_listener_serves_the_document_and_nothing_else(tmp_path: 
         listeners = ("imaps", "imap", "submissions", "submission")
         bound = [str(served.port(name)) for name in listeners]
         answers = {
-            path: http(
+            path: raw_http(
                 port,
                 f"GET {path}?emailaddress=a%40app.localhost HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
             )
             for path in AUTOCONFIG_PATHS
         }
-        missing = http(port, b"GET /etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n")
-        posted = http(port, b"POST /mail/config-v1.1.xml HTTP/1.1\r\nHost: x\r\n\r\n")
-        garbage = http(port, b"\x16\x03\x01 not http at all\r\n\r\n")
-        huge = http(port, b"GET /mail/config-v1.1.xml HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n")
+        missing = raw_http(port, b"GET /etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n")
+        posted = raw_http(port, b"POST /mail/config-v1.1.xml HTTP/1.1\r\nHost: x\r\n\r\n")
+        garbage = raw_http(port, b"\x16\x03\x01 not http at all\r\n\r\n")
+        huge = raw_http(
+            port, b"GET /mail/config-v1.1.xml HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n"
+        )
         silent = RawClient(port)  # connects and says nothing: the listener must not wait forever
         silent.close()
         assert served.stop(signal.SIGTERM) == 0

@@ -28,6 +28,7 @@ from tests.servers import (
     ServeProcess,
     clean_environment,
     mailcmd_command,
+    raw_http,
     serve_process,
     wait_until,
 )
@@ -83,15 +84,6 @@ def get(port: int, path: str) -> tuple[int, bytes]:
 
 def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
-
-
-def raw_http(port: int, request: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as connection:
-        connection.sendall(request)
-        chunks = []
-        while chunk := connection.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @pytest.fixture(scope="module")

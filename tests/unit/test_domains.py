@@ -1,6 +1,5 @@
 """The `domains` setting: checked, normalised, the first the default; `domain` still one."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,16 +9,6 @@ from mailcmd.domains import addressed_domain, checked_domains, is_ours
 from mailcmd.settings import Settings, SettingsError, load_settings
 
 NOT_A_DOMAIN = "is not a domain name (labels of letters, digits and hyphens, dots between them)"
-
-
-@pytest.fixture
-def no_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No `MAILCMD_*` variable set, and an empty current folder; returns it."""
-    for name in list(os.environ):
-        if name.startswith("MAILCMD_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def settings_file_error(folder: Path, text: str) -> str:

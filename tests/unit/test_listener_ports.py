@@ -1,6 +1,5 @@
 """A listener's port setting: a number, 0 for any free port, "off" (None) for no listener."""
 
-import os
 import re
 from pathlib import Path
 
@@ -15,16 +14,6 @@ from mailcmd.settings import (
 )
 
 NOT_A_PORT = 'not a port: a number up to 65535, 0 for any free port, or "off"'
-
-
-@pytest.fixture
-def no_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No `MAILCMD_*` variable set, and an empty current folder; returns it."""
-    for name in list(os.environ):
-        if name.startswith("MAILCMD_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 @pytest.mark.parametrize(
