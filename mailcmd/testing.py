@@ -83,17 +83,24 @@ class Exchange:
 
     @property
     def reply_text(self) -> str:
-        """The text/plain body of the one reply, with `\n` line endings, as a reader sees it.
+        """The text/plain body of the one reply, as `plain_text` reads it."""
+        return plain_text(self.reply)
 
-        Format=flowed text (as mailcmd sends) is unwrapped: one line per paragraph.
-        """
-        body = self.reply.get_body(preferencelist=("plain",))
-        if body is None:
-            return ""
-        text = str(body.get_content()).replace("\r\n", "\n")
-        if body.get_param("format") == "flowed":
-            return decode_flowed(text, delsp=body.get_param("delsp") == "yes")
-        return text
+
+def plain_text(message: EmailMessage) -> str:
+    """The text/plain body of `message` with `\n` line endings, as a reader sees it.
+
+    Format=flowed text (as mailcmd sends) is unwrapped: one line per paragraph, as a
+    flowed-aware client joins it before wrapping it to its window. Empty without a
+    text/plain body.
+    """
+    body = message.get_body(preferencelist=("plain",))
+    if body is None:
+        return ""
+    text = str(body.get_content()).replace("\r\n", "\n")
+    if body.get_param("format") == "flowed":
+        return decode_flowed(text, delsp=body.get_param("delsp") == "yes")
+    return text
 
 
 class LoopbackSenders(StaticResolver):

@@ -80,3 +80,8 @@ def test_a_long_comment_arrives_flowed_within_78_columns_with_its_paragraphs_and
     assert " ".join(line.strip() for line in shown[start:end]) == PARAGRAPH
     # Its blank line is a blank line, and its indented part keeps its indent.
     assert shown[end + 1] == f"    {INDENTED}"
+    # The HTML twin shows the same comment, indented by CSS, its own lines kept.
+    html = reply.get_body(preferencelist=("html",))
+    assert html is not None
+    shown_html = str(html.get_content()).replace("\r\n", "\n")
+    assert f'<div style="white-space: pre-wrap; margin: 0 0 1em 2em">{COMMENT}</div>' in shown_html
