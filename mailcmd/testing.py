@@ -47,6 +47,7 @@ from mailcmd.db.types import utc_now
 from mailcmd.delivery import NO_RELAY
 from mailcmd.loading import schema_histories
 from mailcmd.mailstore import INBOX, local_account_id
+from mailcmd.message.flowed import decode_flowed
 from mailcmd.message.raw_fields import header_fields
 from mailcmd.outbox import is_redacted
 from mailcmd.reply_keys import account_holder, address_holder
@@ -82,10 +83,24 @@ class Exchange:
 
     @property
     def reply_text(self) -> str:
-        """The text/plain body of the one reply, with `\n` line endings."""
-        body = self.reply.get_body(preferencelist=("plain",))
-        text = body.get_content() if body is not None else ""
-        return str(text).replace("\r\n", "\n")
+        """The text/plain body of the one reply, as `plain_text` reads it."""
+        return plain_text(self.reply)
+
+
+def plain_text(message: EmailMessage) -> str:
+    """The text/plain body of `message` with `\n` line endings, as a reader sees it.
+
+    Format=flowed text (as mailcmd sends) is unwrapped: one line per paragraph, as a
+    flowed-aware client joins it before wrapping it to its window. Empty without a
+    text/plain body.
+    """
+    body = message.get_body(preferencelist=("plain",))
+    if body is None:
+        return ""
+    text = str(body.get_content()).replace("\r\n", "\n")
+    if body.get_param("format") == "flowed":
+        return decode_flowed(text, delsp=body.get_param("delsp") == "yes")
+    return text
 
 
 class LoopbackSenders(StaticResolver):

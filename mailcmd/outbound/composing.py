@@ -8,7 +8,7 @@ characters never reach a header), RFC 2047 encoded words for non-ASCII header te
 RFC 2231 file names, headers folded under 78 characters where they have spaces to
 fold at (an encoded word, with the name of the header before it, fits one line),
 a long subject cut at a word boundary with `…`, body lines within SMTP's 998, CRLF
-line ends throughout.
+line ends throughout. The text part is format=flowed (`mailcmd.message.flowed`).
 """
 
 import binascii
@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from mailcmd.db.types import utc_now
 from mailcmd.message import Attachment, MessageView
+from mailcmd.message.flowed import encode_flowed
 from mailcmd.rendering import Rendered
 from mailcmd.subject_lines import shorten
 from mailcmd.traces import TRACE_HEADER, current_trace_id, new_trace_id
@@ -114,7 +115,8 @@ def compose(
         lines.append(_folded("References", " ".join(newest)))
     lines.append(f"Auto-Submitted: {header_text(auto_submitted, limit=40)}")
     lines.append("MIME-Version: 1.0")
-    body = _text_part("plain", rendered.text)
+    # Flowed, so that a long line reads well at any window width (RFC 3676).
+    body = _text_part("plain", encode_flowed(rendered.text), "; format=flowed; delsp=no")
     if rendered.html is not None:
         body = _multipart("alternative", [body, _text_part("html", rendered.html)])
     if attachments:
@@ -173,8 +175,11 @@ def _folded(name: str, value: str) -> str:
     return _CRLF.join(lines)
 
 
-def _text_part(subtype: str, text: str) -> bytes:
-    """A text part in UTF-8: 7bit or 8bit while its lines fit SMTP's, else quoted-printable."""
+def _text_part(subtype: str, text: str, parameters: str = "") -> bytes:
+    """A text part in UTF-8: 7bit or 8bit while its lines fit SMTP's, else quoted-printable.
+
+    `parameters` follow the charset in its Content-Type, as `; name=value` pairs.
+    """
     # Bytes split only at CR and LF: str.splitlines would also split at U+2028 and
     # other separators that are text, not line ends.
     lines = text.encode("utf-8", "replace").splitlines()
@@ -185,7 +190,7 @@ def _text_part(subtype: str, text: str) -> bytes:
         transfer = "quoted-printable"
         data = binascii.b2a_qp(data.replace(b"\r\n", b"\n")).replace(b"\n", b"\r\n")
     head = (
-        f'Content-Type: text/{subtype}; charset="utf-8"{_CRLF}'
+        f'Content-Type: text/{subtype}; charset="utf-8"{parameters}{_CRLF}'
         f"Content-Transfer-Encoding: {transfer}{_CRLF}{_CRLF}"
     )
     return head.encode("ascii") + data

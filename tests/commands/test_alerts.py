@@ -33,7 +33,7 @@ from mailcmd.mailstore import INBOX
 from mailcmd.rendering import Renderer
 from mailcmd.reply_key_file import ReplyKeyFile
 from mailcmd.settings import AlertSettings, Settings
-from mailcmd.testing import MailTestClient
+from mailcmd.testing import MailTestClient, plain_text
 from tests.conftest import ALICE, LAB_COMMANDS, LAB_TEMPLATES, PASSWORD, Cli, StartServer
 from tests.servers import TIMEOUT, Sink, wait_until
 
@@ -102,7 +102,7 @@ def test_a_message_that_fails_for_good_alerts_the_admins_once_an_hour(
     assert alert["Subject"] == "alert: 1 inbound message failed for good"
     assert alert["To"] == ADMIN
     assert alert["Auto-Submitted"] == "auto-generated"
-    text = alert.get_content()
+    text = plain_text(alert)
     with lab.database.sessions() as session:
         trace_id = session.scalar(
             select(InboundMessage.trace_id).where(InboundMessage.id == first.queue_id)
@@ -131,7 +131,7 @@ def test_failures_held_back_within_the_hour_come_in_the_next_alert(
 
     newest = alerts_in(lab.database, ADMIN)[-1]
     assert newest["Subject"] == "alert: 2 inbound messages failed for good"
-    text = newest.get_content()
+    text = plain_text(newest)
     assert all(f"- queue {exchange.queue_id} trace " in text for exchange in later)
 
 
@@ -182,7 +182,7 @@ def test_a_delivery_the_relay_refuses_for_good_alerts_the_admins(
     assert rcpt_tos == [STRANGER]
     assert sent == [AlertKind.FAILED_DELIVERIES]
     assert alert["Subject"] == "alert: 1 outgoing message could not be delivered"
-    text = alert.get_content()
+    text = plain_text(alert)
     assert f"- outbox {outbox_id} trace " in text
     assert (f": {STRANGER}: 550 5.1.1 no such user here (mailcmd outbox show {outbox_id})") in text
 
@@ -206,7 +206,7 @@ def test_a_queue_that_stays_behind_alerts_the_admins(
     assert str(alert["Subject"]).startswith(
         "alert: the inbound queue is behind: 1 message waiting longer than 0.001 minutes"
     )
-    assert "(mailcmd queue show " in alert.get_content()
+    assert "(mailcmd queue show " in plain_text(alert)
 
 
 @pytest.mark.parametrize(
@@ -217,7 +217,7 @@ def test_the_running_server_checks_for_alerts_on_its_own(admin_lab: MailTestClie
 
     [alert] = wait_until(lambda: alerts_in(admin_lab.database, ADMIN), "an alert in the INBOX")
 
-    assert f"(mailcmd queue show {failed.queue_id})" in alert.get_content()
+    assert f"(mailcmd queue show {failed.queue_id})" in plain_text(alert)
 
 
 def test_two_workers_checking_at_once_send_one_alert(admin_lab: MailTestClient) -> None:

@@ -25,6 +25,7 @@ from mailcmd.reply_keys import ReplyKeys, account_holder
 from mailcmd.resources import bundled_path
 from mailcmd.scheduler import Scheduler
 from mailcmd.scheduling import Cron, Every, ScheduledJob
+from mailcmd.testing import plain_text
 from tests.conftest import ALICE, PASSWORD, bundled_app_history
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -274,7 +275,7 @@ def test_the_digest_goes_to_those_who_asked_for_it(database: Database) -> None:
     assert [(mail["To"], mail["Subject"]) for mail in sent] == [
         (ALICE, "Your open tasks on 2026-12-01 (1)")
     ]
-    text = sent[0].get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+    text = plain_text(sent[0])
     assert re.search(r"^  ID  DUE         TITLE\n   1  -           Pay rent$", text, re.M)
 
 
