@@ -98,6 +98,11 @@ class Worker:
             # the one running in each batch.
             batch.stopping.set()
         if self._running:
+            log.info(
+                "worker stopping: waiting for %d batch(es) in hand; messages not begun go back"
+                " to the queue",
+                len(self._running),
+            )
             await asyncio.wait(self._running)
         # Handlers given up on hold no thread of the pool, and whatever they still do
         # is rolled back when they end: they are waited for one time limit at most,

@@ -78,6 +78,7 @@ def test_a_stopped_server_hands_back_the_messages_it_claimed_but_never_started(
 ) -> None:
     engine = open_engine(database_url)
     LAB_NOTES.create(engine)
+    started, go_on = tmp_path / "started", tmp_path / "go-on"
     env = worker_environment(
         database_url, tmp_path, **LAB_ENVIRONMENT, MAILCMD_WORKER__CONCURRENCY="1"
     )
@@ -90,20 +91,22 @@ def test_a_stopped_server_hands_back_the_messages_it_claimed_but_never_started(
             with smtplib.SMTP_SSL("127.0.0.1", port, timeout=TIMEOUT, context=context) as client:
                 client.login(ALICE, PASSWORD)
                 for _ in range(3):
-                    client.sendmail(ALICE, ["lab@app.localhost"], b"Subject: slow 1\r\n\r\n")
+                    subject = f"block once --until {go_on} --started {started}"
+                    client.sendmail(ALICE, ["lab@app.localhost"], f"Subject: {subject}\r\n\r\n")
 
         with serve_process([*mailcmd_command(), "serve"], cwd=tmp_path, env=env) as server:
-            # One runs; the others are claimed in its batch and wait for it.
+            # One runs and waits for `go_on`; the others are claimed in its batch and
+            # wait for it. The stop is under way before the first may finish.
+            wait_until(started.exists, "the first handler running")
+            server.process.send_signal(signal.SIGTERM)
             wait_until(
-                lambda: (
-                    [status for status, _ in inbound_attempts(engine)].count(QueueStatus.PROCESSING)
-                    == 3
-                ),
-                "claimed",
+                lambda: "worker stopping: waiting for 1 batch(es)" in "".join(server.errors),
+                "the worker stopping",
             )
-            assert server.stop() == 0
+            go_on.touch()
+            assert server.process.wait(TIMEOUT) == 0
 
-        # The one that ran finished; the one that waited is queued again, never tried.
+        # The one that ran finished; the ones that waited are queued again, never tried.
         assert inbound_attempts(engine) == [
             (QueueStatus.DONE, 1),
             (QueueStatus.QUEUED, 0),
