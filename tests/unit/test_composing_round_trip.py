@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailcmd.message import Attachment, MessageView, parse_message
+from mailcmd.message.flowed import encode_flowed
 from mailcmd.outbound import MAX_REFERENCES, compose, header_text
 from mailcmd.rendering import Rendered
 
@@ -71,7 +72,10 @@ def test_headers_and_text_read_back_as_written(
     plain = mail.get_body(("plain",))
     assert plain is not None
     assert plain.get_content_charset() == "utf-8"
-    assert _lines(plain.get_content()) == [*_lines_written(text), ""]
+    # Sent as format=flowed: the encoder's lines (`tests/unit/test_flowed_encoding.py`
+    # holds what they mean), each arriving exactly as written.
+    assert plain.get_param("format") == "flowed"
+    assert _lines(plain.get_content()) == [*_lines_written(encode_flowed(text)), ""]
     if html is not None:
         rich = mail.get_body(("html",))
         assert rich is not None
