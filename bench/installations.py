@@ -14,10 +14,10 @@ import psycopg
 from sqlalchemy.engine import URL, make_url
 
 from bench.processes import ServerProcess, free_port
-from mailcmd.accounts import create_account
 from mailcmd.db.database import Database, open_database
-from mailcmd.external_addresses import add_external_address, confirm_external_address
-from mailcmd.tls import CertificateFiles, development_certificate
+from mailcmd.identity.accounts import create_account
+from mailcmd.identity.verified_senders import add_external_address, confirm_external_address
+from mailcmd.net.tls import CertificateFiles, development_certificate
 
 DOMAIN = "app.localhost"
 LOGIN = "alice@app.localhost"

@@ -14,10 +14,10 @@ import functools
 
 from bench.installations import EXTERNAL_DOMAIN, EXTERNAL_SPF
 from bench.load import raise_file_limit
-from mailcmd.authenticity import StaticResolver
 from mailcmd.db.database import open_database
-from mailcmd.logs import configure_logging
-from mailcmd.server import serve
+from mailcmd.identity.authenticity import StaticResolver
+from mailcmd.operations.logs import configure_logging
+from mailcmd.runtime.server import serve
 from mailcmd.settings import load_settings
 
 

@@ -29,10 +29,10 @@ from bench import installations
 from bench.processes import ServerProcess
 from bench.replies import SinkWatch
 from bench.scaling import BackendCpu
-from mailcmd.authenticity import StaticResolver, authentication_results, evaluate
 from mailcmd.db.database import Database
 from mailcmd.db.models import Account, InboundMessage, QueueStatus
 from mailcmd.db.notifier import Channel, announce
+from mailcmd.identity.authenticity import StaticResolver, authentication_results, evaluate
 
 MESSAGE_BYTES = 2048
 WAIT_SECONDS = 300.0

@@ -14,22 +14,22 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mailcmd.accounts import AccountError as AccountError
-    from mailcmd.accounts import add_app_password as add_app_password
-    from mailcmd.accounts import get_account as get_account
-    from mailcmd.accounts import revoke_app_password as revoke_app_password
-    from mailcmd.accounts import set_password as set_password
-    from mailcmd.app import MailApp as MailApp
-    from mailcmd.context import CommandError as CommandError
-    from mailcmd.context import Context as Context
-    from mailcmd.context import Envelope as Envelope
-    from mailcmd.context import Reply as Reply
-    from mailcmd.context import ScheduledContext as ScheduledContext
-    from mailcmd.context import Sender as Sender
+    from mailcmd.app.context import CommandError as CommandError
+    from mailcmd.app.context import Context as Context
+    from mailcmd.app.context import Envelope as Envelope
+    from mailcmd.app.context import Reply as Reply
+    from mailcmd.app.context import ScheduledContext as ScheduledContext
+    from mailcmd.app.context import Sender as Sender
+    from mailcmd.app.exports import csv_attachment as csv_attachment
+    from mailcmd.app.registry import MailApp as MailApp
     from mailcmd.db.models import Account as Account
     from mailcmd.db.models import Model as Model
     from mailcmd.db.types import utc_now as utc_now
-    from mailcmd.exports import csv_attachment as csv_attachment
+    from mailcmd.identity.accounts import AccountError as AccountError
+    from mailcmd.identity.accounts import add_app_password as add_app_password
+    from mailcmd.identity.accounts import get_account as get_account
+    from mailcmd.identity.accounts import revoke_app_password as revoke_app_password
+    from mailcmd.identity.accounts import set_password as set_password
     from mailcmd.message import Attachment as Attachment
     from mailcmd.parsing import Accepts as Accepts
     from mailcmd.parsing import Csv as Csv
@@ -45,25 +45,25 @@ __version__ = "0.1.0"
 _HOMES = {
     "Accepts": "mailcmd.parsing",
     "Account": "mailcmd.db.models",
-    "AccountError": "mailcmd.accounts",
+    "AccountError": "mailcmd.identity.accounts",
     "Attachment": "mailcmd.message",
-    "CommandError": "mailcmd.context",
-    "Context": "mailcmd.context",
+    "CommandError": "mailcmd.app.context",
+    "Context": "mailcmd.app.context",
     "Csv": "mailcmd.parsing",
-    "Envelope": "mailcmd.context",
+    "Envelope": "mailcmd.app.context",
     "Exchange": "mailcmd.testing",
     "Help": "mailcmd.parsing",
-    "MailApp": "mailcmd.app",
+    "MailApp": "mailcmd.app.registry",
     "MailTestClient": "mailcmd.testing",
     "Model": "mailcmd.db.models",
-    "Reply": "mailcmd.context",
-    "ScheduledContext": "mailcmd.context",
-    "Sender": "mailcmd.context",
-    "add_app_password": "mailcmd.accounts",
-    "csv_attachment": "mailcmd.exports",
-    "get_account": "mailcmd.accounts",
-    "revoke_app_password": "mailcmd.accounts",
-    "set_password": "mailcmd.accounts",
+    "Reply": "mailcmd.app.context",
+    "ScheduledContext": "mailcmd.app.context",
+    "Sender": "mailcmd.app.context",
+    "add_app_password": "mailcmd.identity.accounts",
+    "csv_attachment": "mailcmd.app.exports",
+    "get_account": "mailcmd.identity.accounts",
+    "revoke_app_password": "mailcmd.identity.accounts",
+    "set_password": "mailcmd.identity.accounts",
     "utc_now": "mailcmd.db.types",
 }
 

@@ -31,9 +31,9 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from mailcmd.domains import DEFAULT_DOMAIN, checked_domain, checked_domains
-from mailcmd.resources import bundled_path
-from mailcmd.scheduling import Cron, TriggerError
+from mailcmd.addressing.domains import DEFAULT_DOMAIN, checked_domain, checked_domains
+from mailcmd.app.resources import bundled_path
+from mailcmd.app.schedules import Cron, TriggerError
 
 CONFIG_FILE_NAME = "mailcmd.toml"
 CONFIG_ENV_VAR = "MAILCMD_CONFIG"

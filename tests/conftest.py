@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, Text, select
 from typer.testing import CliRunner, Result
 
+from mailcmd.app.loading import load_registry
+from mailcmd.app.resources import bundled_path
 from mailcmd.cli.root import app
 from mailcmd.db.histories import History, app_history
-from mailcmd.loading import load_registry
-from mailcmd.resources import bundled_path
 from mailcmd.settings import default_migrations
 from mailcmd.testing import TEST_DATABASE_ENV, MailTestClient, scratch_database_url
 from tests.servers import RunningServer, Sink, relay_sink, running_server, smtp_settings

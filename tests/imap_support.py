@@ -8,7 +8,7 @@ from contextlib import contextmanager, suppress
 import pytest
 
 from mailcmd.db.database import open_database
-from mailcmd.mailstore import append, local_account_id
+from mailcmd.imap.mailstore import append, local_account_id
 from tests.conftest import ALICE, PASSWORD, StartServer
 from tests.servers import TIMEOUT, RawSocket, RunningServer
 

@@ -21,10 +21,10 @@ from typing import IO, Any, TypeVar
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, FromClause, func, select
 
-from mailcmd.authenticity import StaticResolver, TxtResolver
 from mailcmd.db.database import open_database
 from mailcmd.db.models import InboundMessage, QueueStatus
-from mailcmd.server import Server
+from mailcmd.identity.authenticity import StaticResolver, TxtResolver
+from mailcmd.runtime.server import Server
 from mailcmd.settings import Settings
 
 T = TypeVar("T")

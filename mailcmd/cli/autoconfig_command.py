@@ -4,8 +4,8 @@ from typing import Annotated
 
 import typer
 
-from mailcmd.autoconfig import CLIENT_LISTENERS, autoconfig_document
 from mailcmd.cli.state import RefusedError, chosen_domain, cli_state
+from mailcmd.operations.autoconfig import CLIENT_LISTENERS, autoconfig_document
 from mailcmd.settings import LISTENER_PORT_KEYS
 
 

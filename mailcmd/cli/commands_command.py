@@ -5,10 +5,10 @@ from typing import Annotated, Any
 
 import typer
 
+from mailcmd.app.loading import MODULE_PREFIX, check_templates, load_registry, template_folders
+from mailcmd.app.rendering import Renderer
 from mailcmd.cli.output import print_table
 from mailcmd.cli.state import cli_state
-from mailcmd.loading import MODULE_PREFIX, check_templates, load_registry, template_folders
-from mailcmd.rendering import Renderer
 
 
 def commands(

@@ -8,11 +8,11 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
+from mailcmd.app.loading import schema_histories
 from mailcmd.cli.state import cli_state
 from mailcmd.db import migrations
 from mailcmd.db.engine import open_engine
 from mailcmd.db.histories import FRAMEWORK_HISTORY, AppSchemaError, History
-from mailcmd.loading import schema_histories
 
 app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 

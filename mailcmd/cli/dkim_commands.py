@@ -4,8 +4,8 @@ from typing import Annotated
 
 import typer
 
-from mailcmd import dkim
 from mailcmd.cli.state import RefusedError, chosen_domain, cli_state
+from mailcmd.outbound import dkim
 from mailcmd.settings import Settings
 
 app = typer.Typer(

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from mailcmd.projects import create_project
+from mailcmd.app.projects import create_project
 
 
 def new(

@@ -20,14 +20,14 @@ from mailcmd.cli.purging import DryRunOption, purge_and_report
 from mailcmd.cli.state import RefusedError, cli_state, database_session
 from mailcmd.db.models import OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
-from mailcmd.outbox import (
+from mailcmd.operations.retention import FINISHED, describe_days, outbox_kinds, outbox_rows
+from mailcmd.outbound.outbox import (
     delivery_of,
     get_outbound,
     is_redacted,
     list_outbound,
     requeue_outbound,
 )
-from mailcmd.retention import FINISHED, describe_days, outbox_kinds, outbox_rows
 
 app = typer.Typer(help="Inspect and purge the outbox.", no_args_is_help=True)
 

@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 
 from mailcmd.cli.state import opened_database
-from mailcmd.retention import Kind, count, purge
+from mailcmd.operations.retention import Kind, count, purge
 
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Print what would be removed, and remove nothing.")

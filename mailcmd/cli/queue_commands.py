@@ -19,9 +19,9 @@ from mailcmd.cli.purging import DryRunOption, purge_and_report
 from mailcmd.cli.state import RefusedError, cli_state, database_session
 from mailcmd.db.models import InboundMessage, OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
-from mailcmd.inbound import find_inbound, list_inbound, requeue
-from mailcmd.outbox import delivery_of, mail_caused_by
-from mailcmd.retention import inbound_kinds
+from mailcmd.operations.retention import inbound_kinds
+from mailcmd.outbound.outbox import delivery_of, mail_caused_by
+from mailcmd.smtp.inbound_queue import find_inbound, list_inbound, requeue
 
 app = typer.Typer(help="Inspect and purge the inbound queue.", no_args_is_help=True)
 

@@ -5,8 +5,8 @@ from typing import Annotated
 
 import typer
 
+from mailcmd.addressing.reply_key_file import ReplyKeyFile
 from mailcmd.cli.state import cli_state
-from mailcmd.reply_key_file import ReplyKeyFile
 
 app = typer.Typer(help="Manage the secret that signs reply addresses.", no_args_is_help=True)
 

@@ -7,8 +7,9 @@ import typer
 from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
-from mailcmd.accounts import AccountError
-from mailcmd.app import RegistrationError
+from mailcmd.addressing.reply_key_file import KeyFileError
+from mailcmd.app.projects import ProjectFolderError
+from mailcmd.app.registry import RegistrationError
 from mailcmd.cli import (
     autoconfig_command,
     commands_command,
@@ -25,11 +26,10 @@ from mailcmd.cli import (
 from mailcmd.cli.state import CliState, RefusedError
 from mailcmd.db.histories import AppSchemaError
 from mailcmd.db.migrations import MigrationError, SchemaBehindError
-from mailcmd.dkim import DkimError
-from mailcmd.listening import ListenError
+from mailcmd.identity.accounts import AccountError
+from mailcmd.net.listener_groups import ListenError
+from mailcmd.outbound.dkim import DkimError
 from mailcmd.parsing import SignatureError
-from mailcmd.projects import ProjectFolderError
-from mailcmd.reply_key_file import KeyFileError
 from mailcmd.settings import SettingsError
 
 # Exit codes: 1 for a request that cannot be done, 2 for bad settings or usage.

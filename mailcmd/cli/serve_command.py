@@ -9,10 +9,10 @@ import typer
 
 from mailcmd.cli.state import cli_state
 from mailcmd.db.database import open_database
-from mailcmd.demo import demo_lines, ensure_demo_account
-from mailcmd.logs import configure_logging
-from mailcmd.server import Server
-from mailcmd.server import serve as run_server
+from mailcmd.operations.demo import demo_lines, ensure_demo_account
+from mailcmd.operations.logs import configure_logging
+from mailcmd.runtime.server import Server
+from mailcmd.runtime.server import serve as run_server
 from mailcmd.settings import ENV_PREFIX
 
 

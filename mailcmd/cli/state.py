@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 from sqlalchemy.orm import Session
 
+from mailcmd.addressing.domains import one_of_ours
 from mailcmd.db.database import Database, open_database
-from mailcmd.domains import one_of_ours
 from mailcmd.settings import LoadedSettings, Settings, load_settings
 
 

@@ -6,12 +6,12 @@ from typing import Annotated, Any
 
 import typer
 
-from mailcmd import accounts, external_addresses
+from mailcmd.app.loading import load_registry, template_folders
+from mailcmd.app.rendering import Renderer
 from mailcmd.cli.output import print_table, timestamp
 from mailcmd.cli.state import cli_state, database_session
 from mailcmd.db.models import Account
-from mailcmd.loading import load_registry, template_folders
-from mailcmd.rendering import Renderer
+from mailcmd.identity import accounts, verified_senders
 
 app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 app_password_app = typer.Typer(help="Manage an account's app passwords.", no_args_is_help=True)
@@ -145,8 +145,8 @@ def add_address(
     settings = cli_state(ctx).settings
     renderer = Renderer(template_folders(settings.templates))
     with database_session(ctx) as session:
-        pending = external_addresses.add_external_address(session, login, address, settings.domains)
-        external_addresses.queue_confirmation(session, renderer, pending, settings.domain)
+        pending = verified_senders.add_external_address(session, login, address, settings.domains)
+        verified_senders.queue_confirmation(session, renderer, pending, settings.domain)
     typer.echo(f"added {pending.address} to {pending.login}, unconfirmed")
     typer.echo(f"a confirmation code is in the outbox for {pending.address}; it is confirmed")
     typer.echo("when its owner answers that mail")
@@ -162,7 +162,7 @@ def remove_address(
 ) -> None:
     """Remove an address at another domain from the account."""
     with database_session(ctx) as session:
-        external_addresses.remove_external_address(session, login, address)
+        verified_senders.remove_external_address(session, login, address)
     typer.echo(f"removed {address.strip().lower()} from {login.strip()}")
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailcmd.private_files import private_sqlite_file
+from mailcmd.db.private_files import private_sqlite_file
 
 # How long a SQLite writer waits for another process's lock before giving up, in
 # seconds, beyond the longest that process may hold it (see `open_engine`).

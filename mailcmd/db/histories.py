@@ -5,8 +5,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailcmd.app.resources import bundled_path
 from mailcmd.db.models import FRAMEWORK_TABLES, TABLE_PLACES
-from mailcmd.resources import bundled_path
 
 # Existing databases keep the framework's revision in Alembic's default table.
 FRAMEWORK_VERSION_TABLE = "alembic_version"

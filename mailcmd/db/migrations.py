@@ -22,10 +22,10 @@ from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, inspect
 from sqlalchemy.types import TypeDecorator
 
+from mailcmd.app.resources import bundled_path
 from mailcmd.db.engine import IMMEDIATE_OPTION, database_url, is_sqlite
 from mailcmd.db.histories import FRAMEWORK_HISTORY, AppSchemaError, History
 from mailcmd.db.models import TABLE_PLACES, Base
-from mailcmd.resources import bundled_path
 
 
 class SchemaBehindError(Exception):

@@ -42,7 +42,7 @@ NAMING_CONVENTION = {
 ADDRESS_LENGTH = 254
 # An IP address, or an IPv6 network in CIDR notation, as text.
 CLIENT_LENGTH = 64
-# A trace id (`mailcmd.traces`).
+# A trace id (`mailcmd.operations.traces`).
 TRACE_LENGTH = 16
 
 
@@ -245,7 +245,7 @@ class InboundMessage(Base):
     # then on, `size` still what it was; the envelope and the outcome stay.
     raw_dropped_at: Mapped[datetime | None]
     # Minted when its DATA was taken: on every log line about it and in every mail it
-    # causes (see `mailcmd.traces`). None for a message stored before traces existed.
+    # causes (see `mailcmd.operations.traces`). None for a message stored before traces existed.
     trace_id: Mapped[str | None] = mapped_column(String(TRACE_LENGTH), index=True)
 
     account: Mapped[Account | None] = relationship()

@@ -32,7 +32,7 @@ from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.orm import Session
 
 from mailcmd.db.capabilities import Capabilities, capabilities
-from mailcmd.private_files import private_folder
+from mailcmd.db.private_files import private_folder
 
 log = logging.getLogger(__name__)
 

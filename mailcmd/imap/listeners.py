@@ -7,17 +7,17 @@ import secrets
 import ssl
 from dataclasses import dataclass, field
 
-from mailcmd.authentication import Authenticator
 from mailcmd.db.database import Database
+from mailcmd.identity.logins import Authenticator
 from mailcmd.imap.changes import MailboxEvents
+from mailcmd.imap.command_loop import serve
 from mailcmd.imap.connection import Connection, ConnectionClosed, Limits, LiteralBudget
-from mailcmd.imap.dispatch import serve
 from mailcmd.imap.responses import BYE_BUSY, BYE_SHUTDOWN
 from mailcmd.imap.session import ServerContext, Session
-from mailcmd.listening import bound, listening_addresses, stop_listening
-from mailcmd.metrics.instruments import IMAP_SESSIONS, IMAP_SESSIONS_OPEN
+from mailcmd.net.listener_groups import bound, listening_addresses, stop_listening
+from mailcmd.net.tls import ServerTls
+from mailcmd.operations.metrics.instruments import IMAP_SESSIONS, IMAP_SESSIONS_OPEN
 from mailcmd.settings import Settings
-from mailcmd.tls import ServerTls
 
 log = logging.getLogger(__name__)
 

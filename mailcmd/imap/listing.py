@@ -12,7 +12,7 @@ from typing import Protocol
 
 from mailcmd.imap.formatting import flag_list, mailbox_name
 from mailcmd.imap.mailbox_names import DELIMITER, canonical_name
-from mailcmd.mailstore import INBOX
+from mailcmd.imap.mailstore import INBOX
 
 # Bounds on what one LIST may ask: a pattern longer than any name plus its
 # wildcards is a mistake or an attack, and each pattern costs a pass over the folders.

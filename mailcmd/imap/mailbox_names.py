@@ -8,7 +8,7 @@ again gives the same text, as Dovecot checks.
 import base64
 import binascii
 
-from mailcmd.mailstore import INBOX
+from mailcmd.imap.mailstore import INBOX
 
 DELIMITER = "/"
 # The longest name the folders table holds.

@@ -6,14 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from mailcmd.authentication import Authenticator
 from mailcmd.db.database import Database
+from mailcmd.identity.logins import Authenticator
 from mailcmd.imap import storage
 from mailcmd.imap.changes import MailboxEvents
 from mailcmd.imap.connection import Connection
 from mailcmd.imap.selection import Selection
+from mailcmd.net.tls import ServerTls
 from mailcmd.settings import ImapSettings
-from mailcmd.tls import ServerTls
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -13,9 +13,9 @@ from typing import Literal
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from mailcmd import mailstore
 from mailcmd.db.database import Database
 from mailcmd.db.models import MailFolder, MailMessage
+from mailcmd.imap import mailstore
 from mailcmd.imap.fetch_items import MessageData
 from mailcmd.imap.mailbox_names import DELIMITER, canonical_name, name_problem
 

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from email.utils import format_datetime, make_msgid
 from urllib.parse import quote
 
+from mailcmd.app.rendering import Rendered
+from mailcmd.app.subject_lines import shorten
 from mailcmd.db.types import utc_now
 from mailcmd.message import Attachment, MessageView
 from mailcmd.message.flowed import encode_flowed
-from mailcmd.rendering import Rendered
-from mailcmd.subject_lines import shorten
-from mailcmd.traces import TRACE_HEADER, current_trace_id, new_trace_id
+from mailcmd.operations.traces import TRACE_HEADER, current_trace_id, new_trace_id
 
 # Control characters (CR and LF among them) never reach a header from mail content.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -48,7 +48,7 @@ class ComposedMail:
     raw: bytes
     to: str
     message_id: str
-    # The trace it was made in, as its X-Mailcmd-Trace header says (`mailcmd.traces`).
+    # The trace it was made in, as its X-Mailcmd-Trace header says (`mailcmd.operations.traces`).
     trace_id: str
 
 
@@ -91,7 +91,7 @@ def compose(
     `References`). Every mail mailcmd sends is marked `Auto-Submitted` (RFC 3834):
     `auto-replied` by default, `auto-generated` for mail that answers nothing.
     Its `X-Mailcmd-Trace` names the trace it is made in, or a new one outside any
-    (see `mailcmd.traces`).
+    (see `mailcmd.operations.traces`).
     """
     to = header_text(to_address, limit=254)
     message_id = make_msgid(domain=domain)

@@ -5,13 +5,13 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
-from mailcmd.actions import ActionLinks
-from mailcmd.context import Notification, Reply, Sender
-from mailcmd.mailstore import local_account_id
+from mailcmd.addressing.reply_keys import ReplyKeys, account_holder, address_holder
+from mailcmd.app.actions import ActionLinks
+from mailcmd.app.context import Notification, Reply, Sender
+from mailcmd.app.rendering import Rendered, Renderer
+from mailcmd.imap.mailstore import local_account_id
 from mailcmd.message import Attachment, MessageView
 from mailcmd.outbound.composing import reply_subject
-from mailcmd.rendering import Rendered, Renderer
-from mailcmd.reply_keys import ReplyKeys, account_holder, address_holder
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,14 @@ import logging
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from mailcmd.addressing.reply_keys import ReplyKeys
 from mailcmd.db.models import Base, OutboundMessage, QueueStatus
 from mailcmd.db.notifier import Channel, announce
-from mailcmd.mailstore import deliver
+from mailcmd.imap.mailstore import deliver
 from mailcmd.outbound.composing import ComposedMail, compose
 from mailcmd.outbound.mails import OutgoingMail, Owner, links_for, owner_of
-from mailcmd.outbox import without_secret
-from mailcmd.reply_keys import ReplyKeys
-from mailcmd.reply_policy import counted_address
+from mailcmd.outbound.outbox import without_secret
+from mailcmd.runtime.reply_policy import counted_address
 
 log = logging.getLogger(__name__)
 

@@ -11,22 +11,26 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
-from mailcmd.accounts import VerifiedLogin
-from mailcmd.addresses import InvalidAddressError, NonAsciiLocalPartError, normalise_address
-from mailcmd.authentication import Authenticator
-from mailcmd.authenticity import authentication_results, without_forged_results
-from mailcmd.authors import names_domain, sole_address
+from mailcmd.addressing.addresses import (
+    InvalidAddressError,
+    NonAsciiLocalPartError,
+    normalise_address,
+)
+from mailcmd.addressing.domains import domain_of, is_ours
+from mailcmd.addressing.recipients import RecipientDirectory
 from mailcmd.db.types import utc_now
-from mailcmd.domains import domain_of, is_ours
-from mailcmd.hourly_counts import HourlyCounts
-from mailcmd.inbound import InboundQueue, ReceivedMessage
+from mailcmd.identity.accounts import VerifiedLogin
+from mailcmd.identity.authenticity import authentication_results, without_forged_results
+from mailcmd.identity.authors import names_domain, sole_address
+from mailcmd.identity.hourly_counts import HourlyCounts
+from mailcmd.identity.logins import Authenticator
 from mailcmd.message.raw_fields import header_fields
-from mailcmd.metrics.instruments import MESSAGES_RECEIVED
-from mailcmd.recipients import RecipientDirectory
+from mailcmd.operations.metrics.instruments import MESSAGES_RECEIVED
+from mailcmd.operations.traces import new_trace_id, traced
+from mailcmd.smtp.inbound_queue import InboundQueue, ReceivedMessage
 from mailcmd.smtp.judging import Judge
 from mailcmd.smtp.status import Status
 from mailcmd.smtp.transactions import log_transaction
-from mailcmd.traces import new_trace_id, traced
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +45,7 @@ class ListenerPolicy:
     name: str
     # Submission ports: clients must log in and may send only as their own addresses.
     submission: bool
-    # The domains mailcmd answers for, the default first (see `mailcmd.domains`).
+    # The domains mailcmd answers for, the default first (see `mailcmd.addressing.domains`).
     domains: tuple[str, ...]
     max_recipients: int
     # Logged-in accounts may send to other domains (for delivery through the relay).
@@ -215,7 +219,7 @@ class ReceiverHandler:
         return str(Status.VRFY_NOTHING)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        """Take the message in a trace of its own (`mailcmd.traces`), refused or stored."""
+        """Take the message in a trace of its own (see `operations.traces`), refused or stored."""
         trace_id = new_trace_id()
         with traced(trace_id):
             return await self._take_data(server, session, envelope, trace_id)

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from mailcmd.authenticity import NotInMemory, TxtResolver, Verdict, evaluate
+from mailcmd.identity.authenticity import NotInMemory, TxtResolver, Verdict, evaluate
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,17 @@ import logging
 import warnings
 from dataclasses import dataclass, field
 
-from mailcmd.authentication import Authenticator
-from mailcmd.authenticity import TxtResolver
-from mailcmd.hourly_counts import HourlyCounts
-from mailcmd.inbound import InboundQueue
-from mailcmd.listening import bound, listening_addresses, stop_listening
-from mailcmd.recipients import RecipientDirectory
+from mailcmd.addressing.recipients import RecipientDirectory
+from mailcmd.identity.authenticity import TxtResolver
+from mailcmd.identity.hourly_counts import HourlyCounts
+from mailcmd.identity.logins import Authenticator
+from mailcmd.net.listener_groups import bound, listening_addresses, stop_listening
+from mailcmd.net.tls import ServerTls
 from mailcmd.settings import Settings
 from mailcmd.smtp.handler import ListenerPolicy, ReceiverHandler
+from mailcmd.smtp.inbound_queue import InboundQueue
 from mailcmd.smtp.judging import Judge, JudgeLimits
 from mailcmd.smtp.protocol import ConnectionCounter, ReceiverProtocol
-from mailcmd.tls import ServerTls
 
 log = logging.getLogger(__name__)
 

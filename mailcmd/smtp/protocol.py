@@ -9,7 +9,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP
 
-from mailcmd.metrics.instruments import count_smtp_connection
+from mailcmd.operations.metrics.instruments import count_smtp_connection
 from mailcmd.smtp.status import Status, with_enhanced_code
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 import logging
 from typing import Any
 
-from mailcmd.metrics.instruments import count_smtp_transaction
+from mailcmd.operations.metrics.instruments import count_smtp_transaction
 
 log = logging.getLogger("mailcmd.smtp.transactions")
 

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from mailcmd.alerts import ALERT_INTERVAL, Alerter, AlertKind
+from mailcmd.addressing.reply_key_file import ReplyKeyFile
+from mailcmd.app.loading import template_folders
+from mailcmd.app.rendering import Renderer
 from mailcmd.db.database import Database
 from mailcmd.db.models import (
     Account,
@@ -28,10 +30,8 @@ from mailcmd.db.models import (
     QueueStatus,
 )
 from mailcmd.db.types import utc_now
-from mailcmd.loading import template_folders
-from mailcmd.mailstore import INBOX
-from mailcmd.rendering import Renderer
-from mailcmd.reply_key_file import ReplyKeyFile
+from mailcmd.imap.mailstore import INBOX
+from mailcmd.operations.alerts import ALERT_INTERVAL, Alerter, AlertKind
 from mailcmd.settings import AlertSettings, Settings
 from mailcmd.testing import MailTestClient, plain_text
 from tests.conftest import ALICE, LAB_COMMANDS, LAB_TEMPLATES, PASSWORD, Cli, StartServer
@@ -140,11 +140,11 @@ def test_without_admins_an_alert_is_a_warning_in_the_log(
 ) -> None:
     failed = lab.send("lab@app.localhost", "crash")
 
-    with caplog.at_level(logging.WARNING, logger="mailcmd.alerts"):
+    with caplog.at_level(logging.WARNING, logger="mailcmd.operations.alerts"):
         sent = alerter(lab.settings, lab.database).check()
 
     assert sent == [AlertKind.FAILED_MESSAGES]
-    [record] = [entry for entry in caplog.records if entry.name == "mailcmd.alerts"]
+    [record] = [entry for entry in caplog.records if entry.name == "mailcmd.operations.alerts"]
     assert record.getMessage().startswith(
         "alert (no account has the role admin to mail it to): 1 inbound message failed for good;"
         f" queue {failed.queue_id} trace "

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from mailcmd import MailTestClient, get_account
-from mailcmd.accounts import delete_account
 from mailcmd.db.engine import open_engine
+from mailcmd.identity.accounts import delete_account
 from tests.conftest import postgres_url
 from tests.servers import clean_environment, mailcmd_command
 

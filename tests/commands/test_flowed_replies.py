@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from mailcmd.app.resources import bundled_path
 from mailcmd.message.flowed import FLOWED_WIDTH, decode_flowed
-from mailcmd.resources import bundled_path
+from mailcmd.net.tls import development_certificate
 from mailcmd.testing import MailTestClient
-from mailcmd.tls import development_certificate
 from tests.conftest import ALICE, PASSWORD
 from tests.servers import TIMEOUT
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mailcmd.metrics.instruments import REGISTRY
+from mailcmd.operations.metrics.instruments import REGISTRY
 from mailcmd.testing import MailTestClient
 from tests.conftest import LAB_COMMANDS, LAB_TEMPLATES
 from tests.servers import Sink, wait_until

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 import mailcmd
-from mailcmd.accounts import delete_account
+from mailcmd.identity.accounts import delete_account
 from mailcmd.testing import MailTestClient
 from tests.conftest import ALICE
 

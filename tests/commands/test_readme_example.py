@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from mailcmd.app.resources import bundled_path
 from mailcmd.parsing.dates import read_date
-from mailcmd.resources import bundled_path
 from mailcmd.testing import MailTestClient
 
 EXAMPLE = Path(__file__).parents[1] / "examples"

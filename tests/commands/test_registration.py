@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mailcmd.app import MailApp, RegistrationError, Registry
-from mailcmd.context import Context
+from mailcmd.app.context import Context
+from mailcmd.app.registry import MailApp, RegistrationError, Registry
 from mailcmd.parsing import SignatureError
 from tests.conftest import Cli, StartServer
 

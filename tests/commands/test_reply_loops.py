@@ -8,7 +8,7 @@ from email.utils import make_msgid
 from sqlalchemy import select
 
 from mailcmd.db.models import MailFolder, MailMessage, OutboundMessage
-from mailcmd.mailstore import INBOX
+from mailcmd.imap.mailstore import INBOX
 from mailcmd.testing import MailTestClient
 from tests.conftest import ALICE
 

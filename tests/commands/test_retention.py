@@ -12,6 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
+from mailcmd.addressing.reply_keys import ReplyKeys
+from mailcmd.app.loading import template_folders
+from mailcmd.app.rendering import Renderer
+from mailcmd.app.resources import bundled_path
 from mailcmd.db.database import Database, open_database
 from mailcmd.db.models import (
     Confirmation,
@@ -23,12 +27,8 @@ from mailcmd.db.models import (
     ScheduleRun,
 )
 from mailcmd.db.types import utc_now
-from mailcmd.loading import template_folders
-from mailcmd.rendering import Renderer
-from mailcmd.reply_keys import ReplyKeys
-from mailcmd.resources import bundled_path
-from mailcmd.retention import BATCH_ROWS, PURGE_JOB_NAME, outbox_kinds, purge, purge_job
-from mailcmd.scheduler import Scheduler
+from mailcmd.operations.retention import BATCH_ROWS, PURGE_JOB_NAME, outbox_kinds, purge, purge_job
+from mailcmd.runtime.scheduler import Scheduler
 from mailcmd.settings import RetentionSettings
 from mailcmd.testing import MailTestClient
 from tests.conftest import ALICE, PASSWORD, Cli

@@ -12,19 +12,19 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from mailcmd.accounts import create_account
-from mailcmd.app import MailApp, RegistrationError
-from mailcmd.context import ScheduledContext
+from mailcmd.addressing.reply_keys import ReplyKeys, account_holder
+from mailcmd.app.context import ScheduledContext
+from mailcmd.app.loading import MODULE_PREFIX, load_registry, template_folders
+from mailcmd.app.registry import MailApp, RegistrationError
+from mailcmd.app.rendering import Renderer
+from mailcmd.app.resources import bundled_path
+from mailcmd.app.schedules import Cron, Every, ScheduledJob
 from mailcmd.db.database import Database, open_database
 from mailcmd.db.engine import open_engine
 from mailcmd.db.migrations import upgrade
 from mailcmd.db.models import OutboundMessage, ScheduleRun
-from mailcmd.loading import MODULE_PREFIX, load_registry, template_folders
-from mailcmd.rendering import Renderer
-from mailcmd.reply_keys import ReplyKeys, account_holder
-from mailcmd.resources import bundled_path
-from mailcmd.scheduler import Scheduler
-from mailcmd.scheduling import Cron, Every, ScheduledJob
+from mailcmd.identity.accounts import create_account
+from mailcmd.runtime.scheduler import Scheduler
 from mailcmd.testing import plain_text
 from tests.conftest import ALICE, PASSWORD, bundled_app_history
 

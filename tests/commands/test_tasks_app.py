@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mailcmd.resources import bundled_path
+from mailcmd.app.resources import bundled_path
 from mailcmd.testing import MailTestClient
 from tests.conftest import ALICE, PASSWORD
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from mailcmd.app.resources import bundled_path
 from mailcmd.db.models import InboundMessage
-from mailcmd.resources import bundled_path
 from mailcmd.testing import MailTestClient
 from tests.conftest import ALICE
 from tests.servers import wait_until
@@ -23,7 +23,7 @@ def rename_table(mail: MailTestClient, old: str, new: str) -> None:
 def test_a_worker_whose_claims_fail_for_a_moment_logs_them_and_carries_on(
     tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="mailcmd.worker")
+    caplog.set_level(logging.ERROR, logger="mailcmd.runtime.worker")
     with MailTestClient(
         bundled_path("commands"),
         tmp_path / "state",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mailcmd.db.database import open_database
-from mailcmd.mailstore import append, local_account_id
+from mailcmd.imap.mailstore import append, local_account_id
 from tests.conftest import ALICE, PASSWORD, Cli, StartServer, postgres_url
 from tests.imap_support import MESSAGE, Connect, deliver, finish_idle, idling, raw_imap
 from tests.servers import RunningServer, running_server, smtp_settings, wait_until

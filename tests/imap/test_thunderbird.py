@@ -77,7 +77,7 @@ class ImapCommands(logging.Handler):
 @pytest.fixture
 def imap_commands() -> Iterator[ImapCommands]:
     """What the IMAP server is asked, from the debug log of its dispatcher."""
-    logger = logging.getLogger("mailcmd.imap.dispatch")
+    logger = logging.getLogger("mailcmd.imap.command_loop")
     handler = ImapCommands()
     level = logger.level
     logger.setLevel(logging.DEBUG)

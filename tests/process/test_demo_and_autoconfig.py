@@ -7,8 +7,8 @@ import ssl
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-from mailcmd.autoconfig import AUTOCONFIG_PATHS
-from mailcmd.tls import fingerprint
+from mailcmd.net.tls import fingerprint
+from mailcmd.operations.autoconfig import AUTOCONFIG_PATHS
 from tests.conftest import Cli
 from tests.servers import (
     TIMEOUT,

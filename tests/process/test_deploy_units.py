@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mailcmd.server import SHUTDOWN_GRACE_SECONDS
+from mailcmd.runtime.server import SHUTDOWN_GRACE_SECONDS
 from mailcmd.settings import Settings
 from tests.servers import TIMEOUT, clean_environment, mailcmd_command, serve_process
 
@@ -25,7 +25,7 @@ README = Path(__file__).parents[2] / "README.md"
 
 
 def unit_text(name: str) -> str:
-    return (files("mailcmd") / "deploy" / name).read_text()
+    return (files("mailcmd") / "operations" / "deploy" / name).read_text()
 
 
 def service_section(name: str) -> configparser.SectionProxy:

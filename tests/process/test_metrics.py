@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mailcmd.db.database import Database
 from mailcmd.db.engine import open_engine, session_factory
-from mailcmd.metrics.listener import MetricsListener
+from mailcmd.operations.metrics.listener import MetricsListener
 from mailcmd.settings import MetricsSettings
 from mailcmd.testing import scratch_database_url
 from tests.conftest import ALICE, PASSWORD, Cli

@@ -63,8 +63,8 @@ def test_wheel_carries_the_bundled_folders_inside_the_package(installed: Install
     assert any(name.startswith("mailcmd/_bundled/migrations/versions/") for name in names)
     assert "mailcmd/_bundled/commands/README.md" in names
     assert "mailcmd/_bundled/templates/README.md" in names
-    assert "mailcmd/deploy/mailcmd.service" in names
-    assert "mailcmd/deploy/mailcmd-worker@.service" in names
+    assert "mailcmd/operations/deploy/mailcmd.service" in names
+    assert "mailcmd/operations/deploy/mailcmd-worker@.service" in names
     assert not [name for name in names if name.split("/")[0] in ("commands", "migrations")]
 
 
@@ -90,7 +90,7 @@ def test_new_writes_the_scaffold_from_the_wheel_without_its_bytecode(
 
     result = installed.run("new", "app", cwd=tmp_path)
 
-    assert "mailcmd/scaffold/commands/journal.py" in names
+    assert "mailcmd/app/scaffold/commands/journal.py" in names
     assert result.returncode == 0, result.stderr
     made = sorted(path.relative_to(tmp_path / "app") for path in (tmp_path / "app").rglob("*"))
     assert [str(path) for path in made if path.suffix == ".pyc"] == []
@@ -132,7 +132,7 @@ def test_bundled_commands_are_not_a_top_level_package(
 ) -> None:
     result = subprocess.run(
         # -S leaves out site-packages, where a development checkout may be linked in.
-        [sys.executable, "-S", "-c", "import mailcmd.resources\nimport commands"],
+        [sys.executable, "-S", "-c", "import mailcmd.app.resources\nimport commands"],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(installed.site)},
         capture_output=True,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mailcmd.db import migrations
-from mailcmd.tls import fingerprint
+from mailcmd.net.tls import fingerprint
 from tests.conftest import ALICE, PASSWORD, Cli, StartServer, postgres_url
 from tests.servers import TIMEOUT, RawClient, clean_environment, mailcmd_command, serve_process
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mailcmd.resources import bundled_path
+from mailcmd.app.resources import bundled_path
 from tests.conftest import Cli
 
 

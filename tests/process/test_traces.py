@@ -112,21 +112,21 @@ def test_a_command_mail_has_one_trace_in_the_json_log_the_reply_and_the_cli(
     assert local_trace != relayed_trace
     assert loggers_in_trace(entries, local_trace) == [
         "mailcmd.smtp.transactions",
-        "mailcmd.worker",  # claimed
-        "mailcmd.mailstore",  # the reply in alice's INBOX, announced to IMAP
-        "mailcmd.worker",  # done
+        "mailcmd.runtime.worker",  # claimed
+        "mailcmd.imap.mailstore",  # the reply in alice's INBOX, announced to IMAP
+        "mailcmd.runtime.worker",  # done
     ]
     assert loggers_in_trace(entries, relayed_trace) == [
         "mailcmd.smtp.transactions",
-        "mailcmd.worker",
+        "mailcmd.runtime.worker",
         "mailcmd.outbound.queueing",  # queued for the relay
-        "mailcmd.worker",
-        "mailcmd.delivery",  # the relay's verdict
+        "mailcmd.runtime.worker",
+        "mailcmd.outbound.delivery",  # the relay's verdict
     ]
     [relayed] = [
         entry
         for entry in entries
-        if entry.get("trace_id") == relayed_trace and entry["logger"] == "mailcmd.delivery"
+        if entry.get("trace_id") == relayed_trace and entry["logger"] == "mailcmd.outbound.delivery"
     ]
     assert re.fullmatch(
         r"outbound \d+ by relay, attempt 1: done, reply code 250 \(.*\)", relayed["message"]

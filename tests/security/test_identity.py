@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mailcmd.accounts import create_account
-from mailcmd.app import RegistrationError
-from mailcmd.authentication import Authenticator
+from mailcmd.app.registry import RegistrationError
 from mailcmd.db.database import open_database
 from mailcmd.db.models import AccountAddress
-from mailcmd.server import Server
+from mailcmd.identity.accounts import create_account
+from mailcmd.identity.logins import Authenticator
+from mailcmd.identity.throttling import MAX_SHARED_DELAY, client_key
+from mailcmd.runtime.server import Server
 from mailcmd.settings import AuthSettings
 from mailcmd.smtp.status import Status
-from mailcmd.throttling import MAX_SHARED_DELAY, client_key
 from tests.conftest import ALICE, PASSWORD, Cli, StartServer
 from tests.servers import TIMEOUT, RunningServer, smtp_settings
 

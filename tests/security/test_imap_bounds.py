@@ -15,7 +15,7 @@ from sqlalchemy import insert
 from mailcmd.db.database import open_database
 from mailcmd.db.models import Base, MailFolder
 from mailcmd.imap import connection, dispatch, fetch_items, mime, searching, structure
-from mailcmd.mailstore import local_account_id, new_uid_validity
+from mailcmd.imap.mailstore import local_account_id, new_uid_validity
 from mailcmd.settings import Settings
 from tests.conftest import ALICE, PASSWORD, StartServer
 from tests.imap_support import MESSAGE, deliver, imap_client, raw_imap

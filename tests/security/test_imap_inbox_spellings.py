@@ -10,11 +10,11 @@ import re
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, insert, select
 
+from mailcmd.app.resources import bundled_path
 from mailcmd.db import migrations
 from mailcmd.db.engine import open_engine
 from mailcmd.db.models import AccountAddress, Base, MailFolder, MailMessage
-from mailcmd.mailstore import DEFAULT_FOLDERS
-from mailcmd.resources import bundled_path
+from mailcmd.imap.mailstore import DEFAULT_FOLDERS
 from tests.conftest import ALICE, PASSWORD, Cli, StartServer
 from tests.imap_support import imap_client
 

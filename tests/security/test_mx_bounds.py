@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mailcmd.authenticity import DnsResolver
+from mailcmd.identity.authenticity import DnsResolver
 from mailcmd.settings import MIB
 from mailcmd.smtp.status import Status
 from tests.conftest import ALICE, PASSWORD, Cli

@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from mailcmd.app.resources import bundled_path
 from mailcmd.db.models import OutboundMessage, QueueStatus
 from mailcmd.db.types import utc_now
-from mailcmd.delivery import NO_RELAY, NO_RELAY_IN_TIME
-from mailcmd.external_addresses import add_external_address, confirm_external_address
-from mailcmd.resources import bundled_path
+from mailcmd.identity.verified_senders import add_external_address, confirm_external_address
+from mailcmd.outbound.delivery import NO_RELAY, NO_RELAY_IN_TIME
 from mailcmd.testing import DOMAIN, MailTestClient, scratch_database_url
 from tests.conftest import ALICE, PASSWORD, Cli
 from tests.servers import TIMEOUT, Sink, relay_sink, wait_until

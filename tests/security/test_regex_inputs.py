@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-from mailcmd.authenticity import StaticResolver, check_host, evaluate
-from mailcmd.authors import names_domain, sole_address
+from mailcmd.identity.authenticity import StaticResolver, check_host, evaluate
+from mailcmd.identity.authors import names_domain, sole_address
 from mailcmd.message import _TAG, parse_message
 from mailcmd.message.html_text import html_to_text
 from mailcmd.message.quotes import new_text

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from mailcmd import MailTestClient
-from mailcmd.reply_key_file import FILE_NAME, ReplyKeyFile
+from mailcmd.addressing.reply_key_file import FILE_NAME, ReplyKeyFile
 from tests.conftest import ALICE, Cli
 
 BOB = "bob@app.localhost"

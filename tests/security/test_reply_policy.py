@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mailcmd.authenticity import StaticResolver
 from mailcmd.db.models import ExternalAddress, OutboundMessage
-from mailcmd.external_addresses import add_external_address, confirm_external_address
+from mailcmd.identity.authenticity import StaticResolver
+from mailcmd.identity.verified_senders import add_external_address, confirm_external_address
 from mailcmd.testing import DOMAIN, MailTestClient
 from tests.conftest import ALICE, LAB_COMMANDS, LAB_TEMPLATES, PASSWORD, Cli
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from mailcmd.db.database import open_database
 from mailcmd.db.models import InboundMessage, OutboundMessage
-from mailcmd.demo import CREDENTIALS_FILE, ensure_demo_account
-from mailcmd.dkim import key_path
+from mailcmd.operations.demo import CREDENTIALS_FILE, ensure_demo_account
+from mailcmd.outbound.dkim import key_path
 from mailcmd.testing import MailTestClient
 from tests.conftest import ALICE, PASSWORD, Cli, StartServer, postgres_url
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from mailcmd.app.resources import bundled_path
 from mailcmd.db.models import InboundMessage
-from mailcmd.dkim import DkimSigner
-from mailcmd.resources import bundled_path
+from mailcmd.outbound.dkim import DkimSigner
 from mailcmd.smtp.status import Status
 from mailcmd.testing import DOMAIN, Exchange, MailTestClient, scratch_database_url
 from tests.conftest import ALICE, PASSWORD

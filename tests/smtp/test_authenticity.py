@@ -11,8 +11,7 @@ import dns.exception
 import dns.resolver
 import pytest
 
-from mailcmd import dkim
-from mailcmd.authenticity import (
+from mailcmd.identity.authenticity import (
     DnsResolver,
     NotInMemory,
     StaticResolver,
@@ -24,6 +23,7 @@ from mailcmd.authenticity import (
     organizational_domain,
 )
 from mailcmd.message.raw_fields import ascii_fields
+from mailcmd.outbound import dkim
 from mailcmd.settings import DkimSettings, Settings
 from tests.dns_stub import dns_stub
 

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from mailcmd import dkim
+from mailcmd.outbound import dkim
 from mailcmd.settings import Settings
 from tests.conftest import Cli
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from mailcmd.dkim import DkimSigner
-from mailcmd.external_addresses import add_external_address, confirm_external_address
-from mailcmd.resources import bundled_path
+from mailcmd.app.resources import bundled_path
+from mailcmd.identity.verified_senders import add_external_address, confirm_external_address
+from mailcmd.outbound.dkim import DkimSigner
 from mailcmd.smtp.status import Status
 from mailcmd.testing import DOMAIN, MailTestClient
 from tests.conftest import ALICE, PASSWORD, Cli

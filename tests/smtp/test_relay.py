@@ -5,10 +5,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from mailcmd.app.resources import bundled_path
 from mailcmd.db.models import MailMessage, OutboundMessage, QueueStatus
-from mailcmd.delivery import NO_RELAY
-from mailcmd.dkim import generate_key, verify
-from mailcmd.resources import bundled_path
+from mailcmd.outbound.delivery import NO_RELAY
+from mailcmd.outbound.dkim import generate_key, verify
 from mailcmd.testing import MailTestClient
 from tests.conftest import ALICE, PASSWORD, Cli
 from tests.servers import TIMEOUT, Sink, wait_until

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from mailcmd.app.resources import bundled_path
 from mailcmd.db.models import OutboundMessage, QueueStatus
-from mailcmd.resources import bundled_path
 from mailcmd.testing import MailTestClient
 from tests.servers import Sink, wait_until
 
@@ -120,7 +120,7 @@ def test_each_relay_attempt_logs_its_outbound_id_result_and_reply_code(
 ) -> None:
     handler, port = sink
     handler.answers = ["451 4.7.1 greylisted, try again"]
-    caplog.set_level(logging.INFO, logger="mailcmd.delivery")
+    caplog.set_level(logging.INFO, logger="mailcmd.outbound.delivery")
     with client(tmp_path, database_url, port, retry_seconds=0.05) as mail:
         send_and_wait(mail, handler, 1)
         wait_until(lambda: statuses(mail) == [(QueueStatus.DONE, 2)], "the reply done")

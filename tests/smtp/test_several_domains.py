@@ -14,10 +14,10 @@ from xml.etree import ElementTree
 
 import pytest
 
-from mailcmd.dkim import domain_key_path, generate_key, verify
-from mailcmd.resources import bundled_path
+from mailcmd.app.resources import bundled_path
+from mailcmd.outbound.dkim import domain_key_path, generate_key, verify
+from mailcmd.outbound.signing import load_signers
 from mailcmd.settings import Settings
-from mailcmd.signing import load_signers
 from mailcmd.smtp.status import Status
 from mailcmd.testing import MailTestClient, scratch_database_url
 from tests.conftest import ALICE, PASSWORD, Cli
@@ -373,7 +373,7 @@ def test_a_domain_without_a_key_is_warned_about_at_start_when_another_signs(
         path=domain_key_path(settings, "mailcmd", SECOND),
     )
 
-    with caplog.at_level(logging.WARNING, logger="mailcmd.signing"):
+    with caplog.at_level(logging.WARNING, logger="mailcmd.outbound.signing"):
         signers = load_signers(settings)
 
     assert list(signers.signers) == [SECOND]

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from mailcmd import authentication
-from mailcmd.authentication import Authenticator
 from mailcmd.db.database import Database, open_database
 from mailcmd.db.models import LoginThrottle
 from mailcmd.db.types import utc_now
+from mailcmd.identity import logins
+from mailcmd.identity.logins import Authenticator
+from mailcmd.identity.throttling import failure_delay
 from mailcmd.settings import AuthSettings
 from mailcmd.smtp.status import Status
-from mailcmd.throttling import failure_delay
 from tests.conftest import ALICE, PASSWORD, Cli, StartServer
 from tests.servers import RunningServer
 
@@ -176,7 +176,7 @@ async def test_a_lockout_from_another_front_end_stops_cached_logins_at_the_reche
     authenticator: tuple[Authenticator, Database], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     auth, database = authenticator
-    monkeypatch.setattr(authentication, "LOCKOUT_RECHECK_SECONDS", 0.0)
+    monkeypatch.setattr(logins, "LOCKOUT_RECHECK_SECONDS", 0.0)
     assert (await auth.authenticate(ALICE, PASSWORD, "192.0.2.1")).verified is not None
     with database.sessions.begin() as session:
         until = utc_now() + timedelta(minutes=5)
@@ -194,13 +194,13 @@ async def test_simultaneous_logins_with_the_same_credentials_run_argon2_once(
 ) -> None:
     auth, _ = authenticator
     checks: list[str] = []
-    original = authentication.verify_credentials
+    original = logins.verify_credentials
 
     def counted(session: Any, login: str, password: str) -> Any:
         checks.append(login)
         return original(session, login, password)
 
-    monkeypatch.setattr(authentication, "verify_credentials", counted)
+    monkeypatch.setattr(logins, "verify_credentials", counted)
 
     outcomes = await asyncio.gather(
         *(auth.authenticate(ALICE, PASSWORD, "192.0.2.1") for _ in range(5))

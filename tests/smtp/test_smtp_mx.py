@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mailcmd.authenticity import StaticResolver
-from mailcmd.dkim import generate_key, load_signer
+from mailcmd.identity.authenticity import StaticResolver
+from mailcmd.outbound.dkim import generate_key, load_signer
 from mailcmd.settings import Settings
 from mailcmd.smtp.status import Status
 from tests.conftest import ALICE, PASSWORD, Cli, StartServer

@@ -8,12 +8,12 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy.orm import Session
 
-from mailcmd.actions import ActionLinks
-from mailcmd.confirmation_tags import confirmation_id, confirmation_tag, is_reserved
-from mailcmd.context import ScheduledContext
+from mailcmd.addressing.confirmation_tags import confirmation_id, confirmation_tag, is_reserved
+from mailcmd.addressing.reply_keys import ReplyKeys, account_holder
+from mailcmd.app.actions import ActionLinks
+from mailcmd.app.context import ScheduledContext
+from mailcmd.app.rendering import Renderer
 from mailcmd.parsing import join_words, split_words
-from mailcmd.rendering import Renderer
-from mailcmd.reply_keys import ReplyKeys, account_holder
 
 KEYS = ReplyKeys([b"a secret for tests only"])
 HOLDER = account_holder(7)

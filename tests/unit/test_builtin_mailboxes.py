@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from mailcmd.app import RegistrationError, builtin_mailbox_names
-from mailcmd.builtin_mailboxes import BUILTIN_APPS
-from mailcmd.loading import load_registry
-from mailcmd.resources import bundled_path
+from mailcmd.app.builtin_mailboxes import BUILTIN_APPS
+from mailcmd.app.loading import load_registry
+from mailcmd.app.registry import RegistrationError, builtin_mailbox_names
+from mailcmd.app.resources import bundled_path
 
 APPS = Path(__file__).resolve().parents[1] / "apps"
 

@@ -11,10 +11,10 @@ from email.message import EmailMessage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mailcmd.app.rendering import Rendered
 from mailcmd.message import Attachment, MessageView, parse_message
 from mailcmd.message.flowed import encode_flowed
-from mailcmd.outbound import MAX_REFERENCES, compose, header_text
-from mailcmd.rendering import Rendered
+from mailcmd.outbound.composing import MAX_REFERENCES, compose, header_text
 
 DOMAIN = "app.example"
 # Text as handlers and senders write it: any character but lone surrogates.

@@ -12,22 +12,21 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from mailcmd.actions import ActionLinks
-from mailcmd.context import Context, Notification, Reply, Sender
+from mailcmd.addressing.reply_keys import ReplyKeys, address_holder
+from mailcmd.app.actions import ActionLinks
+from mailcmd.app.context import Context, Notification, Reply, Sender
+from mailcmd.app.rendering import Rendered, Renderer
 from mailcmd.db.models import Base
 from mailcmd.message import Attachment, MessageView, parse_message
-from mailcmd.outbound import (
+from mailcmd.operations.traces import traced
+from mailcmd.outbound.composing import (
     MAX_REFERENCES,
     ComposedMail,
     compose,
     header_text,
-    notification_mail,
-    render_reply,
     reply_subject,
 )
-from mailcmd.rendering import Rendered, Renderer
-from mailcmd.reply_keys import ReplyKeys, address_holder
-from mailcmd.traces import traced
+from mailcmd.outbound.mails import notification_mail, render_reply
 
 DOMAIN = "app.example"
 KEYS = ReplyKeys([b"a secret for tests only"])

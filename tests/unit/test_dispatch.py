@@ -5,15 +5,15 @@ from datetime import date
 import pytest
 
 from mailcmd import Context, MailApp, Sender
-from mailcmd.app import Registry
-from mailcmd.builtin_mailboxes.help import mailbox as help_mailbox
-from mailcmd.dispatch import (
+from mailcmd.app.builtin_mailboxes.help import mailbox as help_mailbox
+from mailcmd.app.dispatch import (
     MAX_COMMAND_LINES,
     HelpRequest,
     Plan,
     Refusal,
     plan_for,
 )
+from mailcmd.app.registry import Registry
 
 TODAY = date(2026, 3, 6)  # a Friday
 ALICE = Sender(address="alice@app.example", account_id=1, login="alice@app.example")

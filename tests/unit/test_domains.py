@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from mailcmd.demo import DemoAccount, demo_lines
-from mailcmd.domains import addressed_domain, checked_domains, is_ours
+from mailcmd.addressing.domains import addressed_domain, checked_domains, is_ours
+from mailcmd.operations.demo import DemoAccount, demo_lines
 from mailcmd.settings import Settings, SettingsError, load_settings
 
 NOT_A_DOMAIN = "is not a domain name (labels of letters, digits and hyphens, dots between them)"

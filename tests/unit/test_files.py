@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 import pytest
 
 from mailcmd import Accepts, Attachment, Csv, Help, csv_attachment
-from mailcmd.exports import cell_text
+from mailcmd.app.exports import cell_text
 from mailcmd.parsing import ParseError, SignatureError, analyse
 from mailcmd.parsing.files import show_size
 

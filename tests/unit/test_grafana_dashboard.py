@@ -8,11 +8,11 @@ from typing import Any
 
 from prometheus_client.core import Metric
 
-import mailcmd.metrics
-from mailcmd.metrics.instruments import REGISTRY
-from mailcmd.metrics.queue_depths import INBOUND_DEPTH, OUTBOX_DEPTH
+import mailcmd.operations.metrics
+from mailcmd.operations.metrics.instruments import REGISTRY
+from mailcmd.operations.metrics.queue_depths import INBOUND_DEPTH, OUTBOX_DEPTH
 
-DASHBOARD = Path(mailcmd.metrics.__file__).parent / "grafana-dashboard.json"
+DASHBOARD = Path(mailcmd.operations.metrics.__file__).parent / "grafana-dashboard.json"
 # What a family's samples are called, by its type (the exposition's suffixes).
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
 METRIC_NAME = re.compile(r"\b(?:mailcmd|process)_[a-z_]+\b")

@@ -2,11 +2,11 @@
 
 from datetime import date
 
-from mailcmd.app import MailApp, Registry
-from mailcmd.context import Context, Sender
-from mailcmd.help import HELP_WIDTH, help_page, option_lines
-from mailcmd.rendering import Renderer
-from mailcmd.resources import bundled_path
+from mailcmd.app.context import Context, Sender
+from mailcmd.app.help import HELP_WIDTH, help_page, option_lines
+from mailcmd.app.registry import MailApp, Registry
+from mailcmd.app.rendering import Renderer
+from mailcmd.app.resources import bundled_path
 
 ALICE = Sender(address="alice@app.example", account_id=1, login="alice@app.example")
 

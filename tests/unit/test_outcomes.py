@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from mailcmd.outcomes import Outcomes
+from mailcmd.runtime.outcomes import Outcomes
 
 
 async def test_a_waiter_gets_an_outcome_published_after_it_began() -> None:

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from mailcmd.reply_keys import (
+from mailcmd.addressing.reply_keys import (
     KeyRefused,
     ReplyKeys,
     TagError,

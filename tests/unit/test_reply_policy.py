@@ -4,11 +4,11 @@ from email.message import EmailMessage
 
 import pytest
 
-from mailcmd.authenticity import SpfScope, Verdict, authentication_results
 from mailcmd.db.models import InboundMessage
+from mailcmd.identity.authenticity import SpfScope, Verdict, authentication_results
 from mailcmd.message import parse_message
-from mailcmd.replies import may_auto_reply
-from mailcmd.reply_policy import backscatter_reason, counted_address
+from mailcmd.outbound.auto_reply_rules import may_auto_reply
+from mailcmd.runtime.reply_policy import backscatter_reason, counted_address
 
 
 def received(**headers: str) -> bytes:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mailcmd.subject_lines import ELLIPSIS, shorten
+from mailcmd.app.subject_lines import ELLIPSIS, shorten
 
 REFUSED = "nothing to add: write above the quoted text, or put a command in the subject"
 
