@@ -26,6 +26,7 @@ from mailcmd.db.models import InboundMessage, QueueStatus
 from mailcmd.identity.authenticity import StaticResolver, TxtResolver
 from mailcmd.runtime.server import Server
 from mailcmd.settings import Settings
+from mailcmd.testing.threaded_server import ThreadedServer
 
 T = TypeVar("T")
 
@@ -62,9 +63,22 @@ class RunningServer:
     """A mailcmd server on its own event loop in a thread, and clients for it."""
 
     settings: Settings
-    server: Server
-    loop: asyncio.AbstractEventLoop
+    threaded: ThreadedServer
     _clients: list[smtplib.SMTP] = field(default_factory=list)
+
+    @property
+    def server(self) -> Server:
+        """The running server."""
+        return self.threaded.server
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the server runs on."""
+        return self.threaded.loop
+
+    def shut_down(self) -> None:
+        """Begin to stop the server, as SIGTERM does; the block's end waits for the stop."""
+        self.threaded.shut_down()
 
     @property
     def tls_client_context(self) -> ssl.SSLContext:
@@ -111,21 +125,24 @@ def running_server(
     left it.
     """
     database = open_database(settings.database_url)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="mailcmd-test-server", daemon=True)
-    thread.start()
     # Tests never ask the network's DNS: an empty static resolver knows no domain.
-    server = Server(settings, database, work=work, resolver=resolver or StaticResolver({}))
-    asyncio.run_coroutine_threadsafe(server.start(), loop).result(TIMEOUT)
-    running = RunningServer(settings=settings, server=server, loop=loop)
+    server = Server(
+        settings,
+        database,
+        work=work,
+        resolver=resolver or StaticResolver({}),
+        grace_seconds=1.0,
+    )
+    threaded = ThreadedServer(server, TIMEOUT)
     try:
-        yield running
+        threaded.start()
+        running = RunningServer(settings=settings, threaded=threaded)
+        try:
+            yield running
+        finally:
+            running.close_clients()
+            threaded.stop()
     finally:
-        running.close_clients()
-        asyncio.run_coroutine_threadsafe(server.stop(grace_seconds=1.0), loop).result(TIMEOUT)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(TIMEOUT)
-        loop.close()
         database.close()
 
 

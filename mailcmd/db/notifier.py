@@ -238,7 +238,12 @@ def _forget_after_rollback(session: Session) -> None:
 
 
 class Notifier:
-    """This process's one listener: other processes' announcements, by channel, to callbacks."""
+    """This process's one listener: other processes' announcements, by channel, to callbacks.
+
+    A `Service` of the process (`mailcmd.runtime.services`).
+    """
+
+    name = "notifier"
 
     def __init__(self, engine: Engine) -> None:
         """Listen for the processes that share `engine`'s database."""
@@ -250,7 +255,8 @@ class Notifier:
         self._loop: asyncio.AbstractEventLoop | None = None
         # The SQLite file whose commits in this process are handed over directly.
         self._heard_here_on: str | None = None
-        self._task: asyncio.Task[None] | None = None
+        # The task that listens on PostgreSQL, while it does.
+        self._listening: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None
         self._socket_path: Path | None = None
 
@@ -275,8 +281,11 @@ class Notifier:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._hear_all, heard)
 
-    def start(self) -> None:
-        """Start listening on the running loop, if anything subscribed."""
+    async def start(self) -> None:
+        """Begin hearing on the running loop, if anything subscribed.
+
+        SQLite's wake-ups arrive on a socket bound here; PostgreSQL's on `run`'s connection.
+        """
         if not self._listeners:
             return
         self._loop = asyncio.get_running_loop()
@@ -284,22 +293,44 @@ class Notifier:
             # SQLite's datagrams go to other processes only: the commit hands it over.
             self._heard_here_on = self._database.file
             _HERE.add(self._heard_here_on, self)
-        if self._database.notify:
-            self._task = asyncio.create_task(self._listen(), name="mailcmd-notifier")
-        elif self._database.file is not None:
+        if not self._database.notify and self._database.file is not None:
             self._bind(wake_folder(self._database.file))
 
+    async def run(self) -> None:
+        """Listen on PostgreSQL's channels until stopped; at once done elsewhere.
+
+        A lost connection is made again after `RECONNECT_SECONDS`; meanwhile the
+        listeners poll as they always do.
+        """
+        if not self._listeners or not self._database.notify:
+            return
+        self._listening = asyncio.current_task()
+        url = self._url.set(drivername="postgresql")
+        conninfo = url.render_as_string(hide_password=False)
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    conninfo, autocommit=True
+                ) as connection:
+                    for channel in self._listeners:
+                        await connection.execute(f"LISTEN {channel.value}")
+                    self._hear_everything()
+                    async for notice in connection.notifies():
+                        self._hear(notice.channel, notice.payload)
+            except psycopg.Error as error:
+                log.warning("listening for other processes failed, polling meanwhile: %s", error)
+                await asyncio.sleep(RECONNECT_SECONDS)
+
     async def stop(self) -> None:
-        """Stop listening; the socket of this process, if any, is removed."""
+        """Stop listening (`run` ends); the socket of this process, if any, is removed."""
         if self._heard_here_on is not None:
             _HERE.remove(self._heard_here_on, self)
             self._heard_here_on = None
         self._loop = None
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._listening is not None:
+            # Waiting for the next notice has no end of its own: it is cancelled.
+            self._listening.cancel()
+            self._listening = None
         if self._socket is not None:
             asyncio.get_running_loop().remove_reader(self._socket.fileno())
             self._socket.close()
@@ -324,23 +355,6 @@ class Notifier:
         # What was announced while nobody listened is unknown: everyone looks again.
         for channel in list(self._listeners):
             self._hear(channel, "")
-
-    async def _listen(self) -> None:
-        url = self._url.set(drivername="postgresql")
-        conninfo = url.render_as_string(hide_password=False)
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    conninfo, autocommit=True
-                ) as connection:
-                    for channel in self._listeners:
-                        await connection.execute(f"LISTEN {channel.value}")
-                    self._hear_everything()
-                    async for notice in connection.notifies():
-                        self._hear(notice.channel, notice.payload)
-            except psycopg.Error as error:
-                log.warning("listening for other processes failed, polling meanwhile: %s", error)
-                await asyncio.sleep(RECONNECT_SECONDS)
 
     def _bind(self, folder: Path) -> None:
         private_folder(folder)

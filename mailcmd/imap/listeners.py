@@ -5,7 +5,6 @@ import contextlib
 import logging
 import secrets
 import ssl
-from dataclasses import dataclass, field
 
 from mailcmd.db.database import Database
 from mailcmd.identity.logins import Authenticator
@@ -24,24 +23,76 @@ log = logging.getLogger(__name__)
 TLS_HANDSHAKE_SECONDS = 30.0
 
 
-@dataclass
 class ImapListeners:
-    """The listening IMAP servers of this process and their open sessions."""
+    """The IMAP ports of this process and their open sessions (a `Service`)."""
 
-    context: ServerContext
-    budget: LiteralBudget
-    servers: dict[str, asyncio.Server] = field(default_factory=dict)
-    sessions: dict[Session, asyncio.Task[None]] = field(default_factory=dict)
+    name = "imap"
+
+    def __init__(
+        self,
+        settings: Settings,
+        tls: ServerTls,
+        authenticator: Authenticator,
+        database: Database,
+        events: MailboxEvents,
+    ) -> None:
+        """Prepare every IMAP port that is not off; nothing listens until `start`."""
+        imap = settings.imap
+        self._settings = settings
+        self._tls = tls
+        self.context = ServerContext(
+            settings=imap,
+            max_message_size=settings.smtp.max_message_size,
+            database=database,
+            authenticator=authenticator,
+            tls=tls,
+            events=events,
+        )
+        self.budget = LiteralBudget(imap.max_literal_memory)
+        self.servers: dict[str, asyncio.Server] = {}
+        self.sessions: dict[Session, asyncio.Task[None]] = {}
 
     def addresses(self) -> dict[str, str]:
         """Return each listener's name and the `host:port` it listens on."""
         return listening_addresses(self.servers)
 
-    def stop_accepting(self) -> None:
-        """Close the listening sockets; sessions already open go on."""
-        stop_listening(self.servers)
+    def listening(self) -> set[str]:
+        """The names of the listeners that accept connections now."""
+        return {name for name, server in self.servers.items() if server.is_serving()}
 
-    async def close_sessions(self) -> None:
+    async def start(self) -> None:
+        """Listen on every IMAP port that is not off (on a free one where it is 0)."""
+        imap = self._settings.imap
+        host = imap.host or self._settings.smtp.host
+        ports = self._settings.listener_ports()
+        for name, context_for_port in (("imap", None), ("imaps", self._tls.context)):
+            port = ports[name]
+            if port is None:
+                continue
+            self.servers[name] = await bound(
+                name,
+                host,
+                port,
+                asyncio.start_server(
+                    self.handle,
+                    host=host,
+                    port=port,
+                    ssl=context_for_port,
+                    ssl_handshake_timeout=TLS_HANDSHAKE_SECONDS if context_for_port else None,
+                    limit=imap.max_line_length,
+                    reuse_address=True,
+                ),
+            )
+
+    async def run(self) -> None:
+        """Nothing: sessions are served as they come."""
+
+    async def stop(self) -> None:
+        """Stop accepting, then say goodbye to every open session and end it."""
+        stop_listening(self.servers)
+        await self._close_sessions()
+
+    async def _close_sessions(self) -> None:
         """Say goodbye to every open session and end it."""
         for session, task in list(self.sessions.items()):
             with contextlib.suppress(Exception):
@@ -92,44 +143,3 @@ class ImapListeners:
             del self.sessions[session]
             IMAP_SESSIONS_OPEN.dec()
             await connection.close()
-
-
-async def start_imap(
-    settings: Settings,
-    tls: ServerTls,
-    authenticator: Authenticator,
-    database: Database,
-    events: MailboxEvents,
-) -> ImapListeners:
-    """Start listening on every IMAP port that is not off (on a free one where it is 0)."""
-    imap = settings.imap
-    context = ServerContext(
-        settings=imap,
-        max_message_size=settings.smtp.max_message_size,
-        database=database,
-        authenticator=authenticator,
-        tls=tls,
-        events=events,
-    )
-    listeners = ImapListeners(context=context, budget=LiteralBudget(imap.max_literal_memory))
-    host = imap.host or settings.smtp.host
-    ports = settings.listener_ports()
-    for name, context_for_port in (("imap", None), ("imaps", tls.context)):
-        port = ports[name]
-        if port is None:
-            continue
-        listeners.servers[name] = await bound(
-            name,
-            host,
-            port,
-            asyncio.start_server(
-                listeners.handle,
-                host=host,
-                port=port,
-                ssl=context_for_port,
-                ssl_handshake_timeout=TLS_HANDSHAKE_SECONDS if context_for_port else None,
-                limit=imap.max_line_length,
-                reuse_address=True,
-            ),
-        )
-    return listeners

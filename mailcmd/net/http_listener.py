@@ -51,7 +51,7 @@ Answer = Callable[[HttpRequest], Awaitable[HttpResponse]]
 
 
 class HttpListener:
-    """Answers GET and HEAD requests on `host:port` with `answer`, once started."""
+    """Answers GET and HEAD requests on `host:port` with `answer`, once started (a `Service`)."""
 
     def __init__(
         self, name: str, answer: Answer, host: str, port: int, read_timeout: float = READ_TIMEOUT
@@ -69,6 +69,11 @@ class HttpListener:
         self._open: set[asyncio.StreamWriter] = set()
 
     @property
+    def name(self) -> str:
+        """The listener's name, of `LISTENER_PORT_KEYS`."""
+        return self._name
+
+    @property
     def address(self) -> str:
         """`host:port` as bound (the real port when 0 was asked for)."""
         if self._server is None or not self._server.sockets:
@@ -81,6 +86,14 @@ class HttpListener:
         """Whether the listener accepts connections (started, not yet stopped)."""
         return self._server is not None and self._server.is_serving()
 
+    def addresses(self) -> dict[str, str]:
+        """The listener's name and `address`."""
+        return {self._name: self.address}
+
+    def listening(self) -> set[str]:
+        """The listener's name while it accepts connections; nothing before or after."""
+        return {self._name} if self.serving else set()
+
     async def start(self) -> None:
         """Listen; `ListenError` (one line, naming the setting) if the address cannot be had."""
         self._server = await bound(
@@ -89,6 +102,9 @@ class HttpListener:
             self._port,
             asyncio.start_server(self._serve, self._host, self._port),
         )
+
+    async def run(self) -> None:
+        """Nothing: connections are answered as they come."""
 
     async def stop(self) -> None:
         """Stop listening and close open connections."""

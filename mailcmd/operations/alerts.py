@@ -10,7 +10,6 @@ nothing to say only reads.
 """
 
 import asyncio
-import contextlib
 import enum
 import logging
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from mailcmd.db.types import utc_now
 from mailcmd.identity.accounts import ADMIN_ROLE
 from mailcmd.outbound.mails import notification_mail
 from mailcmd.outbound.queueing import queue_outgoing
+from mailcmd.runtime.services import Wakeup
 from mailcmd.settings import AlertSettings
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,12 @@ class Finding:
 
 
 class Alerter:
-    """Checks every `settings.check_seconds` for what to alert about, and sends the alerts."""
+    """Checks every `settings.check_seconds` for what to alert about, and sends the alerts.
+
+    A `Service` of the process.
+    """
+
+    name = "alerts"
 
     def __init__(
         self,
@@ -89,21 +94,17 @@ class Alerter:
         self._settings = settings
         self._domain = domain
         self._on_mail = on_mail
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self._wakeup = Wakeup()
         # Until when each kind is known to be quiet (sent within the hour, here or by
         # another worker): no database work for it until then.
         self._quiet_until: dict[AlertKind, datetime] = {}
 
-    def start(self) -> None:
-        """Start checking on the running loop."""
-        self._task = asyncio.create_task(self._run(), name="mailcmd-alerts")
+    async def start(self) -> None:
+        """Nothing to take before the checks begin."""
 
     async def stop(self) -> None:
-        """Stop checking; a check in progress finishes first."""
-        self._stopping.set()
-        if self._task is not None:
-            await self._task
+        """Stop checking; `run` returns once a check in progress has finished."""
+        self._wakeup.stop()
 
     def check(self) -> list[AlertKind]:
         """Send every alert that is due; return the kinds sent (or logged, with no admin)."""
@@ -119,9 +120,11 @@ class Alerter:
                 sent.append(kind)
         return sent
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """Check and alert until stopped."""
         # The first check waits too: a start is busy enough, and trouble takes time.
-        while not await self._stopped_within(self._settings.check_seconds):
+        await self._wakeup.pause(self._settings.check_seconds)
+        while not self._wakeup.stopping:
             try:
                 sent = await asyncio.to_thread(self.check)
             except Exception:  # the database may be away for a while; try again later
@@ -129,11 +132,7 @@ class Alerter:
                 sent = []
             if sent and self._on_mail is not None:
                 self._on_mail()
-
-    async def _stopped_within(self, seconds: float) -> bool:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
-        return self._stopping.is_set()
+            await self._wakeup.pause(self._settings.check_seconds)
 
     def _due(self, session: Session, kind: AlertKind, now: datetime) -> Finding | None:
         """What an alert of `kind` would report now, or None when none is due."""

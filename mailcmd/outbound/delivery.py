@@ -10,7 +10,6 @@ message that holds a secret keeps only its header once done or failed.
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +29,7 @@ from mailcmd.operations.traces import traced
 from mailcmd.outbound.outbox import settled
 from mailcmd.outbound.relay import RelayConnections, RelayResult
 from mailcmd.runtime.outcomes import Outcomes
+from mailcmd.runtime.services import Wakeup
 from mailcmd.settings import RelaySettings
 
 log = logging.getLogger(__name__)
@@ -95,13 +95,15 @@ class _Pass:
 
 
 class Deliverer:
-    """Delivers queued outbound messages until stopped.
+    """Delivers queued outbound messages until stopped (a `Service`).
 
     It wakes when a transaction that queued mail for the relay commits (announced
     on the notifier's `Channel.RELAY_MAIL`, heard by `relay_mail_queued`), when the
     relay answers, on `wake`, and every `poll_seconds`: never for mail delivered to
     a local INBOX.
     """
+
+    name = "deliverer"
 
     def __init__(
         self,
@@ -123,11 +125,9 @@ class Deliverer:
         self._relay = relay
         self._poll_seconds = poll_seconds
         self._sign = sign
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._wakeup = Wakeup()
         # A commit queued mail for the relay since the last look: no need to look first.
         self._work_waits = False
-        self._stopping = False
         self._sending: set[asyncio.Future[RelayResult]] = set()
         # The relay's answers, recorded by the next transaction (with its claim):
         # one commit per message sent instead of two.
@@ -143,23 +143,26 @@ class Deliverer:
 
     def wake(self) -> None:
         """Look at the outbox now."""
-        self._wakeup.set()
+        self._wakeup.wake()
 
     def relay_mail_queued(self) -> None:
         """Claim mail for the relay now, without looking first: a commit queued some."""
         self._work_waits = True
-        self._wakeup.set()
+        self._wakeup.wake()
 
-    def start(self) -> None:
-        """Start delivering on the running loop."""
-        self._task = asyncio.create_task(self._run(), name="mailcmd-deliverer")
+    async def start(self) -> None:
+        """Nothing to take before delivering begins."""
 
     async def stop(self) -> None:
-        """Stop delivering; deliveries in progress finish, and their verdicts are recorded."""
-        self._stopping = True
-        self._wakeup.set()
-        if self._task is not None:
-            await self._task
+        """Stop claiming; `run` then lets the deliveries in progress finish, and returns."""
+        self._wakeup.stop()
+
+    async def run(self) -> None:
+        """Deliver until stopped; deliveries in progress finish, and their verdicts are recorded."""
+        while not self._wakeup.stopping:
+            self._wakeup.begin_round()
+            await self._deliver_once()
+            await self._wakeup.pause(self._poll_seconds)
         if self._sending:
             await asyncio.wait(self._sending)
         if self._verdicts:
@@ -172,32 +175,28 @@ class Deliverer:
         )
         self._relay_threads.shutdown(wait=False)
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            self._wakeup.clear()
-            free = max(self._relay.concurrency - len(self._sending), 0)
-            claim = free if self._relay.host is not None else BATCH
-            verdicts, self._verdicts = self._verdicts, []
-            look_first = not (self._work_waits or verdicts)
-            self._work_waits = False
-            try:
-                done = await asyncio.to_thread(self._deliver_ready, claim, look_first, verdicts)
-            except Exception:
-                log.exception("delivery failed; trying again in %.0f s", self._poll_seconds)
-                # The relay's answers are recorded by the next try; until then (or a
-                # crash) their messages stay claimed, and are sent again after the lease.
-                self._verdicts[:0] = verdicts
-                done = _Pass()
-            self._announce(done)
-            for job in done.relay_jobs:
-                task = asyncio.get_running_loop().run_in_executor(
-                    self._relay_threads, self._relay_one, job
-                )
-                self._sending.add(task)
-                task.add_done_callback(self._sending.discard)
-                task.add_done_callback(partial(self._relayed, job))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
+    async def _deliver_once(self) -> None:
+        free = max(self._relay.concurrency - len(self._sending), 0)
+        claim = free if self._relay.host is not None else BATCH
+        verdicts, self._verdicts = self._verdicts, []
+        look_first = not (self._work_waits or verdicts)
+        self._work_waits = False
+        try:
+            done = await asyncio.to_thread(self._deliver_ready, claim, look_first, verdicts)
+        except Exception:
+            log.exception("delivery failed; trying again in %.0f s", self._poll_seconds)
+            # The relay's answers are recorded by the next try; until then (or a
+            # crash) their messages stay claimed, and are sent again after the lease.
+            self._verdicts[:0] = verdicts
+            done = _Pass()
+        self._announce(done)
+        for job in done.relay_jobs:
+            task = asyncio.get_running_loop().run_in_executor(
+                self._relay_threads, self._relay_one, job
+            )
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+            task.add_done_callback(partial(self._relayed, job))
 
     def _announce(self, done: _Pass) -> None:
         if done.delivered_locally and self._on_local_delivery is not None:
@@ -207,8 +206,12 @@ class Deliverer:
 
     def _relayed(self, job: _RelayJob, sending: asyncio.Future[RelayResult]) -> None:
         # A relay slot is free again, and a verdict waits: look again.
-        self._wakeup.set()
-        if self._closing_idle is None and self._relay.keep_open_seconds > 0 and not self._stopping:
+        self._wakeup.wake()
+        if (
+            self._closing_idle is None
+            and self._relay.keep_open_seconds > 0
+            and not self._wakeup.stopping
+        ):
             self._closing_idle = asyncio.get_running_loop().call_later(
                 self._relay.keep_open_seconds, self._close_idle
             )
@@ -232,7 +235,7 @@ class Deliverer:
     def _closed_idle(self, closing: asyncio.Future[float | None]) -> None:
         # Looks again when the next idle connection is due, as long as one is open.
         self._closing_idle = None
-        if closing.cancelled() or closing.exception() is not None or self._stopping:
+        if closing.cancelled() or closing.exception() is not None or self._wakeup.stopping:
             return
         due = closing.result()
         if due is not None:

@@ -9,7 +9,6 @@ its slot the same way, commits the claim, and only then does its work.
 """
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -31,12 +30,15 @@ from mailcmd.db.types import utc_now
 from mailcmd.operations.traces import new_trace_id, traced
 from mailcmd.outbound.mails import notification_mail
 from mailcmd.outbound.queueing import queue_outgoing
+from mailcmd.runtime.services import Wakeup
 
 log = logging.getLogger(__name__)
 
 
 class Scheduler:
-    """Checks the jobs every `poll_seconds` and runs those whose slot has come."""
+    """Checks the jobs every `poll_seconds` and runs those whose slot has come (a `Service`)."""
+
+    name = "scheduler"
 
     def __init__(
         self,
@@ -61,21 +63,16 @@ class Scheduler:
         self._poll_seconds = poll_seconds
         self._on_mail = on_mail
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self._wakeup = Wakeup()
         # The newest slot of each job known to be run (here or by another worker).
         self._known_slots: dict[str, datetime] = {}
 
-    def start(self) -> None:
-        """Start checking on the running loop (nothing to do without jobs)."""
-        if self._jobs:
-            self._task = asyncio.create_task(self._run(), name="mailcmd-scheduler")
+    async def start(self) -> None:
+        """Nothing to take before the checks begin."""
 
     async def stop(self) -> None:
-        """Stop checking; a run in progress finishes first."""
-        self._stopping.set()
-        if self._task is not None:
-            await self._task
+        """Stop checking; `run` returns once a run in progress has finished."""
+        self._wakeup.stop()
 
     def run_due(self) -> list[str]:
         """Run every job whose slot has come; return the names of those that ran."""
@@ -85,8 +82,9 @@ class Scheduler:
                 ran.append(job.name)
         return ran
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
+    async def run(self) -> None:
+        """Run the jobs as their slots come until stopped (nothing to do without jobs)."""
+        while self._jobs and not self._wakeup.stopping:
             try:
                 ran = await asyncio.to_thread(self.run_due)
             except Exception:  # the database may be away for a while; try again later
@@ -94,8 +92,7 @@ class Scheduler:
                 ran = []
             if ran and self._on_mail is not None:
                 self._on_mail()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._poll_seconds)
+            await self._wakeup.pause(self._poll_seconds)
 
     def _run_job(self, job: ScheduledJob) -> bool:
         now = self._clock()
@@ -136,7 +133,7 @@ class Scheduler:
             session.commit()
         try:
             # Read from this thread: a flag the event loop's thread sets once.
-            job.function(self._stopping.is_set)
+            job.function(lambda: self._wakeup.stopping)
         except Exception as error:
             with self._database.writing() as session:
                 session.execute(

@@ -4,7 +4,8 @@ import asyncio
 import gc
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from mailcmd.addressing.recipients import RecipientDirectory
 from mailcmd.addressing.reply_key_file import ReplyKeyFile
@@ -25,7 +26,7 @@ from mailcmd.db.private_files import tighten_state_folder
 from mailcmd.identity.authenticity import DnsResolver, TxtResolver
 from mailcmd.identity.logins import Authenticator
 from mailcmd.imap.changes import MailboxEvents
-from mailcmd.imap.listeners import ImapListeners, start_imap
+from mailcmd.imap.listeners import ImapListeners
 from mailcmd.net.tls import CertificateError, CertificateFiles, ServerTls, development_certificate
 from mailcmd.operations.alerts import Alerter
 from mailcmd.operations.autoconfig import AutoconfigListener, autoconfig_document
@@ -38,13 +39,16 @@ from mailcmd.runtime.attempts import Outcome
 from mailcmd.runtime.outcomes import Outcomes
 from mailcmd.runtime.processing import Processor
 from mailcmd.runtime.scheduler import Scheduler
+from mailcmd.runtime.services import Listening, Service, run_services
 from mailcmd.runtime.systemd import READY, STOPPING, notify
 from mailcmd.runtime.worker import Worker
 from mailcmd.settings import LISTENER_PORT_KEYS, OFF, Settings, SettingsError
 from mailcmd.smtp.inbound_queue import InboundQueue
-from mailcmd.smtp.listeners import SmtpListeners, start_smtp
+from mailcmd.smtp.listeners import SmtpListeners
 
 log = logging.getLogger(__name__)
+
+S = TypeVar("S", bound=Service)
 
 # How long transactions in flight may take to finish once a stop is asked for.
 SHUTDOWN_GRACE_SECONDS = 10.0
@@ -69,7 +73,7 @@ def server_tls(settings: Settings) -> ServerTls:
 
 
 class Server:
-    """Every part of a running mailcmd, started and stopped together on one event loop."""
+    """Every part of a running mailcmd, as the services the settings ask for, on one event loop."""
 
     def __init__(
         self,
@@ -79,18 +83,19 @@ class Server:
         receive: bool = True,
         work: bool = True,
         resolver: TxtResolver | None = None,
+        grace_seconds: float = SHUTDOWN_GRACE_SECONDS,
     ) -> None:
-        """Prepare to serve `settings` from `database`; nothing runs until `start`.
+        """Prepare to serve `settings` from `database`; nothing runs until `run`.
 
         Loads the app from the commands folder and checks it: a registration error
-        stops the server before it listens. `receive` runs the SMTP ports, `work`
-        the worker.
+        stops the server before it listens. `receive` runs the SMTP and IMAP ports,
+        `work` the worker, the deliverer and the jobs. A stop lets SMTP transactions
+        in flight finish for `grace_seconds` at most.
         """
         self.settings = settings
         self.database = database
         # Before anything (keys, certificates) is written into it.
         tighten_state_folder(settings.state_dir)
-        self.resolver = resolver or DnsResolver(settings.dns_resolver)
         self.registry = load_registry(settings.commands)
         self.reply_keys = ReplyKeyFile(settings.state_dir)
         self.routes = RouteResolver(self.registry, self.reply_keys.keys)
@@ -107,80 +112,133 @@ class Server:
         # wake every session.
         self.mailbox_events = MailboxEvents()
         self._wake_mailboxes = not database.capabilities.notify
-        # This process's one ear for the others that share the database.
-        self.notifier = Notifier(database.engine)
         # What became of each inbound message this process's worker finished, and of
         # each outbox message its deliverer tried: for whoever waits on one of them.
         self.processing_outcomes: Outcomes[Outcome] = Outcomes()
         self.delivery_outcomes: Outcomes[QueueStatus] = Outcomes()
-        self.deliverer = (
-            Deliverer(
-                database,
-                settings.relay,
-                settings.worker.poll_seconds,
-                self.delivery_outcomes,
-                sign=self.signers.sign
-                if self.signers is not None and self.signers.signers
-                else None,
-                on_local_delivery=self.mailbox_events.wake if self._wake_mailboxes else None,
+        # This process's one ear for the others that share the database.
+        notifier = Notifier(database.engine)
+        # In the order of the start; the stop goes the other way. The metrics come
+        # first, so that a scrape sees the start-up too (`/healthz` fails until every
+        # listener is bound), and go last: until then, `/healthz` tells a load
+        # balancer the process is stopping.
+        self.services: list[Service] = []
+        if settings.metrics.port is not None:
+            self.services.append(
+                MetricsListener(
+                    settings.metrics, settings.metrics.port, database, self.listeners_down
+                )
             )
-            if work
-            else None
+        self.services.append(notifier)
+        if work:
+            self.services += self._workers(renderer, notifier)
+        if self.tls is not None:
+            self.services += self._receivers(self.tls, resolver, notifier, grace_seconds)
+
+    def _workers(self, renderer: Renderer, notifier: Notifier) -> list[Service]:
+        """The services of `work`: delivery, alerts, jobs and the worker, in order of start.
+
+        The worker starts last, so that it stops first: what its last batches queue is
+        still there for the deliverer's next run, here or in another process.
+        """
+        settings, database = self.settings, self.database
+        signers = self.signers
+        deliverer = Deliverer(
+            database,
+            settings.relay,
+            settings.worker.poll_seconds,
+            self.delivery_outcomes,
+            sign=signers.sign if signers is not None and signers.signers else None,
+            on_local_delivery=self.mailbox_events.wake if self._wake_mailboxes else None,
         )
-        self.worker = (
-            Worker(
-                settings.worker,
-                database,
-                Processor(settings, self.registry, renderer, database, self.routes),
-                self.processing_outcomes,
-                on_done=self._processed,
+        notifier.subscribe(
+            Channel.RELAY_MAIL, lambda _: deliverer.relay_mail_queued(), here_too=True
+        )
+        worker = Worker(
+            settings.worker,
+            database,
+            Processor(settings, self.registry, renderer, database, self.routes),
+            self.processing_outcomes,
+            on_done=self._processed,
+        )
+        notifier.subscribe(Channel.NEW_MAIL, lambda _: worker.wake())
+        alerter = Alerter(
+            database,
+            renderer,
+            self.reply_keys.keys,
+            settings.alerts,
+            domain=settings.domain,
+            on_mail=self._processed,
+        )
+        scheduler = Scheduler(
+            {**self.registry.jobs, PURGE_JOB_NAME: purge_job(database, settings.retention)},
+            database,
+            renderer,
+            self.reply_keys.keys,
+            domain=settings.domain,
+            zone=settings.zone,
+            poll_seconds=settings.worker.poll_seconds,
+            on_mail=self._processed,
+        )
+        return [deliverer, alerter, scheduler, worker]
+
+    def _receivers(
+        self,
+        tls: ServerTls,
+        resolver: TxtResolver | None,
+        notifier: Notifier,
+        grace_seconds: float,
+    ) -> list[Service]:
+        """The services of `receive`: the inbound queue, SMTP, IMAP and autoconfig, in order.
+
+        The queue's writer starts before the SMTP ports and stops after them, so that
+        every transaction let finish is committed.
+        """
+        settings, database = self.settings, self.database
+        worker = self._running(Worker)
+        inbound = InboundQueue(database, on_commit=worker.wake if worker is not None else None)
+        notifier.subscribe(Channel.MAILBOX, self.mailbox_events.hear)
+        # One authenticator for SMTP and IMAP: failures on either count for both.
+        authenticator = Authenticator(database, settings.auth)
+        receivers: list[Service] = [
+            inbound,
+            SmtpListeners(
+                settings,
+                tls,
+                authenticator,
+                RecipientDirectory(database, self.routes),
+                inbound,
+                resolver or DnsResolver(settings.dns_resolver),
+                grace_seconds,
+            ),
+            ImapListeners(settings, tls, authenticator, database, self.mailbox_events),
+        ]
+        autoconfig = settings.autoconfig
+        if autoconfig.port is not None:
+            receivers.append(
+                AutoconfigListener(
+                    lambda: {
+                        domain: autoconfig_document(settings, self.ports, domain)
+                        for domain in settings.domains
+                    },
+                    autoconfig.host or settings.smtp.host,
+                    autoconfig.port,
+                )
             )
-            if work
-            else None
-        )
-        self.scheduler = (
-            Scheduler(
-                {**self.registry.jobs, PURGE_JOB_NAME: purge_job(database, settings.retention)},
-                database,
-                renderer,
-                self.reply_keys.keys,
-                domain=settings.domain,
-                zone=settings.zone,
-                poll_seconds=settings.worker.poll_seconds,
-                on_mail=self._processed,
-            )
-            if work
-            else None
-        )
-        self.alerter = (
-            Alerter(
-                database,
-                renderer,
-                self.reply_keys.keys,
-                settings.alerts,
-                domain=settings.domain,
-                on_mail=self._processed,
-            )
-            if work
-            else None
-        )
-        self._inbound = InboundQueue(
-            database, on_commit=self.worker.wake if self.worker is not None else None
-        )
-        if self.worker is not None:
-            worker = self.worker
-            self.notifier.subscribe(Channel.NEW_MAIL, lambda _: worker.wake())
-        if self.deliverer is not None:
-            deliverer = self.deliverer
-            self.notifier.subscribe(
-                Channel.RELAY_MAIL, lambda _: deliverer.relay_mail_queued(), here_too=True
-            )
-        if receive:
-            self.notifier.subscribe(Channel.MAILBOX, self.mailbox_events.hear)
-        self._listeners: SmtpListeners | None = None
-        self._imap: ImapListeners | None = None
-        self._autoconfig: AutoconfigListener | None = None
-        self._metrics: MetricsListener | None = None
+        return receivers
+
+    def _running(self, kind: type[S]) -> S | None:
+        return next((service for service in self.services if isinstance(service, kind)), None)
+
+    def service(self, kind: type[S]) -> S:
+        """This process's service of `kind` (`Worker`, say).
+
+        Raises `LookupError` when the settings leave that part out of this process.
+        """
+        found = self._running(kind)
+        if found is None:
+            raise LookupError(f"this process runs no {kind.__name__.lower()}")
+        return found
 
     def _processed(self) -> None:
         # A processed message may have filled local mailboxes. (Mail it queued for
@@ -189,15 +247,15 @@ class Server:
             self.mailbox_events.wake()
 
     @property
+    def _listeners(self) -> list[Listening]:
+        return [service for service in self.services if isinstance(service, Listening)]
+
+    @property
     def addresses(self) -> dict[str, str]:
         """Each listener's name and the `host:port` it is bound to (the real port, not 0)."""
-        found = self._listeners.addresses() if self._listeners else {}
-        if self._imap is not None:
-            found.update(self._imap.addresses())
-        if self._autoconfig is not None:
-            found["autoconfig"] = self._autoconfig.address
-        if self._metrics is not None:
-            found["metrics"] = self._metrics.address
+        found: dict[str, str] = {}
+        for listener in self._listeners:
+            found.update(listener.addresses())
         return found
 
     def listeners_down(self) -> list[str]:
@@ -205,14 +263,7 @@ class Server:
 
         Before they are bound, or once a stop has closed them: `/healthz` fails then.
         """
-        servers = {
-            **(self._listeners.servers if self._listeners is not None else {}),
-            **(self._imap.servers if self._imap is not None else {}),
-        }
-        serving = {name for name, server in servers.items() if server.is_serving()}
-        for name, listener in (("autoconfig", self._autoconfig), ("metrics", self._metrics)):
-            if listener is not None and listener.serving:
-                serving.add(name)
+        serving = set().union(*(listener.listening() for listener in self._listeners))
         # A worker process runs no listener but its metrics.
         expected = [
             name
@@ -226,86 +277,16 @@ class Server:
         """Each listener's name and the port it is bound to (the real port, not 0)."""
         return {name: int(address.rsplit(":", 1)[1]) for name, address in self.addresses.items()}
 
-    async def start(self) -> None:
-        """Start the worker, the inbound queue writer, and listen on every configured port."""
-        metrics = self.settings.metrics
-        if metrics.port is not None:
-            # First, so that a scrape sees the start-up too (`/healthz` fails until
-            # every listener is bound).
-            self._metrics = MetricsListener(
-                metrics, metrics.port, self.database, self.listeners_down
-            )
-            await self._metrics.start()
-        self.notifier.start()
-        if self.worker is not None:
-            self.worker.start()
-        if self.deliverer is not None:
-            self.deliverer.start()
-        if self.scheduler is not None:
-            self.scheduler.start()
-        if self.alerter is not None:
-            self.alerter.start()
-        if self.tls is None:
-            return
-        self._inbound.start()
-        # One authenticator for SMTP and IMAP: failures on either count for both.
-        authenticator = Authenticator(self.database, self.settings.auth)
-        self._listeners = await start_smtp(
-            self.settings,
-            self.tls,
-            authenticator,
-            RecipientDirectory(self.database, self.routes),
-            self._inbound,
-            self.resolver,
-        )
-        self._imap = await start_imap(
-            self.settings,
-            self.tls,
-            authenticator,
-            self.database,
-            self.mailbox_events,
-        )
-        autoconfig = self.settings.autoconfig
-        if autoconfig.port is not None:
-            # Made only now: the document names the ports just bound, which 0 leaves open.
-            self._autoconfig = AutoconfigListener(
-                {
-                    domain: autoconfig_document(self.settings, self.ports, domain)
-                    for domain in self.settings.domains
-                },
-                autoconfig.host or self.settings.smtp.host,
-                autoconfig.port,
-            )
-            await self._autoconfig.start()
+    async def run(
+        self, shutdown: asyncio.Event, while_running: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Start every service, await `while_running`, then stop every service.
 
-    async def stop(self, grace_seconds: float = SHUTDOWN_GRACE_SECONDS) -> None:
-        """Stop accepting, let transactions in flight finish for a while, then close all."""
-        if self._autoconfig is not None:
-            await self._autoconfig.stop()
-        if self._imap is not None:
-            self._imap.stop_accepting()
-            await self._imap.close_sessions()
-        if self._listeners is not None:
-            self._listeners.stop_accepting()
-            try:
-                await asyncio.wait_for(_transactions_finished(self._listeners), grace_seconds)
-            except TimeoutError:
-                in_flight = self._listeners.transactions_in_flight()
-                log.warning("gave up waiting for %d transactions in flight", in_flight)
-            self._listeners.close_connections()
-            await self._inbound.stop()
-        if self.worker is not None:
-            await self.worker.stop()
-        if self.scheduler is not None:
-            await self.scheduler.stop()
-        if self.alerter is not None:
-            await self.alerter.stop()
-        if self.deliverer is not None:
-            await self.deliverer.stop()
-        await self.notifier.stop()
-        if self._metrics is not None:
-            # Last: until here, `/healthz` tells a load balancer the process is stopping.
-            await self._metrics.stop()
+        `while_running` returns once `shutdown` is set; a service whose work fails
+        sets it too, and `ServiceFailed` is raised once everything has stopped. A
+        listener that cannot bind raises `ListenError`, once what started has stopped.
+        """
+        await run_services(self.services, shutdown, while_running)
 
     def start_up_lines(self) -> list[str]:
         """What an operator needs to see at start-up: addresses, certificate, what runs."""
@@ -320,14 +301,15 @@ class Server:
             ]
         mailboxes = ", ".join(self.registry.app_mailbox_names) or "none"
         lines.append(f"commands: {self.settings.commands} (mailboxes: {mailboxes})")
-        lines.append("worker: " + ("running" if self.worker is not None else "off"))
-        if self.worker is not None and self.registry.jobs:
+        working = self._running(Worker) is not None
+        lines.append("worker: " + ("running" if working else "off"))
+        if working and self.registry.jobs:
             jobs = ", ".join(
                 f"{job.name.removeprefix(MODULE_PREFIX)} ({job.trigger.describe()})"
                 for job in self.registry.jobs.values()
             )
             lines.append(f"scheduled jobs ({self.settings.timezone}): {jobs}")
-        if self.worker is not None:
+        if working:
             lines.append(
                 f"retention: purge at cron {self.settings.retention.schedule}"
                 f" ({self.settings.timezone}); see mailcmd queue purge --dry-run"
@@ -354,42 +336,48 @@ async def serve(
     more_lines: Callable[[Server], list[str]] | None = None,
     resolver: TxtResolver | None = None,
 ) -> None:
-    """Run until SIGTERM or SIGINT; SIGHUP reloads the certificate.
+    """Run until SIGTERM or SIGINT, or until a service fails; SIGHUP reloads the certificate.
 
     Tells systemd (`$NOTIFY_SOCKET`) READY=1 once every listener is bound, and
-    STOPPING=1 when a stop begins.
+    STOPPING=1 when a stop begins. A process without a certificate (a worker)
+    has nothing to reload, and says so on SIGHUP.
 
     `more_lines` adds to what is announced once the server listens (the demo's
-    mail-client settings, say); `resolver` replaces the network's DNS.
+    mail-client settings, say); `resolver` replaces the network's DNS. Raises
+    `ServiceFailed` once everything has stopped, if a service failed.
     """
     return_big_blocks_to_the_system()
     server = Server(settings, database, receive=receive, work=work, resolver=resolver)
-    try:
-        await server.start()
-    except BaseException:
-        # A listener that cannot bind ends the start: what did start stops with it.
-        await server.stop(grace_seconds=0)
-        raise
-    freeze_start_up_objects()
-    stop = asyncio.Event()
+    shutdown = asyncio.Event()
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    if server.tls is not None:
-        loop.add_signal_handler(signal.SIGHUP, server.tls.reload)
-    # Off the loop: the demo's lines make its account, once every listener is bound.
-    extra = await asyncio.to_thread(more_lines, server) if more_lines is not None else []
-    lines = server.start_up_lines() + extra
-    for line in [*lines, "ready"]:
-        announce(line)
-    notify(READY)
-    await stop.wait()
-    notify(STOPPING)
-    log.info("stopping: no new connections; letting transactions in flight finish")
-    await server.stop()
-    for signal_number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        loop.remove_signal_handler(signal_number)
+
+    async def while_running() -> None:
+        freeze_start_up_objects()
+        loop.add_signal_handler(signal.SIGTERM, shutdown.set)
+        loop.add_signal_handler(signal.SIGINT, shutdown.set)
+        loop.add_signal_handler(signal.SIGHUP, _reload, server)
+        # Off the loop: the demo's lines make its account, once every listener is bound.
+        extra = await asyncio.to_thread(more_lines, server) if more_lines is not None else []
+        for line in [*server.start_up_lines(), *extra, "ready"]:
+            announce(line)
+        notify(READY)
+        await shutdown.wait()
+        notify(STOPPING)
+        log.info("stopping: no new connections; letting transactions in flight finish")
+
+    try:
+        await server.run(shutdown, while_running)
+    finally:
+        for signal_number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(signal_number)
     log.info("stopped")
+
+
+def _reload(server: Server) -> None:
+    if server.tls is None:
+        log.info("SIGHUP: nothing to reload (this process has no certificate)")
+        return
+    server.tls.reload()
 
 
 def freeze_start_up_objects() -> None:
@@ -408,9 +396,3 @@ def _listening_line(name: str, address: str, asked: int | None) -> str:
         return line
     # Said, because a port of 0 turned a listener off before it meant any free port.
     return f'{line} ({LISTENER_PORT_KEYS[name]} is 0: any free port; "{OFF}" turns it off)'
-
-
-async def _transactions_finished(listeners: SmtpListeners) -> None:
-    # Sessions carry no completion event of their own, so a stop checks on them.
-    while listeners.transactions_in_flight():
-        await asyncio.sleep(0.05)

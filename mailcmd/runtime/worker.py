@@ -26,6 +26,7 @@ from mailcmd.runtime.claims import ClaimedMessage, claim_ready
 from mailcmd.runtime.handler_threads import HandlerThreads
 from mailcmd.runtime.outcomes import Outcomes
 from mailcmd.runtime.processing import Processor
+from mailcmd.runtime.services import Wakeup
 from mailcmd.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,9 @@ CLAIM_RETRY_MAX_SECONDS = 10.0
 
 
 class Worker:
-    """Processes the inbound queue until stopped, `concurrency` batches at a time."""
+    """Processes the inbound queue until stopped, `concurrency` batches at a time (a `Service`)."""
+
+    name = "worker"
 
     def __init__(
         self,
@@ -66,11 +69,12 @@ class Worker:
         self._settings = settings
         self._database = database
         self._processor = processor
-        self._wakeup = asyncio.Event()
-        self._stopping = False
+        self._wakeup = Wakeup()
         self._running: set[asyncio.Task[None]] = set()
         self._batches: set[Batch] = set()
-        self._main: asyncio.Task[None] | None = None
+        # What ended a batch that could not even record its failure (the database gone
+        # under it): the worker stops, and `run` raises it.
+        self._fault: BaseException | None = None
         # Batches get threads of their own, so that slow handlers never starve the
         # receiver's database work; one given up on is replaced, so there are always
         # `concurrency` of them for the batches in hand.
@@ -80,19 +84,21 @@ class Worker:
 
     def wake(self) -> None:
         """Look for work now (a message was just stored, here or by another process)."""
-        self._wakeup.set()
+        self._wakeup.wake()
 
-    def start(self) -> None:
-        """Start working on the running loop."""
-        self._main = asyncio.create_task(self._run(), name="mailcmd-worker")
+    async def start(self) -> None:
+        """Nothing to take before the work begins."""
 
     async def stop(self) -> None:
-        """Stop claiming, and wait for the messages in hand to finish."""
-        self._stopping = True
-        self._wakeup.set()
-        if self._main is not None:
-            # Not cancelled: a claim in a thread must finish before the database closes.
-            await self._main
+        """Stop claiming; `run` then waits for the messages in hand, and returns."""
+        self._wakeup.stop()
+
+    async def run(self) -> None:
+        """Claim and process messages until stopped; then finish those in hand.
+
+        Messages claimed but not begun when the stop comes go back to the queue.
+        """
+        await self._claim_until_stopped()
         for batch in self._batches:
             # Messages not yet begun are handed back, so that stopping waits only for
             # the one running in each batch.
@@ -108,15 +114,19 @@ class Worker:
         # is rolled back when they end: they are waited for one time limit at most,
         # so that they give their connections back before the database closes.
         await asyncio.to_thread(self._threads.stop, self._settings.handler_timeout)
+        if self._fault is not None:
+            raise self._fault
 
-    async def _run(self) -> None:
+    async def _claim_until_stopped(self) -> None:
+        # Not cancelled by a stop: a claim in a thread must finish before the database
+        # closes, so the loop ends between claims.
         loop = asyncio.get_running_loop()
         pause = 0.0  # after the last failed claim; none since the last that worked
-        while not self._stopping:
+        while not self._wakeup.stopping:
             # Cleared before claiming: a wake-up during the claim is not lost.
-            self._wakeup.clear()
+            self._wakeup.begin_round()
             wait = self._settings.poll_seconds
-            while len(self._running) < self._settings.concurrency and not self._stopping:
+            while len(self._running) < self._settings.concurrency and not self._wakeup.stopping:
                 try:
                     claims = await loop.run_in_executor(None, self._claim, MESSAGES_PER_BATCH)
                 except Exception:
@@ -135,10 +145,17 @@ class Worker:
                 task = asyncio.create_task(self._handle(claims))
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)
-                # A finished batch frees a slot: look for more work.
-                task.add_done_callback(lambda _: self._wakeup.set())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), wait)
+                task.add_done_callback(self._batch_ended)
+            await self._wakeup.pause(wait)
+
+    def _batch_ended(self, task: "asyncio.Task[None]") -> None:
+        fault = None if task.cancelled() else task.exception()
+        if fault is None:
+            # A finished batch frees a slot: look for more work.
+            self._wakeup.wake()
+        elif self._fault is None:
+            self._fault = fault
+            self._wakeup.stop()
 
     async def _handle(self, claims: list[ClaimedMessage]) -> None:
         batch = Batch([Attempt(claim) for claim in claims])

@@ -16,6 +16,7 @@ from mailcmd.db.models import InboundMessage, QueueStatus
 from mailcmd.db.notifier import Channel, announce
 from mailcmd.db.types import utc_now
 from mailcmd.message.raw_fields import redacted
+from mailcmd.runtime.services import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -68,28 +69,38 @@ class InboundQueue:
     """Stores received messages; `put` returns only once the message is committed.
 
     Sessions that finish DATA at about the same time share one transaction (group
-    commit), so a busy server pays one fsync per batch rather than per message.
+    commit), so a busy server pays one fsync per batch rather than per message. A
+    `Service` of the process: its writer runs as the server's task.
     """
 
+    name = "inbound queue"
+
     def __init__(self, database: Database, on_commit: Callable[[], None] | None = None) -> None:
-        """Store into `database`; call `start` before `put`. `on_commit` hears of each batch."""
+        """Store into `database`; `run` must be running for `put` to return. `on_commit`
+        hears of each batch."""
         self._database = database
         self._on_commit = on_commit
         self._pending: list[tuple[ReceivedMessage, asyncio.Future[int]]] = []
-        self._wakeup = asyncio.Event()
-        self._writer: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._wakeup = Wakeup()
 
-    def start(self) -> None:
-        """Start the writer task on the running loop."""
-        self._writer = asyncio.create_task(self._write_batches(), name="inbound-writer")
+    async def start(self) -> None:
+        """Nothing to take before the writer runs."""
 
     async def stop(self) -> None:
-        """Commit what is pending, then stop the writer."""
-        self._stopping = True
-        self._wakeup.set()
-        if self._writer is not None:
-            await self._writer
+        """Take no more messages; `run` commits what is pending, then returns."""
+        self._wakeup.stop()
+
+    async def run(self) -> None:
+        """Commit what `put` hands over, in batches, until stopped and nothing is pending."""
+        while True:
+            self._wakeup.begin_round()
+            while self._pending:
+                # Taken and committed in one call: no name here keeps the batch's
+                # messages alive while the writer waits for the next.
+                await self._commit(self._next_batch())
+            if self._wakeup.stopping:
+                return
+            await self._wakeup.pause(None)
 
     async def put(self, message: ReceivedMessage) -> int:
         """Commit `message` to the inbound queue and return its queue id.
@@ -97,21 +108,12 @@ class InboundQueue:
         Raises whatever the database raised if the commit failed; then nothing of
         the message is stored.
         """
-        if self._stopping:
+        if self._wakeup.stopping:
             raise RuntimeError("the inbound queue is stopping")
         committed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pending.append((message, committed))
-        self._wakeup.set()
+        self._wakeup.wake()
         return await committed
-
-    async def _write_batches(self) -> None:
-        while not (self._stopping and not self._pending):
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._pending:
-                # Taken and committed in one call: no name here keeps the batch's
-                # messages alive while the writer waits for the next.
-                await self._commit(self._next_batch())
 
     def _next_batch(self) -> list[tuple[ReceivedMessage, "asyncio.Future[int]"]]:
         size = 0

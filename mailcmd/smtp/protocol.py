@@ -26,13 +26,29 @@ _SIMPLE_ADDRESS = re.compile(
 
 
 class ConnectionCounter:
-    """The number of open SMTP connections across every listener of the process."""
+    """The open SMTP connections across every listener of the process, and their transactions."""
 
     def __init__(self, limit: int) -> None:
         """Allow at most `limit` connections at once."""
         self.limit = limit
         self.open = 0
         self.protocols: set[ReceiverProtocol] = set()
+        # Set whenever a transaction may have ended, for a stop that waits for them.
+        self._transaction_over = asyncio.Event()
+
+    def transactions_in_flight(self) -> int:
+        """Return how many connections are between MAIL and the end of DATA."""
+        return sum(1 for protocol in self.protocols if protocol.in_transaction)
+
+    def transaction_over(self) -> None:
+        """Hear that a connection's transaction ended (its envelope reset, or it closed)."""
+        self._transaction_over.set()
+
+    async def transactions_finished(self) -> None:
+        """Return once no connection is between MAIL and the end of DATA."""
+        while self.transactions_in_flight():
+            self._transaction_over.clear()
+            await self._transaction_over.wait()
 
 
 class ReceiverProtocol(SMTP):
@@ -72,8 +88,15 @@ class ReceiverProtocol(SMTP):
         self._counted = False
         self._connections.open -= 1
         self._connections.protocols.discard(self)
+        self._connections.transaction_over()
         count_smtp_connection(self.event_handler.policy.name, opened=False)
         super().connection_lost(error)
+
+    def _set_post_data_state(self) -> None:
+        # Every end of a transaction passes here (after DATA, on RSET and on a new
+        # EHLO): a stop waiting for transactions in flight hears of it.
+        super()._set_post_data_state()  # type: ignore[no-untyped-call]
+        self._connections.transaction_over()
 
     async def push(self, status: str | bytes) -> None:
         """Send one reply line, with an enhanced status code added if the engine left it out."""
@@ -135,13 +158,13 @@ class ReceiverProtocol(SMTP):
             line_start = line.endswith(b"\r\n")
         if refusal is not None:
             await self.push(refusal)
-            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            self._set_post_data_state()
             return
         # aiosmtpd's types say bytes; the only reader is our handler, which takes the
         # buffer itself so as to add to it in place.
         self.envelope.original_content = message  # type: ignore[assignment]
         status = await self._call_handler_hook("DATA")
-        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        self._set_post_data_state()
         await self.push(status)
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:

@@ -19,7 +19,6 @@ import contextlib
 import os
 import smtplib
 import ssl
-import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -49,11 +48,13 @@ from mailcmd.identity.authenticity import DnsResolver, StaticResolver, TxtResolv
 from mailcmd.imap.mailstore import INBOX, local_account_id
 from mailcmd.message.flowed import decode_flowed
 from mailcmd.message.raw_fields import header_fields
-from mailcmd.outbound.delivery import NO_RELAY
+from mailcmd.outbound.delivery import NO_RELAY, Deliverer
 from mailcmd.outbound.outbox import is_redacted
 from mailcmd.runtime.attempts import Outcome
 from mailcmd.runtime.server import Server
+from mailcmd.runtime.worker import Worker
 from mailcmd.settings import Settings
+from mailcmd.testing.threaded_server import ThreadedServer
 
 # Point this at an empty PostgreSQL database to run tests on PostgreSQL; each test
 # then works in a schema of its own that is dropped afterwards.
@@ -165,9 +166,7 @@ class MailTestClient:
             else LoopbackSenders({})
         )
         self._database: Database | None = None
-        self._server: Server | None = None
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._threaded: ThreadedServer | None = None
 
     def __enter__(self) -> "MailTestClient":
         """Make the schema through mailcmd's migrations and the app's, start the server (and
@@ -179,9 +178,10 @@ class MailTestClient:
         finally:
             engine.dispose()
         self._database = open_database(self.settings.database_url)
-        self._thread.start()
-        self._server = Server(self.settings, self._database, resolver=self._resolver)
-        self._call(self._server.start())
+        server = Server(self.settings, self._database, resolver=self._resolver, grace_seconds=1.0)
+        threaded = ThreadedServer(server, TIMEOUT)
+        threaded.start()
+        self._threaded = threaded
         return self
 
     def __exit__(
@@ -190,14 +190,16 @@ class MailTestClient:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        """Stop the server and close the database."""
-        if self._server is not None:
-            self._call(self._server.stop(grace_seconds=1.0))
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(TIMEOUT)
-        self._loop.close()
-        if self._database is not None:
-            self._database.close()
+        """Stop the server and close the database.
+
+        Raises `ServiceFailed` if a part of the server failed while it ran.
+        """
+        try:
+            if self._threaded is not None:
+                self._threaded.stop()
+        finally:
+            if self._database is not None:
+                self._database.close()
 
     @property
     def ports(self) -> dict[str, int]:
@@ -396,36 +398,36 @@ class MailTestClient:
             return _data(client, envelope_from, to, raw)
 
     def _running_server(self) -> Server:
-        if self._server is None:
+        if self._threaded is None:
             raise RuntimeError("the client is not running: use it in a `with` block")
-        return self._server
+        return self._threaded.server
 
     def _call(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(TIMEOUT)
+        if self._threaded is None:
+            raise RuntimeError("the client is not running: use it in a `with` block")
+        return self._threaded.call(coroutine)
 
 
 async def _processed(server: Server, queue_id: int, *, only_later: bool) -> Outcome:
     """The worker's final outcome for `queue_id`: any remembered one, or `only_later` ones."""
-    if server.worker is None:
-        raise RuntimeError("the worker is off")
+    worker = server.service(Worker)
     outcomes = server.processing_outcomes
     after = outcomes.mark() if only_later else 0
     # The message may be waiting for the worker's next poll (a retry another process
     # asked for, say): look now.
-    server.worker.wake()
+    worker.wake()
     return await asyncio.wait_for(outcomes.wait(queue_id, after=after), TIMEOUT)
 
 
 async def _delivered(server: Server) -> None:
     """Wait until the deliverer has tried every outbox message that is due or in progress."""
-    if server.deliverer is None:
-        raise RuntimeError("delivery is off")
+    deliverer = server.service(Deliverer)
     outcomes = server.delivery_outcomes
     # Taken before the look at the outbox, so that an attempt that ends in between
     # still counts.
     after = outcomes.mark()
     waiting = await asyncio.to_thread(_undelivered, server.database)
-    server.deliverer.wake()
+    deliverer.wake()
     tried = [outcomes.wait(outbound_id, after=after) for outbound_id in waiting]
     await asyncio.wait_for(asyncio.gather(*tried), TIMEOUT)
 

@@ -1,6 +1,5 @@
 """The IMAP ports through real TLS: greeting, capabilities, logging in, and session commands."""
 
-import asyncio
 import base64
 import imaplib
 
@@ -8,7 +7,7 @@ import pytest
 
 from tests.conftest import ALICE, PASSWORD, StartServer
 from tests.imap_support import Connect, imap_client, raw_imap
-from tests.servers import TIMEOUT, RunningServer
+from tests.servers import RunningServer
 
 
 def test_starttls_port_refuses_login_before_tls(imap_server: RunningServer) -> None:
@@ -123,8 +122,7 @@ def test_stopping_the_server_says_bye_to_open_sessions(imap_server: RunningServe
         client.send(b"a2 IDLE\r\n")
         assert client.line() == b"+ idling"
 
-        stop = imap_server.server.stop(grace_seconds=1.0)
-        asyncio.run_coroutine_threadsafe(stop, imap_server.loop).result(TIMEOUT)
+        imap_server.shut_down()
 
         assert client.line() == b"* BYE Server shutting down"
         assert client.closed_by_server()

@@ -57,6 +57,18 @@ def _bind(listening: socket.socket, folder: Path) -> None:
         os.close(descriptor)
 
 
+async def start(notifier: Notifier) -> "asyncio.Task[None]":
+    """Start `notifier` as the server does: its `run` as a task."""
+    await notifier.start()
+    return asyncio.create_task(notifier.run())
+
+
+async def stop(notifier: Notifier, running: "asyncio.Task[None]") -> None:
+    """Stop `notifier` as the server does, and wait for its `run` to end."""
+    await notifier.stop()
+    await asyncio.wait([running])
+
+
 def _announce_in_another_process(url: str, payload: str, commit: bool) -> None:
     script = f"""
         from mailcmd.db.database import open_database
@@ -78,7 +90,7 @@ async def test_a_committed_announcement_of_another_process_is_heard_a_rolled_bac
     heard: asyncio.Queue[str] = asyncio.Queue()
     notifier.subscribe(Channel.MAILBOX, heard.put_nowait)
     notifier.subscribe(Channel.NEW_MAIL, lambda payload: heard.put_nowait(f"new mail {payload}"))
-    notifier.start()
+    running = await start(notifier)
     try:
         if capabilities(engine).notify:
             # A fresh LISTEN connection tells everyone to look, since it missed what came before.
@@ -89,7 +101,7 @@ async def test_a_committed_announcement_of_another_process_is_heard_a_rolled_bac
         assert await asyncio.wait_for(heard.get(), TIMEOUT) == "8"
         assert heard.empty()
     finally:
-        await notifier.stop()
+        await stop(notifier, running)
         engine.dispose()
 
 
@@ -98,11 +110,11 @@ async def test_a_stopped_notifier_removes_its_socket(sqlite_database: Database) 
     notifier.subscribe(Channel.NEW_MAIL, lambda payload: None)
     assert sqlite_database.capabilities.file is not None
     folder = wake_folder(sqlite_database.capabilities.file)
-    notifier.start()
+    running = await start(notifier)
     assert [name.split("-")[0] for name in os.listdir(folder)] == [str(os.getpid())]
     assert folder.stat().st_mode & 0o777 == 0o700
 
-    await notifier.stop()
+    await stop(notifier, running)
 
     assert os.listdir(folder) == []
 
@@ -154,7 +166,7 @@ async def test_a_channel_heard_here_too_hears_this_processes_commits_and_no_roll
     heard: asyncio.Queue[str] = asyncio.Queue()
     notifier.subscribe(Channel.RELAY_MAIL, lambda _: heard.put_nowait("relay"), here_too=True)
     notifier.subscribe(Channel.MAILBOX, heard.put_nowait)
-    notifier.start()
+    running = await start(notifier)
     try:
         if database.capabilities.notify:
             assert {await heard.get(), await heard.get()} == {"", "relay"}
@@ -174,5 +186,5 @@ async def test_a_channel_heard_here_too_hears_this_processes_commits_and_no_roll
         await asyncio.sleep(0)
         assert heard.empty()
     finally:
-        await notifier.stop()
+        await stop(notifier, running)
         database.close()

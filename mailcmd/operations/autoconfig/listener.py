@@ -7,7 +7,7 @@ a TLS proxy in front to offer HTTPS too. Each of mailcmd's domains has a documen
 of its own: the one a request asks for (see `domain_asked_for`).
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
 from mailcmd.addressing.domains import checked_domain
@@ -51,17 +51,26 @@ def domain_asked_for(target: str, head: bytes, domains: tuple[str, ...]) -> str:
 class AutoconfigListener(HttpListener):
     """Serves each domain's document at the autoconfig paths on `host:port` once started."""
 
-    def __init__(self, documents: Mapping[str, str], host: str, port: int) -> None:
-        """Prepare to serve `documents`, by domain, the default domain's first; nothing
-        listens until `start`."""
+    def __init__(self, documents: Callable[[], Mapping[str, str]], host: str, port: int) -> None:
+        """Prepare to serve the documents `documents` makes, by domain, the default domain's
+        first; they are made, and the listener listens, at `start`."""
         super().__init__("autoconfig", self._document_for, host, port)
+        self._make_documents = documents
+        self._documents: dict[str, HttpResponse] = {}
+        self._domains: tuple[str, ...] = ()
+
+    async def start(self) -> None:
+        """Make the documents, then listen."""
+        # Made only now: a document names the ports the other listeners just bound,
+        # which a port of 0 leaves open until then.
         self._documents = {
             domain: HttpResponse(
                 "200 OK", document.encode("utf-8"), content_type="text/xml; charset=utf-8"
             )
-            for domain, document in documents.items()
+            for domain, document in self._make_documents().items()
         }
         self._domains = tuple(self._documents)
+        await super().start()
 
     async def _document_for(self, request: HttpRequest) -> HttpResponse:
         if request.path not in AUTOCONFIG_PATHS:
