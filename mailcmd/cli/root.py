@@ -30,6 +30,7 @@ from mailcmd.identity.accounts import AccountError
 from mailcmd.net.listener_groups import ListenError
 from mailcmd.outbound.dkim import DkimError
 from mailcmd.parsing import SignatureError
+from mailcmd.runtime.services import ServiceFailed
 from mailcmd.settings import SettingsError
 
 # Exit codes: 1 for a request that cannot be done, 2 for bad settings or usage.
@@ -52,6 +53,7 @@ class _ReportingGroup(TyperGroup):
             SchemaBehindError,
             MigrationError,
             ListenError,
+            ServiceFailed,
         ) as error:
             _fail(str(error), EXIT_REFUSED)
         except (

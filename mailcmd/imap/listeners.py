@@ -13,7 +13,12 @@ from mailcmd.imap.command_loop import serve
 from mailcmd.imap.connection import Connection, ConnectionClosed, Limits, LiteralBudget
 from mailcmd.imap.responses import BYE_BUSY, BYE_SHUTDOWN
 from mailcmd.imap.session import ServerContext, Session
-from mailcmd.net.listener_groups import bound, listening_addresses, stop_listening
+from mailcmd.net.listener_groups import (
+    bound,
+    listening_addresses,
+    serving_names,
+    stop_listening,
+)
 from mailcmd.net.tls import ServerTls
 from mailcmd.operations.metrics.instruments import IMAP_SESSIONS, IMAP_SESSIONS_OPEN
 from mailcmd.settings import Settings
@@ -58,7 +63,7 @@ class ImapListeners:
 
     def listening(self) -> set[str]:
         """The names of the listeners that accept connections now."""
-        return {name for name, server in self.servers.items() if server.is_serving()}
+        return serving_names(self.servers)
 
     async def start(self) -> None:
         """Listen on every IMAP port that is not off (on a free one where it is 0)."""

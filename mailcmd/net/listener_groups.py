@@ -45,3 +45,8 @@ def stop_listening(servers: Mapping[str, asyncio.Server]) -> None:
     """Close the listening sockets; connections already open go on."""
     for server in servers.values():
         server.close()
+
+
+def serving_names(servers: Mapping[str, asyncio.Server]) -> set[str]:
+    """Return the names of the listeners that accept connections now."""
+    return {name for name, server in servers.items() if server.is_serving()}

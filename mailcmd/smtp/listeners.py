@@ -8,7 +8,12 @@ from mailcmd.addressing.recipients import RecipientDirectory
 from mailcmd.identity.authenticity import TxtResolver
 from mailcmd.identity.hourly_counts import HourlyCounts
 from mailcmd.identity.logins import Authenticator
-from mailcmd.net.listener_groups import bound, listening_addresses, stop_listening
+from mailcmd.net.listener_groups import (
+    bound,
+    listening_addresses,
+    serving_names,
+    stop_listening,
+)
 from mailcmd.net.tls import ServerTls
 from mailcmd.settings import Settings
 from mailcmd.smtp.handler import ListenerPolicy, ReceiverHandler
@@ -79,7 +84,7 @@ class SmtpListeners:
 
     def listening(self) -> set[str]:
         """The names of the listeners that accept connections now."""
-        return {name for name, server in self.servers.items() if server.is_serving()}
+        return serving_names(self.servers)
 
     async def run(self) -> None:
         """Nothing: connections are served as they come."""
