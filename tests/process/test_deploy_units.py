@@ -77,7 +77,7 @@ def test_the_unit_runs_a_command_that_exists(name: str) -> None:
 def test_the_unit_waits_for_the_graceful_stop(name: str) -> None:
     service = service_section(name)
     defaults = Settings()
-    # The stop's stages, one after another (see `Server.stop`): SMTP transactions,
+    # The stop's stages, one after another (see `run_services`): SMTP transactions,
     # the running handler and one given up on, then relay deliveries in flight.
     longest_stop = (
         SHUTDOWN_GRACE_SECONDS + 2 * defaults.worker.handler_timeout + defaults.relay.timeout
