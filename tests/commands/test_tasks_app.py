@@ -94,8 +94,7 @@ def test_list_filters_and_sorts(mail: MailTestClient) -> None:
     assert "Soon" in before
     assert "Later" not in before
     assert (
-        "No open tasks tagged garden and due before 2029-06-01."
-        ' The subject "list" shows them all.'
+        'No open tasks tagged garden and due before 2029-06-01. The subject "list" shows them all.'
     ) in none_tagged
     assert by_due.index("Soon") < by_due.index("Later")
     assert text_of(by_priority).index("Soon") < text_of(by_priority).index("Later")
