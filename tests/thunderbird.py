@@ -214,7 +214,7 @@ class DisplayedPart:
     # trailing space it wrapped at) and its left edge, in CSS pixels. A blank line
     # takes no row here.
     rows: list[tuple[str, float]]
-    # How many characters of its font fit across the pane.
+    # How many characters of its font fit on a row ("x"s, if the font is not fixed).
     columns: int
 
     @property
@@ -515,11 +515,13 @@ probe.style.whiteSpace = "pre";
 part.append(probe);
 const width = probe.getBoundingClientRect().width / 100;
 probe.remove();
+const style = document.defaultView.getComputedStyle(part);
+const room = part.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
 return {
   subject: aboutMessage.gMessage.mime2DecodedSubject,
   text: part.innerText,
   rows: rows.map(({ text, left }) => [text.replace(/ +$/, ""), left]),
-  columns: Math.floor(part.getBoundingClientRect().width / width),
+  columns: Math.floor(room / width),
 };
 """
 )
