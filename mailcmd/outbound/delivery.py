@@ -340,6 +340,8 @@ class Deliverer:
             if result.verdict == "sent" and not result.refused
             else (result.detail),
         }
+        # For a deferred message, when it is tried again: said as the worker says it.
+        retry = ""
         if result.verdict == "sent":
             values.update(settled(QueueEvent.SUCCEEDED, job.holds_secret, job.raw))
         elif result.verdict == "permanent" or self._expired(job.created_at, now):
@@ -349,6 +351,7 @@ class Deliverer:
             delay = retry_delay(attempts, relay.retry_seconds, relay.max_retry_seconds)
             values["status"] = next_status(HELD, QueueEvent.POSTPONED)
             values["next_attempt_at"] = now + timedelta(seconds=delay)
+            retry = f", retry in {delay:g} s"
         recorded = connection.execute(_update(job.outbound_id).values(values))
         if recorded.rowcount != 1:
             return
@@ -356,12 +359,13 @@ class Deliverer:
         done.attempted.append((job.outbound_id, status))
         with traced(job.trace_id):
             log.info(
-                "outbound %d by relay, attempt %d: %s, reply code %s (%s)",
+                "outbound %d by relay, attempt %d: %s, reply code %s (%s)%s",
                 job.outbound_id,
                 attempts,
                 status.value,
                 result.code if result.code is not None else "none",
                 result.detail,
+                retry,
             )
 
     def _expired(self, created_at: datetime, now: datetime) -> bool:
