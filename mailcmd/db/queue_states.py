@@ -1,19 +1,13 @@
 """The states of a queued row, inbound or outbox, and the events that move it: one table.
 
 Both queues use the same five statuses (`QueueStatus`) and move between them the
-same way; every place that changes a row's status asks `next_status` for the new
-one, so that the table below is the whole story:
+same way: every place that changes a row's status asks `next_status` for the new
+one, so that `TRANSITIONS` below is the whole story.
 
-| status     | event        | new status | when                                              |
-| ---------- | ------------ | ---------- | ------------------------------------------------- |
-| queued     | claimed      | processing | a worker or deliverer takes it for an attempt     |
-| deferred   | claimed      | processing | the same, once its retry is due                   |
-| processing | claimed      | processing | the same, once the lease of its last claim ran out |
-| processing | succeeded    | done       | the attempt did its work (processed; delivered)   |
-| processing | postponed    | deferred   | the attempt failed, and is retried after a delay  |
-| processing | given up     | failed     | the attempt failed for good                       |
-| processing | handed back  | queued     | no attempt was made (the worker stops; no relay)  |
-| queued, deferred, done, failed | requeued | queued | the operator's `retry`              |
+A row starts `queued`; outbox mail for a local account starts `done`, delivered
+by the very transaction that queues it. The outbox settles a row it need not send
+(all its recipients local now, or no relay configured) in the transaction that
+claims it: claimed, then succeeded, given up or handed back, as the table says.
 
 It lives beside `QueueStatus` because it is data about it, pure: the rooms that
 touch queued rows (the receiver's queue, the runtime, outbound, the CLI,
@@ -52,14 +46,20 @@ class Transition:
 
 
 TRANSITIONS: Final = (
+    # A worker or a deliverer takes a row for an attempt: a queued one, a deferred
+    # one once its retry is due, a processing one once its last claim's lease ran out.
     Transition(QueueStatus.QUEUED, QueueEvent.CLAIMED, QueueStatus.PROCESSING),
     Transition(QueueStatus.DEFERRED, QueueEvent.CLAIMED, QueueStatus.PROCESSING),
     Transition(QueueStatus.PROCESSING, QueueEvent.CLAIMED, QueueStatus.PROCESSING),
+    # The attempt did its work (processed; delivered), failed and is tried again
+    # after a delay, or failed for good.
     Transition(QueueStatus.PROCESSING, QueueEvent.SUCCEEDED, QueueStatus.DONE),
     Transition(QueueStatus.PROCESSING, QueueEvent.POSTPONED, QueueStatus.DEFERRED),
     Transition(QueueStatus.PROCESSING, QueueEvent.GIVEN_UP, QueueStatus.FAILED),
+    # No attempt was made: the worker stops, or no relay is configured.
     Transition(QueueStatus.PROCESSING, QueueEvent.HANDED_BACK, QueueStatus.QUEUED),
-    # A row being worked on is never requeued: its attempt's outcome would overwrite it.
+    # The operator's `retry`, with a fresh count of attempts. A row being worked on
+    # is never requeued: its attempt's outcome would overwrite it.
     Transition(QueueStatus.QUEUED, QueueEvent.REQUEUED, QueueStatus.QUEUED),
     Transition(QueueStatus.DEFERRED, QueueEvent.REQUEUED, QueueStatus.QUEUED),
     Transition(QueueStatus.DONE, QueueEvent.REQUEUED, QueueStatus.QUEUED),
