@@ -20,7 +20,7 @@ from functools import partial
 from mailcmd.db.database import Database
 from mailcmd.db.models import QueueStatus
 from mailcmd.db.queue_states import FINAL
-from mailcmd.db.queue_timing import lease_for
+from mailcmd.db.queue_timing import lease_for, retry_delay
 from mailcmd.operations.metrics.instruments import count_processed
 from mailcmd.operations.traces import traced
 from mailcmd.runtime.attempts import Attempt, Batch, Outcome, time_limit_passed
@@ -109,7 +109,7 @@ class Worker:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        pause = 0.0  # after the last failed claim; none since the last that worked
+        failures = 0  # claims that failed in a row
         while not self._stopping:
             # Cleared before claiming: a wake-up during the claim is not lost.
             self._wakeup.clear()
@@ -118,8 +118,8 @@ class Worker:
                 try:
                     claims = await loop.run_in_executor(None, self._claim, MESSAGES_PER_BATCH)
                 except Exception:
-                    pause = min(max(2 * pause, CLAIM_RETRY_SECONDS), CLAIM_RETRY_MAX_SECONDS)
-                    wait = pause
+                    failures += 1
+                    wait = retry_delay(failures, CLAIM_RETRY_SECONDS, CLAIM_RETRY_MAX_SECONDS)
                     reference = secrets.token_hex(6)
                     log.exception(
                         "claiming messages failed (reference %s); trying again in %.1f s",
@@ -127,7 +127,7 @@ class Worker:
                         wait,
                     )
                     break
-                pause = 0.0
+                failures = 0
                 if not claims:
                     break
                 task = asyncio.create_task(self._handle(claims))
