@@ -40,11 +40,14 @@ def retry_delay(attempts: int, first: float, most: float = math.inf) -> float:
 
 
 # A column as a Core table or an ORM model names it.
-Column = ColumnElement[Any] | QueryableAttribute[Any]
+ColumnExpression = ColumnElement[Any] | QueryableAttribute[Any]
 
 
 def ready_to_claim(
-    status: Column, due: Column, now: datetime, lease_end: Column | None = None
+    status: ColumnExpression,
+    due: ColumnExpression,
+    now: datetime,
+    lease_end: ColumnExpression | None = None,
 ) -> ColumnElement[bool]:
     """The condition a row meets when a claim may take it at `now`.
 
