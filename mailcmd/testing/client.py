@@ -150,14 +150,18 @@ class MailTestClient:
             templates=templates or bundled_path("templates"),
             migrations=migrations,
             # Ports the system picks, read back from the running server: only the ones
-            # the client sends on listen, unless `settings` asks for more.
-            smtp={
-                "host": "127.0.0.1",
-                "submission_port": None,
-                "smtps_port": 0,
-                "mx_port": 0,
+            # the client sends on listen, unless `settings` asks for more (a table given
+            # there replaces the client's own).
+            **{
+                "smtp": {
+                    "host": "127.0.0.1",
+                    "submission_port": None,
+                    "smtps_port": 0,
+                    "mx_port": 0,
+                },
+                "imap": {"port": None, "tls_port": None},
+                **dict(settings or {}),
             },
-            **{"imap": {"port": None, "tls_port": None}, **dict(settings or {})},
         )
         self.passwords: dict[str, str] = {}
         self._resolver = resolver or (
