@@ -181,20 +181,22 @@ def _address(account: Account) -> str | None:
     return account.login if "@" in account.login else None
 
 
-def _answer(ctx: Context, task: Task, event: str) -> None:
-    """Reply with the task as it stands, and tell everyone else who shares it."""
+def _answer(ctx: Context, task: Task, event: str, *, concerned: Account | None = None) -> None:
+    """Reply with the task as it stands, and tell everyone else who shares it; the
+    `concerned` account (the one the change is about) hears it told to them."""
     ctx.session.flush()
     ctx.reply("tasks/task", task=task, event=event, tag=task.id)
     others = [task.owner] + [share.account for share in task.shares]
+    changed_by = ctx.sender.login or ctx.sender.address
     for account in others:
         address = _address(account) if account.id != ctx.sender.account_id else None
         if address is not None:
-            changed_by = ctx.sender.login or ctx.sender.address
+            told = "shared with you" if account is concerned else event
             ctx.notify(
                 address,
                 "tasks/task",
                 task=task,
-                event=f"{event} by {changed_by}",
+                event=f"{told} by {changed_by}",
                 tag=task.id,
             )
 
@@ -265,7 +267,10 @@ def list_(
         found.sort(key=lambda task: (PRIORITY_ORDER.get(task.priority, 1), task.id))
     else:
         found.sort(key=lambda task: task.id)
-    ctx.reply(tasks=found, showing_all=all)
+    # What narrowed the list, so that an empty one says why it is empty.
+    narrowed = [f"tagged {tag}"] if tag is not None else []
+    narrowed += [f"due before {due_before.isoformat()}"] if due_before is not None else []
+    ctx.reply(tasks=found, showing_all=all, narrowed=narrowed)
 
 
 def _listed(ctx: Context, include_done: bool) -> Select[tuple[Task]]:
@@ -394,7 +399,7 @@ def share(
         raise CommandError(f"task {task_id} is already {other.login}'s")
     ctx.confirm("tasks/share-question", task=task, login=other.login)
     task.shares.append(TaskShare(account_id=other.id, account=other))
-    _answer(ctx, task, f"shared with {other.login}")
+    _answer(ctx, task, f"shared with {other.login}", concerned=other)
 
 
 @tasks.command("digest", template="tasks/digest-setting", example="digest on")

@@ -28,6 +28,11 @@ THUNDERBIRD = shutil.which("thunderbird")
 # Seconds Thunderbird may take to start and open Marionette on a busy machine.
 STARTUP_SECONDS = 60.0
 
+# The element the message pane renders a text body part in: format=flowed or not.
+TEXT_PART = ".moz-text-flowed, .moz-text-plain"
+# And an HTML one.
+HTML_PART = ".moz-text-html"
+
 
 @dataclass(frozen=True)
 class MailAccount:
@@ -166,6 +171,62 @@ class Thunderbird:
     def reply(self, subject: str, first_line: str) -> None:
         """Reply to the newest INBOX message with `subject`: type `first_line`, and Send."""
         self.marionette.script(REPLY, subject, first_line)
+
+    def view_body_as(self, view: str) -> None:
+        """Choose View > Message Body As > `view`: "AllowHTML" (Original HTML) or "AsPlaintext".
+
+        The menu item's own function (`MsgBodyAllowHTML`, ...) sets the display
+        preferences; a message on show is shown again in the new view.
+        """
+        self.marionette.script(WAIT_FOR + f"mainWindow().MsgBody{view}();")
+
+    def open_message(self, subject: str) -> None:
+        """Select the newest message titled `subject` in the INBOX's list, as a click does.
+
+        The INBOX is opened first if the 3-pane window shows another folder; the
+        message pane then loads the message (`message_pane` waits for it).
+        """
+        self.marionette.script(OPEN_MESSAGE, subject)
+
+    def message_pane(self, part: str) -> "DisplayedPart":
+        """What the message pane shows of the message's body, once it shows `part`.
+
+        `part` is a CSS selector of the element Thunderbird renders a body part in:
+        `TEXT_PART` or `HTML_PART`.
+        """
+        shown = self.marionette.script(MESSAGE_PANE, part)
+        return DisplayedPart(
+            subject=shown["subject"],
+            text=_spaces(shown["text"]),
+            rows=[(_spaces(text), left) for text, left in shown["rows"]],
+            columns=shown["columns"],
+        )
+
+
+@dataclass(frozen=True)
+class DisplayedPart:
+    """A body part as the message pane shows it to a person."""
+
+    subject: str
+    # Its text as read off the screen (`innerText`): one line per hard line break.
+    text: str
+    # The rows it takes on the screen, top to bottom: the text of each (without a
+    # trailing space it wrapped at) and its left edge, in CSS pixels. A blank line
+    # takes no row here.
+    rows: list[tuple[str, float]]
+    # How many characters of its font fit on a row ("x"s, if the font is not fixed).
+    columns: int
+
+    @property
+    def lines(self) -> list[str]:
+        """`text` cut into its lines."""
+        return self.text.split("\n")
+
+
+def _spaces(text: str) -> str:
+    # Thunderbird keeps a plain text's runs of spaces as no-break spaces; a person
+    # sees spaces.
+    return text.replace("\u00a0", " ")
 
 
 @contextmanager
@@ -384,5 +445,83 @@ await composeAndSend(
   window => window.GetCurrentEditor()?.rootElement?.textContent.includes("> "),
   window => window.GetCurrentEditor().insertText(firstLine)
 );
+"""
+)
+
+OPEN_MESSAGE = (
+    WAIT_FOR
+    + """
+const [subject] = arguments;
+const about3Pane = await waitFor(
+  "the 3-pane window",
+  () => mainWindow()?.gTabmail?.currentAbout3Pane
+);
+if (about3Pane.gFolder != inbox()) {
+  about3Pane.displayFolder(inbox());
+}
+const found = await waitFor("a message titled " + subject + " in the INBOX's list", () => {
+  const view = about3Pane.gFolder == inbox() ? about3Pane.gDBView : null;
+  for (let row = (view?.rowCount ?? 0) - 1; row >= 0; row--) {
+    if (view.getMsgHdrAt(row).mime2DecodedSubject == subject) {
+      return { row };
+    }
+  }
+  return null;
+});
+about3Pane.threadTree.selectedIndex = found.row;
+"""
+)
+
+# The rows are found by where each character is drawn: a character whose box starts
+# lower than the row's begins a new row. A space the pane wrapped at hangs at the end
+# of its row and is left off.
+MESSAGE_PANE = (
+    WAIT_FOR
+    + """
+const [selector] = arguments;
+const about3Pane = mainWindow().gTabmail.currentAbout3Pane;
+const aboutMessage = about3Pane.messageBrowser.contentWindow;
+const part = await waitFor("the message pane showing " + selector, () => {
+  if (!aboutMessage.msgLoaded || !aboutMessage.gMessage) {
+    return null;
+  }
+  const document = aboutMessage.getMessagePaneBrowser().contentDocument;
+  return document?.readyState == "complete" ? document.querySelector(selector) : null;
+});
+const document = part.ownerDocument;
+const range = document.createRange();
+const walker = document.createTreeWalker(part, NodeFilter.SHOW_TEXT);
+const rows = [];
+let row = null;
+for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+  for (let index = 0; index < node.length; index++) {
+    const character = node.data[index];
+    range.setStart(node, index);
+    range.setEnd(node, index + 1);
+    const box = range.getClientRects()[0];
+    if (!box || character == "\\n") {
+      continue;
+    }
+    if (!row || box.top >= row.bottom) {
+      row = { text: "", left: box.left, bottom: box.bottom };
+      rows.push(row);
+    }
+    row.text += character;
+  }
+}
+const probe = document.createElement("span");
+probe.textContent = "x".repeat(100);
+probe.style.whiteSpace = "pre";
+part.append(probe);
+const width = probe.getBoundingClientRect().width / 100;
+probe.remove();
+const style = document.defaultView.getComputedStyle(part);
+const room = part.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+return {
+  subject: aboutMessage.gMessage.mime2DecodedSubject,
+  text: part.innerText,
+  rows: rows.map(({ text, left }) => [text.replace(/ +$/, ""), left]),
+  columns: Math.floor(room / width),
+};
 """
 )

@@ -1,6 +1,8 @@
 """`mailcmd commands`: every address, verb, usage line, policy and help text of the loaded app."""
 
 import json
+import textwrap
+from itertools import groupby
 from typing import Annotated, Any
 
 import typer
@@ -43,13 +45,7 @@ def commands(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    print_table(
-        ["ADDRESS", "VERB", "USAGE", "WHO", "SUMMARY"],
-        [
-            [row["address"], row["verb"], row["usage"], row["policy"], row["summary"]]
-            for row in rows
-        ],
-    )
+    _print_by_address(rows)
     if registry.jobs:
         typer.echo("")
         print_table(
@@ -62,3 +58,26 @@ def commands(
                 for job in registry.jobs.values()
             ],
         )
+
+
+# The width a terminal shows without wrapping; a usage line longer than that is kept whole.
+LISTING_WIDTH = 78
+
+
+def _print_by_address(rows: list[dict[str, Any]]) -> None:
+    """Print each address, then under it each usage line and, indented, what it does."""
+    for address, commands in groupby(rows, key=lambda row: row["address"]):
+        typer.echo(address)
+        for row in commands:
+            typer.echo(f"  {row['usage']}")
+            what = f"{row['summary']} Who: {row['policy']}."
+            typer.echo(
+                textwrap.fill(
+                    what,
+                    LISTING_WIDTH,
+                    initial_indent=" " * 6,
+                    subsequent_indent=" " * 6,
+                    break_on_hyphens=False,
+                )
+            )
+        typer.echo("")

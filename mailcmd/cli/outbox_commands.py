@@ -19,8 +19,9 @@ from mailcmd.cli.output import (
 from mailcmd.cli.purging import DryRunOption, purge_and_report
 from mailcmd.cli.state import RefusedError, cli_state, database_session
 from mailcmd.db.models import OutboundMessage, QueueStatus
+from mailcmd.db.queue_states import FINAL
 from mailcmd.db.types import utc_now
-from mailcmd.operations.retention import FINISHED, describe_days, outbox_kinds, outbox_rows
+from mailcmd.operations.retention import describe_days, outbox_kinds, outbox_rows
 from mailcmd.outbound.outbox import (
     delivery_of,
     get_outbound,
@@ -118,8 +119,8 @@ def purge(
         purge_and_report(ctx, outbox_kinds(retention, now), dry_run)
         return
     kinds = []
-    for chosen in [status] if status is not None else list(FINISHED):
-        if chosen not in FINISHED:
+    for chosen in [status] if status is not None else list(FINAL):
+        if chosen not in FINAL:
             raise RefusedError(
                 f"--status {chosen.value}: only done and failed messages are purged;"
                 f" a {chosen.value} one is still to be delivered"

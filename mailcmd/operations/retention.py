@@ -31,6 +31,7 @@ from mailcmd.db.models import (
     ProcessedMessage,
     QueueStatus,
 )
+from mailcmd.db.queue_states import FINAL
 from mailcmd.db.types import utc_now
 from mailcmd.imap.mailstore import INBOX, announce_change
 from mailcmd.settings import RetentionSettings
@@ -39,8 +40,6 @@ log = logging.getLogger(__name__)
 
 # Rows one write transaction removes at most.
 BATCH_ROWS = 500
-# The only states a purge takes rows in: the work on them has ended.
-FINISHED = (QueueStatus.DONE, QueueStatus.FAILED)
 # A confirmation's reply address acts to the end of the day after it expires, in the
 # settings' time zone (see `confirmations.key_expiry`): three days after `expires_at`
 # it refuses in any zone, and the row is never read again.
@@ -167,7 +166,7 @@ def outbox_rows(status: QueueStatus, before: datetime, kept: str) -> Kind:
     (`outbox.settled`), and its (status, next_attempt_at) index finds them. Raises
     `ValueError` for any other status: that mail is still to go.
     """
-    if status not in FINISHED:
+    if status not in FINAL:
         raise ValueError(f"only done and failed outbox rows are purged, not {status.value}")
     still_due = and_(OutboundMessage.status == status, OutboundMessage.next_attempt_at < before)
     due = select(OutboundMessage.id).where(still_due).order_by(OutboundMessage.next_attempt_at)
@@ -183,7 +182,7 @@ def _inbound_texts(days: int, now: datetime) -> Kind:
     still_due = and_(
         InboundMessage.raw_dropped_at.is_(None),
         InboundMessage.next_attempt_at < now - timedelta(days=days),
-        InboundMessage.status.in_(FINISHED),
+        InboundMessage.status.in_(FINAL),
     )
     due = select(InboundMessage.id).where(still_due).order_by(InboundMessage.next_attempt_at)
 

@@ -17,11 +17,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import Connection, Update, and_, select, update
+from sqlalchemy import Connection, Update, select, update
 from sqlalchemy.orm import Session
 
 from mailcmd.db.database import Database
 from mailcmd.db.models import AccountAddress, Base, OutboundMessage, QueueStatus
+from mailcmd.db.queue_states import HELD, QueueEvent, next_status
+from mailcmd.db.queue_timing import lease_for, ready_to_claim, retry_delay
 from mailcmd.db.types import utc_now
 from mailcmd.imap.mailstore import deliver
 from mailcmd.operations.metrics.instruments import RELAY_DELIVERIES
@@ -39,8 +41,10 @@ BATCH = 50
 NO_RELAY_RECHECK = timedelta(hours=1)
 NO_RELAY = "waiting: no relay is configured for other domains ([relay] host)"
 NO_RELAY_IN_TIME = "no relay was configured for other domains within relay.max_delivery_age"
-# How long a relay delivery may take before another deliverer may try the message.
-RELAY_LEASE = timedelta(minutes=10)
+# The longest a relay delivery is expected to take: RFC 5321's five minutes for a
+# reply to each command (section 4.5.3.2). It is not cut short: one that takes
+# longer than its lease may be sent again by another deliverer, as SMTP allows.
+RELAY_ATTEMPT_SECONDS = 300.0
 
 Signer = Callable[[bytes], bytes]
 
@@ -60,8 +64,6 @@ class _RelayJob:
     trace_id: str | None
 
 
-# The statuses of mail still to send (`processing` whose lease ran out included).
-_WAITING = (QueueStatus.QUEUED, QueueStatus.DEFERRED, QueueStatus.PROCESSING)
 _OUTBOX = Base.metadata.tables[OutboundMessage.__tablename__]
 _ADDRESSES = Base.metadata.tables[AccountAddress.__tablename__]
 _JOB_COLUMNS = (
@@ -252,7 +254,8 @@ class Deliverer:
         # every reply.
         now = utc_now()
         done = _Pass()
-        is_due = and_(_OUTBOX.c.status.in_(_WAITING), _OUTBOX.c.next_attempt_at <= now)
+        # A held row's lease ends at its next_attempt_at (see `_claim`).
+        is_due = ready_to_claim(_OUTBOX.c.status, _OUTBOX.c.next_attempt_at, now)
         if not verdicts:
             if claim <= 0:
                 return done  # every relay slot is busy: its verdict wakes us again
@@ -299,16 +302,16 @@ class Deliverer:
                 done.delivered_locally = True
                 values["rcpt_tos"] = remote
             if not remote:
-                values.update(settled(QueueStatus.DONE, job.holds_secret, job.raw))
+                values.update(settled(QueueEvent.SUCCEEDED, job.holds_secret, job.raw))
                 values["last_error"] = None
             elif self._relay.host is None:
                 if self._expired(job.created_at, now):
                     # No relay came in time: it fails as it would with one that never
                     # answered (and a secret in it goes with its text).
-                    values.update(settled(QueueStatus.FAILED, job.holds_secret, job.raw))
+                    values.update(settled(QueueEvent.GIVEN_UP, job.holds_secret, job.raw))
                     values["last_error"] = NO_RELAY_IN_TIME
                 else:
-                    values["status"] = QueueStatus.QUEUED
+                    values["status"] = next_status(HELD, QueueEvent.HANDED_BACK)
                     values["last_error"] = NO_RELAY
                     values["next_attempt_at"] = now + NO_RELAY_RECHECK
             else:
@@ -323,7 +326,7 @@ class Deliverer:
             connection.execute(
                 update(_OUTBOX)
                 .where(_OUTBOX.c.id.in_(claimed))
-                .values(status=QueueStatus.PROCESSING, next_attempt_at=now + RELAY_LEASE)
+                .values(status=HELD, next_attempt_at=now + lease_for(RELAY_ATTEMPT_SECONDS))
             )
 
     def _record(
@@ -340,16 +343,18 @@ class Deliverer:
             if result.verdict == "sent" and not result.refused
             else (result.detail),
         }
+        # For a deferred message, when it is tried again: said as the worker says it.
+        retry = ""
         if result.verdict == "sent":
-            values.update(settled(QueueStatus.DONE, job.holds_secret, job.raw))
+            values.update(settled(QueueEvent.SUCCEEDED, job.holds_secret, job.raw))
         elif result.verdict == "permanent" or self._expired(job.created_at, now):
-            values.update(settled(QueueStatus.FAILED, job.holds_secret, job.raw))
+            values.update(settled(QueueEvent.GIVEN_UP, job.holds_secret, job.raw))
         else:
-            delay = min(
-                self._relay.retry_seconds * 2 ** (attempts - 1), self._relay.max_retry_seconds
-            )
-            values["status"] = QueueStatus.DEFERRED
+            relay = self._relay
+            delay = retry_delay(attempts, relay.retry_seconds, relay.max_retry_seconds)
+            values["status"] = next_status(HELD, QueueEvent.POSTPONED)
             values["next_attempt_at"] = now + timedelta(seconds=delay)
+            retry = f", retry in {delay:g} s"
         recorded = connection.execute(_update(job.outbound_id).values(values))
         if recorded.rowcount != 1:
             return
@@ -357,12 +362,13 @@ class Deliverer:
         done.attempted.append((job.outbound_id, status))
         with traced(job.trace_id):
             log.info(
-                "outbound %d by relay, attempt %d: %s, reply code %s (%s)",
+                "outbound %d by relay, attempt %d: %s, reply code %s (%s)%s",
                 job.outbound_id,
                 attempts,
                 status.value,
                 result.code if result.code is not None else "none",
                 result.detail,
+                retry,
             )
 
     def _expired(self, created_at: datetime, now: datetime) -> bool:

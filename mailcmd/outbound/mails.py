@@ -124,10 +124,19 @@ def links_for(
     )
 
 
-def render_reply(renderer: Renderer, reply: Reply, links: ActionLinks) -> Rendered:
+# The value every reply template has: whether its text is one of several in a transcript,
+# whose Reply-To is not its own (the mail has one, that of its last tagged reply).
+IN_TRANSCRIPT = "in_transcript"
+
+
+def render_reply(
+    renderer: Renderer, reply: Reply, links: ActionLinks, *, in_transcript: bool = False
+) -> Rendered:
     """Render `reply`'s template with `links` for its `action()`s, its own subject (if any)
-    overriding the template's."""
-    rendered = renderer.render(reply.template, reply.values, links)
+    overriding the template's; the template sees `in_transcript` (unless a value of the
+    reply has that name)."""
+    values = {IN_TRANSCRIPT: in_transcript, **reply.values}
+    rendered = renderer.render(reply.template, values, links)
     if reply.subject is not None:
         return Rendered(subject=reply.subject, text=rendered.text, html=rendered.html)
     return rendered

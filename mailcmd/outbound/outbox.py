@@ -9,6 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailcmd.db.models import OutboundMessage, QueueStatus
+from mailcmd.db.queue_states import (
+    FINAL,
+    HELD,
+    QueueEvent,
+    QueueTransitionError,
+    applies,
+    next_status,
+)
 from mailcmd.db.types import utc_now
 from mailcmd.message.raw_fields import redacted
 
@@ -61,22 +69,27 @@ def requeue_outbound(session: Session, outbound_id: int) -> OutboundMessage | No
     or failed (it held a secret), is left alone and returned unchanged.
     """
     message = get_outbound(session, outbound_id)
-    if message is None or message.status == QueueStatus.PROCESSING or is_redacted(message):
+    if message is None or not applies(message.status, QueueEvent.REQUEUED) or is_redacted(message):
         return message
-    message.status = QueueStatus.QUEUED
+    message.status = next_status(message.status, QueueEvent.REQUEUED)
     message.attempts = 0
     message.last_error = None
     message.next_attempt_at = utc_now()
     return message
 
 
-def settled(status: QueueStatus, holds_secret: bool, raw: bytes) -> dict[str, object]:
-    """The values that give an outbox row with `raw` its last status, done or failed.
+def settled(event: QueueEvent, holds_secret: bool, raw: bytes) -> dict[str, object]:
+    """The values that give a held outbox row with `raw` its last status, by `event`.
+
+    `event` ends the work on the row: it succeeded (done) or was given up (failed).
 
     A mail that holds a secret keeps only its header from then on: the copy that
     mattered has reached its recipient, or never will. `next_attempt_at`, of no more
     use to delivery, becomes the moment it settled, from which retention counts.
     """
+    status = next_status(HELD, event)
+    if status not in FINAL:
+        raise QueueTransitionError(f"a row {event} is {status}, not settled")
     values: dict[str, object] = {"status": status, "next_attempt_at": utc_now()}
     if status == QueueStatus.FAILED:
         values["failed_at"] = values["next_attempt_at"]
@@ -87,7 +100,7 @@ def settled(status: QueueStatus, holds_secret: bool, raw: bytes) -> dict[str, ob
 
 def is_redacted(message: OutboundMessage) -> bool:
     """Whether `message`'s text was removed because it held a secret (so it cannot be resent)."""
-    return message.holds_secret and message.status in (QueueStatus.DONE, QueueStatus.FAILED)
+    return message.holds_secret and message.status in FINAL
 
 
 def without_secret(raw: bytes) -> bytes:

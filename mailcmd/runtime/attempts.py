@@ -5,6 +5,7 @@ thread says which attempt runs and since when; the loop gives up on one that run
 past its time limit, or on the whole batch when a handler will not stop.
 """
 
+import enum
 import threading
 import time
 from collections.abc import Iterator
@@ -12,10 +13,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mailcmd.db.models import QueueStatus
 from mailcmd.runtime.claims import ClaimedMessage
 from mailcmd.runtime.handler_threads import HandlerAbandoned, interrupt
 
-Status = Literal["done", "deferred", "failed", "lost"]
+
+class ClaimLost(enum.StrEnum):
+    """What an attempt ends in when its claim is gone as it records its outcome.
+
+    Its lease ran out and another claim took the message: the attempt changed
+    nothing, and the message's status is the other claim's to set.
+    """
+
+    LOST = "lost"
+
+
 # How a message that is done ended: its commands run (or held for confirmation),
 # answered with a refusal, or not run at all (automatic mail, a duplicate).
 Ending = Literal["done", "refused", "ignored"]
@@ -30,7 +42,8 @@ def time_limit_passed(limit: float) -> str:
 class Outcome:
     """What became of one attempt at a message."""
 
-    status: Status
+    # The message's status after the attempt: done, deferred or failed.
+    status: QueueStatus | ClaimLost
     detail: str = ""
     # For a deferred message: seconds until it may be tried again.
     retry_in: float | None = None

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from mailcmd.db.database import Database
 from mailcmd.operations.traces import traced
-from mailcmd.runtime.attempts import Attempt, Batch, Outcome
+from mailcmd.runtime.attempts import Attempt, Batch, ClaimLost, Outcome
 from mailcmd.runtime.claims import release
 from mailcmd.runtime.handler_threads import HandlerAbandoned
 
@@ -110,7 +110,7 @@ def _one(session: Session, attempt: Attempt, run: RunOne, fail: FailOne, timed_o
         if attempt.state == "abandoned":
             savepoint.rollback()
             return fail(session, attempt, timed_out)
-        if outcome.status == "lost":
+        if outcome.status == ClaimLost.LOST:
             savepoint.rollback()
             return outcome
         savepoint.commit()

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, select, update
 
 from mailcmd.db.capabilities import capabilities
-from mailcmd.db.models import InboundMessage, QueueStatus
+from mailcmd.db.models import InboundMessage
+from mailcmd.db.queue_states import HELD, QueueEvent, next_status
+from mailcmd.db.queue_timing import ready_to_claim
 from mailcmd.db.types import utc_now
 
 
@@ -72,15 +74,8 @@ def claim_ready(
     out (it died). One `UPDATE ... RETURNING`; the caller's transaction commits it.
     """
     now = utc_now()
-    ready = or_(
-        and_(
-            InboundMessage.status.in_([QueueStatus.QUEUED, QueueStatus.DEFERRED]),
-            InboundMessage.next_attempt_at <= now,
-        ),
-        and_(
-            InboundMessage.status == QueueStatus.PROCESSING,
-            InboundMessage.claimed_until < now,
-        ),
+    ready = ready_to_claim(
+        InboundMessage.status, InboundMessage.next_attempt_at, now, InboundMessage.claimed_until
     )
     candidates = select(InboundMessage.id).where(ready).order_by(InboundMessage.id).limit(limit)
     if capabilities(connection).skip_locked:
@@ -89,7 +84,7 @@ def claim_ready(
         update(InboundMessage)
         .where(InboundMessage.id.in_(candidates.scalar_subquery()))
         .values(
-            status=QueueStatus.PROCESSING,
+            status=HELD,
             claim_token=token,
             claimed_until=now + lease,
             attempts=InboundMessage.attempts + 1,
@@ -125,7 +120,7 @@ def release(connection: Connection, claims: list[ClaimedMessage]) -> None:
             .where(InboundMessage.id == claim.id)
             .where(InboundMessage.claim_token == claim.claim_token)
             .values(
-                status=QueueStatus.QUEUED,
+                status=next_status(HELD, QueueEvent.HANDED_BACK),
                 claim_token=None,
                 claimed_until=None,
                 attempts=InboundMessage.attempts - 1,

@@ -183,6 +183,9 @@ class CommandRunner:
         notifications: list[OutgoingMail] = []
         files: list[Attachment] = []
         reply_tag: str | None = None
+        # Known before the first reply is rendered, as each is rendered when its command
+        # ran (a later command may change what it shows).
+        in_transcript = len(invocations) > 1
         asked = False
         savepoint = None
         if undo is None:
@@ -234,6 +237,7 @@ class CommandRunner:
                             to=sender.address,
                             account_id=sender.account_id,
                         ),
+                        in_transcript=in_transcript,
                     )
                     for reply in context.replies
                 ]

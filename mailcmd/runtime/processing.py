@@ -31,6 +31,8 @@ from mailcmd.app.registry import Registry
 from mailcmd.app.rendering import Renderer
 from mailcmd.db.database import Database
 from mailcmd.db.models import QueueStatus
+from mailcmd.db.queue_states import HELD, QueueEvent, next_status
+from mailcmd.db.queue_timing import retry_delay
 from mailcmd.db.types import utc_now
 from mailcmd.identity.senders import sender_of
 from mailcmd.message import MessageView, parse_message
@@ -39,7 +41,14 @@ from mailcmd.operations.traces import traced
 from mailcmd.outbound.auto_reply_rules import may_auto_reply
 from mailcmd.outbound.mails import OutgoingMail, answer_mail, reply_limit_notice
 from mailcmd.outbound.queueing import deliver_locally, queue_outgoing
-from mailcmd.runtime.attempts import Attempt, Batch, Ending, Outcome, time_limit_passed
+from mailcmd.runtime.attempts import (
+    Attempt,
+    Batch,
+    ClaimLost,
+    Ending,
+    Outcome,
+    time_limit_passed,
+)
 from mailcmd.runtime.batches import MessageSavepoint, run_batch
 from mailcmd.runtime.claims import ClaimedMessage, record_on_claim, reload_claimed
 from mailcmd.runtime.execution import CommandRunner
@@ -86,7 +95,7 @@ class Processor:
         """Record in a transaction of its own that `attempt` failed (see `_fail`)."""
         with traced(attempt.message.trace_id), self._database.writing() as session:
             if reload_claimed(session.connection(), attempt.queue_id, attempt.claim_token) is None:
-                return Outcome("lost", "another worker holds the message")
+                return Outcome(ClaimLost.LOST, "another worker holds the message")
             outcome = self._fail(session, attempt, error)
             session.commit()
             return outcome
@@ -121,20 +130,20 @@ class Processor:
             "claimed_until": None,
         }
         if row.attempts >= worker.max_attempts or isinstance(error, DataError):
-            values["status"] = QueueStatus.FAILED
-            values["failed_at"] = utc_now()
+            failed = next_status(HELD, QueueEvent.GIVEN_UP)
+            values.update(status=failed, failed_at=utc_now())
             if self._holds_secrets(row):
                 text = without_text(row.raw)
                 values.update(raw=text, size=len(text))
-            outcome = Outcome("failed", f"ref={ref}")
+            outcome = Outcome(failed, f"ref={ref}")
         else:
-            delay = worker.retry_seconds * 2 ** (row.attempts - 1)
-            values["status"] = QueueStatus.DEFERRED
-            values["next_attempt_at"] = utc_now() + timedelta(seconds=delay)
-            outcome = Outcome("deferred", f"ref={ref}, retry in {delay:g} s", retry_in=delay)
+            delay = retry_delay(row.attempts, worker.retry_seconds)
+            deferred = next_status(HELD, QueueEvent.POSTPONED)
+            values.update(status=deferred, next_attempt_at=utc_now() + timedelta(seconds=delay))
+            outcome = Outcome(deferred, f"ref={ref}, retry in {delay:g} s", retry_in=delay)
         if not record_on_claim(session.connection(), row.id, row.claim_token, values):
-            return Outcome("lost", "another worker holds the message")
-        if outcome.status == "failed":
+            return Outcome(ClaimLost.LOST, "another worker holds the message")
+        if outcome.status == QueueStatus.FAILED:
             self._apologise(session, row, ref)
         return outcome
 
@@ -325,8 +334,9 @@ class Processor:
         forget: bool = False,
         ending: Ending = "done",
     ) -> Outcome:
+        done = next_status(HELD, QueueEvent.SUCCEEDED)
         values: dict[str, object] = {
-            "status": QueueStatus.DONE,
+            "status": done,
             "claim_token": None,
             "claimed_until": None,
             "last_error": note or None,
@@ -337,8 +347,8 @@ class Processor:
             text = without_text(row.raw)
             values.update(raw=text, size=len(text))
         if not record_on_claim(session.connection(), row.id, attempt.claim_token, values):
-            return Outcome("lost", "the claim expired while processing")
-        return Outcome("done", note, ending=ending)
+            return Outcome(ClaimLost.LOST, "the claim expired while processing")
+        return Outcome(done, note, ending=ending)
 
     def _holds_secrets(self, row: ClaimedMessage) -> bool:
         return any(self._is_secret_mailbox(recipient) for recipient in row.rcpt_tos)

@@ -15,10 +15,12 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from functools import partial
 
 from mailcmd.db.database import Database
+from mailcmd.db.models import QueueStatus
+from mailcmd.db.queue_states import FINAL
+from mailcmd.db.queue_timing import lease_for, retry_delay
 from mailcmd.operations.metrics.instruments import count_processed
 from mailcmd.operations.traces import traced
 from mailcmd.runtime.attempts import Attempt, Batch, Outcome, time_limit_passed
@@ -31,10 +33,6 @@ from mailcmd.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
-# A claim lasts this many times the handler's time limit, so that a slow commit
-# after a handler that just made it is not taken for a dead worker.
-LEASE_FACTOR = 2.0
-FINAL_STATUSES = frozenset({"done", "failed"})
 # A batch is claimed, processed and committed together: one claim and one commit
 # for this many messages, at the price of a message waiting for those before it in
 # its batch, and of a burst being shared less evenly between several workers.
@@ -121,7 +119,7 @@ class Worker:
         # Not cancelled by a stop: a claim in a thread must finish before the database
         # closes, so the loop ends between claims.
         loop = asyncio.get_running_loop()
-        pause = 0.0  # after the last failed claim; none since the last that worked
+        failures = 0  # claims that failed in a row
         while not self._wakeup.stopping:
             # Cleared before claiming: a wake-up during the claim is not lost.
             self._wakeup.begin_round()
@@ -130,8 +128,8 @@ class Worker:
                 try:
                     claims = await loop.run_in_executor(None, self._claim, MESSAGES_PER_BATCH)
                 except Exception:
-                    pause = min(max(2 * pause, CLAIM_RETRY_SECONDS), CLAIM_RETRY_MAX_SECONDS)
-                    wait = pause
+                    failures += 1
+                    wait = retry_delay(failures, CLAIM_RETRY_SECONDS, CLAIM_RETRY_MAX_SECONDS)
                     reference = secrets.token_hex(6)
                     log.exception(
                         "claiming messages failed (reference %s); trying again in %.1f s",
@@ -139,7 +137,7 @@ class Worker:
                         wait,
                     )
                     break
-                pause = 0.0
+                failures = 0
                 if not claims:
                     break
                 task = asyncio.create_task(self._handle(claims))
@@ -218,9 +216,9 @@ class Worker:
             log.info("message %d: %s", queue_id, outcome.status)
         if outcome.retry_in is not None:
             asyncio.get_running_loop().call_later(outcome.retry_in, self.wake)
-        if outcome.status == "done" and self._on_done is not None:
+        if outcome.status == QueueStatus.DONE and self._on_done is not None:
             self._on_done()
-        if outcome.status in FINAL_STATUSES:
+        if outcome.status in FINAL:
             self._outcomes.publish(queue_id, outcome)
 
     def _claim(self, limit: int) -> list[ClaimedMessage]:
@@ -228,7 +226,7 @@ class Worker:
         # One message's lease, not the batch's: a crash is noticed as soon. A message
         # whose lease runs out while it waits in a long batch may be claimed again; the
         # older claim then finds its token gone when it finishes, and rolls back.
-        lease = timedelta(seconds=self._settings.handler_timeout * LEASE_FACTOR)
+        lease = lease_for(self._settings.handler_timeout)
         with self._database.writing() as session, session.begin():
             claims = claim_ready(session.connection(), token, lease, limit)
         for claim in claims:

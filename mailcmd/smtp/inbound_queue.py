@@ -14,6 +14,7 @@ from sqlalchemy.sql.dml import Insert
 from mailcmd.db.database import Database
 from mailcmd.db.models import InboundMessage, QueueStatus
 from mailcmd.db.notifier import Channel, announce
+from mailcmd.db.queue_states import QueueEvent, applies, next_status
 from mailcmd.db.types import utc_now
 from mailcmd.message.raw_fields import redacted
 from mailcmd.runtime.services import Wakeup
@@ -234,11 +235,11 @@ def requeue(session: Session, queue_id: int) -> InboundMessage | None:
     message = get_inbound(session, queue_id)
     if (
         message is None
-        or message.status == QueueStatus.PROCESSING
+        or not applies(message.status, QueueEvent.REQUEUED)
         or message.raw_dropped_at is not None
     ):
         return message
-    message.status = QueueStatus.QUEUED
+    message.status = next_status(message.status, QueueEvent.REQUEUED)
     message.attempts = 0
     message.next_attempt_at = utc_now()
     message.claim_token = None

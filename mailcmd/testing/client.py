@@ -41,7 +41,8 @@ from mailcmd.db.database import Database, open_database
 from mailcmd.db.engine import database_url as driver_url
 from mailcmd.db.engine import open_engine
 from mailcmd.db.migrations import upgrade
-from mailcmd.db.models import MailFolder, MailMessage, OutboundMessage, QueueStatus
+from mailcmd.db.models import MailFolder, MailMessage, OutboundMessage
+from mailcmd.db.queue_states import HELD, WAITING
 from mailcmd.db.types import utc_now
 from mailcmd.identity.accounts import create_account, generate_password, get_account
 from mailcmd.identity.authenticity import DnsResolver, StaticResolver, TxtResolver
@@ -150,14 +151,18 @@ class MailTestClient:
             templates=templates or bundled_path("templates"),
             migrations=migrations,
             # Ports the system picks, read back from the running server: only the ones
-            # the client sends on listen, unless `settings` asks for more.
-            smtp={
-                "host": "127.0.0.1",
-                "submission_port": None,
-                "smtps_port": 0,
-                "mx_port": 0,
+            # the client sends on listen, unless `settings` asks for more (a table given
+            # there replaces the client's own).
+            **{
+                "smtp": {
+                    "host": "127.0.0.1",
+                    "submission_port": None,
+                    "smtps_port": 0,
+                    "mx_port": 0,
+                },
+                "imap": {"port": None, "tls_port": None},
+                **dict(settings or {}),
             },
-            **{"imap": {"port": None, "tls_port": None}, **dict(settings or {})},
         )
         self.passwords: dict[str, str] = {}
         self._resolver = resolver or (
@@ -435,16 +440,14 @@ async def _delivered(server: Server) -> None:
 def _undelivered(database: Database) -> list[int]:
     """The outbox messages being relayed, or due and not waiting for a relay to be set up."""
     due = and_(
-        OutboundMessage.status.in_([QueueStatus.QUEUED, QueueStatus.DEFERRED]),
+        OutboundMessage.status.in_(WAITING),
         OutboundMessage.next_attempt_at <= utc_now(),
         or_(OutboundMessage.last_error.is_(None), OutboundMessage.last_error != NO_RELAY),
     )
     with database.sessions() as session:
         return list(
             session.scalars(
-                select(OutboundMessage.id).where(
-                    or_(due, OutboundMessage.status == QueueStatus.PROCESSING)
-                )
+                select(OutboundMessage.id).where(or_(due, OutboundMessage.status == HELD))
             )
         )
 

@@ -155,7 +155,17 @@ def test_commands_lists_every_address_verb_usage_and_policy(cli: Cli) -> None:
     builtin = {row["address"]: row["policy"] for row in listed if row["verb"] == "(default)"}
     assert builtin["help@app.localhost"] == "anyone"
     assert builtin["confirm@app.localhost"] == "anyone"
-    assert table.stdout.splitlines()[0].split() == ["ADDRESS", "VERB", "USAGE", "WHO", "SUMMARY"]
+    # By address, each usage line with what it does and who may under it, in 78 columns.
+    lines = table.stdout.splitlines()
+    tasks_at = lines.index("tasks@app.localhost")
+    add_at = lines.index("  " + add["usage"])
+    assert tasks_at < add_at
+    assert lines[add_at + 1] == (
+        "      Add a task; the mail's text becomes its description, its attachments"
+    )
+    assert lines[add_at + 2] == "      stay with it. Who: accounts."
+    usages = {"  " + row["usage"] for row in listed}
+    assert all(len(line) <= 78 for line in lines if line not in usages)
     assert "SCHEDULED JOB" in table.stdout
     assert ["tasks.remind", "cron", "0", "8", "*", "*", "*", "(UTC)"] in [
         line.split() for line in table.stdout.splitlines()

@@ -81,6 +81,7 @@ def test_list_filters_and_sorts(mail: MailTestClient) -> None:
     everything = mail.send(TASKS, "list --all").reply_text
     tagged = mail.send(TASKS, "list --tag work").reply_text
     before = mail.send(TASKS, "list --due-before 2029-06-01").reply_text
+    none_tagged = mail.send(TASKS, "list --tag garden --due-before 2029-06-01").reply_text
     by_due = mail.send(TASKS, "list --sort due").reply_text
     by_priority = mail.send(TASKS, "list --sort priority").reply
     html = by_priority.get_body(preferencelist=("html",))
@@ -92,6 +93,9 @@ def test_list_filters_and_sorts(mail: MailTestClient) -> None:
     assert "Later" not in tagged
     assert "Soon" in before
     assert "Later" not in before
+    assert (
+        'No open tasks tagged garden and due before 2029-06-01. The subject "list" shows them all.'
+    ) in none_tagged
     assert by_due.index("Soon") < by_due.index("Later")
     assert text_of(by_priority).index("Soon") < text_of(by_priority).index("Later")
     assert html is not None
@@ -231,6 +235,11 @@ def test_several_command_lines_above_the_quote_make_a_transcript(mail: MailTestC
     assert exchange.reply["Subject"] == "Results of 2 commands"
     assert "> edit --priority high" in exchange.reply_text
     assert "> done" in exchange.reply_text
+    # Each task in a transcript offers its links; "reply to this mail" would be untrue
+    # of all but one of them (the mail has one Reply-To).
+    assert "For task 1, use a link:" in exchange.reply_text
+    assert "Reply to this mail" not in exchange.reply_text
+    assert "Reply to this mail to comment on task 1" in shown.reply_text
     assert "Priority: high" in shown.reply_text
     assert "Status:   done" in shown.reply_text
 
@@ -287,7 +296,7 @@ def test_a_shared_task_is_seen_by_both_and_each_change_tells_the_other(
     assert "Shared:   bob@app.localhost" in text_of(to_alice)
     assert to_bob["To"] == bob
     # (a subject this long is folded onto a line of its own, hence the strip)
-    assert to_bob["Subject"].strip() == f"Task 1 shared with {bob} by {ALICE}: Plan the trip"
+    assert to_bob["Subject"].strip() == f"Task 1 shared with you by {ALICE}: Plan the trip"
     assert to_bob["Reply-To"] == mail.reply_address("tasks", 1, login=bob)
     assert "Plan the trip" in listed.reply_text
     assert [mail["To"] for mail in finished.replies] == [bob, ALICE]

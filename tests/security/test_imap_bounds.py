@@ -14,7 +14,7 @@ from sqlalchemy import insert
 
 from mailcmd.db.database import open_database
 from mailcmd.db.models import Base, MailFolder
-from mailcmd.imap import connection, dispatch, fetch_items, mime, searching, structure
+from mailcmd.imap import command_loop, connection, fetch_items, mime, searching, structure
 from mailcmd.imap.mailstore import local_account_id, new_uid_validity
 from mailcmd.settings import Settings
 from tests.conftest import ALICE, PASSWORD, StartServer
@@ -293,7 +293,7 @@ HOSTILE_INPUTS = [
     (structure._FOLD.sub, "", "\r\n" * 32_000),
     (mime._HEADER_END.search, b"\r\n\r" * 20_000),
     (connection._LITERAL_AT_END.search, b"{1" * 32_000 + b"\n"),
-    (dispatch._TAG.fullmatch, "a" * 65_000),
+    (command_loop._TAG.fullmatch, "a" * 65_000),
 ]
 
 

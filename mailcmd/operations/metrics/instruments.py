@@ -17,8 +17,9 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
+from mailcmd.db.models import QueueStatus
 from mailcmd.db.types import utc_now
-from mailcmd.runtime.attempts import Outcome
+from mailcmd.runtime.attempts import ClaimLost, Outcome
 
 # A `_created` series beside every counter doubles what is scraped and says nothing
 # a restart (seen in `process_start_time_seconds`) does not.
@@ -142,11 +143,11 @@ def count_processed(outcome: Outcome, received_at: datetime) -> None:
     same commit: its time since the end of DATA is the reply's latency. An attempt
     whose claim was lost committed nothing, and is not counted.
     """
-    if outcome.status == "lost":
+    if outcome.status == ClaimLost.LOST:
         return
-    if outcome.status == "deferred":
+    if outcome.status == QueueStatus.DEFERRED:
         label = "retried"
-    elif outcome.status == "failed":
+    elif outcome.status == QueueStatus.FAILED:
         label = "failed"
     else:
         label = outcome.ending

@@ -20,12 +20,7 @@ log = logging.getLogger(__name__)
 
 # Every status but done: done rows are history (counted by the counters), and
 # counting them would read the whole table at every scrape.
-DEPTH_STATUSES = (
-    QueueStatus.QUEUED,
-    QueueStatus.PROCESSING,
-    QueueStatus.DEFERRED,
-    QueueStatus.FAILED,
-)
+DEPTH_STATUSES = tuple(status for status in QueueStatus if status != QueueStatus.DONE)
 
 INBOUND_DEPTH = "mailcmd_inbound_queue_messages"
 INBOUND_HELP = "inbound messages by status (all but done)"
