@@ -138,8 +138,8 @@ class Server:
     def _workers(self, renderer: Renderer, notifier: Notifier) -> list[Service]:
         """The services of `work`: delivery, alerts, jobs and the worker, in order of start.
 
-        The worker starts last, so that it stops first: what its last batches queue is
-        still there for the deliverer's next run, here or in another process.
+        The worker starts last, so that it stops first; the deliverer stops last of
+        them, once its relay deliveries in flight have finished and been recorded.
         """
         settings, database = self.settings, self.database
         signers = self.signers

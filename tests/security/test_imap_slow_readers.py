@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from mailcmd.imap.listeners import ImapListeners
 from tests.conftest import ALICE, PASSWORD, StartServer
 from tests.imap_support import MESSAGE, deliver, raw_imap
 from tests.servers import RunningServer, wait_until
@@ -33,9 +34,7 @@ def server(start_server: StartServer) -> RunningServer:
 
 def open_sessions(server: RunningServer) -> int:
     """How many IMAP sessions the server holds."""
-    listeners = server.server._imap
-    assert listeners is not None
-    return len(listeners.sessions)
+    return len(server.server.service(ImapListeners).sessions)
 
 
 def test_a_client_that_stops_reading_is_dropped_with_what_it_left_unread(
