@@ -21,6 +21,7 @@ from typing import Any, Literal, TypeVar
 
 from mailcmd.app.context import Context, Envelope, ScheduledContext
 from mailcmd.app.schedules import Cron, Every, ScheduledJob, Trigger, TriggerError
+from mailcmd.errors import EXIT_BAD_SETTINGS, MailcmdError
 from mailcmd.parsing import CommandSignature, ParseError, analyse, split_words
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -37,8 +38,10 @@ INJECTED: Mapping[type, str] = {Context: "ctx", Envelope: "the envelope"}
 POSTMASTER_ADDRESS = "postmaster"
 
 
-class RegistrationError(Exception):
+class RegistrationError(MailcmdError):
     """The app's declarations are inconsistent; the message names every place involved."""
+
+    exit_code = EXIT_BAD_SETTINGS
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ _HEADER_KEYS = {"BCC": "bcc", "CC": "cc", "FROM": "from", "SUBJECT": "subject", 
 MAX_DEPTH = 32
 
 
+# Outside the MailcmdError family: a signal, which SEARCH answers with BADCHARSET.
 class CharsetError(Exception):
     """The SEARCH names a charset the server does not search in."""
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from mailcmd.db.database import Database
+from mailcmd.errors import MailcmdError
 from mailcmd.identity.logins import Authenticator
 from mailcmd.imap import storage
 from mailcmd.imap.changes import MailboxEvents
@@ -60,7 +61,7 @@ class Done:
 SENT = Done("", "")
 
 
-class Refusal(Exception):
+class Refusal(MailcmdError):
     """A command that cannot be done: it completes with NO (and a code, if given)."""
 
     def __init__(self, text: str, code: str = "") -> None:

@@ -9,6 +9,8 @@ atom: brackets hold spaces and parentheses, as RFC 3501's grammar allows there.
 import re
 from typing import TypeAlias
 
+from mailcmd.errors import MailcmdError
+
 Token: TypeAlias = str | bytes | list["Token"]
 
 _LITERAL = re.compile(rb"\{(\d{1,10})\+?\}\r?\n")
@@ -17,7 +19,7 @@ _ATOM_END = frozenset(b' (){"\r\n')
 MAX_NESTING = 16
 
 
-class ParseError(Exception):
+class ParseError(MailcmdError):
     """The command is not valid IMAP syntax; the text says why, for a BAD response."""
 
 
