@@ -33,7 +33,7 @@ class Refused:
     """A command refused while it was being read: `tag BAD/NO text` goes back."""
 
     tag: str
-    status: str
+    condition: str  # BAD or NO
     text: str
 
 

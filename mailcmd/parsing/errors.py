@@ -3,7 +3,7 @@
 from mailcmd.errors import EXIT_BAD_SETTINGS, MailcmdError
 
 
-class ParseError(MailcmdError, ValueError):
+class CommandParseError(MailcmdError, ValueError):
     """The sender's command cannot be understood.
 
     `str(error)` is one line meant for the person who sent the mail: it names the
