@@ -34,6 +34,7 @@ from sqlalchemy.exc import ArgumentError
 from mailcmd.addressing.domains import DEFAULT_DOMAIN, checked_domain, checked_domains
 from mailcmd.app.resources import bundled_path
 from mailcmd.app.schedules import Cron, TriggerError
+from mailcmd.errors import EXIT_BAD_SETTINGS, MailcmdError
 
 CONFIG_FILE_NAME = "mailcmd.toml"
 CONFIG_ENV_VAR = "MAILCMD_CONFIG"
@@ -56,8 +57,10 @@ MAX_PORT = 65535
 OFF = "off"
 
 
-class SettingsError(Exception):
+class SettingsError(MailcmdError):
     """Settings could not be read or are invalid; the message is one line for the operator."""
+
+    exit_code = EXIT_BAD_SETTINGS
 
 
 def parse_nameserver(text: str) -> tuple[str, int]:

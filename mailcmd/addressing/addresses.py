@@ -3,6 +3,7 @@
 import re
 
 from mailcmd.db.models import ADDRESS_LENGTH
+from mailcmd.errors import MailcmdError
 
 # The dot-atom local part of RFC 5322 (quoted local parts are legal but are not
 # accepted for accounts: no client a person uses needs them, and they invite abuse).
@@ -10,7 +11,7 @@ _LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/
 _DOMAIN_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
-class InvalidAddressError(ValueError):
+class InvalidAddressError(MailcmdError, ValueError):
     """The text is not a mail address mailcmd can store."""
 
 

@@ -11,13 +11,16 @@ from pathlib import Path
 from mailcmd.addressing.reply_keys import ReplyKeys
 from mailcmd.db.private_files import write_private
 from mailcmd.db.types import utc_now
+from mailcmd.errors import EXIT_BAD_SETTINGS, MailcmdError
 
 FILE_NAME = "reply-keys.json"
 SECRET_BYTES = 32
 
 
-class KeyFileError(Exception):
+class KeyFileError(MailcmdError):
     """The secrets file cannot be read; the message names it."""
+
+    exit_code = EXIT_BAD_SETTINGS
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from mailcmd.errors import MailcmdError
+
 MAC_CHARACTERS = 10
 EXPIRY_CHARACTERS = 4
 # How many recently signed keys are remembered (a few per message a worker runs).
@@ -31,7 +33,7 @@ _KEY = re.compile(rf"[a-z2-7]{{{MAC_CHARACTERS}}}|[a-z2-7]{{{MAC_CHARACTERS + EX
 _TAG = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 
 
-class TagError(ValueError):
+class TagError(MailcmdError, ValueError):
     """A tag that cannot travel in a reply address."""
 
 

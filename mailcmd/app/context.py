@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mailcmd.addressing.confirmation_tags import PREFIX, is_reserved
+from mailcmd.errors import MailcmdError
 from mailcmd.message import Attachment, MessageView
 
 # A content type a reply's file may have: `type/subtype` in RFC 2045's token
@@ -16,10 +17,11 @@ from mailcmd.message import Attachment, MessageView
 _FILE_TYPE = re.compile(r"(?!multipart/|message/)[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+", re.I)
 
 
-class CommandError(Exception):
+class CommandError(MailcmdError):
     """The sender's mistake: nothing is retried, and the reply tells them this message."""
 
 
+# Outside the MailcmdError family: a signal that stops the handler to ask, not a mistake.
 class ConfirmationNeeded(Exception):
     """Raised by `Context.confirm` on a first mail: the handler stops, and the sender is asked.
 

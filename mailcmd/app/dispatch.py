@@ -13,7 +13,7 @@ from datetime import date
 from mailcmd.app.context import Sender
 from mailcmd.app.registry import DEFAULT_VERB, Command, Mailbox
 from mailcmd.message import Attachment
-from mailcmd.parsing import ParseError, split_words, strip_subject_prefixes, suggest
+from mailcmd.parsing import CommandParseError, split_words, strip_subject_prefixes, suggest
 
 MULTI_COMMAND_SUBJECTS = frozenset({"", "commands"})
 # A body line that ends the list of commands: what people write before signing off.
@@ -41,7 +41,7 @@ class HelpRequest:
 
 
 @dataclass(frozen=True)
-class Refusal:
+class CommandRefused:
     """Nothing runs; the sender is told `message`, with `usage` lines where they help."""
 
     message: str
@@ -52,7 +52,7 @@ class Refusal:
     quotes_input: bool = True
 
 
-Plan = list[Invocation] | HelpRequest | Refusal
+Plan = list[Invocation] | HelpRequest | CommandRefused
 
 
 def may_use(command: Command, sender: Sender) -> bool:
@@ -115,7 +115,7 @@ def plan_again(
     lines: Sequence[tuple[str, bool]],
     sender: Sender,
     today: date,
-) -> list[Invocation] | Refusal:
+) -> list[Invocation] | CommandRefused:
     """Parse command lines kept for a confirmation as they were first parsed.
 
     Each line is `(text, from_body)`, parsed as of `today` (the day it was written, so
@@ -127,10 +127,10 @@ def plan_again(
         planned = _plan_line(
             mailbox, tag, line, sender, today, (), default_from_subject=not from_body
         )
-        if isinstance(planned, Refusal):
+        if isinstance(planned, CommandRefused):
             return planned
         if isinstance(planned, HelpRequest):
-            return Refusal(f"{line!r} is no longer a command of {mailbox.name}@")
+            return CommandRefused(f"{line!r} is no longer a command of {mailbox.name}@")
         invocations += [replace(invocation, from_body=from_body) for invocation in planned]
     return invocations
 
@@ -147,7 +147,7 @@ def _is_command_line(
     """
     try:
         words = split_words(line)
-    except ParseError:
+    except CommandParseError:
         return False
     verb = words[0].lower() if words else DEFAULT_VERB
     if verb == "help":
@@ -157,7 +157,7 @@ def _is_command_line(
         return False
     try:
         _arguments(command, tag, words[1:], today, attachments)
-    except ParseError:
+    except CommandParseError:
         return False
     return True
 
@@ -198,14 +198,18 @@ def _plan_lines(
     attachments: Sequence[Attachment],
 ) -> Plan:
     if len(lines) > MAX_COMMAND_LINES:
-        return Refusal(f"at most {MAX_COMMAND_LINES} commands in one message, got {len(lines)}")
+        return CommandRefused(
+            f"at most {MAX_COMMAND_LINES} commands in one message, got {len(lines)}"
+        )
     invocations: list[Invocation] = []
     for line in lines:
         planned = _plan_line(
             mailbox, tag, line, sender, today, attachments, default_from_subject=False
         )
-        if isinstance(planned, Refusal):
-            return Refusal(f"line {line!r}: {planned.message}", planned.usage, planned.command)
+        if isinstance(planned, CommandRefused):
+            return CommandRefused(
+                f"line {line!r}: {planned.message}", planned.usage, planned.command
+            )
         if isinstance(planned, HelpRequest):
             return planned
         invocations += [replace(invocation, from_body=True) for invocation in planned]
@@ -223,8 +227,8 @@ def _plan_line(
 ) -> Plan:
     try:
         words = split_words(text)
-    except ParseError as error:
-        return Refusal(str(error))
+    except CommandParseError as error:
+        return CommandRefused(str(error))
     verb = words[0].lower() if words else ""
     if verb == "help":
         return HelpRequest(mailbox=mailbox, verb=words[1].lower() if len(words) > 1 else None)
@@ -249,14 +253,14 @@ def _invocation(
     sender: Sender,
     today: date,
     attachments: Sequence[Attachment],
-) -> list[Invocation] | Refusal:
+) -> list[Invocation] | CommandRefused:
     """`command` run with `words` as its arguments, as asked by the line `text`, or why not."""
     if not may_use(command, sender):
-        return Refusal(_refusal_reason(command, sender), command=command, quotes_input=False)
+        return CommandRefused(_refusal_reason(command, sender), command=command, quotes_input=False)
     try:
         arguments = _arguments(command, tag, words, today, attachments)
-    except ParseError as error:
-        return Refusal(str(error), (command.usage(),), command)
+    except CommandParseError as error:
+        return CommandRefused(str(error), (command.usage(),), command)
     return [Invocation(command=command, arguments=arguments, line=text)]
 
 
@@ -268,12 +272,12 @@ def _arguments(
     attachments: Sequence[Attachment],
 ) -> dict[str, object]:
     """The handler's arguments from `words` and `attachments`, the plus-tag filling its
-    parameter; raises `ParseError`."""
+    parameter; raises `CommandParseError`."""
     prefilled = {command.tag_parameter: tag} if command.tag_parameter and tag else {}
     return command.signature.parse(words, prefilled=prefilled, today=today, attachments=attachments)
 
 
-def _unknown_verb(mailbox: Mailbox, verb: str, sender: Sender) -> Refusal:
+def _unknown_verb(mailbox: Mailbox, verb: str, sender: Sender) -> CommandRefused:
     usable = [
         command
         for name, command in sorted(mailbox.commands.items())
@@ -282,7 +286,7 @@ def _unknown_verb(mailbox: Mailbox, verb: str, sender: Sender) -> Refusal:
     guess = suggest(verb, [command.verb for command in usable])
     hint = f" Did you mean {guess!r}?" if guess else ""
     message = f"{mailbox.name}@ has no command {verb!r}.{hint}" if verb else "no command given."
-    return Refusal(message, tuple(command.usage() for command in usable))
+    return CommandRefused(message, tuple(command.usage() for command in usable))
 
 
 def _refusal_reason(command: Command, sender: Sender) -> str:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from alembic.util import rev_id
 
+from mailcmd.errors import EXIT_BAD_SETTINGS, MailcmdError
+
 # The scaffold's files are package data. Those named `*.tmpl` are `string.Template`
 # texts, written without the suffix; every path is one too (the first revision's
 # file name holds its id). The rest are copied as they are.
@@ -14,8 +16,10 @@ SCAFFOLD = Path(__file__).resolve().parent / "scaffold"
 TEMPLATE_SUFFIX = ".tmpl"
 
 
-class ProjectFolderError(Exception):
+class ProjectFolderError(MailcmdError):
     """The folder cannot take a new project: it holds something, or is not a folder."""
+
+    exit_code = EXIT_BAD_SETTINGS
 
 
 def create_project(folder: Path) -> list[Path]:

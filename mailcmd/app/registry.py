@@ -21,7 +21,8 @@ from typing import Any, Literal, TypeVar
 
 from mailcmd.app.context import Context, Envelope, ScheduledContext
 from mailcmd.app.schedules import Cron, Every, ScheduledJob, Trigger, TriggerError
-from mailcmd.parsing import CommandSignature, ParseError, analyse, split_words
+from mailcmd.errors import EXIT_BAD_SETTINGS, MailcmdError
+from mailcmd.parsing import CommandParseError, CommandSignature, analyse, split_words
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 Auth = Literal["account", "public"]
@@ -37,8 +38,10 @@ INJECTED: Mapping[type, str] = {Context: "ctx", Envelope: "the envelope"}
 POSTMASTER_ADDRESS = "postmaster"
 
 
-class RegistrationError(Exception):
+class RegistrationError(MailcmdError):
     """The app's declarations are inconsistent; the message names every place involved."""
+
+    exit_code = EXIT_BAD_SETTINGS
 
 
 @dataclass(frozen=True)
@@ -390,12 +393,12 @@ def _check_example(
     try:
         words = split_words(example)
         if not words or words[0].lower() != verb:
-            raise ParseError(f"it must start with the verb {verb!r}")
+            raise CommandParseError(f"it must start with the verb {verb!r}")
         # Files cannot be written in a subject: an example of a command that takes
         # them shows the words alone, and the files are attached.
         if signature.files is None:
             signature.parse(words[1:])
-    except ParseError as error:
+    except CommandParseError as error:
         raise RegistrationError(f"{_place(function)}: example={example!r}: {error}") from None
 
 

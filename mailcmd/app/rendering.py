@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from mailcmd.app.actions import ActionLinks
 from mailcmd.app.subject_lines import shorten
+from mailcmd.errors import EXIT_BAD_SETTINGS, MailcmdError
 
 TEXT_SUFFIX = ".txt"
 HTML_SUFFIX = ".html"
@@ -22,8 +23,10 @@ ACTION_FUNCTION = "action"
 SHORTEN_FILTER = "shorten"
 
 
-class TemplateError(Exception):
+class TemplateError(MailcmdError):
     """A template is missing or cannot be rendered; the message names it."""
+
+    exit_code = EXIT_BAD_SETTINGS
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,16 @@ from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
 
+from mailcmd.errors import EXIT_BAD_SETTINGS, MailcmdError
+
 # Interval slots count from this instant, so every worker computes the same ones.
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-class TriggerError(ValueError):
+class TriggerError(MailcmdError, ValueError):
     """A cron expression or an interval that names no usable times."""
+
+    exit_code = EXIT_BAD_SETTINGS
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,10 @@ from mailcmd.cli.state import cli_state
 
 app = typer.Typer(help="Manage the secret that signs reply addresses.", no_args_is_help=True)
 
+# A century: longer overlaps mean an old secret that never stops working, and past
+# some thousands of years the date cannot be written at all.
+MAX_OVERLAP_DAYS = 36_500
+
 
 @app.command("rotate")
 def rotate(
@@ -19,6 +23,7 @@ def rotate(
         typer.Option(
             "--overlap-days",
             min=0,
+            max=MAX_OVERLAP_DAYS,
             help="How long reply addresses signed with the old secret keep working.",
         ),
     ] = 30,

@@ -7,9 +7,6 @@ import typer
 from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
-from mailcmd.addressing.reply_key_file import KeyFileError
-from mailcmd.app.projects import ProjectFolderError
-from mailcmd.app.registry import RegistrationError
 from mailcmd.cli import (
     autoconfig_command,
     commands_command,
@@ -23,19 +20,8 @@ from mailcmd.cli import (
     serve_command,
     users_commands,
 )
-from mailcmd.cli.state import CliState, RefusedError
-from mailcmd.db.histories import AppSchemaError
-from mailcmd.db.migrations import MigrationError, SchemaBehindError
-from mailcmd.identity.accounts import AccountError
-from mailcmd.net.listener_groups import ListenError
-from mailcmd.outbound.dkim import DkimError
-from mailcmd.parsing import SignatureError
-from mailcmd.runtime.services import ServiceFailed
-from mailcmd.settings import SettingsError
-
-# Exit codes: 1 for a request that cannot be done, 2 for bad settings or usage.
-EXIT_REFUSED = 1
-EXIT_BAD_SETTINGS = 2
+from mailcmd.cli.state import CliState
+from mailcmd.errors import EXIT_REFUSED, MailcmdError
 
 
 class _ReportingGroup(TyperGroup):
@@ -45,26 +31,8 @@ class _ReportingGroup(TyperGroup):
         """Run the command; expected failures become a message, never a traceback."""
         try:
             return super().invoke(ctx)
-        except SettingsError as error:
-            _fail(str(error), EXIT_BAD_SETTINGS)
-        except (
-            AccountError,
-            RefusedError,
-            SchemaBehindError,
-            MigrationError,
-            ListenError,
-            ServiceFailed,
-        ) as error:
-            _fail(str(error), EXIT_REFUSED)
-        except (
-            RegistrationError,
-            SignatureError,
-            DkimError,
-            AppSchemaError,
-            ProjectFolderError,
-            KeyFileError,
-        ) as error:
-            _fail(str(error), EXIT_BAD_SETTINGS)
+        except MailcmdError as error:
+            _fail(str(error), error.exit_code)
         except OperationalError as error:
             # Drivers explain over several lines; the operator gets them as one.
             reason = " ".join(str(error.orig or error).split())

@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 
 from mailcmd.addressing.domains import one_of_ours
 from mailcmd.db.database import Database, open_database
+from mailcmd.errors import MailcmdError
 from mailcmd.settings import LoadedSettings, Settings, load_settings
 
 
-class RefusedError(Exception):
+class RefusedError(MailcmdError):
     """A command cannot do what was asked; the message is one line for the operator."""
 
 

@@ -7,14 +7,17 @@ from pathlib import Path
 
 from mailcmd.app.resources import bundled_path
 from mailcmd.db.models import FRAMEWORK_TABLES, TABLE_PLACES
+from mailcmd.errors import EXIT_BAD_SETTINGS, MailcmdError
 
 # Existing databases keep the framework's revision in Alembic's default table.
 FRAMEWORK_VERSION_TABLE = "alembic_version"
 APP_VERSION_TABLE = "alembic_version_app"
 
 
-class AppSchemaError(Exception):
+class AppSchemaError(MailcmdError):
     """An app's tables and its migrations disagree in a way only the app's author can fix."""
+
+    exit_code = EXIT_BAD_SETTINGS
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,14 @@ from mailcmd.app.resources import bundled_path
 from mailcmd.db.engine import IMMEDIATE_OPTION, database_url, is_sqlite
 from mailcmd.db.histories import FRAMEWORK_HISTORY, AppSchemaError, History
 from mailcmd.db.models import TABLE_PLACES, Base
+from mailcmd.errors import MailcmdError
 
 
-class SchemaBehindError(Exception):
+class SchemaBehindError(MailcmdError):
     """The database's schema is older than this mailcmd's; `mailcmd db upgrade` fixes it."""
 
 
-class MigrationError(Exception):
+class MigrationError(MailcmdError):
     """Alembic cannot do what was asked (an unknown revision, a database not at head)."""
 
 

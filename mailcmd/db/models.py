@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from mailcmd.db.types import UTCDateTime, utc_now
+from mailcmd.errors import EXIT_BAD_SETTINGS, MailcmdError
 
 # Constraint names that are the same on every engine, so that a migration can name
 # (and on SQLite, batch-alter) any of them.
@@ -57,8 +58,10 @@ class Base(DeclarativeBase):
     }
 
 
-class TableNameError(Exception):
+class TableNameError(MailcmdError):
     """An app's table takes a name already taken, by the framework or by another module."""
+
+    exit_code = EXIT_BAD_SETTINGS
 
 
 # The file whose module declared each of an app's tables, by table name. Not kept in

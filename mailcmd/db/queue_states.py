@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from mailcmd.db.models import QueueStatus
+from mailcmd.errors import MailcmdError
 
 
 class QueueEvent(enum.StrEnum):
@@ -32,7 +33,7 @@ class QueueEvent(enum.StrEnum):
     REQUEUED = "requeued"
 
 
-class QueueTransitionError(ValueError):
+class QueueTransitionError(MailcmdError, ValueError):
     """A status change the state table does not allow: a mistake in mailcmd's code."""
 
 

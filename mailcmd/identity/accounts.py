@@ -21,6 +21,7 @@ from mailcmd.addressing.addresses import (
 from mailcmd.app.registry import POSTMASTER_ADDRESS, builtin_mailbox_names
 from mailcmd.db.models import Account, AccountAddress, AppPassword
 from mailcmd.db.types import utc_now
+from mailcmd.errors import MailcmdError
 from mailcmd.identity.throttling import clear_login_failures
 
 MIN_PASSWORD_LENGTH = 10
@@ -49,7 +50,7 @@ def server_mailboxes() -> frozenset[str]:
     return builtin_mailbox_names() | {POSTMASTER_ADDRESS}
 
 
-class AccountError(ValueError):
+class AccountError(MailcmdError, ValueError):
     """A request about accounts that cannot be done; the message is one line for the person."""
 
 

@@ -6,9 +6,9 @@ from base64 import b64decode
 
 from mailcmd.imap import storage
 from mailcmd.imap.formatting import string
-from mailcmd.imap.responses import BYE_LOGOUT, Reply
+from mailcmd.imap.responses import BYE_LOGOUT, ImapResponses
 from mailcmd.imap.session import SENT, Done, Session, State
-from mailcmd.imap.tokens import ParseError, Token, astring, astring_bytes
+from mailcmd.imap.tokens import ImapParseError, Token, astring, astring_bytes
 
 SERVER_ID = (("name", "mailcmd"), ("vendor", "mailcmd"))
 
@@ -16,42 +16,42 @@ SERVER_ID = (("name", "mailcmd"), ("vendor", "mailcmd"))
 async def capability(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """CAPABILITY: what this server offers in the session's state."""
     await session.connection.respond(f"* CAPABILITY {session.capabilities()}".encode())
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED
 
 
 async def noop(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """NOOP (and CHECK): nothing, but the selected folder's news is told."""
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED
 
 
 async def logout(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """LOGOUT: say goodbye; the session ends after the tagged OK."""
     await session.connection.respond(BYE_LOGOUT)
     session.state = State.LOGOUT
-    return Reply.LOGOUT
+    return ImapResponses.LOGOUT
 
 
 async def server_id(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """ID (RFC 2971): name the server; what the client says of itself is ignored."""
     if len(args) != 1:
-        raise ParseError("ID takes one argument")
+        raise ImapParseError("ID takes one argument")
     fields = b" ".join(string(key) + b" " + string(value) for key, value in SERVER_ID)
     await session.connection.respond(b"* ID (" + fields + b")")
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED
 
 
 async def namespace(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """NAMESPACE (RFC 2342): one personal namespace, `/` between levels."""
     await session.connection.respond(b'* NAMESPACE (("" "/")) NIL NIL')
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED
 
 
 async def starttls(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """STARTTLS: encrypt the connection; what the client sent before it is not trusted."""
     connection = session.connection
     if connection.encrypted:
-        return Reply.TLS_ALREADY
-    await connection.respond(Reply.BEGIN_TLS.line(tag))
+        return ImapResponses.TLS_ALREADY
+    await connection.respond(ImapResponses.BEGIN_TLS.line(tag))
     # A command pipelined after STARTTLS arrived unencrypted; it must not be run as
     # if it came through TLS (the STARTTLS command-injection attack), so the
     # connection ends instead. StreamReader has no public view of its buffer.
@@ -65,9 +65,9 @@ async def starttls(session: Session, tag: str, args: list[Token], uid: bool) -> 
 async def login(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """LOGIN user password, only over TLS."""
     if not session.connection.encrypted:
-        return Reply.TLS_FIRST
+        return ImapResponses.TLS_FIRST
     if len(args) != 2:
-        raise ParseError("LOGIN takes a user name and a password")
+        raise ImapParseError("LOGIN takes a user name and a password")
     user = astring(args[0])
     password = astring_bytes(args[1]).decode("utf-8", "surrogateescape")
     return await _authenticate(session, user, password)
@@ -76,11 +76,11 @@ async def login(session: Session, tag: str, args: list[Token], uid: bool) -> Don
 async def authenticate(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """AUTHENTICATE PLAIN, with or without an initial response (SASL-IR), over TLS."""
     if not session.connection.encrypted:
-        return Reply.TLS_FIRST
+        return ImapResponses.TLS_FIRST
     if not args or len(args) > 2:
-        raise ParseError("AUTHENTICATE takes a mechanism and an optional initial response")
+        raise ImapParseError("AUTHENTICATE takes a mechanism and an optional initial response")
     if astring(args[0]).upper() != "PLAIN":
-        return Reply.MECHANISM
+        return ImapResponses.MECHANISM
     if len(args) == 2:
         response = astring_bytes(args[1])
         if response == b"=":
@@ -89,17 +89,17 @@ async def authenticate(session: Session, tag: str, args: list[Token], uid: bool)
         await session.connection.write(b"+ \r\n")
         response = await session.connection.read_line()
     if response.strip() == b"*":
-        return Reply.AUTH_CANCELLED
+        return ImapResponses.AUTH_CANCELLED
     try:
         decoded = b64decode(response, validate=True)
     except (binascii.Error, ValueError):
-        return Reply.AUTH_MALFORMED
+        return ImapResponses.AUTH_MALFORMED
     parts = decoded.split(b"\0")
     if len(parts) != 3:
-        return Reply.AUTH_MALFORMED
+        return ImapResponses.AUTH_MALFORMED
     authzid, user, password = (part.decode("utf-8", "surrogateescape") for part in parts)
     if authzid and authzid != user:
-        return Reply.AUTHZ_REFUSED
+        return ImapResponses.AUTHZ_REFUSED
     return await _authenticate(session, user, password)
 
 
@@ -109,11 +109,11 @@ async def _authenticate(session: Session, user: str, password: str) -> Done:
     )
     if outcome.locked:
         session.state = State.LOGOUT
-        return Reply.LOCKED_OUT
+        return ImapResponses.LOCKED_OUT
     if outcome.verified is None:
         await asyncio.sleep(outcome.delay)  # the throttle's delay, not a wait for an event
-        return Reply.LOGIN_FAILED
+        return ImapResponses.LOGIN_FAILED
     verified = outcome.verified
     await asyncio.to_thread(storage.ensure_folders, session.database, verified.account_id)
     session.logged_in(verified.account_id, verified.login)
-    return Done("OK", Reply.LOGGED_IN.text, f"CAPABILITY {session.capabilities()}")
+    return Done("OK", ImapResponses.LOGGED_IN.text, f"CAPABILITY {session.capabilities()}")

@@ -15,9 +15,9 @@ from mailcmd.imap import (
     quota_commands,
 )
 from mailcmd.imap.connection import Command, ConnectionClosed
-from mailcmd.imap.responses import BYE_TIMEOUT, GREETING, Reply, internal_error
-from mailcmd.imap.session import SENT, Done, Refusal, Session, State
-from mailcmd.imap.tokens import ParseError, Token, tokenize
+from mailcmd.imap.responses import BYE_TIMEOUT, GREETING, ImapResponses, internal_error
+from mailcmd.imap.session import SENT, Done, ImapRefusal, Session, State
+from mailcmd.imap.tokens import ImapParseError, Token, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ async def serve(session: Session) -> None:
         if isinstance(received, Command):
             await execute(session, received.data)
         else:
-            await connection.respond(Done(received.status, received.text).line(received.tag))
+            await connection.respond(Done(received.condition, received.text).line(received.tag))
 
 
 async def execute(session: Session, data: bytes) -> None:
@@ -112,13 +112,13 @@ async def execute(session: Session, data: bytes) -> None:
     tag = first if _TAG.fullmatch(first) and first not in ("*", "+") else "*"
     try:
         if tag == "*":
-            raise ParseError("missing or invalid tag")
+            raise ImapParseError("missing or invalid tag")
         log.debug("IMAP %s: %s", session.login or session.connection.peer, _summary(data))
         tokens = tokenize(data)
         done = await _run(session, tag, tokens[1:])
-    except ParseError as error:
+    except ImapParseError as error:
         done = Done("BAD", str(error) or "Syntax error")
-    except Refusal as refusal:
+    except ImapRefusal as refusal:
         done = refusal.done
     except (ConnectionClosed, asyncio.CancelledError):
         raise
@@ -140,18 +140,18 @@ def _summary(data: bytes) -> str:
 
 async def _run(session: Session, tag: str, words: list[Token]) -> Done:
     if not words or not isinstance(words[0], str):
-        raise ParseError("missing command")
+        raise ImapParseError("missing command")
     name, uid = words[0].upper(), False
     args = words[1:]
     if name == "UID":
         if not args or not isinstance(args[0], str):
-            raise ParseError("UID needs a command")
+            raise ImapParseError("UID needs a command")
         name, uid, args = args[0].upper(), True, args[1:]
     entry = COMMANDS.get(name)
     if entry is None or (uid and not entry.uid):
-        return Reply.UNKNOWN
+        return ImapResponses.UNKNOWN
     if session.state not in entry.states:
-        return Reply.WRONG_STATE
+        return ImapResponses.WRONG_STATE
     try:
         done = await entry.handler(session, tag, args, uid)
     finally:

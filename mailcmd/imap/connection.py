@@ -16,6 +16,7 @@ SLOW_LITERAL_BYE = b"* BYE Literal data arrived too slowly"
 CONTINUE = b"+ Ready for literal data"
 
 
+# Outside the MailcmdError family: the end of a conversation, which the command loop expects.
 class ConnectionClosed(Exception):
     """The client went away, or the connection must end (the text says why, if anyone)."""
 
@@ -32,7 +33,7 @@ class Refused:
     """A command refused while it was being read: `tag BAD/NO text` goes back."""
 
     tag: str
-    status: str
+    condition: str  # BAD or NO
     text: str
 
 

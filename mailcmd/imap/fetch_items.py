@@ -8,7 +8,7 @@ from datetime import datetime
 from mailcmd.imap.formatting import flag_list, internal_date, literal
 from mailcmd.imap.mime import Entity, parse_entity
 from mailcmd.imap.structure import body_structure, envelope, section_bytes
-from mailcmd.imap.tokens import ParseError, Token, astring, tokenize
+from mailcmd.imap.tokens import ImapParseError, Token, astring, tokenize
 
 _SIMPLE = frozenset(
     {"FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODYSTRUCTURE", "BODY"}
@@ -71,38 +71,38 @@ def parse_fetch_items(token: Token) -> list[FetchItem]:
         return [FetchItem(name) for name in _MACROS[token.upper()]]
     tokens = token if isinstance(token, list) else [token]
     if not tokens:
-        raise ParseError("no fetch items")
+        raise ImapParseError("no fetch items")
     return [_parse_item(item) for item in tokens]
 
 
 def _parse_item(token: Token) -> FetchItem:
     if not isinstance(token, str):
-        raise ParseError("fetch items are atoms")
+        raise ImapParseError("fetch items are atoms")
     upper = token.upper()
     if upper in _SIMPLE:
         return FetchItem(upper)
     section = _SECTION.fullmatch(token)
     if section is None:
-        raise ParseError(f"unknown fetch item {token[:40]}")
+        raise ImapParseError(f"unknown fetch item {token[:40]}")
     peek = section.group(1).upper() == "BODY.PEEK"
     spec, _, fields = section.group(2).partition(" ")
     text_match = _SECTION_TEXT.fullmatch(spec.upper())
     if text_match is None:
-        raise ParseError("malformed body section")
+        raise ImapParseError("malformed body section")
     path = tuple(int(n) for n in text_match.group(1).split(".")) if text_match.group(1) else ()
     if any(number == 0 for number in path):
-        raise ParseError("part numbers start at 1")
+        raise ImapParseError("part numbers start at 1")
     text = text_match.group(2) or ""
     if text == "MIME" and not path:
-        raise ParseError("MIME needs a part number")
+        raise ImapParseError("MIME needs a part number")
     names: tuple[str, ...] = ()
     if text.startswith("HEADER.FIELDS"):
         listed = tokenize(fields.encode())
         if len(listed) != 1 or not isinstance(listed[0], list) or not listed[0]:
-            raise ParseError("HEADER.FIELDS needs a list of field names")
+            raise ImapParseError("HEADER.FIELDS needs a list of field names")
         names = tuple(astring(name).upper() for name in listed[0])
     elif fields:
-        raise ParseError("malformed body section")
+        raise ImapParseError("malformed body section")
     partial = None
     if section.group(3) is not None:
         partial = (int(section.group(3)), int(section.group(4)))

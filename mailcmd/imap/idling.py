@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 
-from mailcmd.imap.responses import BYE_TIMEOUT, Reply
+from mailcmd.imap.responses import BYE_TIMEOUT, ImapResponses
 from mailcmd.imap.session import SENT, Done, Session, State
 from mailcmd.imap.tokens import Token
 
@@ -41,7 +41,11 @@ async def idle(session: Session, tag: str, args: list[Token], uid: bool) -> Done
                 waiting.cancel()
             if reading in done:
                 line = reading.result()
-                return Reply.IDLE_DONE if line.strip().upper() == b"DONE" else Reply.IDLE_BAD
+                return (
+                    ImapResponses.IDLE_DONE
+                    if line.strip().upper() == b"DONE"
+                    else ImapResponses.IDLE_BAD
+                )
     finally:
         if not reading.done():
             reading.cancel()

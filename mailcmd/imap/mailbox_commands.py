@@ -4,11 +4,11 @@ from mailcmd.db.database import Database
 from mailcmd.imap import listing, storage
 from mailcmd.imap.formatting import flag_list, mailbox_name
 from mailcmd.imap.mailbox_names import DELIMITER, canonical_name
-from mailcmd.imap.responses import Reply
+from mailcmd.imap.responses import ImapResponses
 from mailcmd.imap.searching import parse_date_time
 from mailcmd.imap.selection import Selection
-from mailcmd.imap.session import Done, Refusal, Session, State
-from mailcmd.imap.tokens import ParseError, Token, astring, flags_argument, is_atom
+from mailcmd.imap.session import Done, ImapRefusal, Session, State
+from mailcmd.imap.tokens import ImapParseError, Token, astring, flags_argument, is_atom
 
 FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN")
@@ -32,21 +32,21 @@ async def _list(session: Session, args: list[Token], verb: str) -> Done:
     if len(args) >= 4 and is_atom(args[2], "RETURN"):
         args = args[:2]
     if len(args) != 2:
-        raise ParseError(f"{verb} takes a reference and a pattern")
+        raise ImapParseError(f"{verb} takes a reference and a pattern")
     reference = astring(args[0])
     patterns = [astring(p) for p in args[1]] if isinstance(args[1], list) else [astring(args[1])]
     if patterns == [""]:
         await session.connection.respond(b'* %s (\\Noselect) "/" ""' % verb.encode())
-        return Reply.COMPLETED
+        return ImapResponses.COMPLETED
     if len(patterns) > listing.MAX_PATTERNS:
-        raise ParseError(f"at most {listing.MAX_PATTERNS} patterns")
+        raise ImapParseError(f"at most {listing.MAX_PATTERNS} patterns")
     if any(len(reference + pattern) > listing.MAX_PATTERN_LENGTH for pattern in patterns):
-        raise ParseError(f"patterns are at most {listing.MAX_PATTERN_LENGTH} characters")
+        raise ImapParseError(f"patterns are at most {listing.MAX_PATTERN_LENGTH} characters")
     request = listing.ListRequest(verb, reference, patterns, frozenset(options))
     # Matching and formatting thousands of folders is work: it is done in a thread.
     lines = await session.run_storage(_listing, session.database, session.account(), request)
     await session.connection.respond(*lines)
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED
 
 
 def _listing(database: Database, account_id: int, request: listing.ListRequest) -> list[bytes]:
@@ -55,7 +55,7 @@ def _listing(database: Database, account_id: int, request: listing.ListRequest) 
 
 def _one_name(args: list[Token], verb: str) -> str:
     if len(args) != 1:
-        raise ParseError(f"{verb} takes a mailbox name")
+        raise ImapParseError(f"{verb} takes a mailbox name")
     return astring(args[0])
 
 
@@ -69,7 +69,7 @@ async def create(session: Session, tag: str, args: list[Token], uid: bool) -> Do
         name,
         session.context.settings.max_folders,
     )
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED
 
 
 async def delete(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
@@ -77,25 +77,25 @@ async def delete(session: Session, tag: str, args: list[Token], uid: bool) -> Do
     name = canonical_name(_one_name(args, "DELETE"))
     folders = await session.run_storage(storage.list_folders, session.database, session.account())
     if any(folder.name.startswith(name + DELIMITER) for folder in folders):
-        raise Refusal("delete the folders inside it first", "CANNOT")
+        raise ImapRefusal("delete the folders inside it first", "CANNOT")
     if session.selected is not None and session.selected.name == name:
         session.selected = None
         session.state = State.AUTHENTICATED
     await session.run_storage(storage.delete_folder, session.database, session.account(), name)
     session.announce()
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED
 
 
 async def rename(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """RENAME old new, with the folders inside it."""
     if len(args) != 2:
-        raise ParseError("RENAME takes two mailbox names")
+        raise ImapParseError("RENAME takes two mailbox names")
     old, new = astring(args[0]), astring(args[1])
     await session.run_storage(storage.rename_folder, session.database, session.account(), old, new)
     if session.selected is not None and session.selected.name == canonical_name(old):
         session.selected.name = canonical_name(new)
     session.announce()
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED
 
 
 async def subscribe(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
@@ -104,7 +104,7 @@ async def subscribe(session: Session, tag: str, args: list[Token], uid: bool) ->
     await session.run_storage(
         storage.set_subscribed, session.database, session.account(), name, True
     )
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED
 
 
 async def unsubscribe(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
@@ -113,7 +113,7 @@ async def unsubscribe(session: Session, tag: str, args: list[Token], uid: bool) 
     await session.run_storage(
         storage.set_subscribed, session.database, session.account(), name, False
     )
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED
 
 
 async def select(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
@@ -128,7 +128,7 @@ async def examine(session: Session, tag: str, args: list[Token], uid: bool) -> D
 
 async def _open(session: Session, args: list[Token], read_only: bool) -> Done:
     if not args or len(args) > 2:
-        raise ParseError("SELECT takes a mailbox name")
+        raise ImapParseError("SELECT takes a mailbox name")
     name = astring(args[0])
     session.selected = None
     session.state = State.AUTHENTICATED
@@ -163,10 +163,10 @@ async def _open(session: Session, args: list[Token], read_only: bool) -> Done:
 async def status(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """STATUS name (items): counts of a folder without selecting it."""
     if len(args) != 2 or not isinstance(args[1], list):
-        raise ParseError("STATUS takes a mailbox name and a list of items")
+        raise ImapParseError("STATUS takes a mailbox name and a list of items")
     items = [astring(item).upper() for item in args[1]]
     if not items or any(item not in STATUS_ITEMS for item in items):
-        raise ParseError("unknown STATUS item")
+        raise ImapParseError("unknown STATUS item")
     state = await session.run_storage(
         storage.folder_state, session.database, session.account(), astring(args[0])
     )
@@ -184,13 +184,13 @@ async def status(session: Session, tag: str, args: list[Token], uid: bool) -> Do
     await session.connection.respond(
         b"* STATUS " + mailbox_name(state.name) + f" ({pairs})".encode()
     )
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED
 
 
 async def append(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """APPEND name [(flags)] [date-time] message, answered with APPENDUID (UIDPLUS)."""
     if len(args) < 2 or not isinstance(args[-1], bytes):
-        raise ParseError("APPEND takes a mailbox name and a message literal")
+        raise ImapParseError("APPEND takes a mailbox name and a message literal")
     name = astring(args[0])
     raw = args[-1]
     flags: list[str] = []
@@ -201,9 +201,9 @@ async def append(session: Session, tag: str, args: list[Token], uid: bool) -> Do
         else:
             moment = parse_date_time(astring(extra))
     if len(raw) > session.context.max_message_size:
-        return Reply.TOO_BIG
+        return ImapResponses.TOO_BIG
     if not raw:
-        raise ParseError("empty message")
+        raise ImapParseError("empty message")
     quota = session.context.settings.quota or None
     validity, new_uid = await session.run_storage(
         storage.append_message,
@@ -233,11 +233,11 @@ async def close(session: Session, tag: str, args: list[Token], uid: bool) -> Don
         )
         if removed:
             session.announce()
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED
 
 
 async def unselect(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """UNSELECT (RFC 3691): leave the folder without expunging."""
     session.selected = None
     session.state = State.AUTHENTICATED
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED

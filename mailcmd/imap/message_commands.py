@@ -8,12 +8,12 @@ from typing import Literal
 from mailcmd.db.database import Database
 from mailcmd.imap import storage
 from mailcmd.imap.fetch_items import FetchItem, MessageData, parse_fetch_items, render_fetch
-from mailcmd.imap.responses import Reply
+from mailcmd.imap.responses import ImapResponses
 from mailcmd.imap.searching import Candidate, CharsetError, Query, evaluate, parse_search
 from mailcmd.imap.selection import Selection
 from mailcmd.imap.sequences import parse_sequence_set, resolve_numbers, resolve_uids
 from mailcmd.imap.session import Done, Session
-from mailcmd.imap.tokens import ParseError, Token, astring, flags_argument
+from mailcmd.imap.tokens import ImapParseError, Token, astring, flags_argument
 
 # Messages loaded (and rendered) at once when their bytes are needed.
 CHUNK = 100
@@ -31,7 +31,7 @@ def chosen_uids(selection: Selection, token: Token, uid: bool) -> list[int]:
         positions = resolve_uids(ranges, selection.uids)
     else:
         if any(n > len(selection.uids) for pair in ranges for n in pair):
-            raise ParseError("no message has that number")
+            raise ImapParseError("no message has that number")
         positions = resolve_numbers(ranges, len(selection.uids))
     return [selection.uids[position] for position in positions]
 
@@ -55,7 +55,7 @@ def uid_set(uids: Sequence[int]) -> str:
 async def fetch(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """FETCH set items; BODY[...] without PEEK marks messages \\Seen."""
     if len(args) != 2:
-        raise ParseError("FETCH takes a sequence set and items")
+        raise ImapParseError("FETCH takes a sequence set and items")
     selection = session.selection()
     uids = chosen_uids(selection, args[0], uid)
     items = parse_fetch_items(args[1])
@@ -82,7 +82,7 @@ async def fetch(session: Session, tag: str, args: list[Token], uid: bool) -> Don
         )
         if lines:
             await session.connection.respond(*lines)
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED
 
 
 def _render_chunk(
@@ -108,16 +108,16 @@ def _render_chunk(
 async def store(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """STORE set (+|-)FLAGS[.SILENT] flags."""
     if len(args) < 3:
-        raise ParseError("STORE takes a sequence set, an item and flags")
+        raise ImapParseError("STORE takes a sequence set, an item and flags")
     selection = session.selection()
     if selection.read_only:
-        return Reply.READ_ONLY
+        return ImapResponses.READ_ONLY
     uids = chosen_uids(selection, args[0], uid)
     item = astring(args[1]).upper()
     silent = item.endswith(".SILENT")
     mode = _STORE_MODES.get(item.removesuffix(".SILENT"))
     if mode is None:
-        raise ParseError("STORE takes FLAGS, +FLAGS or -FLAGS")
+        raise ImapParseError("STORE takes FLAGS, +FLAGS or -FLAGS")
     flags = [flag for token in args[2:] for flag in flags_argument(token)]
     _check_flags(flags)
     changed = await session.run_storage(
@@ -138,15 +138,15 @@ async def store(session: Session, tag: str, args: list[Token], uid: bool) -> Don
         if not silent:
             lines.append(selection.flags_response(changed_uid))
     await session.connection.respond(*lines)
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED
 
 
 def _check_flags(flags: list[str]) -> None:
     for flag in flags:
         if len(flag) > storage.MAX_FLAG_LENGTH or any(c in flag for c in '(){%*"]'):
-            raise ParseError("not a valid flag")
+            raise ImapParseError("not a valid flag")
         if flag.startswith("\\") and flag.lower() not in storage.SYSTEM_FLAGS:
-            raise ParseError(f"{flag} cannot be stored")
+            raise ImapParseError(f"{flag} cannot be stored")
 
 
 async def copy(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
@@ -157,13 +157,13 @@ async def copy(session: Session, tag: str, args: list[Token], uid: bool) -> Done
 async def move(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """MOVE set mailbox (RFC 6851): COPYUID, then the sources' EXPUNGE responses."""
     if session.selection().read_only:
-        return Reply.READ_ONLY
+        return ImapResponses.READ_ONLY
     return await _copy(session, args, uid, move=True)
 
 
 async def _copy(session: Session, args: list[Token], uid: bool, move: bool) -> Done:
     if len(args) != 2:
-        raise ParseError("COPY takes a sequence set and a mailbox name")
+        raise ImapParseError("COPY takes a sequence set and a mailbox name")
     selection = session.selection()
     uids = chosen_uids(selection, args[0], uid)
     quota = session.context.settings.quota or None
@@ -179,35 +179,35 @@ async def _copy(session: Session, args: list[Token], uid: bool, move: bool) -> D
     )
     session.announce()
     if not pairs:
-        return Reply.COMPLETED
+        return ImapResponses.COMPLETED
     code = f"COPYUID {validity} {uid_set([s for s, _ in pairs])} {uid_set([d for _, d in pairs])}"
     if not move:
         return Done("OK", "Copied", code)
     await session.connection.respond(
         f"* OK [{code}] Moved".encode(), *selection.remove([s for s, _ in pairs])
     )
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED
 
 
 async def expunge(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """EXPUNGE, or UID EXPUNGE set (UIDPLUS): remove \\Deleted messages for good."""
     selection = session.selection()
     if selection.read_only:
-        return Reply.READ_ONLY
+        return ImapResponses.READ_ONLY
     limit = None
     if uid:
         if len(args) != 1:
-            raise ParseError("UID EXPUNGE takes a UID set")
+            raise ImapParseError("UID EXPUNGE takes a UID set")
         limit = chosen_uids(selection, args[0], uid=True)
     elif args:
-        raise ParseError("EXPUNGE takes no arguments")
+        raise ImapParseError("EXPUNGE takes no arguments")
     removed = await session.run_storage(
         storage.expunge, session.database, session.account(), selection.folder_id, limit
     )
     if removed:
         session.announce()
         await session.connection.respond(*selection.remove(removed))
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED
 
 
 async def search(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
@@ -216,12 +216,12 @@ async def search(session: Session, tag: str, args: list[Token], uid: bool) -> Do
     try:
         query = parse_search(args)
     except CharsetError:
-        return Reply.BAD_CHARSET
+        return ImapResponses.BAD_CHARSET
     query.uids = list(selection.uids)
     found = await asyncio.to_thread(_search, session.database, selection, query)
     numbers = [selection.number(u) if not uid else u for u in found]
     await session.connection.respond(b"* SEARCH" + b"".join(b" %d" % number for number in numbers))
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED
 
 
 def _search(database: Database, selection: Selection, query: Query) -> list[int]:

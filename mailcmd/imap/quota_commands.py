@@ -3,9 +3,9 @@
 from mailcmd.db.database import Database
 from mailcmd.imap import storage
 from mailcmd.imap.formatting import mailbox_name
-from mailcmd.imap.responses import Reply
-from mailcmd.imap.session import Done, Refusal, Session
-from mailcmd.imap.tokens import ParseError, Token, astring
+from mailcmd.imap.responses import ImapResponses
+from mailcmd.imap.session import Done, ImapRefusal, Session
+from mailcmd.imap.tokens import ImapParseError, Token, astring
 
 # The one quota root: every folder of an account counts against it.
 ROOT = ""
@@ -26,29 +26,29 @@ async def _quota_line(session: Session) -> bytes:
 async def getquotaroot(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """GETQUOTAROOT mailbox: the mailbox's root ("") and its quota, if a quota is set."""
     if len(args) != 1:
-        raise ParseError("GETQUOTAROOT takes a mailbox name")
+        raise ImapParseError("GETQUOTAROOT takes a mailbox name")
     state = await session.run_storage(
         storage.folder_state, session.database, session.account(), astring(args[0])
     )
     if not session.context.settings.quota:
         await session.connection.respond(b"* QUOTAROOT " + mailbox_name(state.name))
-        return Reply.COMPLETED
+        return ImapResponses.COMPLETED
     await session.connection.respond(
         b'* QUOTAROOT %s ""' % mailbox_name(state.name), await _quota_line(session)
     )
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED
 
 
 async def getquota(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """GETQUOTA root: the account's storage use and limit."""
     if len(args) != 1:
-        raise ParseError("GETQUOTA takes a quota root")
+        raise ImapParseError("GETQUOTA takes a quota root")
     if astring(args[0]) != ROOT or not session.context.settings.quota:
-        raise Refusal("no such quota root", "NONEXISTENT")
+        raise ImapRefusal("no such quota root", "NONEXISTENT")
     await session.connection.respond(await _quota_line(session))
-    return Reply.COMPLETED
+    return ImapResponses.COMPLETED
 
 
 async def setquota(session: Session, tag: str, args: list[Token], uid: bool) -> Done:
     """SETQUOTA: the quota is the operator's setting (`imap.quota`), not the client's."""
-    raise Refusal("the quota is set by the server's operator", "NOPERM")
+    raise ImapRefusal("the quota is set by the server's operator", "NOPERM")

@@ -3,7 +3,7 @@
 from mailcmd.imap.session import Done
 
 
-class Reply:
+class ImapResponses:
     """Named tagged completions (the texts clients show people)."""
 
     LOGGED_IN = Done("OK", "Logged in")

@@ -20,7 +20,7 @@ from mailcmd.imap.sequences import (
     resolve_numbers,
     resolve_uids,
 )
-from mailcmd.imap.tokens import ParseError, Token, astring
+from mailcmd.imap.tokens import ImapParseError, Token, astring
 
 CHARSETS = ("UTF-8", "US-ASCII")
 _MONTHS = {name.upper(): number for number, name in enumerate(MONTHS, 1)}
@@ -41,6 +41,7 @@ _HEADER_KEYS = {"BCC": "bcc", "CC": "cc", "FROM": "from", "SUBJECT": "subject", 
 MAX_DEPTH = 32
 
 
+# Outside the MailcmdError family: a signal, which SEARCH answers with BADCHARSET.
 class CharsetError(Exception):
     """The SEARCH names a charset the server does not search in."""
 
@@ -103,14 +104,14 @@ class Query:
 def parse_search(tokens: list[Token]) -> Query:
     """Parse SEARCH arguments (CHARSET first, if given) into a `Query`.
 
-    Raises `ParseError` for bad syntax and `CharsetError` for an unknown charset.
+    Raises `ImapParseError` for bad syntax and `CharsetError` for an unknown charset.
     """
     if tokens and isinstance(tokens[0], str) and tokens[0].upper() == "CHARSET":
         if len(tokens) < 2 or astring(tokens[1]).upper() not in CHARSETS:
             raise CharsetError
         tokens = tokens[2:]
     if not tokens:
-        raise ParseError("SEARCH needs criteria")
+        raise ImapParseError("SEARCH needs criteria")
     query = Query(predicate=lambda _: True)
     stream = iter(tokens)
     keys = []
@@ -128,20 +129,20 @@ def _next(stream: Iterator[Token], key: str) -> Token:
     try:
         return next(stream)
     except StopIteration:
-        raise ParseError(f"{key} needs an argument") from None
+        raise ImapParseError(f"{key} needs an argument") from None
 
 
 def _key(token: Token, stream: Iterator[Token], query: Query, depth: int) -> Predicate:
     if depth > MAX_DEPTH:
-        raise ParseError("search criteria nested too deeply")
+        raise ImapParseError("search criteria nested too deeply")
     if isinstance(token, list):
         inner = iter(token)
         keys = [_key(item, inner, query, depth + 1) for item in inner]
         if not keys:
-            raise ParseError("empty parenthesised criteria")
+            raise ImapParseError("empty parenthesised criteria")
         return _all(keys)
     if isinstance(token, bytes):
-        raise ParseError("a search key must be an atom")
+        raise ImapParseError("a search key must be an atom")
     word = token.upper()
     if word == "ALL":
         return lambda _: True
@@ -194,7 +195,7 @@ def _key(token: Token, stream: Iterator[Token], query: Query, depth: int) -> Pre
     if is_sequence_set(token):
         ranges = parse_sequence_set(token)
         return _number_key(ranges, query)
-    raise ParseError(f"unknown search key {token[:30]}")
+    raise ImapParseError(f"unknown search key {token[:30]}")
 
 
 def _header_key(name: str, needle: str, query: Query) -> Predicate:
@@ -258,27 +259,27 @@ def _number_key(ranges: list[tuple[int, int]], query: Query) -> Predicate:
 
 
 def parse_date(text: str) -> date:
-    """Return an IMAP date (`1-Feb-2026`); raises `ParseError` if it is not one."""
+    """Return an IMAP date (`1-Feb-2026`); raises `ImapParseError` if it is not one."""
     match = _DATE.fullmatch(text.strip())
     if match is None or match.group(2).upper() not in _MONTHS:
-        raise ParseError(f"not a date: {text[:30]!r}")
+        raise ImapParseError(f"not a date: {text[:30]!r}")
     try:
         return date(int(match.group(3)), _MONTHS[match.group(2).upper()], int(match.group(1)))
     except ValueError:
-        raise ParseError(f"not a date: {text[:30]!r}") from None
+        raise ImapParseError(f"not a date: {text[:30]!r}") from None
 
 
 def parse_date_time(text: str) -> datetime:
-    """Return an IMAP date-time (`"1-Feb-2026 10:00:00 +0100"`); raises `ParseError`."""
+    """Return an IMAP date-time (`"1-Feb-2026 10:00:00 +0100"`); raises `ImapParseError`."""
     try:
         return datetime.strptime(text.strip(), "%d-%b-%Y %H:%M:%S %z")
     except ValueError:
-        raise ParseError(f"not a date-time: {text[:40]!r}") from None
+        raise ImapParseError(f"not a date-time: {text[:40]!r}") from None
 
 
 def _number(text: str) -> int:
     if not text.isdigit() or len(text) > 12:
-        raise ParseError(f"not a number: {text[:20]!r}")
+        raise ImapParseError(f"not a number: {text[:20]!r}")
     return int(text)
 
 

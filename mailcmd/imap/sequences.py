@@ -3,18 +3,18 @@
 import bisect
 from collections.abc import Sequence
 
-from mailcmd.imap.tokens import ParseError
+from mailcmd.imap.tokens import ImapParseError
 
 MAX_RANGES = 10_000
 _UNBOUNDED = -1
 
 
 def parse_sequence_set(text: str) -> list[tuple[int, int]]:
-    """Return the ranges of a sequence set; `*` is -1. Raises `ParseError` if malformed."""
+    """Return the ranges of a sequence set; `*` is -1. Raises `ImapParseError` if malformed."""
     ranges = []
     parts = text.split(",")
     if len(parts) > MAX_RANGES:
-        raise ParseError("sequence set too long")
+        raise ImapParseError("sequence set too long")
     for part in parts:
         low, _, high = part.partition(":")
         first = _number(low)
@@ -26,7 +26,7 @@ def _number(text: str) -> int:
     if text == "*":
         return _UNBOUNDED
     if not text.isdigit() or len(text) > 10 or int(text) == 0:
-        raise ParseError(f"not a sequence number: {text[:20]!r}")
+        raise ImapParseError(f"not a sequence number: {text[:20]!r}")
     return int(text)
 
 
@@ -34,7 +34,7 @@ def is_sequence_set(text: str) -> bool:
     """Whether `text` reads as a sequence set (for SEARCH keys)."""
     try:
         parse_sequence_set(text)
-    except ParseError:
+    except ImapParseError:
         return False
     return True
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from mailcmd.db.database import Database
+from mailcmd.errors import MailcmdError
 from mailcmd.identity.logins import Authenticator
 from mailcmd.imap import storage
 from mailcmd.imap.changes import MailboxEvents
@@ -44,23 +45,23 @@ class State(enum.Enum):
 
 @dataclass(frozen=True)
 class Done:
-    """A command's tagged completion: OK, NO or BAD, an optional code, and text."""
+    """A command's tagged completion: its condition (OK, NO or BAD), an optional code, and text."""
 
-    status: str
+    condition: str
     text: str
     code: str = ""
 
     def line(self, tag: str) -> bytes:
         """The tagged response line."""
         code = f"[{self.code}] " if self.code else ""
-        return f"{tag} {self.status} {code}{self.text}".encode()
+        return f"{tag} {self.condition} {code}{self.text}".encode()
 
 
 # A completion already written by the command itself (STARTTLS), or none at all.
 SENT = Done("", "")
 
 
-class Refusal(Exception):
+class ImapRefusal(MailcmdError):
     """A command that cannot be done: it completes with NO (and a code, if given)."""
 
     def __init__(self, text: str, code: str = "") -> None:
@@ -123,11 +124,11 @@ class Session:
         return self.selected
 
     async def run_storage(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run a storage function in a thread; its refusals become `Refusal`."""
+        """Run a storage function in a thread; its refusals become `ImapRefusal`."""
         try:
             return await asyncio.to_thread(function, *args, **kwargs)
         except storage.StorageRefusal as refusal:
-            raise Refusal(str(refusal), refusal.code) from None
+            raise ImapRefusal(str(refusal), refusal.code) from None
 
     def logged_in(self, account_id: int, login: str) -> None:
         """Enter the authenticated state as `login`."""

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from mailcmd.db.database import Database
 from mailcmd.db.models import MailFolder, MailMessage
+from mailcmd.errors import MailcmdError
 from mailcmd.imap import mailstore
 from mailcmd.imap.fetch_items import MessageData
 from mailcmd.imap.mailbox_names import DELIMITER, canonical_name, name_problem
@@ -26,7 +27,7 @@ MAX_FLAGS = 64
 MAX_FLAG_LENGTH = 64
 
 
-class StorageRefusal(Exception):
+class StorageRefusal(MailcmdError):
     """A mailbox operation the account may not do; `code` is an IMAP response code."""
 
     def __init__(self, text: str, code: str = "") -> None:

@@ -109,6 +109,7 @@ def _language_location(entity: Entity) -> list[bytes]:
     ]
 
 
+# Outside the MailcmdError family: a signal, which the caller turns into an empty section.
 class SectionError(Exception):
     """A body section names a part that the message does not have."""
 

@@ -9,6 +9,8 @@ atom: brackets hold spaces and parentheses, as RFC 3501's grammar allows there.
 import re
 from typing import TypeAlias
 
+from mailcmd.errors import MailcmdError
+
 Token: TypeAlias = str | bytes | list["Token"]
 
 _LITERAL = re.compile(rb"\{(\d{1,10})\+?\}\r?\n")
@@ -17,7 +19,7 @@ _ATOM_END = frozenset(b' (){"\r\n')
 MAX_NESTING = 16
 
 
-class ParseError(Exception):
+class ImapParseError(MailcmdError):
     """The command is not valid IMAP syntax; the text says why, for a BAD response."""
 
 
@@ -25,13 +27,13 @@ def tokenize(command: bytes) -> list[Token]:
     """Return the tokens of one complete command (without its final CRLF)."""
     tokens, end = _read_sequence(command, 0, depth=0)
     if end != len(command):
-        raise ParseError("unbalanced parenthesis")
+        raise ImapParseError("unbalanced parenthesis")
     return tokens
 
 
 def _read_sequence(data: bytes, position: int, depth: int) -> tuple[list[Token], int]:
     if depth > MAX_NESTING:
-        raise ParseError("lists nested too deeply")
+        raise ImapParseError("lists nested too deeply")
     tokens: list[Token] = []
     while position < len(data):
         byte = data[position]
@@ -39,12 +41,12 @@ def _read_sequence(data: bytes, position: int, depth: int) -> tuple[list[Token],
             position += 1
         elif byte == 0x29:  # ")"
             if depth == 0:
-                raise ParseError("unbalanced parenthesis")
+                raise ImapParseError("unbalanced parenthesis")
             return tokens, position
         elif byte == 0x28:  # "("
             inner, position = _read_sequence(data, position + 1, depth + 1)
             if position >= len(data) or data[position] != 0x29:
-                raise ParseError("unbalanced parenthesis")
+                raise ImapParseError("unbalanced parenthesis")
             tokens.append(inner)
             position += 1
         elif byte == 0x22:  # '"'
@@ -53,18 +55,18 @@ def _read_sequence(data: bytes, position: int, depth: int) -> tuple[list[Token],
         elif byte == 0x7B:  # "{"
             literal = _LITERAL.match(data, position)
             if literal is None:
-                raise ParseError("malformed literal")
+                raise ImapParseError("malformed literal")
             start = literal.end()
             size = int(literal.group(1))
             if start + size > len(data):
-                raise ParseError("literal shorter than announced")
+                raise ImapParseError("literal shorter than announced")
             tokens.append(data[start : start + size])
             position = start + size
         else:
             atom, position = _read_atom(data, position)
             tokens.append(atom)
     if depth:
-        raise ParseError("unbalanced parenthesis")
+        raise ImapParseError("unbalanced parenthesis")
     return tokens, position
 
 
@@ -80,11 +82,11 @@ def _read_quoted(data: bytes, position: int) -> tuple[bytes, int]:
         elif byte == 0x22:
             return bytes(text), position + 1
         elif byte in (0x0D, 0x0A):
-            raise ParseError("line break in a quoted string")
+            raise ImapParseError("line break in a quoted string")
         else:
             text.append(byte)
             position += 1
-    raise ParseError("unterminated quoted string")
+    raise ImapParseError("unterminated quoted string")
 
 
 def _read_atom(data: bytes, position: int) -> tuple[str, int]:
@@ -99,12 +101,12 @@ def _read_atom(data: bytes, position: int) -> tuple[str, int]:
         elif depth == 0 and byte in _ATOM_END:
             break
         elif byte < 0x20 or byte == 0x7F:
-            raise ParseError("control character in an atom")
+            raise ImapParseError("control character in an atom")
         position += 1
     if depth:
-        raise ParseError("unbalanced bracket")
+        raise ImapParseError("unbalanced bracket")
     if position == start:
-        raise ParseError("unexpected character")
+        raise ImapParseError("unexpected character")
     return data[start:position].decode("ascii", errors="replace"), position
 
 
@@ -116,13 +118,13 @@ def is_atom(token: Token, word: str) -> bool:
 def astring(token: Token) -> str:
     """Return an astring argument (atom, quoted string or literal) as text.
 
-    Raises `ParseError` for a list.
+    Raises `ImapParseError` for a list.
     """
     if isinstance(token, str):
         return token
     if isinstance(token, bytes):
         return token.decode("utf-8", errors="replace")
-    raise ParseError("expected a string, got a list")
+    raise ImapParseError("expected a string, got a list")
 
 
 def astring_bytes(token: Token) -> bytes:
@@ -131,15 +133,15 @@ def astring_bytes(token: Token) -> bytes:
         return token
     if isinstance(token, str):
         return token.encode()
-    raise ParseError("expected a string, got a list")
+    raise ImapParseError("expected a string, got a list")
 
 
 def flags_argument(token: Token) -> list[str]:
-    """Return a flag-list argument (a list, or one flag) as text; raises `ParseError`."""
+    """Return a flag-list argument (a list, or one flag) as text; raises `ImapParseError`."""
     items = token if isinstance(token, list) else [token]
     flags = []
     for item in items:
         if not isinstance(item, str):
-            raise ParseError("flags are atoms")
+            raise ImapParseError("flags are atoms")
         flags.append(item)
     return flags

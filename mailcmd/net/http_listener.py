@@ -24,9 +24,10 @@ MAX_CONNECTIONS = 100
 
 @dataclass(frozen=True)
 class HttpResponse:
-    """What a listener answers to one request: a status line's text, a body and its type."""
+    """What a listener answers to one request: its status line (after the version), a body
+    and its type."""
 
-    status: str
+    status_line: str
     body: bytes
     content_type: str = "text/plain; charset=utf-8"
 
@@ -164,7 +165,7 @@ async def _respond(
     allow: bool = False,
 ) -> None:
     headers = [
-        f"HTTP/1.1 {response.status}",
+        f"HTTP/1.1 {response.status_line}",
         f"Content-Type: {response.content_type}",
         f"Content-Length: {len(response.body)}",
         "Connection: close",

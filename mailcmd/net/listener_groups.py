@@ -5,12 +5,13 @@ import os
 from collections.abc import Awaitable, Mapping
 from typing import TypeVar
 
+from mailcmd.errors import MailcmdError
 from mailcmd.settings import LISTENER_PORT_KEYS
 
 T = TypeVar("T")
 
 
-class ListenError(Exception):
+class ListenError(MailcmdError):
     """A listener could not take its address; the message is one line for the operator."""
 
 

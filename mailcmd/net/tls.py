@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from mailcmd.db.private_files import private_folder, write_private
+from mailcmd.errors import EXIT_BAD_SETTINGS, MailcmdError
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,10 @@ def fingerprint(cert: Path) -> str:
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2)).upper()
 
 
-class CertificateError(Exception):
+class CertificateError(MailcmdError):
     """A certificate and key could not be loaded; the message is one line for the operator."""
+
+    exit_code = EXIT_BAD_SETTINGS
 
 
 class ServerTls:

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from mailcmd.db.private_files import write_private
+from mailcmd.errors import EXIT_BAD_SETTINGS, MailcmdError
 from mailcmd.settings import DKIM_SELECTOR_PATTERN, Settings
 
 KeyKind = Literal["rsa", "ed25519"]
@@ -50,8 +51,10 @@ TXT_STRING_LIMIT = 255
 _ALGORITHMS: dict[KeyKind, bytes] = {"rsa": b"rsa-sha256", "ed25519": b"ed25519-sha256"}
 
 
-class DkimError(Exception):
+class DkimError(MailcmdError):
     """A key cannot be made, read or used; the message is one line for the operator."""
+
+    exit_code = EXIT_BAD_SETTINGS
 
 
 class DkimKeyExistsError(DkimError):

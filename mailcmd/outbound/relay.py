@@ -36,6 +36,7 @@ class RelayResult:
     code: int | None = None
 
 
+# Outside the MailcmdError family: a signal inside this module to connect again.
 class _Broken(Exception):
     """An open connection turned out closed (the relay timed it out, or restarted)."""
 
@@ -193,6 +194,7 @@ class RelayConnections:
         return result
 
 
+# Outside the MailcmdError family: a signal inside this module, turned into its `result`.
 class _Refused(Exception):
     """The relay would not take mail on a new connection; `result` says why."""
 

@@ -9,7 +9,7 @@ did-you-mean corrections.
 """
 
 from mailcmd.parsing.analysis import analyse
-from mailcmd.parsing.errors import ParseError, SignatureError
+from mailcmd.parsing.errors import CommandParseError, SignatureError
 from mailcmd.parsing.files import Accepts
 from mailcmd.parsing.parameters import Help, Parameter
 from mailcmd.parsing.signatures import CommandSignature
@@ -21,11 +21,11 @@ from mailcmd.parsing.words import join_words, split_words
 
 __all__ = [
     "Accepts",
+    "CommandParseError",
     "CommandSignature",
     "Csv",
     "Help",
     "Parameter",
-    "ParseError",
     "SignatureError",
     "ValueType",
     "analyse",

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Annotated
 
 from mailcmd.message import Attachment
-from mailcmd.parsing.errors import ParseError, SignatureError
+from mailcmd.parsing.errors import CommandParseError, SignatureError
 from mailcmd.parsing.parameters import sentences
 from mailcmd.parsing.tables import Csv, TablePlan, table_plan
 
@@ -123,36 +123,36 @@ class FileParameter:
     def fill(self, files: Sequence[Attachment], today: date) -> object:
         """The argument from the mail's attachments, checked against the limits.
 
-        Raises `ParseError` saying which file broke which limit, or which row of a
+        Raises `CommandParseError` saying which file broke which limit, or which row of a
         CSV file does not fit.
         """
         if not files:
             if self.required:
-                raise ParseError(f"{self.label} is missing: attach {self._wanted()}")
+                raise CommandParseError(f"{self.label} is missing: attach {self._wanted()}")
             return [] if self.is_list else None
         if not self.is_list and len(files) > 1:
             listed = ", ".join(_shown(file) for file in files[:5])
-            raise ParseError(f"{self.label} takes one file, got {len(files)}: {listed}")
+            raise CommandParseError(f"{self.label} takes one file, got {len(files)}: {listed}")
         limits = self.accepts
         if limits.max_count is not None and len(files) > limits.max_count:
-            raise ParseError(
+            raise CommandParseError(
                 f"{self.label} takes at most {_count(limits.max_count)}, got {len(files)}"
             )
         for file in files:
             if not limits.matches(file):
-                raise ParseError(
+                raise CommandParseError(
                     f"{_shown(file)} is {file.content_type}; "
                     f"{self.label} takes {' or '.join(limits.types)}"
                 )
             if limits.max_bytes is not None and len(file.data) > limits.max_bytes:
-                raise ParseError(
+                raise CommandParseError(
                     f"{_shown(file)} is {show_size(len(file.data))}; "
                     f"{self.label} takes at most {show_size(limits.max_bytes)}"
                     + (" per file" if self.is_list else "")
                 )
         total = sum(len(file.data) for file in files)
         if limits.max_total_bytes is not None and total > limits.max_total_bytes:
-            raise ParseError(
+            raise CommandParseError(
                 f"the files are {show_size(total)} in all; "
                 f"{self.label} takes at most {show_size(limits.max_total_bytes)}"
             )

@@ -6,7 +6,7 @@ from datetime import date
 from types import MappingProxyType
 
 from mailcmd.message import Attachment
-from mailcmd.parsing.errors import ParseError
+from mailcmd.parsing.errors import CommandParseError
 from mailcmd.parsing.files import FileParameter
 from mailcmd.parsing.parameters import Parameter
 from mailcmd.parsing.suggestions import suggest
@@ -105,7 +105,7 @@ class CommandSignature:
         dates count from `today` (default: the clock's today). The files parameter,
         if any, is filled from `attachments`, checked against its limits.
 
-        Raises `ParseError` with one line for the sender; raises TypeError if
+        Raises `CommandParseError` with one line for the sender; raises TypeError if
         `prefilled` names no parameter, which is the caller's bug.
         """
         reference = today if today is not None else date.today()
@@ -138,7 +138,7 @@ class CommandSignature:
         for parameter in self.options:
             if parameter.name not in values:
                 if parameter.required:
-                    raise ParseError(
+                    raise CommandParseError(
                         f"{parameter.option} is missing: expected {parameter.value_type.expected}"
                     )
                 values[parameter.name] = parameter.fresh_default()
@@ -169,12 +169,12 @@ class CommandSignature:
             if parameter is not None and not parameter.is_flag:
                 parameter = None
         if parameter is None:
-            raise ParseError(self._unknown_option("--" + spelt))
+            raise CommandParseError(self._unknown_option("--" + spelt))
         if parameter.name in values:
-            raise ParseError(f"{parameter.label}: given more than once (it takes one value)")
+            raise CommandParseError(f"{parameter.label}: given more than once (it takes one value)")
         if parameter.is_flag:
             if negated and has_value:
-                raise ParseError(f"{parameter.label}: --{spelt} takes no value")
+                raise CommandParseError(f"{parameter.label}: --{spelt} takes no value")
             values[parameter.name] = (
                 _convert(parameter, inline, today) if has_value else not negated
             )
@@ -190,7 +190,9 @@ class CommandSignature:
             index += 1
         else:
             expected = parameter.value_type.expected
-            raise ParseError(f"{parameter.label}: expected {expected} after {parameter.option}")
+            raise CommandParseError(
+                f"{parameter.label}: expected {expected} after {parameter.option}"
+            )
         value = _convert(parameter, raw, today)
         if parameter.is_list:
             repeated.setdefault(parameter.name, []).append(value)
@@ -215,7 +217,7 @@ class CommandSignature:
         for number, parameter in enumerate(waiting):
             if not rest:
                 expected = parameter.value_type.expected
-                raise ParseError(f"{parameter.label} is missing: expected {expected}")
+                raise CommandParseError(f"{parameter.label} is missing: expected {expected}")
             if parameter.is_list:
                 values[parameter.name] = [_convert(parameter, word, today) for word in rest]
                 rest = []
@@ -228,9 +230,9 @@ class CommandSignature:
             extra = " ".join(rest)
             if waiting:
                 taken = " ".join(parameter.synopsis() for parameter in waiting)
-                raise ParseError(f"too many words: {extra!r} is left over after {taken}")
+                raise CommandParseError(f"too many words: {extra!r} is left over after {taken}")
             more = " more" if self.positionals else ""
-            raise ParseError(f"too many words: {extra!r}; this command takes no{more} words")
+            raise CommandParseError(f"too many words: {extra!r}; this command takes no{more} words")
 
 
 def _convert(parameter: Parameter, raw: str, today: date) -> object:

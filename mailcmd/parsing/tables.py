@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any, Generic, TypeVar
 
 from mailcmd.message import Attachment
-from mailcmd.parsing.errors import ParseError, SignatureError
+from mailcmd.parsing.errors import CommandParseError, SignatureError
 from mailcmd.parsing.suggestions import suggest
 from mailcmd.parsing.value_types import ValueType, read_value, value_type_for
 from mailcmd.parsing.words import split_words
@@ -93,7 +93,7 @@ class TablePlan:
         return f"{required} (optional: {optional})" if required else f"optional: {optional}"
 
     def read(self, attachment: Attachment, today: date) -> Csv[Any]:
-        """Read the attached file into rows; raises `ParseError` naming the file and the row."""
+        """Read the attached file into rows; raises `CommandParseError` naming file and row."""
         name = repr(attachment.filename) if attachment.filename else "the CSV file"
         text = _decoded(attachment, name)
         first_line = text.split("\n", 1)[0]
@@ -104,7 +104,7 @@ class TablePlan:
         try:
             header = next((cells for _, cells in records if any(c.strip() for c in cells)), None)
             if header is None:
-                raise ParseError(f"{name} is empty: its first row names the columns")
+                raise CommandParseError(f"{name} is empty: its first row names the columns")
             positions = self._positions(header, name)
             rows = [
                 self._row(cells, positions, f"{name}, row {number}", today)
@@ -113,12 +113,12 @@ class TablePlan:
             ]
         except csv.Error:
             # A quoted cell may span lines, so only the line is known here, not the row.
-            raise ParseError(
+            raise CommandParseError(
                 f"{name}, line {reader.line_num}: not readable as CSV "
                 "(an unclosed quote, a NUL byte, or a cell over 128 kB?)"
             ) from None
         if not rows:
-            raise ParseError(f"{name} has no rows below its header")
+            raise CommandParseError(f"{name} has no rows below its header")
         return Csv(filename=attachment.filename, rows=tuple(rows))
 
     def _positions(self, header: Sequence[str], name: str) -> dict[int, Column]:
@@ -132,18 +132,18 @@ class TablePlan:
             if column is None:
                 guess = suggest(key, list(by_key))
                 hint = f"did you mean {guess!r}? " if guess else ""
-                raise ParseError(
+                raise CommandParseError(
                     f"{name}: unknown column {cell.strip()[:40]!r}; {hint}"
                     f"the columns are {self.describe()}"
                 )
             if column in positions.values():
-                raise ParseError(f"{name}: the column {column.name} is named twice")
+                raise CommandParseError(f"{name}: the column {column.name} is named twice")
             positions[index] = column
         missing = [c.name for c in self.columns if c.required and c not in positions.values()]
         if missing:
             which = "column" if len(missing) == 1 else "columns"
             verb = "is" if len(missing) == 1 else "are"
-            raise ParseError(
+            raise CommandParseError(
                 f"{name}: the {which} {', '.join(missing)} {verb} missing; "
                 f"the columns are {self.describe()}"
             )
@@ -154,7 +154,9 @@ class TablePlan:
     ) -> object:
         for index, cell in enumerate(cells):
             if index not in positions and cell.strip():
-                raise ParseError(f"{where}: cell {index + 1} {cell.strip()[:40]!r} has no column")
+                raise CommandParseError(
+                    f"{where}: cell {index + 1} {cell.strip()[:40]!r} has no column"
+                )
         values: dict[str, object] = {}
         for index, column in positions.items():
             # A spreadsheet may leave out a row's empty cells at its end.
@@ -226,14 +228,14 @@ def _cell_value(column: Column, cell: str, where: str, today: date) -> object:
         if not column.required:
             return column.default()
         if not column.may_be_empty:
-            raise ParseError(f"{label} is empty: expected {column.value_type.expected}")
+            raise CommandParseError(f"{label} is empty: expected {column.value_type.expected}")
         return [] if column.is_list else None
     if not column.is_list:
         return read_value(column.value_type, label, cell, today)
     try:
         words = split_words(cell)
-    except ParseError as error:
-        raise ParseError(f"{label}: {error}") from None
+    except CommandParseError as error:
+        raise CommandParseError(f"{label}: {error}") from None
     return [read_value(column.value_type, label, word, today) for word in words]
 
 
@@ -243,12 +245,12 @@ def _decoded(attachment: Attachment, name: str) -> str:
     try:
         text = attachment.data.decode(charset)
     except UnicodeDecodeError as error:
-        raise ParseError(
+        raise CommandParseError(
             f"{name} is not {charset} text (byte {error.start + 1} is not); save it as CSV in UTF-8"
         ) from None
     except (LookupError, ValueError, TypeError):
         # Not a codec Python knows, or not a text codec (base64, rot13, ...).
-        raise ParseError(
+        raise CommandParseError(
             f"{name} declares the charset {charset[:40]!r}, which is unknown; "
             "save it as CSV in UTF-8"
         ) from None

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from mailcmd.parsing.dates import DATE_FORMS, DATE_WORDS, read_date, read_datetime
-from mailcmd.parsing.errors import ParseError
+from mailcmd.parsing.errors import CommandParseError
 from mailcmd.parsing.suggestions import suggest
 
 TRUE_WORDS = frozenset({"yes", "true", "on", "1"})
@@ -57,7 +57,7 @@ _SHOWN_VALUE = 60
 def read_value(value_type: ValueType, label: str, raw: str, today: date) -> object:
     """Return `raw` as `value_type`, relative dates counting from `today`.
 
-    Raises `ParseError` naming `label`, what was expected and what came, with a
+    Raises `CommandParseError` naming `label`, what was expected and what came, with a
     did-you-mean for a near miss: `due: expected a date like 2026-12-01, got 'tomorow';
     did you mean 'tomorrow'?`. A long value is shown cut short.
     """
@@ -67,7 +67,9 @@ def read_value(value_type: ValueType, label: str, raw: str, today: date) -> obje
         guess = suggest(raw, value_type.suggestions)
         hint = f"; did you mean {guess!r}?" if guess else ""
         shown = raw if len(raw) <= _SHOWN_VALUE else raw[:_SHOWN_VALUE] + "..."
-        raise ParseError(f"{label}: expected {value_type.expected}, got {shown!r}{hint}") from None
+        raise CommandParseError(
+            f"{label}: expected {value_type.expected}, got {shown!r}{hint}"
+        ) from None
 
 
 def show_value(value: object) -> str:

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from mailcmd.parsing.errors import ParseError
+from mailcmd.parsing.errors import CommandParseError
 
 # Mail clients turn typed quotes into typographic ones, and some languages quote with
 # guillemets or low-high pairs (German „…“, Swedish ”…”), so within each family any
@@ -28,7 +28,7 @@ def split_words(text: str) -> list[str]:
       follows, so the apostrophes in `don't`, `O'Brien's` and `'don't'` are letters;
     - a backslash is an ordinary character: there are no escapes.
 
-    Raises `ParseError` if a quote is never closed.
+    Raises `CommandParseError` if a quote is never closed.
     """
     words: list[str] = []
     current: list[str] = []
@@ -60,9 +60,9 @@ def split_words(text: str) -> list[str]:
     if quote:
         rest = text[opened_at + 1 :].strip()
         if not rest:
-            raise ParseError(f"unbalanced quote: the {quote} at the end is never closed")
+            raise CommandParseError(f"unbalanced quote: the {quote} at the end is never closed")
         shown = rest if len(rest) <= _SNIPPET else rest[:_SNIPPET] + "..."
-        raise ParseError(f"unbalanced quote: the {quote} before {shown!r} is never closed")
+        raise CommandParseError(f"unbalanced quote: the {quote} before {shown!r} is never closed")
     if in_word:
         words.append("".join(current))
     return words

@@ -18,7 +18,7 @@ from mailcmd.addressing.confirmation_tags import confirmation_tag
 from mailcmd.addressing.reply_keys import KeyRefused, ReplyKeys
 from mailcmd.addressing.routes import Route, holder_of, key_refusal
 from mailcmd.app.context import CommandError, ConfirmationNeeded, Context, Envelope, Reply, Sender
-from mailcmd.app.dispatch import Invocation, Refusal, plan_again
+from mailcmd.app.dispatch import CommandRefused, Invocation, plan_again
 from mailcmd.app.registry import Mailbox
 from mailcmd.app.rendering import Rendered, Renderer
 from mailcmd.db.models import Confirmation
@@ -136,7 +136,7 @@ class CommandRunner:
             sender,
             confirmation.asked_on,
         )
-        if isinstance(planned, Refusal):
+        if isinstance(planned, CommandRefused):
             claim.rollback()
             return [self._refusal(sender, view, mailbox.name, planned.message)]
         mails, ran = self._run(

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+# Outside the MailcmdError family: it must stay a BaseException (see below).
 class HandlerAbandoned(BaseException):
     """Raised inside a call the worker gave up on.
 

@@ -11,6 +11,7 @@ from mailcmd.app.context import Sender
 from mailcmd.db.inserts import InsertIfNew
 from mailcmd.db.models import Base, ProcessedMessage
 from mailcmd.db.types import utc_now
+from mailcmd.errors import MailcmdError
 from mailcmd.outbound.outbox import is_own_message
 from mailcmd.runtime.batches import MessageSavepoint
 
@@ -45,7 +46,7 @@ def first_time(session: Session, sender: Sender, message_id: str, queue_id: int)
     return _RECORD_PROCESSED(session.connection(), values)
 
 
-class CopyProcessedMeanwhile(Exception):
+class CopyProcessedMeanwhile(MailcmdError):
     """Another copy of a message was processed while this one was started again."""
 
 

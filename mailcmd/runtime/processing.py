@@ -25,7 +25,7 @@ from mailcmd.addressing.routes import RouteResolver, holder_of, key_refusal
 from mailcmd.app.builtin_mailboxes import builtin_services
 from mailcmd.app.builtin_mailboxes.help import HELP_ADDRESS
 from mailcmd.app.context import Context, Envelope, Sender
-from mailcmd.app.dispatch import HelpRequest, Refusal, plan_for
+from mailcmd.app.dispatch import CommandRefused, HelpRequest, plan_for
 from mailcmd.app.help import help_page
 from mailcmd.app.registry import Registry
 from mailcmd.app.rendering import Renderer
@@ -239,7 +239,7 @@ class Processor:
         if isinstance(plan, HelpRequest):
             page = help_page(self._registry, sender, domain, plan.mailbox, plan.verb)
             return [self._reply(sender, view, mailbox.name, "mailcmd/help", {"page": page})]
-        if isinstance(plan, Refusal):
+        if isinstance(plan, CommandRefused):
             message = plan.message
             if plan.quotes_input and mailbox.holds_secrets:
                 # A parse error quotes the words it could not use: here, maybe a password.

@@ -13,6 +13,8 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, runtime_checkable
 
+from mailcmd.errors import MailcmdError
+
 log = logging.getLogger(__name__)
 
 
@@ -90,8 +92,12 @@ class Listening(Protocol):
         ...
 
 
-class ServiceFailed(Exception):
-    """A service's work failed, so the process stopped; the message is one line for the operator."""
+class ServiceFailed(MailcmdError):
+    """A service's work failed, so the process stopped; the message is one line for the operator.
+
+    The process exits with 1, so that its supervisor (systemd's `Restart=on-failure`)
+    starts it again.
+    """
 
 
 async def run_services(

@@ -29,7 +29,7 @@ from mailcmd.operations.metrics.instruments import MESSAGES_RECEIVED
 from mailcmd.operations.traces import new_trace_id, traced
 from mailcmd.smtp.inbound_queue import InboundQueue, ReceivedMessage
 from mailcmd.smtp.judging import Judge
-from mailcmd.smtp.status import Status
+from mailcmd.smtp.replies import SmtpReplies
 from mailcmd.smtp.transactions import log_transaction
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class ReceiverHandler:
             return AuthResult(success=False, handled=True)
         parts = blob.split(b"\0")
         if len(parts) != 3:
-            await server.push(str(Status.SYNTAX_ARGUMENTS))
+            await server.push(str(SmtpReplies.SYNTAX_ARGUMENTS))
             return AuthResult(success=False, handled=True)
         return await self._authenticate(server, parts[1], parts[2])
 
@@ -139,23 +139,23 @@ class ReceiverHandler:
             return refusal
         envelope.mail_from = address
         envelope.mail_options.extend(options)
-        return str(Status.SENDER_OK)
+        return str(SmtpReplies.SENDER_OK)
 
     def _refuse_sender(self, verified: VerifiedLogin | None, address: str) -> str | None:
         if address == NULL_SENDER:
             if self.policy.submission:
-                return Status.SENDER_NOT_OWNED.with_values(login=_login_of(verified))
+                return SmtpReplies.SENDER_NOT_OWNED.with_values(login=_login_of(verified))
             return None
         try:
             sender = normalise_address(address)
         except NonAsciiLocalPartError:
-            return str(Status.NON_ASCII_LOCAL_PART)
+            return str(SmtpReplies.NON_ASCII_LOCAL_PART)
         except InvalidAddressError:
-            return str(Status.MALFORMED_ADDRESS)
+            return str(SmtpReplies.MALFORMED_ADDRESS)
         if self.policy.submission and (verified is None or sender not in verified.addresses):
-            return Status.SENDER_NOT_OWNED.with_values(login=_login_of(verified))
+            return SmtpReplies.SENDER_NOT_OWNED.with_values(login=_login_of(verified))
         if not self.policy.submission and is_ours(sender, self.policy.domains):
-            return Status.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(domain=domain_of(sender))
+            return SmtpReplies.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(domain=domain_of(sender))
         return None
 
     def _refuse_over_limit(self, verified: VerifiedLogin | None) -> str | None:
@@ -166,7 +166,7 @@ class ReceiverHandler:
         if self._submitted.allow(f"account {verified.account_id}"):
             return None
         log.warning("account %s is over its hourly message limit", verified.login)
-        return Status.TOO_MANY_MESSAGES.with_values(
+        return SmtpReplies.TOO_MANY_MESSAGES.with_values(
             login=verified.login, limit=self._submitted.limit
         )
 
@@ -180,26 +180,26 @@ class ReceiverHandler:
             return refusal
         envelope.rcpt_tos.append(normalise_address(address))
         envelope.rcpt_options.extend(options)
-        return str(Status.RECIPIENT_OK)
+        return str(SmtpReplies.RECIPIENT_OK)
 
     async def _refuse_recipient(
         self, session: Session, envelope: Envelope, address: str
     ) -> str | None:
         if len(envelope.rcpt_tos) >= self.policy.max_recipients:
-            return str(Status.TOO_MANY_RECIPIENTS)
+            return str(SmtpReplies.TOO_MANY_RECIPIENTS)
         try:
             recipient = normalise_address(address)
         except NonAsciiLocalPartError:
-            return str(Status.NON_ASCII_LOCAL_PART)
+            return str(SmtpReplies.NON_ASCII_LOCAL_PART)
         except InvalidAddressError:
-            return str(Status.MALFORMED_ADDRESS)
+            return str(SmtpReplies.MALFORMED_ADDRESS)
         if not is_ours(recipient, self.policy.domains):
             may_relay = self.policy.relay_authenticated and self.policy.submission
             if may_relay and _verified_login(session) is not None:
                 return None
-            return Status.RELAY_DENIED.with_values(address=recipient)
+            return SmtpReplies.RELAY_DENIED.with_values(address=recipient)
         if not await self._recipients.exists(recipient):
-            return Status.UNKNOWN_RECIPIENT.with_values(address=recipient)
+            return SmtpReplies.UNKNOWN_RECIPIENT.with_values(address=recipient)
         verified = _verified_login(session)
         refused = (
             None if verified is None else self._recipients.refusal(recipient, verified.account_id)
@@ -208,15 +208,17 @@ class ReceiverHandler:
             # The account is known here: a reply address that is not its own is
             # refused before any data, without a word on what the tag names; one of
             # its own that has expired is told so.
-            status = Status.REPLY_KEY_EXPIRED if refused.expired else Status.REPLY_KEY_REFUSED
-            return status.with_values(address=recipient)
+            reply = (
+                SmtpReplies.REPLY_KEY_EXPIRED if refused.expired else SmtpReplies.REPLY_KEY_REFUSED
+            )
+            return reply.with_values(address=recipient)
         return None
 
     async def handle_VRFY(
         self, server: SMTP, session: Session, envelope: Envelope, address: str
     ) -> str:
         """Reveal nothing about which addresses exist."""
-        return str(Status.VRFY_NOTHING)
+        return str(SmtpReplies.VRFY_NOTHING)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Take the message in a trace of its own (see `operations.traces`), refused or stored."""
@@ -242,7 +244,7 @@ class ReceiverHandler:
         verified = _verified_login(session)
         fields = header_fields(content)
         refusal = (
-            str(Status.BARE_LINE_ENDING)
+            str(SmtpReplies.BARE_LINE_ENDING)
             if _has_bare_line_ending(content)
             else self._refuse_author(fields, verified)
         )
@@ -282,10 +284,10 @@ class ReceiverHandler:
         except Exception:
             ref = secrets.token_hex(4)
             log.exception("ref=%s could not store a message from %s", ref, client)
-            reply = Status.TEMPORARY_FAILURE.with_values(ref=ref)
+            reply = SmtpReplies.TEMPORARY_FAILURE.with_values(ref=ref)
             self._log_refusal(server, session, reply, envelope.mail_from, envelope.rcpt_tos)
             return reply
-        reply = Status.QUEUED.with_values(queue_id=queue_id)
+        reply = SmtpReplies.QUEUED.with_values(queue_id=queue_id)
         MESSAGES_RECEIVED.labels(self.policy.name).inc()
         log_transaction(
             reply,
@@ -315,19 +317,19 @@ class ReceiverHandler:
                 for name in ("from", "sender")
                 if name in fields
             ):
-                return Status.FROM_NOT_OWNED.with_values(login=_login_of(verified))
+                return SmtpReplies.FROM_NOT_OWNED.with_values(login=_login_of(verified))
         else:
             authors = fields.get("from", [])
             for domain in self.policy.domains:
                 if names_domain(authors, domain):
-                    return Status.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(domain=domain)
+                    return SmtpReplies.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(domain=domain)
         return None
 
     async def handle_exception(self, error: Exception) -> str:
         """Log an unexpected error with a reference; the client sees only the reference."""
         ref = secrets.token_hex(4)
         log.error("ref=%s internal error in an SMTP session", ref, exc_info=error)
-        return Status.TEMPORARY_FAILURE.with_values(ref=ref)
+        return SmtpReplies.TEMPORARY_FAILURE.with_values(ref=ref)
 
     async def _judged(
         self, content: bytearray, client: str, helo: str, envelope: Envelope
@@ -378,15 +380,17 @@ class ReceiverHandler:
             _client_address(server.session),
         )
         if outcome.locked:
-            await server.push(str(Status.LOCKED_OUT))
+            await server.push(str(SmtpReplies.LOCKED_OUT))
             if server.transport is not None:
                 server.transport.close()
             return AuthResult(success=False, handled=True)
         if outcome.verified is None:
             await asyncio.sleep(outcome.delay)
-            await server.push(str(Status.AUTH_INVALID))
+            await server.push(str(SmtpReplies.AUTH_INVALID))
             return AuthResult(success=False, handled=True)
-        return AuthResult(success=True, auth_data=outcome.verified, message=str(Status.AUTH_OK))
+        return AuthResult(
+            success=True, auth_data=outcome.verified, message=str(SmtpReplies.AUTH_OK)
+        )
 
     def _trace_header(
         self,
@@ -442,7 +446,7 @@ async def _initial_response(server: SMTP, args: list[str], challenge: str) -> by
         return answer if isinstance(answer, bytes) else None
     decoded = _base64(args[1])
     if decoded is None:
-        await server.push(str(Status.BAD_BASE64))
+        await server.push(str(SmtpReplies.BAD_BASE64))
     return decoded
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP
 
 from mailcmd.operations.metrics.instruments import count_smtp_connection
-from mailcmd.smtp.status import Status, with_enhanced_code
+from mailcmd.smtp.replies import SmtpReplies, with_enhanced_code
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class ReceiverProtocol(SMTP):
             # Refused before aiosmtpd sets the session up, so no greeting is sent.
             log.warning("refused %s: %d connections open", _peer(transport), self._connections.open)
             if isinstance(transport, asyncio.WriteTransport):
-                transport.write(f"{Status.TOO_MANY_CONNECTIONS}\r\n".encode())
+                transport.write(f"{SmtpReplies.TOO_MANY_CONNECTIONS}\r\n".encode())
             transport.close()
             return
         if not self._counted:
@@ -98,9 +98,9 @@ class ReceiverProtocol(SMTP):
         super()._set_post_data_state()  # type: ignore[no-untyped-call]
         self._connections.transaction_over()
 
-    async def push(self, status: str | bytes) -> None:
+    async def push(self, reply: str | bytes) -> None:
         """Send one reply line, with an enhanced status code added if the engine left it out."""
-        line = status.encode("utf-8") if isinstance(status, str) else status
+        line = reply.encode("utf-8") if isinstance(reply, str) else reply
         await super().push(with_enhanced_code(line, self.data_size_limit or 0))
 
     async def smtp_STARTTLS(self, arg: str) -> None:
@@ -109,7 +109,7 @@ class ReceiverProtocol(SMTP):
         if self._tls_protocol is not None or (
             transport is not None and transport.get_extra_info("ssl_object") is not None
         ):
-            await self.push(str(Status.TLS_ALREADY_ACTIVE))
+            await self.push(str(SmtpReplies.TLS_ALREADY_ACTIVE))
             return
         await super().smtp_STARTTLS(arg)
 
@@ -125,10 +125,10 @@ class ReceiverProtocol(SMTP):
             return
         assert self.envelope is not None
         if not self.envelope.rcpt_tos:
-            await self.push(str(Status.BAD_SEQUENCE))
+            await self.push(str(SmtpReplies.BAD_SEQUENCE))
             return
         if arg:
-            await self.push(str(Status.SYNTAX_ARGUMENTS))
+            await self.push(str(SmtpReplies.SYNTAX_ARGUMENTS))
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         message = bytearray()
@@ -143,13 +143,13 @@ class ReceiverProtocol(SMTP):
                 self._writer.close()
                 raise
             except asyncio.LimitOverrunError as overrun:
-                refusal = refusal or str(Status.LINE_TOO_LONG)
+                refusal = refusal or str(SmtpReplies.LINE_TOO_LONG)
                 line = await self._reader.read(overrun.consumed)
             if line_start and line == b".\r\n":
                 break
             received += len(line)
             if refusal is None and self.data_size_limit and received > self.data_size_limit:
-                refusal = Status.MESSAGE_TOO_BIG.with_values(limit=self.data_size_limit)
+                refusal = SmtpReplies.MESSAGE_TOO_BIG.with_values(limit=self.data_size_limit)
             if refusal is None:
                 message += line[1:] if line_start and line.startswith(b".") else line
             elif message:
@@ -163,9 +163,9 @@ class ReceiverProtocol(SMTP):
         # aiosmtpd's types say bytes; the only reader is our handler, which takes the
         # buffer itself so as to add to it in place.
         self.envelope.original_content = message  # type: ignore[assignment]
-        status = await self._call_handler_hook("DATA")
+        reply = await self._call_handler_hook("DATA")
         self._set_post_data_state()
-        await self.push(status)
+        await self.push(reply)
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         # The same parsing as aiosmtpd's, which also defines a typing.Protocol class
@@ -188,7 +188,7 @@ class ReceiverProtocol(SMTP):
     def _timeout_cb(self) -> None:
         # aiosmtpd closes an idle connection without a word; RFC 5321 wants a 421.
         if self.transport is not None and isinstance(self.transport, asyncio.WriteTransport):
-            self.transport.write(f"{Status.TIMEOUT}\r\n".encode())
+            self.transport.write(f"{SmtpReplies.TIMEOUT}\r\n".encode())
         super()._timeout_cb()  # type: ignore[no-untyped-call]
 
     @property
@@ -199,7 +199,7 @@ class ReceiverProtocol(SMTP):
     def say_goodbye(self) -> None:
         """Tell the client the server is shutting down, and close the connection."""
         if self.transport is not None and isinstance(self.transport, asyncio.WriteTransport):
-            self.transport.write(f"{Status.SHUTTING_DOWN}\r\n".encode())
+            self.transport.write(f"{SmtpReplies.SHUTTING_DOWN}\r\n".encode())
             self.transport.close()
 
 

@@ -7,7 +7,7 @@ from mailcmd.imap.formatting import string
 from mailcmd.imap.message_commands import uid_set
 from mailcmd.imap.mime import parse_entity, split_multipart
 from mailcmd.imap.sequences import parse_sequence_set, resolve_numbers, resolve_uids
-from mailcmd.imap.tokens import ParseError, tokenize
+from mailcmd.imap.tokens import ImapParseError, tokenize
 
 
 def test_tokens_atoms_strings_lists_and_literals() -> None:
@@ -27,7 +27,7 @@ def test_fetch_attribute_with_brackets_is_one_atom() -> None:
     [b'a1 LOGIN "open', b"a1 (unbalanced", b"a1 closed)", b"a1 {5}\r\nab", b"a1 BODY[1", b"\x00"],
 )
 def test_malformed_commands_raise_parse_error(command: bytes) -> None:
-    with pytest.raises(ParseError):
+    with pytest.raises(ImapParseError):
         tokenize(command)
 
 
@@ -38,9 +38,9 @@ def test_sequence_sets_by_number_and_by_uid() -> None:
     assert resolve_uids(parse_sequence_set("4:*"), [2, 3, 10]) == [2]
     assert resolve_uids(parse_sequence_set("20:*"), [2, 3, 10]) == [2]
     assert resolve_uids(parse_sequence_set("5:8"), [2, 3, 10]) == []
-    with pytest.raises(ParseError):
+    with pytest.raises(ImapParseError):
         parse_sequence_set("0:3")
-    with pytest.raises(ParseError):
+    with pytest.raises(ImapParseError):
         parse_sequence_set("1,,2")
 
 
@@ -73,9 +73,9 @@ def test_fetch_item_names() -> None:
     ]
     assert items[1].sets_seen
     assert not items[2].sets_seen
-    with pytest.raises(ParseError):
+    with pytest.raises(ImapParseError):
         parse_fetch_items("BODY[MIME]")
-    with pytest.raises(ParseError):
+    with pytest.raises(ImapParseError):
         parse_fetch_items("BODY[0]")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mailcmd.smtp.status import Status
+from mailcmd.smtp.replies import SmtpReplies
 from tests.conftest import ALICE, PASSWORD, Cli, StartServer
 from tests.servers import (
     TIMEOUT,
@@ -35,7 +35,7 @@ ACKS_BEFORE_KILL = 40
 # Logins checked while another client keeps storing mail.
 LOGINS = 10
 # The `250` that promises a message is stored, with its queue id captured.
-QUEUED = re.compile(re.escape(str(Status.QUEUED)).replace(re.escape("{queue_id}"), r"(\d+)"))
+QUEUED = re.compile(re.escape(str(SmtpReplies.QUEUED)).replace(re.escape("{queue_id}"), r"(\d+)"))
 
 
 @dataclass
@@ -157,7 +157,7 @@ def send_until_cut_off(installation: Installation, client: int, acked: Acknowled
                     return
                 acked.record(queued, sent)
     except smtplib.SMTPResponseException as error:
-        if error.smtp_code == Status.SHUTTING_DOWN.code:
+        if error.smtp_code == SmtpReplies.SHUTTING_DOWN.code:
             acked.lost_connection()
         else:
             acked.refused(f"{error.smtp_code} {error.smtp_error.decode()}")
@@ -225,7 +225,7 @@ def logged_in_client(installation: Installation) -> RawClient:
     assert client.command("STARTTLS").startswith("220 ")
     client.starttls(installation.tls_context)
     assert client.command("EHLO client.test").startswith("250")
-    assert client.command("AUTH PLAIN " + plain(ALICE, PASSWORD)) == str(Status.AUTH_OK)
+    assert client.command("AUTH PLAIN " + plain(ALICE, PASSWORD)) == str(SmtpReplies.AUTH_OK)
     return client
 
 
@@ -263,8 +263,8 @@ def test_transaction_in_flight_at_sigterm_finishes_then_the_connection_closes(
 
     with installation.serve() as served:
         client = logged_in_client(installation)
-        assert client.command(f"MAIL FROM:<{ALICE}>") == str(Status.SENDER_OK)
-        assert client.command(f"RCPT TO:<{ALICE}>") == str(Status.RECIPIENT_OK)
+        assert client.command(f"MAIL FROM:<{ALICE}>") == str(SmtpReplies.SENDER_OK)
+        assert client.command(f"RCPT TO:<{ALICE}>") == str(SmtpReplies.RECIPIENT_OK)
         assert client.command("DATA").startswith("354 ")
         client.send(head)
 
@@ -278,7 +278,7 @@ def test_transaction_in_flight_at_sigterm_finishes_then_the_connection_closes(
         code = exit_code(served)
 
     assert queue_id(queued) is not None, queued
-    assert closing == str(Status.SHUTTING_DOWN)
+    assert closing == str(SmtpReplies.SHUTTING_DOWN)
     assert closed
     assert code == 0
     [row] = stored_messages(installation.env["MAILCMD_DATABASE_URL"])
@@ -306,7 +306,7 @@ def test_idle_clients_at_sigterm_hear_421_and_are_disconnected(
             client.close()
         code = exit_code(served)
 
-    assert heard == [str(Status.SHUTTING_DOWN)] * 2
+    assert heard == [str(SmtpReplies.SHUTTING_DOWN)] * 2
     assert closed == [True, True]
     assert code == 0
 
@@ -345,6 +345,6 @@ def test_logins_succeed_while_messages_are_being_stored(start_server: StartServe
         logins_done.set()
         sender.join(TIMEOUT)
 
-    assert replies == [str(Status.AUTH_OK)] * LOGINS
+    assert replies == [str(SmtpReplies.AUTH_OK)] * LOGINS
     assert problems == []
     assert not sender.is_alive()

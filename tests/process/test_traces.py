@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mailcmd.smtp.status import Status
+from mailcmd.smtp.replies import SmtpReplies
 from tests.conftest import ALICE, PASSWORD, Cli
 from tests.dns_stub import dns_stub
 from tests.servers import (
@@ -132,7 +132,7 @@ def test_a_command_mail_has_one_trace_in_the_json_log_the_reply_and_the_cli(
         r"outbound \d+ by relay, attempt 1: done, reply code 250 \(.*\)", relayed["message"]
     )
     # Refused after DATA: nothing is stored, and its one line has a trace of its own.
-    forged = Status.FROM_NOT_OWNED.with_values(login=ALICE)
+    forged = SmtpReplies.FROM_NOT_OWNED.with_values(login=ALICE)
     assert forged.startswith(str(refused.value.smtp_code))
     [refusal] = [entry for entry in entries if entry.get("smtp", {}).get("result") == forged]
     assert TRACE_ID.fullmatch(refusal["trace_id"])

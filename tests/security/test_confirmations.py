@@ -12,7 +12,7 @@ from sqlalchemy import update
 from mailcmd import MailTestClient
 from mailcmd.db.models import Confirmation
 from mailcmd.db.types import utc_now
-from mailcmd.smtp.status import Status
+from mailcmd.smtp.replies import SmtpReplies
 from tests.conftest import ALICE
 
 BOB = "bob@app.localhost"
@@ -69,7 +69,7 @@ def test_a_changed_key_is_refused_like_a_malformed_one(mail: MailTestClient, ask
 
     exchange = mail.send(changed, "yes", login=ALICE)
 
-    assert exchange.code == Status.REPLY_KEY_REFUSED.code
+    assert exchange.code == SmtpReplies.REPLY_KEY_REFUSED.code
     assert task_line(mail) == "Task 1: Buy milk"
 
 

@@ -17,7 +17,7 @@ from mailcmd.identity.logins import Authenticator
 from mailcmd.identity.throttling import MAX_SHARED_DELAY, client_key
 from mailcmd.runtime.server import Server
 from mailcmd.settings import AuthSettings
-from mailcmd.smtp.status import Status
+from mailcmd.smtp.replies import SmtpReplies
 from tests.conftest import ALICE, PASSWORD, Cli, StartServer
 from tests.servers import TIMEOUT, RunningServer, smtp_settings
 
@@ -139,12 +139,12 @@ def test_ten_wrong_passwords_lock_that_address_only_and_the_owner_still_gets_in(
     owner_imap = imap_login(server, OWNER, ALICE, PASSWORD)
     owner_seconds = time.monotonic() - started
 
-    assert guesses == [Status.AUTH_INVALID.code] * lockout
-    assert guesser_now == Status.LOCKED_OUT.code
+    assert guesses == [SmtpReplies.AUTH_INVALID.code] * lockout
+    assert guesser_now == SmtpReplies.LOCKED_OUT.code
     assert guesser_imap.startswith(b"a1 NO [UNAVAILABLE]")
     # The owner, from any address without failures: password and app password, both
     # protocols, at once, without the delay the guesser earned.
-    assert owner_smtp == owner_phone == Status.AUTH_OK.code
+    assert owner_smtp == owner_phone == SmtpReplies.AUTH_OK.code
     assert owner_imap.startswith(b"a1 OK")
     assert owner_seconds < 3.0
 
@@ -162,8 +162,8 @@ def test_failures_spread_over_addresses_never_lock_the_login(
     ]
     owner = smtp_login(server, OWNER, ALICE, PASSWORD)
 
-    assert guesses == [Status.AUTH_INVALID.code] * (3 * (lockout - 1))
-    assert owner == Status.AUTH_OK.code
+    assert guesses == [SmtpReplies.AUTH_INVALID.code] * (3 * (lockout - 1))
+    assert owner == SmtpReplies.AUTH_OK.code
 
 
 async def test_failures_from_everywhere_add_at_most_the_shared_delay(
@@ -209,6 +209,6 @@ def test_operator_unlock_clears_the_login_from_every_address(
     unlocked = accounts("users", "unlock", ALICE)
     after = smtp_login(server, GUESSER, ALICE, PASSWORD)
 
-    assert locked == Status.LOCKED_OUT.code
+    assert locked == SmtpReplies.LOCKED_OUT.code
     assert unlocked.stdout == f"unlocked {ALICE}\n"
-    assert after == Status.AUTH_OK.code
+    assert after == SmtpReplies.AUTH_OK.code

@@ -11,7 +11,7 @@ import pytest
 
 from mailcmd.identity.authenticity import DnsResolver
 from mailcmd.settings import MIB
-from mailcmd.smtp.status import Status
+from mailcmd.smtp.replies import SmtpReplies
 from tests.conftest import ALICE, PASSWORD, Cli
 from tests.dns_stub import dns_stub
 from tests.servers import (
@@ -51,8 +51,8 @@ def mx_transaction(port: int, sender: str, message: bytes) -> str:
     try:
         client.reply()
         client.command("EHLO mx.example.org")
-        assert client.command(f"MAIL FROM:<{sender}>") == str(Status.SENDER_OK)
-        assert client.command(f"RCPT TO:<{ALICE}>") == str(Status.RECIPIENT_OK)
+        assert client.command(f"MAIL FROM:<{sender}>") == str(SmtpReplies.SENDER_OK)
+        assert client.command(f"RCPT TO:<{ALICE}>") == str(SmtpReplies.RECIPIENT_OK)
         client.command("DATA")
         client.send(message + b"\r\n.\r\n")
         return client.reply()

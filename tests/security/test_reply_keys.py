@@ -7,6 +7,7 @@ changes nothing and tells nothing about the object it names.
 import re
 import stat
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -130,6 +131,18 @@ def test_the_secret_never_reaches_a_reply(mail: MailTestClient) -> None:
     assert secrets_hex
     assert all(secret not in exchange.reply.as_string() for secret in secrets_hex)
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+
+
+def test_reply_keys_rotate_refuses_an_overlap_past_a_century(cli: Cli) -> None:
+    secret_file = Path(cli.env["MAILCMD_STATE_DIR"]) / FILE_NAME
+    before = secret_file.read_bytes() if secret_file.exists() else None
+
+    result = cli("reply-keys", "rotate", "--overlap-days", "100000000")
+
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "--overlap-days" in result.stderr
+    assert (secret_file.read_bytes() if secret_file.exists() else None) == before
 
 
 def test_reply_keys_rotate_says_until_when_the_old_secret_works(cli: Cli) -> None:

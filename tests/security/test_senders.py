@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from mailcmd.app.resources import bundled_path
 from mailcmd.db.models import InboundMessage
 from mailcmd.outbound.dkim import DkimSigner
-from mailcmd.smtp.status import Status
+from mailcmd.smtp.replies import SmtpReplies
 from mailcmd.testing import DOMAIN, Exchange, MailTestClient, scratch_database_url
 from tests.conftest import ALICE, PASSWORD
 from tests.dns_stub import dns_stub
@@ -123,7 +123,7 @@ def test_submission_with_a_from_the_account_does_not_own_stores_nothing(
 
     exchange = mail.send_raw(BOB, message(author_fields), sender=ALICE, login=ALICE)
 
-    assert reply_of(exchange) == Status.FROM_NOT_OWNED.with_values(login=ALICE)
+    assert reply_of(exchange) == SmtpReplies.FROM_NOT_OWNED.with_values(login=ALICE)
     assert stored_count(mail) - before == 0
 
 
@@ -163,7 +163,7 @@ def test_mx_envelope_sender_of_the_local_domain_is_refused_at_mail_from(
 
     exchange = mail.send_raw(TASKS, message(f"From: {MALLORY}\r\n", TASKS), sender=envelope)
 
-    assert reply_of(exchange) == Status.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(domain=DOMAIN)
+    assert reply_of(exchange) == SmtpReplies.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(domain=DOMAIN)
     assert stored_count(mail) - before == 0
 
 
@@ -201,7 +201,7 @@ def test_mx_from_header_of_the_local_domain_is_refused_at_end_of_data(
 
     exchange = mail.send_raw(TASKS, message(f"From: {author}\r\n", TASKS), sender=MALLORY)
 
-    assert reply_of(exchange) == Status.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(domain=DOMAIN)
+    assert reply_of(exchange) == SmtpReplies.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(domain=DOMAIN)
     assert stored_count(mail) - before == 0
 
 

@@ -19,7 +19,7 @@ import pytest
 from mailcmd.app.resources import bundled_path
 from mailcmd.identity.verified_senders import add_external_address, confirm_external_address
 from mailcmd.outbound.dkim import DkimSigner
-from mailcmd.smtp.status import Status
+from mailcmd.smtp.replies import SmtpReplies
 from mailcmd.testing import DOMAIN, MailTestClient
 from tests.conftest import ALICE, PASSWORD, Cli
 from tests.dns_stub import Records, dns_stub
@@ -209,7 +209,7 @@ def test_forged_from_of_a_local_account_does_not_act_as_it(
             sender="x@forger.example",
         )
 
-    assert f"{exchange.code} {exchange.text}" == Status.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(
+    assert f"{exchange.code} {exchange.text}" == SmtpReplies.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(
         domain=DOMAIN
     )
     assert exchange.queue_id is None

@@ -18,7 +18,7 @@ from mailcmd.app.resources import bundled_path
 from mailcmd.outbound.dkim import domain_key_path, generate_key, verify
 from mailcmd.outbound.signing import load_signers
 from mailcmd.settings import Settings
-from mailcmd.smtp.status import Status
+from mailcmd.smtp.replies import SmtpReplies
 from mailcmd.testing import MailTestClient, scratch_database_url
 from tests.conftest import ALICE, PASSWORD, Cli
 from tests.servers import TIMEOUT, Sink, relay_sink, wait_until
@@ -204,7 +204,7 @@ def test_the_start_up_lines_name_each_domain_and_the_one_without_a_key(
 def test_mail_for_a_domain_not_ours_is_still_refused(mail: MailTestClient) -> None:
     exchange = mail.send("tasks@elsewhere.example", "help", login="", sender=STRANGER)
 
-    assert f"{exchange.code} {exchange.text}" == Status.RELAY_DENIED.with_values(
+    assert f"{exchange.code} {exchange.text}" == SmtpReplies.RELAY_DENIED.with_values(
         address="tasks@elsewhere.example"
     )
 
@@ -214,7 +214,7 @@ def test_mail_from_the_outside_claiming_the_second_domain_is_refused(
 ) -> None:
     exchange = mail.send(f"tasks@{FIRST}", "help", login="", sender=f"boss@{SECOND}")
 
-    assert f"{exchange.code} {exchange.text}" == Status.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(
+    assert f"{exchange.code} {exchange.text}" == SmtpReplies.LOCAL_DOMAIN_FROM_OUTSIDE.with_values(
         domain=SECOND
     )
 
@@ -278,7 +278,7 @@ def test_a_non_ascii_local_part_is_refused_with_its_own_code(mail: MailTestClien
         client.mail(ALICE, ["SMTPUTF8"])
         code, text = client.rcpt(f"jürgen@{SECOND}")
 
-    assert f"{code} {text.decode()}" == str(Status.NON_ASCII_LOCAL_PART)
+    assert f"{code} {text.decode()}" == str(SmtpReplies.NON_ASCII_LOCAL_PART)
 
 
 def test_mail_to_an_internationalised_domain_is_answered_from_its_ascii_form(
@@ -293,7 +293,7 @@ def test_mail_to_an_internationalised_domain_is_answered_from_its_ascii_form(
 
     [reply] = wait_until(lambda: mail.replies_to(queue_id), "the reply")
 
-    assert f"{accepted[0]} {accepted[1].decode()}" == str(Status.RECIPIENT_OK)
+    assert f"{accepted[0]} {accepted[1].decode()}" == str(SmtpReplies.RECIPIENT_OK)
     assert code == 250
     assert parseaddr(str(reply["From"]))[1] == f"tasks@{THIRD_ASCII}"
     assert message_id_domain(reply) == THIRD_ASCII

@@ -17,7 +17,7 @@ from mailcmd.identity import logins
 from mailcmd.identity.logins import Authenticator
 from mailcmd.identity.throttling import failure_delay
 from mailcmd.settings import AuthSettings
-from mailcmd.smtp.status import Status
+from mailcmd.smtp.replies import SmtpReplies
 from tests.conftest import ALICE, PASSWORD, Cli, StartServer
 from tests.servers import RunningServer
 
@@ -35,7 +35,7 @@ def attempt(server: RunningServer, login: str, password: str) -> str:
     token = base64.b64encode(f"\0{login}\0{password}".encode()).decode()
     code, text = client.docmd("AUTH", "PLAIN " + token)
     reply = f"{code} {text.decode()}"
-    if code == Status.LOCKED_OUT.code:
+    if code == SmtpReplies.LOCKED_OUT.code:
         with pytest.raises(smtplib.SMTPServerDisconnected):
             client.noop()
     return reply
@@ -60,11 +60,11 @@ def test_repeated_failures_lock_the_login_until_unlocked(
     unlocked = accounts("users", "unlock", ALICE)
     after = attempt(server, ALICE, PASSWORD)
 
-    assert failures == [str(Status.AUTH_INVALID)] * 3
-    assert locked == str(Status.LOCKED_OUT)
+    assert failures == [str(SmtpReplies.AUTH_INVALID)] * 3
+    assert locked == str(SmtpReplies.LOCKED_OUT)
     assert "locked login 'alice@app.localhost'" in caplog.text
     assert unlocked.stdout == f"unlocked {ALICE}\n"
-    assert after == str(Status.AUTH_OK)
+    assert after == str(SmtpReplies.AUTH_OK)
 
 
 def test_unlock_of_a_login_that_is_not_locked_says_so(accounts: Cli) -> None:
@@ -80,8 +80,8 @@ def test_guessing_many_logins_locks_the_client_address(start_server: StartServer
     guesses = [attempt(server, f"user{n}@app.localhost", "guess") for n in range(3)]
     refused = attempt(server, ALICE, PASSWORD)
 
-    assert guesses == [str(Status.AUTH_INVALID)] * 3
-    assert refused == str(Status.LOCKED_OUT)
+    assert guesses == [str(SmtpReplies.AUTH_INVALID)] * 3
+    assert refused == str(SmtpReplies.LOCKED_OUT)
 
 
 def test_a_success_forgets_earlier_failures(start_server: StartServer) -> None:
@@ -96,9 +96,9 @@ def test_a_success_forgets_earlier_failures(start_server: StartServer) -> None:
         attempt(server, ALICE, PASSWORD),
     ]
 
-    assert replies == [str(Status.AUTH_INVALID)] * 2 + [str(Status.AUTH_OK)] + [
-        str(Status.AUTH_INVALID)
-    ] * 2 + [str(Status.AUTH_OK)]
+    assert replies == [str(SmtpReplies.AUTH_INVALID)] * 2 + [str(SmtpReplies.AUTH_OK)] + [
+        str(SmtpReplies.AUTH_INVALID)
+    ] * 2 + [str(SmtpReplies.AUTH_OK)]
 
 
 def test_repeated_login_is_served_from_the_cache(
@@ -110,7 +110,7 @@ def test_repeated_login_is_served_from_the_cache(
     first = attempt(server, ALICE, PASSWORD)
     second = attempt(server, ALICE, PASSWORD)
 
-    assert first == second == str(Status.AUTH_OK)
+    assert first == second == str(SmtpReplies.AUTH_OK)
     assert f"authenticated {ALICE} (password)" in caplog.text
     assert f"authenticated {ALICE} (password, cached)" in caplog.text
 
@@ -118,8 +118,8 @@ def test_repeated_login_is_served_from_the_cache(
 def test_a_wrong_password_is_never_served_from_the_cache(start_server: StartServer) -> None:
     server = start_server()
 
-    assert attempt(server, ALICE, PASSWORD) == str(Status.AUTH_OK)
-    assert attempt(server, ALICE, PASSWORD + "x") == str(Status.AUTH_INVALID)
+    assert attempt(server, ALICE, PASSWORD) == str(SmtpReplies.AUTH_OK)
+    assert attempt(server, ALICE, PASSWORD + "x") == str(SmtpReplies.AUTH_INVALID)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from mailcmd.identity.authenticity import StaticResolver
 from mailcmd.outbound.dkim import generate_key, load_signer
 from mailcmd.settings import Settings
-from mailcmd.smtp.status import Status
+from mailcmd.smtp.replies import SmtpReplies
 from tests.conftest import ALICE, PASSWORD, Cli, StartServer
 from tests.servers import RawClient, RunningServer, running_server, smtp_settings
 from tests.smtp.test_smtp_submission import stored_messages
@@ -39,19 +39,19 @@ def test_mx_offers_starttls_and_never_auth(server: RunningServer, mx: RawClient)
     assert "STARTTLS" in before
     assert "AUTH" not in before
     assert "AUTH" not in after
-    assert mx.command("AUTH PLAIN AGFsaWNlAHB3") == str(Status.UNKNOWN_MECHANISM)
+    assert mx.command("AUTH PLAIN AGFsaWNlAHB3") == str(SmtpReplies.UNKNOWN_MECHANISM)
 
 
 def test_mx_accepts_mail_for_a_local_address_without_auth(mx: RawClient, database_url: str) -> None:
     mx.command("EHLO mx.example.org")
 
-    assert mx.command("MAIL FROM:<someone@example.org>") == str(Status.SENDER_OK)
-    assert mx.command(f"RCPT TO:<{ALICE}>") == str(Status.RECIPIENT_OK)
+    assert mx.command("MAIL FROM:<someone@example.org>") == str(SmtpReplies.SENDER_OK)
+    assert mx.command(f"RCPT TO:<{ALICE}>") == str(SmtpReplies.RECIPIENT_OK)
     mx.command("DATA")
     reply = mx.command("From: someone@example.org\r\nSubject: add Hello\r\n\r\nHi\r\n.")
 
     [stored] = stored_messages(database_url)
-    assert reply == Status.QUEUED.with_values(queue_id=stored.id)
+    assert reply == SmtpReplies.QUEUED.with_values(queue_id=stored.id)
     assert stored.account_id is None
     assert stored.mail_from == "someone@example.org"
     assert stored.helo == "mx.example.org"
@@ -63,7 +63,7 @@ def test_mx_accepts_mail_for_a_local_address_without_auth(mx: RawClient, databas
 def test_mx_accepts_the_null_sender_of_bounces(mx: RawClient, database_url: str) -> None:
     mx.command("EHLO mx.example.org")
 
-    assert mx.command("MAIL FROM:<>") == str(Status.SENDER_OK)
+    assert mx.command("MAIL FROM:<>") == str(SmtpReplies.SENDER_OK)
     mx.command(f"RCPT TO:<{ALICE}>")
     mx.command("DATA")
     mx.command("Subject: Undelivered Mail\r\n\r\nbounce\r\n.")
@@ -77,9 +77,9 @@ def test_mx_accepts_the_null_sender_of_bounces(mx: RawClient, database_url: str)
     [
         (
             "nobody@app.localhost",
-            Status.UNKNOWN_RECIPIENT.with_values(address="nobody@app.localhost"),
+            SmtpReplies.UNKNOWN_RECIPIENT.with_values(address="nobody@app.localhost"),
         ),
-        ("victim@example.com", Status.RELAY_DENIED.with_values(address="victim@example.com")),
+        ("victim@example.com", SmtpReplies.RELAY_DENIED.with_values(address="victim@example.com")),
     ],
     ids=["unknown-local", "relay"],
 )
@@ -96,7 +96,7 @@ def test_null_sender_is_refused_on_submission(server: RunningServer) -> None:
 
     code, text = client.docmd("MAIL", "FROM:<>")
 
-    assert f"{code} {text.decode()}" == Status.SENDER_NOT_OWNED.with_values(login=ALICE)
+    assert f"{code} {text.decode()}" == SmtpReplies.SENDER_NOT_OWNED.with_values(login=ALICE)
 
 
 def test_relay_for_logged_in_accounts_only_when_configured(start_server: StartServer) -> None:
@@ -111,8 +111,8 @@ def test_relay_for_logged_in_accounts_only_when_configured(start_server: StartSe
         answers.append(f"{code} {text.decode()}")
 
     assert answers == [
-        Status.RELAY_DENIED.with_values(address="friend@example.com"),
-        str(Status.RECIPIENT_OK),
+        SmtpReplies.RELAY_DENIED.with_values(address="friend@example.com"),
+        str(SmtpReplies.RECIPIENT_OK),
     ]
 
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from mailcmd.db.engine import open_engine
-from mailcmd.smtp.status import Status
+from mailcmd.smtp.replies import SmtpReplies
 from tests.conftest import ALICE, PASSWORD, StartServer
 from tests.servers import RawClient, RunningServer
 from tests.smtp.test_smtp_submission import stored_messages
@@ -36,7 +36,7 @@ def logged_in(server: RunningServer, clients: list[RawClient]) -> RawClient:
     assert client.reply().startswith("220 ")
     client.command("EHLO client.test")
     token = base64.b64encode(f"\0{ALICE}\0{PASSWORD}".encode()).decode()
-    assert client.command(f"AUTH PLAIN {token}") == str(Status.AUTH_OK)
+    assert client.command(f"AUTH PLAIN {token}") == str(SmtpReplies.AUTH_OK)
     return client
 
 
@@ -63,8 +63,8 @@ def test_bare_line_endings_never_end_data_nor_smuggle_a_second_message(
 
     client.send(b"Subject: first\r\n\r\nhello" + end + smuggled + b".\r\n" + b"\r\n.\r\n")
 
-    assert client.reply() == str(Status.BARE_LINE_ENDING)
-    assert client.command("NOOP") == str(Status.NOOP)
+    assert client.reply() == str(SmtpReplies.BARE_LINE_ENDING)
+    assert client.command("NOOP") == str(SmtpReplies.NOOP)
     assert stored_messages(database_url) == []
 
 
@@ -77,7 +77,7 @@ def test_bare_lf_inside_an_otherwise_proper_message_is_refused(
     client.command("DATA")
 
     assert client.command("Subject: x\r\n\r\nline one\nline two\r\n.") == str(
-        Status.BARE_LINE_ENDING
+        SmtpReplies.BARE_LINE_ENDING
     )
     assert stored_messages(database_url) == []
 
@@ -87,8 +87,8 @@ def test_command_line_over_the_limit_is_refused_and_session_goes_on(
 ) -> None:
     client = logged_in(server, clients)
 
-    assert client.command("NOOP " + "x" * 2000) == str(Status.LINE_TOO_LONG)
-    assert client.command("NOOP") == str(Status.NOOP)
+    assert client.command("NOOP " + "x" * 2000) == str(SmtpReplies.LINE_TOO_LONG)
+    assert client.command("NOOP") == str(SmtpReplies.NOOP)
 
 
 def test_data_line_over_1000_octets_is_refused(
@@ -99,7 +99,9 @@ def test_data_line_over_1000_octets_is_refused(
     client.command("RCPT TO:<alice@app.localhost>")
     client.command("DATA")
 
-    assert client.command("Subject: x\r\n\r\n" + "y" * 1200 + "\r\n.") == str(Status.LINE_TOO_LONG)
+    assert client.command("Subject: x\r\n\r\n" + "y" * 1200 + "\r\n.") == str(
+        SmtpReplies.LINE_TOO_LONG
+    )
     assert stored_messages(database_url) == []
 
 
@@ -116,7 +118,7 @@ def test_commands_pipelined_behind_starttls_are_discarded(
     client.starttls(server.tls_client_context)
 
     # Had the smuggled command run, its 500 would come before the RSET's reply.
-    assert client.command("RSET") == str(Status.OK)
+    assert client.command("RSET") == str(SmtpReplies.OK)
 
 
 def test_second_starttls_is_refused(server: RunningServer, clients: list[RawClient]) -> None:
@@ -130,8 +132,8 @@ def test_second_starttls_is_refused(server: RunningServer, clients: list[RawClie
     implicit.reply()
 
     assert plain_then_tls.command("EHLO client.test").startswith("250-")
-    assert plain_then_tls.command("STARTTLS") == str(Status.TLS_ALREADY_ACTIVE)
-    assert implicit.command("STARTTLS") == str(Status.TLS_ALREADY_ACTIVE)
+    assert plain_then_tls.command("STARTTLS") == str(SmtpReplies.TLS_ALREADY_ACTIVE)
+    assert implicit.command("STARTTLS") == str(SmtpReplies.TLS_ALREADY_ACTIVE)
 
 
 def test_client_must_ehlo_again_after_starttls(
@@ -145,9 +147,9 @@ def test_client_must_ehlo_again_after_starttls(
     client.starttls(server.tls_client_context)
     token = base64.b64encode(f"\0{ALICE}\0{PASSWORD}".encode()).decode()
 
-    assert client.command(f"AUTH PLAIN {token}") == str(Status.BAD_SEQUENCE)
+    assert client.command(f"AUTH PLAIN {token}") == str(SmtpReplies.BAD_SEQUENCE)
     assert "STARTTLS" not in client.command("EHLO client.test")
-    assert client.command(f"AUTH PLAIN {token}") == str(Status.AUTH_OK)
+    assert client.command(f"AUTH PLAIN {token}") == str(SmtpReplies.AUTH_OK)
 
 
 def test_idle_client_is_told_421_and_disconnected(start_server: StartServer) -> None:
@@ -156,7 +158,7 @@ def test_idle_client_is_told_421_and_disconnected(start_server: StartServer) -> 
     try:
         client.reply()
 
-        assert client.reply() == str(Status.TIMEOUT)
+        assert client.reply() == str(SmtpReplies.TIMEOUT)
         assert client.closed_by_server()
     finally:
         client.close()
@@ -170,7 +172,7 @@ def test_connections_beyond_the_limit_get_421(start_server: StartServer) -> None
     assert second.reply().startswith("220 ")
     third = RawClient(server.port("submission"))
     try:
-        assert third.reply() == str(Status.TOO_MANY_CONNECTIONS)
+        assert third.reply() == str(SmtpReplies.TOO_MANY_CONNECTIONS)
         assert third.closed_by_server()
         first.command("QUIT")
         first.close()
@@ -225,8 +227,8 @@ def test_unknown_command_gets_500_and_session_goes_on(
 ) -> None:
     client = logged_in(server, clients)
 
-    assert client.command("XYZZY") == str(Status.UNKNOWN_COMMAND)
-    assert client.command("NOOP") == str(Status.NOOP)
+    assert client.command("XYZZY") == str(SmtpReplies.UNKNOWN_COMMAND)
+    assert client.command("NOOP") == str(SmtpReplies.NOOP)
 
 
 def test_non_ascii_garbage_gets_a_clear_code(
@@ -236,8 +238,8 @@ def test_non_ascii_garbage_gets_a_clear_code(
 
     client.send(b"\xff\xfe\x00 junk\r\n")
 
-    assert client.reply() == str(Status.BAD_SYNTAX)
-    assert client.command("NOOP") == str(Status.NOOP)
+    assert client.reply() == str(SmtpReplies.BAD_SYNTAX)
+    assert client.command("NOOP") == str(SmtpReplies.NOOP)
 
 
 CURL = shutil.which("curl")
@@ -278,7 +280,7 @@ def test_curl_without_crlf_is_told_to_add_it_and_with_it_is_queued(
     )
 
     assert refused.returncode != 0
-    assert f"< {Status.BARE_LINE_ENDING}" in refused.stderr
-    assert "--crlf" in str(Status.BARE_LINE_ENDING)
+    assert f"< {SmtpReplies.BARE_LINE_ENDING}" in refused.stderr
+    assert "--crlf" in str(SmtpReplies.BARE_LINE_ENDING)
     assert queued.returncode == 0, queued.stderr
     assert len(stored_messages(database_url)) == 1

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from mailcmd.db.engine import open_engine
 from mailcmd.db.models import InboundMessage
-from mailcmd.smtp.status import Status
+from mailcmd.smtp.replies import SmtpReplies
 from tests.conftest import ALICE, PASSWORD, Cli, StartServer
 from tests.servers import RunningServer
 
@@ -18,7 +18,7 @@ MESSAGE = b"From: alice@app.localhost\r\nSubject: add Buy milk\r\n\r\nThanks!\r\
 
 
 def reply_of(answer: tuple[int, bytes]) -> str:
-    """The reply line smtplib got, as `code text`, for comparing with the status table."""
+    """The reply line smtplib got, as `code text`, for comparing with the table of SMTP replies."""
     return f"{answer[0]} {answer[1].decode()}"
 
 
@@ -49,7 +49,7 @@ def test_auth_is_not_offered_before_starttls_and_refused_with_530(server: Runnin
     assert not client.has_extn("auth")
     assert client.has_extn("starttls")
     assert reply_of(client.docmd("AUTH", "PLAIN " + plain(ALICE, PASSWORD))) == str(
-        Status.STARTTLS_FIRST
+        SmtpReplies.STARTTLS_FIRST
     )
 
 
@@ -57,7 +57,9 @@ def test_auth_plain_after_starttls(server: RunningServer) -> None:
     client = server.submission()
 
     assert client.has_extn("auth")
-    assert reply_of(client.docmd("AUTH", "PLAIN " + plain(ALICE, PASSWORD))) == str(Status.AUTH_OK)
+    assert reply_of(client.docmd("AUTH", "PLAIN " + plain(ALICE, PASSWORD))) == str(
+        SmtpReplies.AUTH_OK
+    )
 
 
 def test_auth_login_uses_username_and_password_challenges(server: RunningServer) -> None:
@@ -69,13 +71,13 @@ def test_auth_login_uses_username_and_password_challenges(server: RunningServer)
 
     assert first == (334, base64.b64encode(b"Username:"))
     assert second == (334, base64.b64encode(b"Password:"))
-    assert reply_of(third) == str(Status.AUTH_OK)
+    assert reply_of(third) == str(SmtpReplies.AUTH_OK)
 
 
 def test_submissions_port_accepts_auth_from_the_first_command(server: RunningServer) -> None:
     client = server.submissions()
 
-    assert client.login(ALICE, PASSWORD)[0] == Status.AUTH_OK.code
+    assert client.login(ALICE, PASSWORD)[0] == SmtpReplies.AUTH_OK.code
 
 
 @pytest.mark.parametrize(
@@ -92,7 +94,7 @@ def test_wrong_credentials_get_535(server: RunningServer, login: str, password: 
     client = server.submission()
 
     assert reply_of(client.docmd("AUTH", "PLAIN " + plain(login, password))) == str(
-        Status.AUTH_INVALID
+        SmtpReplies.AUTH_INVALID
     )
 
 
@@ -106,35 +108,38 @@ def test_app_password_logs_in_and_a_revoked_one_does_not(server: RunningServer, 
     revoked = server.submission().docmd("AUTH", "PLAIN " + plain(ALICE, phone))
     accepted = server.submission().docmd("AUTH", "PLAIN " + plain(ALICE, laptop))
 
-    assert reply_of(revoked) == str(Status.AUTH_INVALID)
-    assert reply_of(accepted) == str(Status.AUTH_OK)
+    assert reply_of(revoked) == str(SmtpReplies.AUTH_INVALID)
+    assert reply_of(accepted) == str(SmtpReplies.AUTH_OK)
 
 
 def test_mail_without_auth_gets_530(server: RunningServer) -> None:
     client = server.submission()
 
-    assert reply_of(client.mail(ALICE)) == str(Status.AUTH_REQUIRED)
+    assert reply_of(client.mail(ALICE)) == str(SmtpReplies.AUTH_REQUIRED)
 
 
 def test_mail_from_an_address_the_account_does_not_own_gets_553(server: RunningServer) -> None:
     client = server.submission()
     client.login(ALICE, PASSWORD)
 
-    assert reply_of(client.mail("bob@app.localhost")) == Status.SENDER_NOT_OWNED.with_values(
+    assert reply_of(client.mail("bob@app.localhost")) == SmtpReplies.SENDER_NOT_OWNED.with_values(
         login=ALICE
     )
-    assert reply_of(client.mail("ALICE@App.Localhost")) == str(Status.SENDER_OK)
+    assert reply_of(client.mail("ALICE@App.Localhost")) == str(SmtpReplies.SENDER_OK)
 
 
 @pytest.mark.parametrize(
     ("recipient", "expected"),
     [
-        (ALICE, str(Status.RECIPIENT_OK)),
+        (ALICE, str(SmtpReplies.RECIPIENT_OK)),
         (
             "nobody@app.localhost",
-            Status.UNKNOWN_RECIPIENT.with_values(address="nobody@app.localhost"),
+            SmtpReplies.UNKNOWN_RECIPIENT.with_values(address="nobody@app.localhost"),
         ),
-        ("someone@example.com", Status.RELAY_DENIED.with_values(address="someone@example.com")),
+        (
+            "someone@example.com",
+            SmtpReplies.RELAY_DENIED.with_values(address="someone@example.com"),
+        ),
     ],
     ids=["local-account", "unknown-local", "other-domain"],
 )
@@ -152,17 +157,17 @@ def test_more_than_max_recipients_gets_452(server: RunningServer) -> None:
     client.mail(ALICE)
     answers = [reply_of(client.rcpt(ALICE)) for _ in range(4)]
 
-    assert answers == [str(Status.RECIPIENT_OK)] * 3 + [str(Status.TOO_MANY_RECIPIENTS)]
+    assert answers == [str(SmtpReplies.RECIPIENT_OK)] * 3 + [str(SmtpReplies.TOO_MANY_RECIPIENTS)]
 
 
 def test_size_is_advertised_and_enforced_at_mail_and_during_data(server: RunningServer) -> None:
     client = server.submission()
     client.login(ALICE, PASSWORD)
-    too_big = Status.MESSAGE_TOO_BIG.with_values(limit=4096)
+    too_big = SmtpReplies.MESSAGE_TOO_BIG.with_values(limit=4096)
 
     assert client.esmtp_features["size"] == "4096"
     assert reply_of(client.mail(ALICE, ["SIZE=5000"])) == too_big
-    assert reply_of(client.mail(ALICE, ["SIZE=100"])) == str(Status.SENDER_OK)
+    assert reply_of(client.mail(ALICE, ["SIZE=100"])) == str(SmtpReplies.SENDER_OK)
     client.rcpt(ALICE)
     assert reply_of(client.data(MESSAGE + (b"x" * 98 + b"\r\n") * 50)) == too_big
 
@@ -178,7 +183,7 @@ def test_accepted_message_is_in_the_queue_with_its_envelope(
     code, text = client.data(MESSAGE)
 
     [stored] = stored_messages(database_url)
-    assert f"{code} {text.decode()}" == Status.QUEUED.with_values(queue_id=stored.id)
+    assert f"{code} {text.decode()}" == SmtpReplies.QUEUED.with_values(queue_id=stored.id)
     assert stored.raw.endswith(MESSAGE)
     assert stored.raw.startswith(b"Received: from client.test ([127.0.0.1])")
     assert b"with ESMTPSA (TLSv1." in stored.raw
@@ -197,10 +202,10 @@ def test_vrfy_reveals_nothing(server: RunningServer) -> None:
     member = server.submission()
     member.login(ALICE, PASSWORD)
 
-    assert reply_of(stranger.verify(ALICE)) == str(Status.AUTH_REQUIRED)
-    assert reply_of(stranger.verify("nobody@app.localhost")) == str(Status.AUTH_REQUIRED)
-    assert reply_of(member.verify(ALICE)) == str(Status.VRFY_NOTHING)
-    assert reply_of(member.verify("nobody@app.localhost")) == str(Status.VRFY_NOTHING)
+    assert reply_of(stranger.verify(ALICE)) == str(SmtpReplies.AUTH_REQUIRED)
+    assert reply_of(stranger.verify("nobody@app.localhost")) == str(SmtpReplies.AUTH_REQUIRED)
+    assert reply_of(member.verify(ALICE)) == str(SmtpReplies.VRFY_NOTHING)
+    assert reply_of(member.verify("nobody@app.localhost")) == str(SmtpReplies.VRFY_NOTHING)
 
 
 def test_every_reply_carries_an_enhanced_status_code(server: RunningServer) -> None:
@@ -243,7 +248,7 @@ def test_credentials_never_appear_in_the_log(
 def test_quit_says_bye(server: RunningServer) -> None:
     client = server.submission()
 
-    assert reply_of(client.docmd("QUIT")) == str(Status.BYE)
+    assert reply_of(client.docmd("QUIT")) == str(SmtpReplies.BYE)
 
 
 def test_smtplib_sendmail_end_to_end(server: RunningServer, database_url: str) -> None:
@@ -277,10 +282,10 @@ def test_an_account_past_its_hourly_messages_gets_451_at_mail_on_either_port(
     client.rset()
     rcpt_after_refusal = reply_of(client.rcpt(ALICE))
 
-    assert refused == Status.TOO_MANY_MESSAGES.with_values(login=ALICE, limit=3)
+    assert refused == SmtpReplies.TOO_MANY_MESSAGES.with_values(login=ALICE, limit=3)
     assert refused.startswith("451 4.7.0 ")
     assert refused.endswith("try again later")
     assert refused_elsewhere == refused
-    assert rcpt_after_refusal == str(Status.BAD_SEQUENCE)
-    assert reply_of(carol.mail("carol@app.localhost")) == str(Status.SENDER_OK)
+    assert rcpt_after_refusal == str(SmtpReplies.BAD_SEQUENCE)
+    assert reply_of(carol.mail("carol@app.localhost")) == str(SmtpReplies.SENDER_OK)
     assert len(stored_messages(database_url)) == 3

@@ -8,9 +8,9 @@ from mailcmd import Context, MailApp, Sender
 from mailcmd.app.builtin_mailboxes.help import mailbox as help_mailbox
 from mailcmd.app.dispatch import (
     MAX_COMMAND_LINES,
+    CommandRefused,
     HelpRequest,
     Plan,
-    Refusal,
     plan_for,
 )
 from mailcmd.app.registry import Registry
@@ -72,8 +72,8 @@ def invocations(result: Plan) -> list[tuple[str, dict[str, object]]]:
     return [(invocation.command.verb, invocation.arguments) for invocation in result]
 
 
-def refusal(result: Plan) -> Refusal:
-    assert isinstance(result, Refusal), result
+def refusal(result: Plan) -> CommandRefused:
+    assert isinstance(result, CommandRefused), result
     return result
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from mailcmd import Accepts, Attachment, Csv, Help, csv_attachment
 from mailcmd.app.exports import cell_text
-from mailcmd.parsing import ParseError, SignatureError, analyse
+from mailcmd.parsing import CommandParseError, SignatureError, analyse
 from mailcmd.parsing.files import show_size
 
 TODAY = date(2026, 11, 28)
@@ -60,7 +60,7 @@ def fill(function: Callable[..., object], *files: Attachment) -> object:
 
 
 def refusal(function: Callable[..., object], *files: Attachment) -> str:
-    with pytest.raises(ParseError) as raised:
+    with pytest.raises(CommandParseError) as raised:
         fill(function, *files)
     return str(raised.value)
 

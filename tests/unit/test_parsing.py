@@ -9,9 +9,9 @@ from typing import Annotated, Literal, Optional
 import pytest
 
 from mailcmd.parsing import (
+    CommandParseError,
     CommandSignature,
     Help,
-    ParseError,
     SignatureError,
     analyse,
     split_words,
@@ -84,7 +84,7 @@ def arguments_for(
 def parse_error(
     function: Callable[..., object], line: str, prefilled: Mapping[str, str] | None = None
 ) -> str:
-    with pytest.raises(ParseError) as raised:
+    with pytest.raises(CommandParseError) as raised:
         arguments_for(function, line, prefilled)
     return str(raised.value)
 
@@ -103,7 +103,7 @@ def value_of(annotation: object, word: str) -> object:
 
 
 def value_error(annotation: object, word: str) -> str:
-    with pytest.raises(ParseError) as raised:
+    with pytest.raises(CommandParseError) as raised:
         value_of(annotation, word)
     return str(raised.value)
 
@@ -260,21 +260,21 @@ def test_a_backslash_is_an_ordinary_character() -> None:
 
 
 def test_an_unclosed_double_quote_is_a_parse_error() -> None:
-    with pytest.raises(ParseError) as raised:
+    with pytest.raises(CommandParseError) as raised:
         split_words('add "Buy milk')
 
     assert str(raised.value) == "unbalanced quote: the \" before 'Buy milk' is never closed"
 
 
 def test_an_unclosed_quote_at_the_end_is_a_parse_error() -> None:
-    with pytest.raises(ParseError) as raised:
+    with pytest.raises(CommandParseError) as raised:
         split_words("add \u201c")
 
     assert str(raised.value) == "unbalanced quote: the \u201c at the end is never closed"
 
 
 def test_an_unclosed_single_quote_is_a_parse_error() -> None:
-    with pytest.raises(ParseError, match="unbalanced quote: the ' before 'Buy milk'"):
+    with pytest.raises(CommandParseError, match="unbalanced quote: the ' before 'Buy milk'"):
         split_words("add 'Buy milk")
 
 
@@ -655,7 +655,7 @@ def test_too_many_words_is_a_parse_error() -> None:
     def handler(ctx: Context, task_id: int) -> None:
         """One number."""
 
-    with pytest.raises(ParseError) as raised:
+    with pytest.raises(CommandParseError) as raised:
         signature_of(handler).parse(["42", "and", "more"])
 
     assert str(raised.value) == "too many words: 'and more' is left over after TASK_ID"
@@ -665,7 +665,7 @@ def test_words_after_prefilled_positionals_are_too_many() -> None:
     def handler(ctx: Context, task_id: int) -> None:
         """One number, from the plus-tag."""
 
-    with pytest.raises(ParseError) as raised:
+    with pytest.raises(CommandParseError) as raised:
         signature_of(handler).parse(["more"], prefilled={"task_id": "42"})
 
     assert str(raised.value) == "too many words: 'more'; this command takes no more words"

@@ -29,10 +29,12 @@ DEFAULT_TIMEOUT = 5.0
 DEFAULT_CACHE_SIZE = 2_000
 
 
+# Outside the MailcmdError family: a signal, which the checks turn into a `temperror` result.
 class TemporaryDnsError(Exception):
     """A lookup timed out or the servers failed (SERVFAIL); the answer may exist."""
 
 
+# Outside the MailcmdError family: a signal to take the slow path, never an error.
 class NotInMemory(Exception):
     """A lookup asked of `from_memory()` that would have to wait for the network."""
 

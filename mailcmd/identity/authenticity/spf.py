@@ -31,6 +31,7 @@ _DOMAIN = re.compile(r"([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z0-9_-]+",
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+# Outside the MailcmdError family: a signal inside this module, turned into a `permerror` result.
 class _PermError(Exception):
     """The record is broken or asks for too many lookups; the result is permerror."""
 
