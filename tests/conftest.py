@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from sqlalchemy import Column, Integer, MetaData, Table, Text, select
 from typer.testing import CliRunner, Result
 
@@ -40,6 +41,12 @@ def bundled_app_history() -> History:
     history = app_history(commands, default_migrations(commands))
     assert history is not None
     return history
+
+
+@pytest.fixture
+def certificate_authority() -> trustme.CA:
+    """A CA of the test's own that signs a server's certificate; a client is told to trust it."""
+    return trustme.CA()
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ import imaplib
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 
 import pytest
 
@@ -23,6 +25,20 @@ MESSAGE = (
 )
 
 Connect = Callable[..., imaplib.IMAP4]
+
+
+def fetched_message(client: imaplib.IMAP4, number: str | bytes) -> EmailMessage:
+    """The message `number` (a sequence number, or `*`) of the selected folder, parsed."""
+    _, data = client.fetch(
+        number.decode() if isinstance(number, bytes) else number, "(BODY.PEEK[])"
+    )
+    raw = data[0]
+    assert isinstance(raw, tuple)
+    message = message_from_bytes(raw[1], policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
 LOGIN = b'LOGIN "%s" "%s"' % (ALICE.encode(), PASSWORD.encode())
 
 

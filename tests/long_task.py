@@ -10,13 +10,13 @@ import smtplib
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import trustme
 
 from tests.conftest import ALICE, PASSWORD
+from tests.imap_support import fetched_message
 from tests.servers import TIMEOUT, RunningServer, running_server, smtp_settings, wait_until
 
 TASKS = "tasks@app.localhost"
@@ -94,10 +94,6 @@ class Inbox:
             numbers = found[0].split()
             if not numbers:
                 return None
-            _, data = client.fetch(numbers[-1], "(BODY.PEEK[])")
+            message = fetched_message(client, numbers[-1])
             client.logout()
-        raw = data[0]
-        assert isinstance(raw, tuple)
-        message = message_from_bytes(raw[1], policy=policy.default)
-        assert isinstance(message, EmailMessage)
         return message

@@ -3,7 +3,6 @@
 import imaplib
 import ssl
 from collections.abc import Iterator
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from mailcmd.message.flowed import FLOWED_WIDTH, decode_flowed
 from mailcmd.net.tls import development_certificate
 from mailcmd.testing import MailTestClient
 from tests.conftest import ALICE, PASSWORD
+from tests.imap_support import fetched_message
 from tests.servers import TIMEOUT
 
 TASKS = "tasks@app.localhost"
@@ -47,12 +47,8 @@ def newest_in_inbox(mail: MailTestClient) -> EmailMessage:
     ) as client:
         client.login(ALICE, PASSWORD)
         client.select("INBOX", readonly=True)
-        _, data = client.fetch("*", "(BODY.PEEK[])")
+        message = fetched_message(client, "*")
         client.logout()
-    raw = data[0]
-    assert isinstance(raw, tuple)
-    message = message_from_bytes(raw[1], policy=policy.default)
-    assert isinstance(message, EmailMessage)
     return message
 
 

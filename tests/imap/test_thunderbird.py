@@ -90,12 +90,6 @@ def imap_commands() -> Iterator[ImapCommands]:
 
 
 @pytest.fixture
-def certificate_authority() -> trustme.CA:
-    """The CA that signs the server's certificate; Thunderbird is told to trust it."""
-    return trustme.CA()
-
-
-@pytest.fixture
 def working_server(
     accounts: Cli, database_url: str, tmp_path: Path, certificate_authority: trustme.CA
 ) -> Iterator[RunningServer]:

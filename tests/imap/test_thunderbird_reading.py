@@ -35,12 +35,6 @@ pytestmark = [
 
 
 @pytest.fixture
-def certificate_authority() -> trustme.CA:
-    """The CA that signs the server's certificate; Thunderbird is told to trust it."""
-    return trustme.CA()
-
-
-@pytest.fixture
 def mail(
     accounts: Cli, database_url: str, tmp_path: Path, certificate_authority: trustme.CA
 ) -> Iterator[RunningServer]:
