@@ -32,6 +32,8 @@ from mailcmd import (
     CommandError,
     Context,
     Csv,
+    FolderContext,
+    FolderItem,
     Help,
     MailApp,
     Model,
@@ -159,8 +161,13 @@ class TaskRow:
 
 def _visible(ctx: Context) -> ColumnElement[bool]:
     """The condition for tasks the sender owns or that are shared with them."""
-    shared = select(TaskShare.task_id).where(TaskShare.account_id == ctx.sender.account_id)
-    return or_(Task.owner_id == ctx.sender.account_id, Task.id.in_(shared))
+    return _visible_to(ctx.sender.account_id)
+
+
+def _visible_to(account_id: int | None) -> ColumnElement[bool]:
+    """The condition for tasks the account owns or that are shared with it."""
+    shared = select(TaskShare.task_id).where(TaskShare.account_id == account_id)
+    return or_(Task.owner_id == account_id, Task.id.in_(shared))
 
 
 def _task(ctx: Context, task_id: int) -> Task:
@@ -216,6 +223,36 @@ def _store_attachments(ctx: Context, task: Task) -> None:
                 data=attachment.data,
             )
         )
+
+
+@tasks.folder("Tasks", template="tasks/folder-item")
+def open_tasks(ctx: FolderContext) -> list[FolderItem]:
+    """The open tasks the account sees, the newest first: its Tasks folder."""
+    query = (
+        select(Task)
+        .where(_visible_to(ctx.account_id), Task.done_at.is_(None))
+        .order_by(Task.id.desc())
+    )
+    return [_folder_item(task) for task in ctx.session.scalars(query.limit(ctx.limit))]
+
+
+@tasks.folder("Tasks/Done", template="tasks/folder-item")
+def done_tasks(ctx: FolderContext) -> list[FolderItem]:
+    """The done tasks the account sees, the last done first: its Tasks/Done folder."""
+    query = (
+        select(Task)
+        .where(_visible_to(ctx.account_id), Task.done_at.is_not(None))
+        .order_by(Task.done_at.desc(), Task.id.desc())
+    )
+    return [_folder_item(task) for task in ctx.session.scalars(query.limit(ctx.limit))]
+
+
+def _folder_item(task: Task) -> FolderItem:
+    """A task as its folder shows it: dated by its last change that has a time."""
+    times = [task.created_at, task.done_at, *(comment.created_at for comment in task.comments)]
+    return FolderItem(
+        key=str(task.id), changed_at=max(t for t in times if t is not None), values={"task": task}
+    )
 
 
 @tasks.command("add", example="add Buy milk --due +2w --tag home")

@@ -94,11 +94,14 @@ def append(
     raw: bytes,
     flags: Iterable[str] = (),
     internal_at: datetime | None = None,
+    shows: tuple[str, str] | None = None,
 ) -> int:
     """Store `raw` in the account's folder with the next UID, and return it; the caller commits.
 
     The folder must exist (the default folders are created on first delivery);
-    `NoResultFound` is raised for any other missing folder.
+    `NoResultFound` is raised for any other missing folder. In an app folder,
+    `shows` is the object's key and the digest of its rendering (see
+    `mailcmd.runtime.folder_views`).
     """
     folder = {"owner": account_id, "folder_name": folder_name}
     # Core statements on the connection: the ORM's execution path costs more than
@@ -118,6 +121,8 @@ def append(
         "internal_at": internal_at or utc_now(),
         "size": len(raw),
         "raw": raw,
+        "object_key": shows[0] if shows else None,
+        "view_digest": shows[1] if shows else None,
     }
     session.connection().execute(_STORE, row)
     announce_change(session, account_id)
