@@ -24,7 +24,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from mailcmd import (
     Accepts,
@@ -233,7 +233,7 @@ def open_tasks(ctx: FolderContext) -> list[FolderItem]:
         .where(_visible_to(ctx.account_id), Task.done_at.is_(None))
         .order_by(Task.id.desc())
     )
-    return [_folder_item(task) for task in ctx.session.scalars(query.limit(ctx.limit))]
+    return _folder_items(ctx, query)
 
 
 @tasks.folder("Tasks/Done", template="tasks/folder-item")
@@ -244,15 +244,24 @@ def done_tasks(ctx: FolderContext) -> list[FolderItem]:
         .where(_visible_to(ctx.account_id), Task.done_at.is_not(None))
         .order_by(Task.done_at.desc(), Task.id.desc())
     )
-    return [_folder_item(task) for task in ctx.session.scalars(query.limit(ctx.limit))]
+    return _folder_items(ctx, query)
 
 
-def _folder_item(task: Task) -> FolderItem:
-    """A task as its folder shows it: dated by its last change that has a time."""
-    times = [task.created_at, task.done_at, *(comment.created_at for comment in task.comments)]
-    return FolderItem(
-        key=str(task.id), changed_at=max(t for t in times if t is not None), values={"task": task}
+def _folder_items(ctx: FolderContext, query: Select[tuple[Task]]) -> list[FolderItem]:
+    """The first `ctx.limit` tasks of `query` as their folder shows them, each dated by
+    its last change that has a time."""
+    # What the template shows of every task, loaded in a few queries, not a few per task.
+    query = query.limit(ctx.limit).options(
+        selectinload(Task.owner),
+        selectinload(Task.comments).selectinload(TaskComment.author),
+        selectinload(Task.shares).selectinload(TaskShare.account),
     )
+    items = []
+    for task in ctx.session.scalars(query):
+        times = [task.created_at, task.done_at, *(c.created_at for c in task.comments)]
+        changed_at = max(t for t in times if t is not None)
+        items.append(FolderItem(key=str(task.id), changed_at=changed_at, values={"task": task}))
+    return items
 
 
 @tasks.command("add", example="add Buy milk --due +2w --tag home")

@@ -183,10 +183,17 @@ def inbox(server: RunningServer) -> list[EmailMessage]:
     return folder(server, "INBOX")
 
 
-def test_append_to_an_app_folder_is_refused(working_server: RunningServer) -> None:
+def test_append_copy_rename_and_delete_of_an_app_folder_are_refused(
+    working_server: RunningServer,
+) -> None:
+    send(working_server, ALICE, "add Buy milk")
+    showing(working_server, "INBOX", 1)
     client = login(working_server)
     try:
         typ, data = client.append("Tasks", None, None, b"Subject: mine\r\n\r\nhello\r\n")
+        assert (typ, data[0]) == ("NO", b"[CANNOT] Tasks is kept by the tasks app")
+        client.select("INBOX")
+        typ, data = client.copy("1", "Tasks")
         assert (typ, data[0]) == ("NO", b"[CANNOT] Tasks is kept by the tasks app")
         typ, data = client.rename("Tasks", "Chores")
         assert (typ, data[0]) == ("NO", b"[CANNOT] Tasks is kept by the tasks app")
