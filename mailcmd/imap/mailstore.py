@@ -7,7 +7,7 @@ deliveries to one folder get distinct, increasing UIDs on SQLite and PostgreSQL.
 
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select, update
@@ -80,6 +80,27 @@ def ensure_default_folders(session: Session, account_id: int) -> None:
                     "created_at": utc_now(),
                 },
             )
+
+
+def ensure_app_folders(session: Session, account_id: int, kept_by: Mapping[str, str]) -> None:
+    """Create the account's app folders (name: the app mailbox keeping it) that are missing.
+
+    Safe against another transaction making one at the same moment, as
+    `ensure_default_folders` is: the worker's transaction must not fail for it.
+    """
+    connection = session.connection()
+    for name, mailbox in kept_by.items():
+        _MAKE_FOLDER(
+            connection,
+            {
+                "account_id": account_id,
+                "name": name,
+                "kept_by": mailbox,
+                "uid_validity": new_uid_validity(),
+                "uid_next": 1,
+                "created_at": utc_now(),
+            },
+        )
 
 
 def new_uid_validity() -> int:

@@ -20,8 +20,8 @@ from mailcmd.imap import mailstore
 from mailcmd.imap.fetch_items import MessageData
 from mailcmd.imap.mailbox_names import DELIMITER, canonical_name, name_problem
 
-# Brings one account's app folders up to date in the session's transaction.
-AppFolderSync = Callable[[Session, int], None]
+# Brings the app folders of accounts up to date in the session's transaction.
+AppFolderSync = Callable[[Session, Iterable[int | None]], None]
 
 SYSTEM_FLAGS = {
     flag.lower(): flag for flag in ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
@@ -94,7 +94,7 @@ def ensure_folders(database: Database, account_id: int) -> None:
 def sync_app_folders(database: Database, account_id: int, sync: AppFolderSync) -> None:
     """Bring the account's app folders up to date with `sync`, in a transaction of its own."""
     with database.writing() as session, session.begin():
-        sync(session, account_id)
+        sync(session, [account_id])
 
 
 def list_folders(database: Database, account_id: int) -> list[FolderInfo]:

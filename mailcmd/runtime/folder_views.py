@@ -23,7 +23,7 @@ from mailcmd.app.folders import AppFolder, FolderContext, FolderItem
 from mailcmd.app.registry import Registry
 from mailcmd.app.rendering import Rendered, Renderer
 from mailcmd.db.models import Account, AccountAddress, MailFolder, MailMessage
-from mailcmd.imap.mailstore import announce_change, append, new_uid_validity
+from mailcmd.imap.mailstore import announce_change, append, ensure_app_folders
 from mailcmd.outbound.composing import compose
 from mailcmd.outbound.mails import IN_TRANSCRIPT, links_for
 
@@ -57,13 +57,20 @@ class FolderViews:
     def sync(self, session: Session, account_ids: Iterable[int | None]) -> None:
         """Bring the app folders of each account in `account_ids` up to date; the caller commits.
 
-        None among them (a sender without an account) is passed over.
+        None among them (a sender without an account) is passed over. An account
+        whose sync fails (a mistake in the app's folder function or template) is
+        logged and left as it was: the view is derived, and the commands that ran
+        must not be undone for it; its next sync tries again.
         """
         for account_id in sorted({id for id in account_ids if id is not None}):
-            self.sync_account(session, account_id)
+            try:
+                with session.begin_nested():
+                    self._sync_account(session, account_id)
+            except Exception:
+                log.exception("app folders of account %d not synced", account_id)
 
-    def sync_account(self, session: Session, account_id: int) -> None:
-        """Bring the account's app folders up to date, creating any it lacks; the caller commits."""
+    def _sync_account(self, session: Session, account_id: int) -> None:
+        """Bring the account's app folders up to date, creating any it lacks."""
         if not self._folders:
             return
         login = session.scalar(select(Account.login).where(Account.id == account_id))
@@ -76,32 +83,35 @@ class FolderViews:
             .order_by(AccountAddress.id)
             .limit(1)
         )
-        stored = {
-            folder.name: folder
-            for folder in session.scalars(
-                select(MailFolder).where(
-                    MailFolder.account_id == account_id, MailFolder.kept_by.is_not(None)
-                )
+        folders = self._app_folders(session, account_id)
+        if len(folders) < len(self._folders):
+            ensure_app_folders(
+                session,
+                account_id,
+                {f.name: f.mailbox for f in self._folders if f.name not in folders},
             )
-        }
+            folders = self._app_folders(session, account_id)
         changed = False
         for folder in self._folders:
-            row = stored.get(folder.name)
-            if row is None:
-                row = MailFolder(
-                    account_id=account_id,
-                    name=folder.name,
-                    kept_by=folder.mailbox,
-                    uid_validity=new_uid_validity(),
-                    uid_next=1,
-                )
-                session.add(row)
-                session.flush()
-                changed = True
+            row = folders.get(folder.name)
+            if row is None or row.kept_by != folder.mailbox:
+                # A folder of the account's own by that name (made before the app
+                # declared it) stays the account's: nothing is put into it.
+                continue
             context = FolderContext(session=session, account_id=account_id, limit=self._limit)
             changed |= self._sync_folder(session, folder, row.id, account_id, to or login, context)
         if changed:
             announce_change(session, account_id)
+
+    def _app_folders(self, session: Session, account_id: int) -> dict[str, MailFolder]:
+        """The account's folders named as app folders, by name, locked to the end of the
+        transaction: two workers syncing one account take turns, so no object is
+        shown twice."""
+        names = [folder.name for folder in self._folders]
+        query = select(MailFolder).where(
+            MailFolder.account_id == account_id, MailFolder.name.in_(names)
+        )
+        return {folder.name: folder for folder in session.scalars(query.with_for_update())}
 
     def _sync_folder(
         self,
@@ -114,17 +124,20 @@ class FolderViews:
     ) -> bool:
         """Sync one folder; return whether any message came or went."""
         items = folder.items(context)
-        shown = {
-            key: (message_id, digest, flags)
-            for message_id, key, digest, flags in session.execute(
-                select(
-                    MailMessage.id,
-                    MailMessage.object_key,
-                    MailMessage.view_digest,
-                    MailMessage.flags,
-                ).where(MailMessage.folder_id == folder_id)
+        shown: dict[str | None, tuple[int, str | None, list[str]]] = {}
+        doubles = []
+        for message_id, key, digest, flags in session.execute(
+            select(
+                MailMessage.id, MailMessage.object_key, MailMessage.view_digest, MailMessage.flags
             )
-        }
+            .where(MailMessage.folder_id == folder_id)
+            .order_by(MailMessage.uid)
+        ):
+            if key in shown:
+                # Shown twice (or put there before the folder was the app's): the
+                # newest stays, the others go.
+                doubles.append(shown[key][0])
+            shown[key] = (message_id, digest, flags)
         keys = self._keys()
         wanted: dict[str, tuple[FolderItem, str, Rendered, str]] = {}
         for item in items:
@@ -146,10 +159,10 @@ class FolderViews:
                 rendered,
                 _digest(item, links.address, rendered),
             )
-        stale = [
+        stale = doubles + [
             message_id
             for key, (message_id, digest, _) in shown.items()
-            if key not in wanted or wanted[key][3] != digest
+            if key is None or key not in wanted or wanted[key][3] != digest
         ]
         if stale:
             session.execute(delete(MailMessage).where(MailMessage.id.in_(stale)))
@@ -171,7 +184,7 @@ class FolderViews:
                 date=item.changed_at,
             )
             # The client's flags are its own: a new rendering of the object keeps them.
-            flags = previous[2] if previous is not None else ()
+            flags = previous[2] if previous is not None else []
             append(
                 session,
                 account_id,

@@ -228,7 +228,7 @@ class Server:
                 authenticator,
                 database,
                 self.mailbox_events,
-                self.folder_views.sync_account if self.folder_views.declared else None,
+                self.folder_views.sync if self.folder_views.declared else None,
             ),
         ]
         autoconfig = settings.autoconfig
