@@ -245,3 +245,44 @@ def test_a_folder_rebuilt_from_nothing_shows_the_same_messages(
         for m in folder(working_server, "Tasks")
     ]
     assert after == before
+
+
+def flags_and_uids(server: RunningServer, name: str) -> list[tuple[int, str]]:
+    client = login(server)
+    try:
+        client.select(f'"{name}"', readonly=True)
+        typ, data = client.uid("FETCH", "1:*", "(FLAGS)")
+        assert typ == "OK"
+        found = []
+        for line in data:
+            assert isinstance(line, bytes)
+            match = re.search(rb"UID (\d+) FLAGS \(([^)]*)\)|FLAGS \(([^)]*)\) UID (\d+)", line)
+            assert match is not None, line
+            uid = match.group(1) or match.group(4)
+            flags = match.group(2) if match.group(2) is not None else match.group(3)
+            found.append((int(uid), flags.decode()))
+        return found
+    finally:
+        client.logout()
+
+
+def test_a_clients_flags_stay_when_the_tasks_message_is_replaced(
+    working_server: RunningServer,
+) -> None:
+    send(working_server, ALICE, "add Buy milk")
+    showing(working_server, "Tasks", 1)
+    client = login(working_server)
+    client.select("Tasks")
+    typ, _ = client.uid("STORE", "1", "+FLAGS", "(\\Flagged $Later)")
+    client.logout()
+    assert typ == "OK"
+
+    send(working_server, ALICE, "edit 1 --priority high")
+
+    [(uid, flags)] = wait_until(
+        lambda: (found := flags_and_uids(working_server, "Tasks")) and found[0][0] > 1 and found,
+        "the task's new message",
+    )
+    assert uid == 2
+    assert set(flags.split()) == {"\\Flagged", "$Later"}
+    assert "Priority: high" in folder(working_server, "Tasks")[0].get_content()
