@@ -31,9 +31,10 @@ class FolderContext:
 class FolderItem:
     """One object as a folder shows it: one message.
 
-    `key` names the object (a task's number): it is the plus-tag of the message's
-    signed Reply-To, so answering the message continues the object as an answer
-    to any of its mails does. `changed_at` (aware) is the message's Date; `values`
+    `key` names the object (a task's number; at most 64 characters, those a
+    plus-tag may have): it is the plus-tag of the message's signed Reply-To, so
+    answering the message continues the object as an answer to any of its mails
+    does. `changed_at` (aware) is the message's Date; `values`
     are what the folder's template sees.
     """
 
