@@ -129,7 +129,9 @@ def test_the_tasks_folder_shows_each_task_with_a_reply_to_that_continues_it(
     )
 
 
-def test_a_task_added_by_mail_reaches_a_client_in_idle(working_server: RunningServer) -> None:
+def test_a_task_added_or_done_by_mail_reaches_a_client_in_idle(
+    working_server: RunningServer,
+) -> None:
     send(working_server, ALICE, "add Buy milk")
     showing(working_server, "Tasks", 1)
     with raw_imap(working_server.port("imaps"), working_server.tls_client_context) as client:
@@ -143,6 +145,12 @@ def test_a_task_added_by_mail_reaches_a_client_in_idle(working_server: RunningSe
 
         # check_seconds is 30: only the announcement can bring it within the bound.
         assert client.line() == b"* 2 EXISTS"
+        assert client.line() == b"* 1 RECENT"
+
+        send(working_server, ALICE, "done 1")
+
+        # Task 1's message, the first, leaves the folder for Tasks/Done.
+        assert client.line() == b"* 1 EXPUNGE"
 
 
 def test_done_moves_a_task_from_tasks_to_tasks_done(working_server: RunningServer) -> None:
