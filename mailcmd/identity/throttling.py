@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from mailcmd.db.models import CLIENT_LENGTH, LoginThrottle
+from mailcmd.db.queue_timing import retry_delay
 from mailcmd.db.types import utc_now
 from mailcmd.settings import AuthSettings
 
@@ -220,7 +221,8 @@ def failure_delay(failures: int, policy: AuthSettings) -> float:
     """Return how long to wait before answering the `failures`-th failure in a row."""
     if failures < 1:
         return 0.0
-    return float(min(policy.failure_delay * 2 ** (failures - 1), policy.max_failure_delay))
+    # The same doubling up to a cap as the queues' retries.
+    return retry_delay(failures, policy.failure_delay, policy.max_failure_delay)
 
 
 def answer_delay(state: LoginState, client_failures: int, policy: AuthSettings) -> float:
