@@ -24,7 +24,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from mailcmd import (
     Accepts,
@@ -32,6 +32,8 @@ from mailcmd import (
     CommandError,
     Context,
     Csv,
+    FolderContext,
+    FolderItem,
     Help,
     MailApp,
     Model,
@@ -159,8 +161,13 @@ class TaskRow:
 
 def _visible(ctx: Context) -> ColumnElement[bool]:
     """The condition for tasks the sender owns or that are shared with them."""
-    shared = select(TaskShare.task_id).where(TaskShare.account_id == ctx.sender.account_id)
-    return or_(Task.owner_id == ctx.sender.account_id, Task.id.in_(shared))
+    return _visible_to(ctx.sender.account_id)
+
+
+def _visible_to(account_id: int | None) -> ColumnElement[bool]:
+    """The condition for tasks the account owns or that are shared with it."""
+    shared = select(TaskShare.task_id).where(TaskShare.account_id == account_id)
+    return or_(Task.owner_id == account_id, Task.id.in_(shared))
 
 
 def _task(ctx: Context, task_id: int) -> Task:
@@ -216,6 +223,45 @@ def _store_attachments(ctx: Context, task: Task) -> None:
                 data=attachment.data,
             )
         )
+
+
+@tasks.folder("Tasks", template="tasks/folder-item")
+def open_tasks(ctx: FolderContext) -> list[FolderItem]:
+    """The open tasks the account sees, the newest first: its Tasks folder."""
+    query = (
+        select(Task)
+        .where(_visible_to(ctx.account_id), Task.done_at.is_(None))
+        .order_by(Task.id.desc())
+    )
+    return _folder_items(ctx, query)
+
+
+@tasks.folder("Tasks/Done", template="tasks/folder-item")
+def done_tasks(ctx: FolderContext) -> list[FolderItem]:
+    """The done tasks the account sees, the last done first: its Tasks/Done folder."""
+    query = (
+        select(Task)
+        .where(_visible_to(ctx.account_id), Task.done_at.is_not(None))
+        .order_by(Task.done_at.desc(), Task.id.desc())
+    )
+    return _folder_items(ctx, query)
+
+
+def _folder_items(ctx: FolderContext, query: Select[tuple[Task]]) -> list[FolderItem]:
+    """The first `ctx.limit` tasks of `query` as their folder shows them, each dated by
+    its last change that has a time."""
+    # What the template shows of every task, loaded in a few queries, not a few per task.
+    query = query.limit(ctx.limit).options(
+        selectinload(Task.owner),
+        selectinload(Task.comments).selectinload(TaskComment.author),
+        selectinload(Task.shares).selectinload(TaskShare.account),
+    )
+    items = []
+    for task in ctx.session.scalars(query):
+        times = [task.created_at, task.done_at, *(c.created_at for c in task.comments)]
+        changed_at = max(t for t in times if t is not None)
+        items.append(FolderItem(key=str(task.id), changed_at=changed_at, values={"task": task}))
+    return items
 
 
 @tasks.command("add", example="add Buy milk --due +2w --tag home")

@@ -2,7 +2,8 @@
 
 An app imports what it needs from here, and from nothing below: the declaration
 (`MailApp`), what a handler receives and gives back (`Context`, `ScheduledContext`,
-`Sender`, `Envelope`, `Attachment`, `Reply`, `CommandError`, `Help`), files as arguments and
+`Sender`, `Envelope`, `Attachment`, `Reply`, `CommandError`, `Help`), what a folder's
+function receives and returns (`FolderContext`, `FolderItem`), files as arguments and
 replies (`Accepts`, `Csv`, `csv_attachment`), its tables (`Model`, with
 `Account` to point at and `utc_now` for timestamps), the account operations the
 bundled `account@` app offers, and for its tests the `MailTestClient` and the
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from mailcmd.app.context import ScheduledContext as ScheduledContext
     from mailcmd.app.context import Sender as Sender
     from mailcmd.app.exports import csv_attachment as csv_attachment
+    from mailcmd.app.folders import FolderContext as FolderContext
+    from mailcmd.app.folders import FolderItem as FolderItem
     from mailcmd.app.registry import MailApp as MailApp
     from mailcmd.db.models import Account as Account
     from mailcmd.db.models import Model as Model
@@ -52,6 +55,8 @@ _HOMES = {
     "Csv": "mailcmd.parsing",
     "Envelope": "mailcmd.app.context",
     "Exchange": "mailcmd.testing",
+    "FolderContext": "mailcmd.app.folders",
+    "FolderItem": "mailcmd.app.folders",
     "Help": "mailcmd.parsing",
     "MailApp": "mailcmd.app.registry",
     "MailTestClient": "mailcmd.testing",

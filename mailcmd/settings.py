@@ -177,6 +177,9 @@ class ImapSettings(BaseModel):
     )
     quota: int = Field(default=GIB, ge=0, description="bytes of mail per account; 0: no quota")
     max_folders: int = Field(default=1000, gt=0, description="folders per account")
+    app_folder_limit: int = Field(
+        default=500, gt=0, description="messages an app folder shows, the newest objects"
+    )
     max_literal_memory: int = Field(
         default=256 * MIB, gt=0, description="bytes of literals all clients may send at once"
     )

@@ -15,6 +15,8 @@ from mailcmd.db.histories import FRAMEWORK_HISTORY, History, app_history
 from mailcmd.db.migrations import prepare_schema, refuse_missing_tables
 from mailcmd.db.models import TABLE_PLACES, Base, TableNameError
 from mailcmd.identity.accounts import served_addresses_owned
+from mailcmd.imap.mailbox_names import canonical_name, name_problem
+from mailcmd.imap.mailstore import DEFAULT_FOLDERS
 from mailcmd.parsing import SignatureError
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,27 @@ def check_templates(registry: Registry, renderer: Renderer) -> None:
             raise RegistrationError(
                 f"{command.place}: template {command.template!r} not found "
                 f"(looked for {command.template}.txt)"
+            )
+
+
+def check_folders(registry: Registry, renderer: Renderer) -> None:
+    """Refuse to start if an app folder has a name a folder cannot have, one of every
+    account's own folders (INBOX, Sent, ...) or a template that does not exist."""
+    own = {name.upper() for name in DEFAULT_FOLDERS}
+    for folder in registry.folders:
+        problem = name_problem(folder.name)
+        if problem is None and canonical_name(folder.name).split("/")[0].upper() in own:
+            problem = "every account has that folder of its own"
+        if problem is not None:
+            raise RegistrationError(f"{folder.place}: folder {folder.name!r}: {problem}")
+        try:
+            found = renderer.exists(folder.template)
+        except TemplateError as error:
+            raise RegistrationError(f"{folder.place}: {error}") from None
+        if not found:
+            raise RegistrationError(
+                f"{folder.place}: template {folder.template!r} not found "
+                f"(looked for {folder.template}.txt)"
             )
 
 

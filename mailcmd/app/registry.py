@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from mailcmd.app.context import Context, Envelope, ScheduledContext
+from mailcmd.app.folders import AppFolder, takes_folder_context
 from mailcmd.app.schedules import Cron, Every, ScheduledJob, Trigger, TriggerError
 from mailcmd.errors import EXIT_BAD_SETTINGS, MailcmdError
 from mailcmd.parsing import CommandParseError, CommandSignature, analyse, split_words
@@ -121,6 +122,8 @@ class Mailbox:
     # Mail to it may carry secrets (passwords): the queue keeps none of its text.
     holds_secrets: bool = False
     commands: dict[str, Command] = field(default_factory=dict)
+    # The folders it shows in each account's mailbox, by IMAP name.
+    folders: dict[str, AppFolder] = field(default_factory=dict)
     # Set by the app when it is frozen; declarations after that are refused.
     frozen: bool = False
     # One of mailcmd's own (see `mailcmd.app.builtin_mailboxes`): every message goes to its
@@ -177,6 +180,43 @@ class Mailbox:
 
         def register(function: Handler) -> Handler:
             self._add(function, DEFAULT_VERB, auth, roles, tag, template, confirm, "")
+            return function
+
+        return register
+
+    def folder(self, name: str, *, template: str) -> Callable[[Handler], Handler]:
+        """Show the decorated function's objects as the folder `name` in each account's mailbox.
+
+        The function takes a `FolderContext` and returns a `FolderItem` per object,
+        newest first; each becomes one message rendered from `template` (checked to
+        exist at start-up), replaced whenever its rendering changes. `name` may be a
+        subfolder (`Tasks/Done`); it must not be one of every account's own folders
+        (INBOX, Sent, ...) nor another mailbox's folder (checked at start-up).
+        """
+
+        def register(function: Handler) -> Handler:
+            folder_name = name.strip()
+            if self.frozen:
+                raise RegistrationError(
+                    f"{_place(function)}: the app is already serving; declare folders at import"
+                )
+            if not takes_folder_context(function):
+                raise RegistrationError(
+                    f"{_place(function)}: a folder's function takes one parameter, a FolderContext"
+                )
+            existing = self.folders.get(folder_name)
+            if existing is not None:
+                raise RegistrationError(
+                    f"folder {folder_name!r} declared twice:"
+                    f" {existing.place} and {_place(function)}"
+                )
+            self.folders[folder_name] = AppFolder(
+                mailbox=self.name,
+                name=folder_name,
+                template=template,
+                function=function,
+                place=_place(function),
+            )
             return function
 
         return register
@@ -365,14 +405,31 @@ class Registry:
                     )
                 merged[name] = mailbox
                 origin[name] = place
+        folders: dict[str, AppFolder] = {}
         for mailbox in merged.values():
             mailbox.frozen = True
+            for folder in mailbox.folders.values():
+                clash = next((f for f in folders if f.lower() == folder.name.lower()), None)
+                if clash is not None:
+                    raise RegistrationError(
+                        f"folder {folder.name!r} declared twice: {folders[clash].place}"
+                        f" and {folder.place}"
+                    )
+                folders[folder.name] = folder
         return cls(mailboxes=merged, jobs=jobs)
 
     @property
     def app_mailbox_names(self) -> list[str]:
         """The app's own mailboxes, sorted: without mailcmd's (`help@`, `confirm@`)."""
         return sorted(name for name, mailbox in self.mailboxes.items() if not mailbox.builtin)
+
+    @property
+    def folders(self) -> list[AppFolder]:
+        """Every app folder, by name: parents before their subfolders."""
+        found = [
+            folder for mailbox in self.mailboxes.values() for folder in mailbox.folders.values()
+        ]
+        return sorted(found, key=lambda folder: folder.name)
 
     def find(self, local_part: str) -> Mailbox | None:
         """Return the mailbox for a local part (without its plus-tag), or None."""

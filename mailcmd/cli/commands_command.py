@@ -7,7 +7,13 @@ from typing import Annotated, Any
 
 import typer
 
-from mailcmd.app.loading import MODULE_PREFIX, check_templates, load_registry, template_folders
+from mailcmd.app.loading import (
+    MODULE_PREFIX,
+    check_folders,
+    check_templates,
+    load_registry,
+    template_folders,
+)
 from mailcmd.app.rendering import Renderer
 from mailcmd.cli.output import print_table
 from mailcmd.cli.state import cli_state
@@ -21,7 +27,9 @@ def commands(
     scheduled jobs; with --json, each command's options, description and example too."""
     settings = cli_state(ctx).settings
     registry = load_registry(settings.commands)
-    check_templates(registry, Renderer(template_folders(settings.templates)))
+    renderer = Renderer(template_folders(settings.templates))
+    check_templates(registry, renderer)
+    check_folders(registry, renderer)
     rows: list[dict[str, Any]] = [
         {
             "address": f"{command.mailbox}@{settings.domain}",

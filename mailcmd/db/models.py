@@ -320,6 +320,10 @@ class MailFolder(Base):
     uid_validity: Mapped[int] = mapped_column(BigInteger)
     uid_next: Mapped[int] = mapped_column(BigInteger, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # The app mailbox whose folder it is (`tasks`): its messages are a view of the
+    # app's objects that mailcmd keeps, not mail a client may put there. None: the
+    # account's own folder.
+    kept_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class MailMessage(Base):
@@ -338,6 +342,10 @@ class MailMessage(Base):
     internal_at: Mapped[datetime] = mapped_column(default=utc_now)
     size: Mapped[int]
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # In an app folder: the object it shows (its key, the plus-tag of its Reply-To)
+    # and a digest of the rendering, which tells a changed object from one to keep.
+    object_key: Mapped[str | None] = mapped_column(String(64))
+    view_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 class LoginThrottle(Base):

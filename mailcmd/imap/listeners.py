@@ -13,6 +13,7 @@ from mailcmd.imap.command_loop import serve
 from mailcmd.imap.connection import Connection, ConnectionClosed, Limits, LiteralBudget
 from mailcmd.imap.responses import BYE_BUSY, BYE_SHUTDOWN
 from mailcmd.imap.session import ServerContext, Session
+from mailcmd.imap.storage import AppFolderSync
 from mailcmd.net.listener_groups import (
     bound,
     listening_addresses,
@@ -40,8 +41,13 @@ class ImapListeners:
         authenticator: Authenticator,
         database: Database,
         events: MailboxEvents,
+        sync_app_folders: AppFolderSync | None = None,
     ) -> None:
-        """Prepare every IMAP port that is not off; nothing listens until `start`."""
+        """Prepare every IMAP port that is not off; nothing listens until `start`.
+
+        `sync_app_folders`, when the app declares folders, brings an account's up to
+        date as it logs in.
+        """
         imap = settings.imap
         self._settings = settings
         self._tls = tls
@@ -52,6 +58,7 @@ class ImapListeners:
             authenticator=authenticator,
             tls=tls,
             events=events,
+            sync_app_folders=sync_app_folders,
         )
         self.budget = LiteralBudget(imap.max_literal_memory)
         self.servers: dict[str, asyncio.Server] = {}

@@ -7,7 +7,7 @@ deliveries to one folder get distinct, increasing UIDs on SQLite and PostgreSQL.
 
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select, update
@@ -82,6 +82,27 @@ def ensure_default_folders(session: Session, account_id: int) -> None:
             )
 
 
+def ensure_app_folders(session: Session, account_id: int, kept_by: Mapping[str, str]) -> None:
+    """Create the account's app folders (name: the app mailbox keeping it) that are missing.
+
+    Safe against another transaction making one at the same moment, as
+    `ensure_default_folders` is: the worker's transaction must not fail for it.
+    """
+    connection = session.connection()
+    for name, mailbox in kept_by.items():
+        _MAKE_FOLDER(
+            connection,
+            {
+                "account_id": account_id,
+                "name": name,
+                "kept_by": mailbox,
+                "uid_validity": new_uid_validity(),
+                "uid_next": 1,
+                "created_at": utc_now(),
+            },
+        )
+
+
 def new_uid_validity() -> int:
     """Return a UIDVALIDITY value: a non-zero 32-bit number, unique in practice."""
     return secrets.randbelow(2**31 - 1) + 1
@@ -94,11 +115,14 @@ def append(
     raw: bytes,
     flags: Iterable[str] = (),
     internal_at: datetime | None = None,
+    shows: tuple[str, str] | None = None,
 ) -> int:
     """Store `raw` in the account's folder with the next UID, and return it; the caller commits.
 
     The folder must exist (the default folders are created on first delivery);
-    `NoResultFound` is raised for any other missing folder.
+    `NoResultFound` is raised for any other missing folder. In an app folder,
+    `shows` is the object's key and the digest of its rendering (see
+    `mailcmd.runtime.folder_views`).
     """
     folder = {"owner": account_id, "folder_name": folder_name}
     # Core statements on the connection: the ORM's execution path costs more than
@@ -118,6 +142,8 @@ def append(
         "internal_at": internal_at or utc_now(),
         "size": len(raw),
         "raw": raw,
+        "object_key": shows[0] if shows else None,
+        "view_digest": shows[1] if shows else None,
     }
     session.connection().execute(_STORE, row)
     announce_change(session, account_id)

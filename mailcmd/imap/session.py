@@ -13,6 +13,7 @@ from mailcmd.imap import storage
 from mailcmd.imap.changes import MailboxEvents
 from mailcmd.imap.connection import Connection
 from mailcmd.imap.selection import Selection
+from mailcmd.imap.storage import AppFolderSync
 from mailcmd.net.tls import ServerTls
 from mailcmd.settings import ImapSettings
 
@@ -80,6 +81,9 @@ class ServerContext:
     authenticator: Authenticator
     tls: ServerTls
     events: MailboxEvents
+    # Brings an account's app folders up to date in a transaction the caller commits
+    # (see `mailcmd.runtime.folder_views`); None when the app declares no folder.
+    sync_app_folders: AppFolderSync | None = None
 
 
 class Session:

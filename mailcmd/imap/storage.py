@@ -5,7 +5,7 @@ announce the change (`mailstore.announce_change`) so that sessions in other
 processes look again.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -19,6 +19,9 @@ from mailcmd.errors import MailcmdError
 from mailcmd.imap import mailstore
 from mailcmd.imap.fetch_items import MessageData
 from mailcmd.imap.mailbox_names import DELIMITER, canonical_name, name_problem
+
+# Brings the app folders of accounts up to date in the session's transaction.
+AppFolderSync = Callable[[Session, Iterable[int | None]], None]
 
 SYSTEM_FLAGS = {
     flag.lower(): flag for flag in ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
@@ -88,6 +91,12 @@ def ensure_folders(database: Database, account_id: int) -> None:
         mailstore.ensure_default_folders(session, account_id)
 
 
+def sync_app_folders(database: Database, account_id: int, sync: AppFolderSync) -> None:
+    """Bring the account's app folders up to date with `sync`, in a transaction of its own."""
+    with database.writing() as session, session.begin():
+        sync(session, [account_id])
+
+
 def list_folders(database: Database, account_id: int) -> list[FolderInfo]:
     """Return every folder of the account, by name."""
     with database.sessions() as session:
@@ -107,6 +116,13 @@ def _folder(session: Session, account_id: int, name: str, lock: bool = False) ->
     if folder is None:
         raise StorageRefusal("no such mailbox", "NONEXISTENT")
     return folder
+
+
+def _refuse_kept(folder: MailFolder) -> None:
+    # An app folder shows the app's objects and nothing else: mail put there, or the
+    # folder renamed or deleted, would be undone by the next sync.
+    if folder.kept_by is not None:
+        raise StorageRefusal(f"{folder.name} is kept by the {folder.kept_by} app", "CANNOT")
 
 
 def _destination(session: Session, account_id: int, name: str) -> MailFolder:
@@ -157,6 +173,7 @@ def delete_folder(database: Database, account_id: int, name: str) -> None:
         raise StorageRefusal("the default folders cannot be deleted", "CANNOT")
     with database.writing() as session, session.begin():
         folder = _folder(session, account_id, name)
+        _refuse_kept(folder)
         session.execute(delete(MailMessage).where(MailMessage.folder_id == folder.id))
         session.delete(folder)
         mailstore.announce_change(session, account_id)
@@ -179,9 +196,15 @@ def rename_folder(database: Database, account_id: int, old: str, new: str) -> No
             raise StorageRefusal("no such mailbox", "NONEXISTENT")
         if new in by_name:
             raise StorageRefusal("mailbox exists", "ALREADYEXISTS")
-        for folder in folders:
-            if folder.name == old or folder.name.startswith(old + DELIMITER):
-                folder.name = new + folder.name[len(old) :]
+        moving = [
+            folder
+            for folder in folders
+            if folder.name == old or folder.name.startswith(old + DELIMITER)
+        ]
+        for folder in moving:
+            _refuse_kept(folder)
+        for folder in moving:
+            folder.name = new + folder.name[len(old) :]
         mailstore.announce_change(session, account_id)
 
 
@@ -315,6 +338,7 @@ def copy_messages(
     """Copy (or move) messages to the folder `target`; return its UIDVALIDITY and UID pairs."""
     with database.writing() as session, session.begin():
         destination = _destination(session, account_id, target)
+        _refuse_kept(destination)
         if destination.id == folder_id and move:
             raise StorageRefusal("source and destination are the same mailbox", "CANNOT")
         messages: list[MailMessage] = []
@@ -356,6 +380,7 @@ def append_message(
     """Store `raw` in folder `name`; return its UIDVALIDITY and the new UID."""
     with database.writing() as session, session.begin():
         folder = _destination(session, account_id, name)
+        _refuse_kept(folder)
         if quota is not None:
             _check_quota(session, account_id, len(raw), quota)
         uid = mailstore.append(

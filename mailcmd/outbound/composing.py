@@ -16,6 +16,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import format_datetime, make_msgid
 from urllib.parse import quote
 
@@ -80,6 +81,8 @@ def compose(
     answering: MessageView | None = None,
     auto_submitted: str = "auto-replied",
     attachments: Sequence[Attachment] = (),
+    message_id: str | None = None,
+    date: datetime | None = None,
 ) -> ComposedMail:
     """Compose the mail: text/plain, with an HTML alternative when rendered, and the headers.
 
@@ -91,16 +94,18 @@ def compose(
     `References`). Every mail mailcmd sends is marked `Auto-Submitted` (RFC 3834):
     `auto-replied` by default, `auto-generated` for mail that answers nothing.
     Its `X-Mailcmd-Trace` names the trace it is made in, or a new one outside any
-    (see `mailcmd.operations.traces`).
+    (see `mailcmd.operations.traces`). `message_id` (`<...>`) and `date` replace a new
+    Message-ID and the present time, for a mail that must read the same each time it
+    is made (an app folder's message).
     """
     to = header_text(to_address, limit=254)
-    message_id = make_msgid(domain=domain)
+    message_id = header_text(message_id, limit=250) if message_id else make_msgid(domain=domain)
     trace_id = current_trace_id() or new_trace_id()
     lines = [
         f"From: {header_text(from_address, limit=254)}",
         f"To: {to}",
         _folded("Subject", _encoded(shorten(header_text(subject, limit=_MAX_LINE), MAX_SUBJECT))),
-        f"Date: {format_datetime(utc_now())}",
+        f"Date: {format_datetime(date or utc_now())}",
         f"Message-ID: {message_id}",
         f"{TRACE_HEADER}: {trace_id}",
     ]

@@ -52,6 +52,7 @@ from mailcmd.runtime.attempts import (
 from mailcmd.runtime.batches import MessageSavepoint, run_batch
 from mailcmd.runtime.claims import ClaimedMessage, record_on_claim, reload_claimed
 from mailcmd.runtime.execution import CommandRunner
+from mailcmd.runtime.folder_views import FolderViews
 from mailcmd.runtime.loop_guards import came_back, first_time, start_again
 from mailcmd.runtime.reply_policy import counted_address, held_back
 from mailcmd.settings import Settings
@@ -72,16 +73,19 @@ class Processor:
         renderer: Renderer,
         database: Database,
         routes: RouteResolver,
+        folder_views: FolderViews,
         today: Callable[[], date] = date.today,
     ) -> None:
         """Process with `registry`'s handlers, rendering with `renderer`, in `database`;
-        addresses are resolved, and reply tags signed, by `routes`."""
+        addresses are resolved, and reply tags signed, by `routes`; what commands
+        change shows in the app folders `folder_views` keeps."""
         self._settings = settings
         self._registry = registry
         self._routes = routes
         self._renderer = renderer
         self._database = database
         self._today = today
+        self._folder_views = folder_views
         self._runner = CommandRunner(
             settings, renderer, routes.keys, today, builtin_services(settings, registry)
         )
@@ -189,6 +193,11 @@ class Processor:
         replies = [mail for mail in mails if mail.is_reply]
         notifications = self._one_per_recipient([mail for mail in mails if not mail.is_reply])
         held = self._queue_mails(session, [*replies, *notifications], row, sender)
+        if self._folder_views.declared:
+            # What the commands changed shows in the folders of whoever they concern:
+            # the sender, and every account a notification went to (a shared object).
+            owners = [mail.owner.account_id for mail in mails if mail.owner is not None]
+            self._folder_views.sync(session, [sender.account_id, *owners])
         forget = any(context.forget_requested for context in contexts)
         ending: Ending = "refused" if any(mail.refusal for mail in replies) else "done"
         return self._finish(session, row, attempt, "; ".join(held), forget=forget, ending=ending)

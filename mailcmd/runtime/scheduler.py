@@ -30,6 +30,7 @@ from mailcmd.db.types import utc_now
 from mailcmd.operations.traces import new_trace_id, traced
 from mailcmd.outbound.mails import notification_mail
 from mailcmd.outbound.queueing import queue_outgoing
+from mailcmd.runtime.folder_views import FolderViews
 from mailcmd.runtime.services import Wakeup
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,10 @@ class Scheduler:
         poll_seconds: float,
         on_mail: Callable[[], None] | None = None,
         clock: Callable[[], datetime] = utc_now,
+        folder_views: FolderViews | None = None,
     ) -> None:
-        """Run `jobs` against `database`; `on_mail` hears when a run queued mail."""
+        """Run `jobs` against `database`; `on_mail` hears when a run queued mail; the
+        app folders (`folder_views`) of each account a run mailed are synced with it."""
         self._jobs = jobs
         self._database = database
         self._renderer = renderer
@@ -63,6 +66,7 @@ class Scheduler:
         self._poll_seconds = poll_seconds
         self._on_mail = on_mail
         self._clock = clock
+        self._folder_views = folder_views
         self._wakeup = Wakeup()
         # The newest slot of each job known to be run (here or by another worker).
         self._known_slots: dict[str, datetime] = {}
@@ -167,6 +171,8 @@ class Scheduler:
                             POSTMASTER_ADDRESS,
                         )
                         queue_outgoing(session, mail, self._domain, keys)
+                        if self._folder_views is not None and mail.owner is not None:
+                            self._folder_views.sync(session, [mail.owner.account_id])
                 run.last_error = None
             except Exception as error:
                 run.last_error = _failure(job, error)

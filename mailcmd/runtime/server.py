@@ -13,6 +13,7 @@ from mailcmd.addressing.routes import RouteResolver
 from mailcmd.app.loading import (
     MODULE_PREFIX,
     check_account_addresses,
+    check_folders,
     check_templates,
     load_registry,
     prepare_app_schema,
@@ -36,6 +37,7 @@ from mailcmd.outbound.delivery import Deliverer
 from mailcmd.outbound.signing import load_signers
 from mailcmd.runtime.allocator import return_big_blocks_to_the_system
 from mailcmd.runtime.attempts import Outcome
+from mailcmd.runtime.folder_views import FolderViews
 from mailcmd.runtime.outcomes import Outcomes
 from mailcmd.runtime.processing import Processor
 from mailcmd.runtime.scheduler import Scheduler
@@ -103,6 +105,14 @@ class Server:
         check_account_addresses(self.registry, database)
         renderer = Renderer(template_folders(settings.templates))
         check_templates(self.registry, renderer)
+        check_folders(self.registry, renderer)
+        self.folder_views = FolderViews(
+            self.registry,
+            renderer,
+            self.reply_keys.keys,
+            settings.domain,
+            settings.imap.app_folder_limit,
+        )
         self.tls = server_tls(settings) if receive else None
         self.signers = load_signers(settings) if work else None
         # Sessions of the mailbox server hear at once of mail this process delivers:
@@ -157,7 +167,7 @@ class Server:
         worker = Worker(
             settings.worker,
             database,
-            Processor(settings, self.registry, renderer, database, self.routes),
+            Processor(settings, self.registry, renderer, database, self.routes, self.folder_views),
             self.processing_outcomes,
             on_done=self._processed,
         )
@@ -179,6 +189,7 @@ class Server:
             zone=settings.zone,
             poll_seconds=settings.worker.poll_seconds,
             on_mail=self._processed,
+            folder_views=self.folder_views,
         )
         return [deliverer, alerter, scheduler, worker]
 
@@ -211,7 +222,14 @@ class Server:
                 resolver or DnsResolver(settings.dns_resolver),
                 grace_seconds,
             ),
-            ImapListeners(settings, tls, authenticator, database, self.mailbox_events),
+            ImapListeners(
+                settings,
+                tls,
+                authenticator,
+                database,
+                self.mailbox_events,
+                self.folder_views.sync if self.folder_views.declared else None,
+            ),
         ]
         autoconfig = settings.autoconfig
         if autoconfig.port is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mailcmd.app.context import Context
+from mailcmd.app.folders import FolderContext, FolderItem
 from mailcmd.app.registry import MailApp, RegistrationError, Registry
 from mailcmd.parsing import SignatureError
 from tests.conftest import Cli, StartServer
@@ -104,6 +105,26 @@ def test_registration_is_frozen_once_serving() -> None:
         def late(ctx: Context) -> None: ...
 
 
+def test_a_folder_function_takes_a_folder_context_and_a_folder_is_declared_once() -> None:
+    box = MailApp().mailbox("box")
+
+    @box.folder("Things", template="box/thing")
+    def things(ctx: FolderContext) -> list[FolderItem]:
+        return []
+
+    with pytest.raises(RegistrationError, match=r"folder 'Things' declared twice: .*things and"):
+
+        @box.folder("Things", template="box/thing")
+        def again(ctx: FolderContext) -> list[FolderItem]:
+            return []
+
+    with pytest.raises(RegistrationError, match=r"stuff: a folder's function takes one parameter"):
+
+        @box.folder("Stuff", template="box/thing")
+        def stuff(ctx: Context) -> list[FolderItem]:
+            return []
+
+
 def test_a_tag_must_name_a_parameter() -> None:
     box = MailApp().mailbox("box")
 
@@ -119,6 +140,11 @@ def test_a_tag_must_name_a_parameter() -> None:
         ("clash", "mailbox 'notes' declared twice: in .*first.py:app and in .*second.py:app"),
         ("badsig", "bad.py: .*parameter 'when': unsupported type 'set"),
         ("notemplate", "missing.py:.* go: template 'box/nowhere' not found"),
+        (
+            "inboxfolder",
+            "inbox.py:.* things: folder 'Inbox/Things': every account has that folder",
+        ),
+        ("folderclash", "folder 'things' declared twice: .*one.py:.* first and .*two.py:.* second"),
     ],
 )
 def test_app_mistakes_stop_mailcmd_with_one_line_naming_the_place(

@@ -22,8 +22,9 @@ from mailcmd.app.schedules import Cron, Every, ScheduledJob
 from mailcmd.db.database import Database, open_database
 from mailcmd.db.engine import open_engine
 from mailcmd.db.migrations import upgrade
-from mailcmd.db.models import OutboundMessage, ScheduleRun
+from mailcmd.db.models import MailFolder, MailMessage, OutboundMessage, ScheduleRun
 from mailcmd.identity.accounts import create_account
+from mailcmd.runtime.folder_views import FolderViews
 from mailcmd.runtime.scheduler import Scheduler
 from mailcmd.testing import plain_text
 from tests.conftest import ALICE, PASSWORD, bundled_app_history
@@ -307,3 +308,42 @@ def test_a_runs_mail_carries_the_trace_of_that_run(database: Database) -> None:
     # Two reminders of one run, then one of the next day's.
     assert headers[0] == headers[1] != headers[2]
     assert all(len(header) == 16 for header in headers)
+
+
+def test_a_job_that_mails_an_account_brings_its_app_folders_up_to_date(
+    database: Database,
+) -> None:
+    registry = load_registry(bundled_path("commands"))
+    renderer = Renderer(template_folders(bundled_path("templates")))
+    clock = Clock(at("2026-12-01T07:59:00"))
+    scheduler = Scheduler(
+        registry.jobs,
+        database,
+        renderer,
+        scheduler_keys,
+        domain="app.localhost",
+        zone=UTC_ZONE,
+        poll_seconds=1,
+        clock=clock,
+        folder_views=FolderViews(registry, renderer, scheduler_keys, "app.localhost", 500),
+    )
+    task = importlib.import_module(MODULE_PREFIX + "tasks").Task
+    with database.writing() as session:
+        account = create_account(session, ALICE, PASSWORD)
+        session.flush()
+        session.add(task(owner_id=account.id, title="Pay rent", due=date(2026, 12, 1)))
+        session.commit()
+    scheduler.run_due()  # the jobs are seen for the first time: nothing runs yet
+    clock.now = at("2026-12-01T08:00:03")
+
+    assert scheduler.run_due() == [f"{MODULE_PREFIX}tasks.remind"]
+
+    with database.sessions() as session:
+        shown = session.scalars(
+            select(MailMessage.raw)
+            .join(MailFolder)
+            .where(MailFolder.account_id == account.id, MailFolder.name == "Tasks")
+        ).all()
+    assert [message_from_bytes(raw, policy=policy.default)["Subject"] for raw in shown] == [
+        "Pay rent (open, task 1)"
+    ]

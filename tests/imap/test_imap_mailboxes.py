@@ -29,7 +29,17 @@ def test_list_shows_the_default_folders_with_special_use_flags(imap_connect: Con
 
     folders = listed(client)
 
-    assert set(folders) == {"INBOX", "Sent", "Drafts", "Trash", "Junk", "Archive"}
+    # With the bundled tasks app's own folders (see test_app_folders.py).
+    assert set(folders) == {
+        "INBOX",
+        "Sent",
+        "Drafts",
+        "Trash",
+        "Junk",
+        "Archive",
+        "Tasks",
+        "Tasks/Done",
+    }
     assert "\\Sent" in folders["Sent"]
     assert "\\Drafts" in folders["Drafts"]
     assert "\\Trash" in folders["Trash"]
@@ -51,9 +61,11 @@ def test_list_delimiter_query_and_patterns(imap_connect: Connect) -> None:
         "Trash",
         "Junk",
         "Archive",
+        "Tasks",
         "Projects",
     }
     assert set(listed(client, "Projects/", "*")) == {"Projects/2026"}
+    assert "\\HasChildren" in listed(client)["Tasks"]
     assert "\\HasChildren" in listed(client)["Projects"]
     assert set(listed(client, '""', "inbox")) == {"INBOX"}
 

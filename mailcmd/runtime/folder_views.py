@@ -1,0 +1,220 @@
+"""App folders kept in step with the app's objects: derived state in the mail store.
+
+Each folder an app declares (`Mailbox.folder`) is a `MailFolder` row marked as the
+app's (`kept_by`), one per account; each object it shows is a `MailMessage` that
+records the object's key and a digest of its rendering. Syncing renders the
+objects the app returns now and compares: an unchanged object keeps its message
+(and UID), a changed one gets a new message (a new UID; the old one expunged, its
+flags carried over, since IMAP messages never change), a new one is appended, a
+gone one expunged. The rendering is all the view holds, so rebuilding a folder
+from nothing gives the same messages; UIDs only grow, so UIDVALIDITY stays.
+"""
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from email.utils import format_datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from mailcmd.addressing.reply_keys import ReplyKeys
+from mailcmd.app.folders import AppFolder, FolderContext, FolderItem
+from mailcmd.app.registry import Registry
+from mailcmd.app.rendering import Rendered, Renderer
+from mailcmd.db.models import Account, AccountAddress, MailFolder, MailMessage
+from mailcmd.imap.mailstore import announce_change, append, ensure_app_folders
+from mailcmd.outbound.composing import compose
+from mailcmd.outbound.mails import IN_TRANSCRIPT, links_for
+
+log = logging.getLogger(__name__)
+
+
+class FolderViews:
+    """Keeps every account's app folders showing what the app's objects are now."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        renderer: Renderer,
+        keys: Callable[[], ReplyKeys],
+        domain: str,
+        limit: int,
+    ) -> None:
+        """Show `registry`'s folders, rendered with `renderer`, their Reply-To signed with
+        the keys `keys` returns, from `domain`, at most `limit` objects in each."""
+        self._folders = registry.folders
+        self._renderer = renderer
+        self._keys = keys
+        self._domain = domain
+        self._limit = limit
+
+    @property
+    def declared(self) -> bool:
+        """Whether the app declares any folder (with none, syncing does nothing)."""
+        return bool(self._folders)
+
+    def sync(self, session: Session, account_ids: Iterable[int | None]) -> None:
+        """Bring the app folders of each account in `account_ids` up to date; the caller commits.
+
+        None among them (a sender without an account) is passed over. An account
+        whose sync fails (a mistake in the app's folder function or template) is
+        logged and left as it was: the view is derived, and the commands that ran
+        must not be undone for it; its next sync tries again.
+        """
+        for account_id in sorted({id for id in account_ids if id is not None}):
+            try:
+                with session.begin_nested():
+                    self._sync_account(session, account_id)
+            except Exception:
+                log.exception("app folders of account %d not synced", account_id)
+
+    def _sync_account(self, session: Session, account_id: int) -> None:
+        """Bring the account's app folders up to date, creating any it lacks."""
+        if not self._folders:
+            return
+        login = session.scalar(select(Account.login).where(Account.id == account_id))
+        if login is None:
+            return
+        # The To of its messages: the account's first address, else its login.
+        to = session.scalar(
+            select(AccountAddress.address)
+            .where(AccountAddress.account_id == account_id)
+            .order_by(AccountAddress.id)
+            .limit(1)
+        )
+        folders = self._app_folders(session, account_id)
+        if len(folders) < len(self._folders):
+            ensure_app_folders(
+                session,
+                account_id,
+                {f.name: f.mailbox for f in self._folders if f.name not in folders},
+            )
+            folders = self._app_folders(session, account_id)
+        changed = False
+        for folder in self._folders:
+            row = folders.get(folder.name)
+            if row is None or row.kept_by != folder.mailbox:
+                # A folder of the account's own by that name (made before the app
+                # declared it) stays the account's: nothing is put into it.
+                continue
+            context = FolderContext(session=session, account_id=account_id, limit=self._limit)
+            changed |= self._sync_folder(session, folder, row.id, account_id, to or login, context)
+        if changed:
+            announce_change(session, account_id)
+
+    def _app_folders(self, session: Session, account_id: int) -> dict[str, MailFolder]:
+        """The account's folders named as app folders, by name, locked to the end of the
+        transaction: two workers syncing one account take turns, so no object is
+        shown twice."""
+        names = [folder.name for folder in self._folders]
+        query = select(MailFolder).where(
+            MailFolder.account_id == account_id, MailFolder.name.in_(names)
+        )
+        return {folder.name: folder for folder in session.scalars(query.with_for_update())}
+
+    def _sync_folder(
+        self,
+        session: Session,
+        folder: AppFolder,
+        folder_id: int,
+        account_id: int,
+        to: str,
+        context: FolderContext,
+    ) -> bool:
+        """Sync one folder; return whether any message came or went."""
+        items = folder.items(context)
+        shown: dict[str | None, tuple[int, str | None, list[str]]] = {}
+        doubles = []
+        for message_id, key, digest, flags in session.execute(
+            select(
+                MailMessage.id, MailMessage.object_key, MailMessage.view_digest, MailMessage.flags
+            )
+            .where(MailMessage.folder_id == folder_id)
+            .order_by(MailMessage.uid)
+        ):
+            if key in shown:
+                # Shown twice (or put there before the folder was the app's): the
+                # newest stays, the others go.
+                doubles.append(shown[key][0])
+            shown[key] = (message_id, digest, flags)
+        keys = self._keys()
+        wanted: dict[str, tuple[FolderItem, str, Rendered, str]] = {}
+        for item in items:
+            links = links_for(
+                session,
+                keys,
+                self._domain,
+                mailbox=folder.mailbox,
+                tag=item.key,
+                to=to,
+                account_id=account_id,
+            )
+            rendered = self._renderer.render(
+                folder.template, {IN_TRANSCRIPT: False, **item.values}, links
+            )
+            wanted[item.key] = (
+                item,
+                links.address,
+                rendered,
+                _digest(item, links.address, rendered),
+            )
+        stale = doubles + [
+            message_id
+            for key, (message_id, digest, _) in shown.items()
+            if key is None or key not in wanted or wanted[key][3] != digest
+        ]
+        if stale:
+            session.execute(delete(MailMessage).where(MailMessage.id.in_(stale)))
+        # Oldest first, so that the newest object has the highest UID.
+        added = 0
+        for key, (item, reply_to, rendered, digest) in reversed(wanted.items()):
+            previous = shown.get(key)
+            if previous is not None and previous[1] == digest:
+                continue
+            composed = compose(
+                rendered,
+                from_address=f"{folder.mailbox}@{self._domain}",
+                to_address=to,
+                domain=self._domain,
+                subject=rendered.subject or key,
+                reply_to=reply_to,
+                auto_submitted="auto-generated",
+                message_id=f"<{folder.mailbox}.{key}.{digest[:16]}@{self._domain}>",
+                date=item.changed_at,
+            )
+            # The client's flags are its own: a new rendering of the object keeps them.
+            flags = previous[2] if previous is not None else []
+            append(
+                session,
+                account_id,
+                folder.name,
+                composed.raw,
+                flags=flags,
+                internal_at=item.changed_at,
+                shows=(key, digest),
+            )
+            added += 1
+        if stale or added:
+            log.info(
+                "app folder %s of account %d: %d shown, %d added, %d expunged",
+                folder.name,
+                account_id,
+                len(wanted),
+                added,
+                len(stale),
+            )
+        return bool(stale or added)
+
+
+def _digest(item: FolderItem, reply_to: str, rendered: Rendered) -> str:
+    """What the message shows, hashed: equal digests make equal messages."""
+    parts = [
+        item.key,
+        format_datetime(item.changed_at),
+        reply_to,
+        rendered.subject or "",
+        rendered.text,
+        rendered.html or "",
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
