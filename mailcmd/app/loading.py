@@ -60,17 +60,8 @@ def template_folders(app_templates: Path) -> list[Path]:
 def check_templates(registry: Registry, renderer: Renderer) -> None:
     """Refuse to start if a command names a template that does not exist."""
     for command in registry.commands():
-        if command.template is None:
-            continue
-        try:
-            found = renderer.exists(command.template)
-        except TemplateError as error:
-            raise RegistrationError(f"{command.place}: {error}") from None
-        if not found:
-            raise RegistrationError(
-                f"{command.place}: template {command.template!r} not found "
-                f"(looked for {command.template}.txt)"
-            )
+        if command.template is not None:
+            _require_template(renderer, command.template, command.place)
 
 
 def check_folders(registry: Registry, renderer: Renderer) -> None:
@@ -83,15 +74,19 @@ def check_folders(registry: Registry, renderer: Renderer) -> None:
             problem = "every account has that folder of its own"
         if problem is not None:
             raise RegistrationError(f"{folder.place}: folder {folder.name!r}: {problem}")
-        try:
-            found = renderer.exists(folder.template)
-        except TemplateError as error:
-            raise RegistrationError(f"{folder.place}: {error}") from None
-        if not found:
-            raise RegistrationError(
-                f"{folder.place}: template {folder.template!r} not found "
-                f"(looked for {folder.template}.txt)"
-            )
+        _require_template(renderer, folder.template, folder.place)
+
+
+def _require_template(renderer: Renderer, template: str, place: str) -> None:
+    """Refuse to start if `template`, named at `place`, does not exist or does not load."""
+    try:
+        found = renderer.exists(template)
+    except TemplateError as error:
+        raise RegistrationError(f"{place}: {error}") from None
+    if not found:
+        raise RegistrationError(
+            f"{place}: template {template!r} not found (looked for {template}.txt)"
+        )
 
 
 def check_account_addresses(registry: Registry, database: Database) -> None:
