@@ -62,6 +62,7 @@ def test_no_file_gives_the_documented_defaults(bare_cli: Cli) -> None:
         "imap.check_seconds": 30.0,
         "imap.quota": 1024 * 1024 * 1024,
         "imap.max_folders": 1000,
+        "imap.app_folder_limit": 500,
         "imap.max_literal_memory": 256 * 1024 * 1024,
         "imap.literal_timeout": 60.0,
         "imap.literal_min_rate": 32 * 1024,

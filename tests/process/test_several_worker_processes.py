@@ -274,7 +274,10 @@ def _replies(engine: Engine) -> int:
 def _reply_times(engine: Engine) -> dict[str, float]:
     """Each reply's task title, and when the reply was stored (seconds since the epoch)."""
     with engine.connect() as connection:
-        rows = connection.execute(select(MailMessage.raw, MailMessage.internal_at)).all()
+        # The replies, not the messages of the app's folders (which show the tasks).
+        rows = connection.execute(
+            select(MailMessage.raw, MailMessage.internal_at).where(MailMessage.object_key.is_(None))
+        ).all()
     found = {}
     for raw, internal_at in rows:
         subject = next(

@@ -114,6 +114,7 @@ def test_a_command_mail_has_one_trace_in_the_json_log_the_reply_and_the_cli(
         "mailcmd.smtp.transactions",
         "mailcmd.runtime.worker",  # claimed
         "mailcmd.imap.mailstore",  # the reply in alice's INBOX, announced to IMAP
+        "mailcmd.runtime.folder_views",  # the task shown in alice's Tasks folder
         "mailcmd.runtime.worker",  # done
     ]
     assert loggers_in_trace(entries, relayed_trace) == [

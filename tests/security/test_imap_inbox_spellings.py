@@ -108,8 +108,10 @@ def test_inbox_folders_of_any_spelling_are_reachable_after_upgrading(
     finally:
         client.shutdown()
 
+    # (Tasks and Tasks/Done are the bundled app's folders, empty: alice has no tasks.)
     assert names == sorted(
-        {"INBOX/Work", "INBOX/Solo", "INBOX/Solo/Deep", "Inboxes"} | set(DEFAULT_FOLDERS)
+        {"INBOX/Work", "INBOX/Solo", "INBOX/Solo/Deep", "Inboxes", "Tasks", "Tasks/Done"}
+        | set(DEFAULT_FOLDERS)
     )
     # INBOX/Work keeps its UIDs and UIDVALIDITY; the merged messages come after them.
     # Spellings merge in code-point order: `Inbox/Work`, then `inbox/Work`.
