@@ -6,7 +6,9 @@ the same calls Thunderbird's buttons make, so that Thunderbird itself does the S
 submission, the copy to Sent and the `STORE +FLAGS (\\Answered)`.
 """
 
+import asyncio
 import json
+import logging
 import os
 import shutil
 import signal
@@ -14,7 +16,7 @@ import ssl
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +190,68 @@ class Thunderbird:
         """
         self.marionette.script(OPEN_MESSAGE, subject)
 
+    def folder_pane(self) -> list[str]:
+        """The folders the folder pane has a row for, each as its path of names ("Tasks/Done").
+
+        A subfolder's row is there whether or not its parent's row is expanded: a
+        person sees it with one click on the twisty. The account's own row is left out.
+        """
+        return list(self.marionette.script(FOLDER_PANE))
+
+    def open_folder(self, path: str) -> None:
+        """Select the folder `path` ("Tasks", "Tasks/Done") in the folder pane, as a click does.
+
+        Waits until the folder pane has its row (Thunderbird has listed the folders
+        after logging in); the message list then shows the folder, which Thunderbird
+        selects on the server, and goes on idling in (`rows` shows what it found).
+        """
+        self.marionette.script(OPEN_FOLDER, path)
+
+    def rows(self) -> "ListedRows":
+        """The folder the 3-pane window shows, and the rows of its message list, top down."""
+        shown = self.marionette.script(ROWS)
+        return ListedRows(
+            folder=shown["folder"],
+            rows=[ListedRow(subject, starred, uid) for subject, starred, uid in shown["rows"]],
+        )
+
+    def await_rows(
+        self, what: str, condition: Callable[["ListedRows"], bool]
+    ) -> tuple["ListedRows", float]:
+        """Wait until the message list's rows meet `condition`; they, and when (epoch seconds).
+
+        Only looks: nothing is refreshed and no folder is opened, so that what shows
+        came by itself (IDLE).
+        """
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            listed = self.rows()
+            if condition(listed):
+                return listed, time.time()
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"Thunderbird's list did not come to show {what} in {TIMEOUT:g} s;"
+                    f" it shows {listed}"
+                )
+            time.sleep(0.05)
+
+    def star(self, subject: str, starred: bool = True) -> None:
+        """Click the star of the row titled `subject`, if it is not yet `starred` (or is).
+
+        The click goes to the row's star button, whose handler in the message list
+        (`toggle-flag`) has the view flag or unflag the message: Thunderbird stores
+        `\\Flagged` on the server itself.
+        """
+        self.marionette.script(STAR, subject, starred)
+
+    def move(self, subject: str, path: str) -> None:
+        """Move the row titled `subject` to the folder `path`, as Message > Move To does.
+
+        The row is selected (a click), then the menu item's command (`cmd_moveMessage`)
+        runs with the folder: Thunderbird moves the message on the server (MOVE).
+        """
+        self.marionette.script(MOVE, subject, path)
+
     def message_pane(self, part: str) -> "DisplayedPart":
         """What the message pane shows of the message's body, once it shows `part`.
 
@@ -223,10 +287,92 @@ class DisplayedPart:
         return self.text.split("\n")
 
 
+@dataclass(frozen=True)
+class ListedRow:
+    """A row of the message list as a person sees it."""
+
+    subject: str
+    # Whether its star is lit.
+    starred: bool
+    # The UID of the message it shows (Thunderbird's key of an IMAP message).
+    uid: int
+
+
+@dataclass(frozen=True)
+class ListedRows:
+    """What the message list shows: the folder's path ("Tasks") and its rows, top down."""
+
+    folder: str
+    rows: list[ListedRow]
+
+    @property
+    def subjects(self) -> list[str]:
+        """The rows' subjects."""
+        return [row.subject for row in self.rows]
+
+    def titled(self, subject: str) -> ListedRow | None:
+        """The row titled `subject`, if the list shows one."""
+        return next((row for row in self.rows if row.subject == subject), None)
+
+
 def _spaces(text: str) -> str:
     # Thunderbird keeps a plain text's runs of spaces as no-break spaces; a person
     # sees spaces.
     return text.replace("\u00a0", " ")
+
+
+class ImapCommands(logging.Handler):
+    """The IMAP commands the server logs, each with its session and epoch second."""
+
+    def __init__(self) -> None:
+        """Record every command from now on."""
+        super().__init__(logging.DEBUG)
+        self.commands: list[tuple[int, float, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # The server logs a command in the task of the session that received it.
+        task = asyncio.current_task()
+        line = record.getMessage().split(": ", 1)[-1]
+        self.commands.append((id(task), record.created, line))
+
+    def idling_in(self, mailbox: str) -> bool:
+        """Whether a session that selected `mailbox` last has started IDLE since."""
+        selected: dict[int, str] = {}
+        for session, _, line in list(self.commands):
+            words = line.split(" ", 2)
+            if len(words) == 3 and words[1].lower() in ("select", "examine"):
+                selected[session] = words[2].strip('"')
+            if len(words) == 2 and words[1].upper() == "IDLE" and selected.get(session) == mailbox:
+                return True
+        return False
+
+    def answered_store(self, count: int) -> float | None:
+        """When the `count`th `UID STORE ... +FLAGS (\\Answered)` came, if it has."""
+        stores = [
+            at
+            for _, at, line in list(self.commands)
+            if " store " in line.lower() and "\\answered" in line.lower()
+        ]
+        return stores[count - 1] if len(stores) >= count else None
+
+    def since(self, at: float) -> list[str]:
+        """The commands that came from epoch second `at` on, without their tags."""
+        return [line.split(" ", 1)[-1] for _, when, line in list(self.commands) if when >= at]
+
+
+@contextmanager
+def logged_imap_commands() -> Iterator[ImapCommands]:
+    """Record what the IMAP server is asked while the block runs, from its debug log."""
+    logger = logging.getLogger("mailcmd.imap.command_loop")
+    handler = ImapCommands()
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @contextmanager
@@ -523,5 +669,135 @@ return {
   rows: rows.map(({ text, left }) => [text.replace(/ +$/, ""), left]),
   columns: Math.floor(room / width),
 };
+"""
+)
+
+# A folder of the account by its path of names, as the folder pane shows them
+# ("Tasks/Done"; the INBOX is "Inbox").
+FOLDERS = (
+    WAIT_FOR
+    + """
+function pathOf(folder) {
+  const names = [];
+  for (let at = folder; at && !at.isServer; at = at.parent) {
+    names.unshift(at.name);
+  }
+  return names.join("/");
+}
+function folderAt(path) {
+  const server = MailServices.accounts.defaultAccount.incomingServer;
+  return server.rootFolder.descendants.find(folder => pathOf(folder) == path) ?? null;
+}
+async function about3Pane() {
+  return waitFor("the 3-pane window", () => mainWindow()?.gTabmail?.currentAbout3Pane);
+}
+async function rowTitled(about3Pane, subject) {
+  return waitFor("a row titled " + subject + " in the list", () => {
+    const view = about3Pane.gDBView;
+    for (let index = 0; index < (view?.rowCount ?? 0); index++) {
+      if (view.getMsgHdrAt(index).mime2DecodedSubject == subject) {
+        return { index };
+      }
+    }
+    return null;
+  });
+}
+"""
+)
+
+FOLDER_PANE = (
+    FOLDERS
+    + """
+const folderTree = (await about3Pane()).folderTree;
+const paths = new Set();
+for (const row of folderTree.querySelectorAll('li[is="folder-tree-row"]')) {
+  const names = [];
+  for (let at = row; at; at = at.parentElement.closest('li[is="folder-tree-row"]')) {
+    if (MailServices.folderLookup.getFolderForURL(at.uri)?.isServer) {
+      break;
+    }
+    names.unshift(at.name);
+  }
+  if (names.length) {
+    paths.add(names.join("/"));
+  }
+}
+return [...paths];
+"""
+)
+
+OPEN_FOLDER = (
+    FOLDERS
+    + """
+const [path] = arguments;
+const pane = await about3Pane();
+const folder = await waitFor("a row for " + path + " in the folder pane", () => {
+  const found = folderAt(path);
+  return found && pane.folderPane.getRowForFolder(found) ? found : null;
+});
+// What a click on the row does: the row is selected (its parents expanded first),
+// and the message list follows the selection.
+pane.displayFolder(folder);
+await waitFor("the message list showing " + path, () => pane.gFolder == folder && pane.gDBView);
+"""
+)
+
+# A row's star is read off the row the list drew, where it is drawn; a row scrolled
+# out of sight has the properties the view would draw it with.
+ROWS = (
+    FOLDERS
+    + """
+const pane = await about3Pane();
+const view = pane.gDBView;
+const rows = [];
+for (let index = 0; index < (view?.rowCount ?? 0); index++) {
+  const header = view.getMsgHdrAt(index);
+  const drawn = pane.threadTree.getRowAtIndex(index);
+  const properties = (drawn?.dataset.properties ?? view.getRowProperties(index)).split(" ");
+  rows.push([header.mime2DecodedSubject, properties.includes("flagged"), header.messageKey]);
+}
+return { folder: pane.gFolder ? pathOf(pane.gFolder) : null, rows };
+"""
+)
+
+STAR = (
+    FOLDERS
+    + """
+const [subject, starred] = arguments;
+const pane = await about3Pane();
+const { index } = await rowTitled(pane, subject);
+pane.threadTree.scrollToIndex(index, true);
+const row = await waitFor("the row of " + subject + " drawn", () =>
+  pane.threadTree.getRowAtIndex(index)
+);
+const lit = () => pane.gDBView.getMsgHdrAt(index).isFlagged;
+if (lit() != starred) {
+  const button = row.querySelector(".tree-button-flag");
+  if (!button) {
+    throw new Error("the row of " + subject + " has no star to click");
+  }
+  // A click of the primary button, once: what the list's click handler acts on.
+  const click = { bubbles: true, cancelable: true, button: 0, detail: 1 };
+  button.dispatchEvent(new pane.MouseEvent("click", click));
+  await waitFor("the star of " + subject + (starred ? " lit" : " out"), () => lit() == starred);
+}
+"""
+)
+
+MOVE = (
+    FOLDERS
+    + """
+const [subject, path] = arguments;
+const pane = await about3Pane();
+const destination = folderAt(path);
+if (!destination) {
+  throw new Error("no folder " + path);
+}
+const { index } = await rowTitled(pane, subject);
+pane.threadTree.selectedIndex = index;
+await waitFor("the row of " + subject + " selected", () =>
+  pane.gDBView.hdrForFirstSelectedMessage?.mime2DecodedSubject == subject
+);
+pane.commandController.doCommand("cmd_moveMessage", destination);
 """
 )

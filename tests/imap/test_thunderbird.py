@@ -5,8 +5,6 @@ EXISTS for the app's answer that came with that STORE's completion was ignored, 
 the answer showed only at the next folder switch.
 """
 
-import asyncio
-import logging
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -16,7 +14,13 @@ import trustme
 
 from tests.conftest import ALICE, PASSWORD, Cli
 from tests.servers import RunningServer, running_server, smtp_settings, wait_until
-from tests.thunderbird import THUNDERBIRD, MailAccount, running_thunderbird
+from tests.thunderbird import (
+    THUNDERBIRD,
+    ImapCommands,
+    MailAccount,
+    logged_imap_commands,
+    running_thunderbird,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -39,54 +43,11 @@ REPLIES = (
 ANSWER_SECONDS = 3.0
 
 
-class ImapCommands(logging.Handler):
-    """The IMAP commands the server logs, each with its session and epoch second."""
-
-    def __init__(self) -> None:
-        """Record every command from now on."""
-        super().__init__(logging.DEBUG)
-        self.commands: list[tuple[int, float, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        # The server logs a command in the task of the session that received it.
-        task = asyncio.current_task()
-        line = record.getMessage().split(": ", 1)[-1]
-        self.commands.append((id(task), record.created, line))
-
-    def idling_in_inbox(self) -> bool:
-        """Whether a session that selected INBOX last has started IDLE since."""
-        selected: dict[int, str] = {}
-        for session, _, line in list(self.commands):
-            words = line.split(" ", 2)
-            if len(words) == 3 and words[1].lower() == "select":
-                selected[session] = words[2].strip('"')
-            if len(words) == 2 and words[1].upper() == "IDLE" and selected.get(session) == "INBOX":
-                return True
-        return False
-
-    def answered_store(self, count: int) -> float | None:
-        """When the `count`th `UID STORE ... +FLAGS (\\Answered)` came, if it has."""
-        stores = [
-            at
-            for _, at, line in list(self.commands)
-            if " store " in line.lower() and "\\answered" in line.lower()
-        ]
-        return stores[count - 1] if len(stores) >= count else None
-
-
 @pytest.fixture
 def imap_commands() -> Iterator[ImapCommands]:
     """What the IMAP server is asked, from the debug log of its dispatcher."""
-    logger = logging.getLogger("mailcmd.imap.command_loop")
-    handler = ImapCommands()
-    level = logger.level
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+    with logged_imap_commands() as commands:
+        yield commands
 
 
 @pytest.fixture
@@ -121,7 +82,7 @@ def test_thunderbird_shows_the_answer_to_each_reply_within_seconds_of_marking_it
     with running_thunderbird(account) as thunderbird:
         thunderbird.go_online(certificate_authority.cert_pem.bytes().decode())
         thunderbird.get_messages()
-        wait_until(imap_commands.idling_in_inbox, "Thunderbird idling in its INBOX")
+        wait_until(partial(imap_commands.idling_in, "INBOX"), "Thunderbird idling in its INBOX")
         thunderbird.watch_inbox()
 
         thunderbird.write("tasks@app.localhost", "add Buy milk", "Oat milk, please.")
