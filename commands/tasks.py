@@ -225,9 +225,19 @@ def _store_attachments(ctx: Context, task: Task) -> None:
         )
 
 
-@tasks.folder("Tasks", template="tasks/folder-item")
+# What a person's star, keyword and deletion do in either folder of tasks.
+FOLDER_FLAGS = {
+    "\\Flagged": ("edit --priority high", "edit --priority normal"),
+    "$Done": ("done", "reopen"),
+}
+
+
+@tasks.folder(
+    "Tasks", template="tasks/folder-item", flags=FOLDER_FLAGS, arrival="reopen", delete="delete"
+)
 def open_tasks(ctx: FolderContext) -> list[FolderItem]:
-    """The open tasks the account sees, the newest first: its Tasks folder."""
+    """The open tasks the account sees, the newest first: its Tasks folder. A task moved
+    here is reopened; one starred is of high priority; one deleted asks to confirm."""
     query = (
         select(Task)
         .where(_visible_to(ctx.account_id), Task.done_at.is_(None))
@@ -236,9 +246,12 @@ def open_tasks(ctx: FolderContext) -> list[FolderItem]:
     return _folder_items(ctx, query)
 
 
-@tasks.folder("Tasks/Done", template="tasks/folder-item")
+@tasks.folder(
+    "Tasks/Done", template="tasks/folder-item", flags=FOLDER_FLAGS, arrival="done", delete="delete"
+)
 def done_tasks(ctx: FolderContext) -> list[FolderItem]:
-    """The done tasks the account sees, the last done first: its Tasks/Done folder."""
+    """The done tasks the account sees, the last done first: its Tasks/Done folder. A
+    task moved here is done."""
     query = (
         select(Task)
         .where(_visible_to(ctx.account_id), Task.done_at.is_not(None))
@@ -260,7 +273,17 @@ def _folder_items(ctx: FolderContext, query: Select[tuple[Task]]) -> list[Folder
     for task in ctx.session.scalars(query):
         times = [task.created_at, task.done_at, *(c.created_at for c in task.comments)]
         changed_at = max(t for t in times if t is not None)
-        items.append(FolderItem(key=str(task.id), changed_at=changed_at, values={"task": task}))
+        flags = {"\\Flagged"} if task.priority == "high" else set()
+        if task.done_at is not None:
+            flags.add("$Done")
+        items.append(
+            FolderItem(
+                key=str(task.id),
+                changed_at=changed_at,
+                values={"task": task},
+                flags=frozenset(flags),
+            )
+        )
     return items
 
 

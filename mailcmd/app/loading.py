@@ -66,7 +66,8 @@ def check_templates(registry: Registry, renderer: Renderer) -> None:
 
 def check_folders(registry: Registry, renderer: Renderer) -> None:
     """Refuse to start if an app folder has a name a folder cannot have, one of every
-    account's own folders (INBOX, Sent, ...) or a template that does not exist."""
+    account's own folders (INBOX, Sent, ...), a template that does not exist, or an
+    action that is not a command of its mailbox."""
     own = {name.upper() for name in DEFAULT_FOLDERS}
     for folder in registry.folders:
         problem = name_problem(folder.name)
@@ -75,6 +76,14 @@ def check_folders(registry: Registry, renderer: Renderer) -> None:
         if problem is not None:
             raise RegistrationError(f"{folder.place}: folder {folder.name!r}: {problem}")
         _require_template(renderer, folder.template, folder.place)
+        commands = registry.mailboxes[folder.mailbox].commands
+        for line in folder.actions.commands():
+            verb = line.split(maxsplit=1)[0].lower() if line.strip() else ""
+            if verb not in commands:
+                raise RegistrationError(
+                    f"{folder.place}: folder {folder.name!r}: {line!r} is not a command of"
+                    f" {folder.mailbox}@ (its commands: {', '.join(sorted(commands)) or 'none'})"
+                )
 
 
 def _require_template(renderer: Renderer, template: str, place: str) -> None:

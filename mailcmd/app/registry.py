@@ -20,7 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from mailcmd.app.context import Context, Envelope, ScheduledContext
-from mailcmd.app.folders import AppFolder, takes_folder_context
+from mailcmd.app.folders import (
+    AppFolder,
+    FolderActions,
+    mapped_flag_problem,
+    takes_folder_context,
+)
 from mailcmd.app.schedules import Cron, Every, ScheduledJob, Trigger, TriggerError
 from mailcmd.errors import EXIT_BAD_SETTINGS, MailcmdError
 from mailcmd.parsing import CommandParseError, CommandSignature, analyse, split_words
@@ -184,7 +189,15 @@ class Mailbox:
 
         return register
 
-    def folder(self, name: str, *, template: str) -> Callable[[Handler], Handler]:
+    def folder(
+        self,
+        name: str,
+        *,
+        template: str,
+        flags: Mapping[str, tuple[str | None, str | None]] | None = None,
+        arrival: str | None = None,
+        delete: str | None = None,
+    ) -> Callable[[Handler], Handler]:
         """Show the decorated function's objects as the folder `name` in each account's mailbox.
 
         The function takes a `FolderContext` and returns a `FolderItem` per object,
@@ -192,7 +205,11 @@ class Mailbox:
         exist at start-up), replaced whenever its rendering changes. `name` may be a
         subfolder (`Tasks/Done`); it must not be one of every account's own folders
         (INBOX, Sent, ...) nor another mailbox's folder (checked at start-up).
+        `flags`, `arrival` and `delete` say which of this mailbox's commands a
+        person's flags, moves into the folder and deletions run (see
+        `FolderActions`; the commands are checked to exist at start-up).
         """
+        actions = FolderActions(flags=dict(flags or {}), arrival=arrival, delete=delete)
 
         def register(function: Handler) -> Handler:
             folder_name = name.strip()
@@ -204,6 +221,10 @@ class Mailbox:
                 raise RegistrationError(
                     f"{_place(function)}: a folder's function takes one parameter, a FolderContext"
                 )
+            for flag in actions.flags:
+                problem = mapped_flag_problem(flag)
+                if problem is not None:
+                    raise RegistrationError(f"{_place(function)}: flag {flag!r}: {problem}")
             existing = self.folders.get(folder_name)
             if existing is not None:
                 raise RegistrationError(
@@ -216,6 +237,7 @@ class Mailbox:
                 template=template,
                 function=function,
                 place=_place(function),
+                actions=actions,
             )
             return function
 

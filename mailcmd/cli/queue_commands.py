@@ -148,6 +148,8 @@ def _describe(message: InboundMessage) -> dict[str, Any]:
         "size": message.size,
         "client_address": message.client_address,
         "helo": message.helo,
+        # Not mail: what a person did in an app folder, which the worker runs as mail.
+        "folder_action": message.folder_action,
         "tls": f"{message.tls_protocol} {message.tls_cipher}" if message.tls_protocol else None,
         "authentication_results": message.authentication_results,
         "verified_from": message.verified_from,

@@ -45,6 +45,8 @@ ADDRESS_LENGTH = 254
 CLIENT_LENGTH = 64
 # A trace id (`mailcmd.operations.traces`).
 TRACE_LENGTH = 16
+# A folder action's object, `mailbox:key`: a local part and a plus-tag of 64 each.
+FOLDER_OBJECT_LENGTH = 130
 
 
 class Base(DeclarativeBase):
@@ -250,6 +252,11 @@ class InboundMessage(Base):
     # Minted when its DATA was taken: on every log line about it and in every mail it
     # causes (see `mailcmd.operations.traces`). None for a message stored before traces existed.
     trace_id: Mapped[str | None] = mapped_column(String(TRACE_LENGTH), index=True)
+    # Set when no client sent it: what a person did in an app folder, in words
+    # ("flagged \"Buy milk\" in Tasks"), and the object it acts on, as
+    # `mailbox:key`; its commands run as the person's mail to that object would.
+    folder_action: Mapped[str | None] = mapped_column(String(255))
+    folder_object: Mapped[str | None] = mapped_column(String(FOLDER_OBJECT_LENGTH))
 
     account: Mapped[Account | None] = relationship()
 

@@ -115,12 +115,12 @@ async def _authenticate(session: Session, user: str, password: str) -> Done:
         return ImapResponses.LOGIN_FAILED
     verified = outcome.verified
     await asyncio.to_thread(storage.ensure_folders, session.database, verified.account_id)
-    sync = session.context.sync_app_folders
-    if sync is not None:
+    kept = session.context.kept_folders
+    if kept is not None:
         # A fresh account, or one from before the app declared its folders, sees
         # them at once.
         await asyncio.to_thread(
-            storage.sync_app_folders, session.database, verified.account_id, sync
+            storage.sync_app_folders, session.database, verified.account_id, kept
         )
     session.logged_in(verified.account_id, verified.login)
     return Done("OK", ImapResponses.LOGGED_IN.text, f"CAPABILITY {session.capabilities()}")

@@ -11,9 +11,9 @@ from mailcmd.identity.logins import Authenticator
 from mailcmd.imap.changes import MailboxEvents
 from mailcmd.imap.command_loop import serve
 from mailcmd.imap.connection import Connection, ConnectionClosed, Limits, LiteralBudget
+from mailcmd.imap.kept_folders import KeptFolders
 from mailcmd.imap.responses import BYE_BUSY, BYE_SHUTDOWN
 from mailcmd.imap.session import ServerContext, Session
-from mailcmd.imap.storage import AppFolderSync
 from mailcmd.net.listener_groups import (
     bound,
     listening_addresses,
@@ -41,12 +41,12 @@ class ImapListeners:
         authenticator: Authenticator,
         database: Database,
         events: MailboxEvents,
-        sync_app_folders: AppFolderSync | None = None,
+        kept_folders: KeptFolders | None = None,
     ) -> None:
         """Prepare every IMAP port that is not off; nothing listens until `start`.
 
-        `sync_app_folders`, when the app declares folders, brings an account's up to
-        date as it logs in.
+        `kept_folders`, when the app declares folders, brings an account's up to
+        date as it logs in and hears what its clients do in them.
         """
         imap = settings.imap
         self._settings = settings
@@ -58,7 +58,7 @@ class ImapListeners:
             authenticator=authenticator,
             tls=tls,
             events=events,
-            sync_app_folders=sync_app_folders,
+            kept_folders=kept_folders,
         )
         self.budget = LiteralBudget(imap.max_literal_memory)
         self.servers: dict[str, asyncio.Server] = {}

@@ -229,7 +229,12 @@ async def close(session: Session, tag: str, args: list[Token], uid: bool) -> Don
     session.state = State.AUTHENTICATED
     if not selection.read_only:
         removed = await session.run_storage(
-            storage.expunge, session.database, session.account(), selection.folder_id
+            storage.expunge,
+            session.database,
+            session.account(),
+            selection.folder_id,
+            kept=session.context.kept_folders,
+            client=session.connection.peer,
         )
         if removed:
             session.announce()

@@ -71,6 +71,8 @@ async def fetch(session: Session, tag: str, args: list[Token], uid: bool) -> Don
                 unseen,
                 "add",
                 ["\\Seen"],
+                kept=session.context.kept_folders,
+                client=session.connection.peer,
             )
             session.announce()
             if not any(item.name == "FLAGS" for item in items):
@@ -128,6 +130,8 @@ async def store(session: Session, tag: str, args: list[Token], uid: bool) -> Don
         uids,
         mode,
         flags,
+        kept=session.context.kept_folders,
+        client=session.connection.peer,
     )
     session.announce()
     lines = []
@@ -176,6 +180,8 @@ async def _copy(session: Session, args: list[Token], uid: bool, move: bool) -> D
         astring(args[1]),
         move,
         quota,
+        kept=session.context.kept_folders,
+        client=session.connection.peer,
     )
     session.announce()
     if not pairs:
@@ -202,7 +208,13 @@ async def expunge(session: Session, tag: str, args: list[Token], uid: bool) -> D
     elif args:
         raise ImapParseError("EXPUNGE takes no arguments")
     removed = await session.run_storage(
-        storage.expunge, session.database, session.account(), selection.folder_id, limit
+        storage.expunge,
+        session.database,
+        session.account(),
+        selection.folder_id,
+        limit,
+        kept=session.context.kept_folders,
+        client=session.connection.peer,
     )
     if removed:
         session.announce()

@@ -12,8 +12,8 @@ from mailcmd.identity.logins import Authenticator
 from mailcmd.imap import storage
 from mailcmd.imap.changes import MailboxEvents
 from mailcmd.imap.connection import Connection
+from mailcmd.imap.kept_folders import KeptFolders
 from mailcmd.imap.selection import Selection
-from mailcmd.imap.storage import AppFolderSync
 from mailcmd.net.tls import ServerTls
 from mailcmd.settings import ImapSettings
 
@@ -81,9 +81,9 @@ class ServerContext:
     authenticator: Authenticator
     tls: ServerTls
     events: MailboxEvents
-    # Brings an account's app folders up to date in a transaction the caller commits
-    # (see `mailcmd.runtime.folder_views`); None when the app declares no folder.
-    sync_app_folders: AppFolderSync | None = None
+    # Keeps the app folders (see `mailcmd.runtime.folder_keeper`): shows them at login,
+    # hears what clients do in them; None when the app declares no folder.
+    kept_folders: KeptFolders | None = None
 
 
 class Session:

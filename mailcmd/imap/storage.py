@@ -5,7 +5,7 @@ announce the change (`mailstore.announce_change`) so that sessions in other
 processes look again.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -18,10 +18,8 @@ from mailcmd.db.models import MailFolder, MailMessage
 from mailcmd.errors import MailcmdError
 from mailcmd.imap import mailstore
 from mailcmd.imap.fetch_items import MessageData
+from mailcmd.imap.kept_folders import Actor, KeptFolders
 from mailcmd.imap.mailbox_names import DELIMITER, canonical_name, name_problem
-
-# Brings the app folders of accounts up to date in the session's transaction.
-AppFolderSync = Callable[[Session, Iterable[int | None]], None]
 
 SYSTEM_FLAGS = {
     flag.lower(): flag for flag in ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
@@ -91,10 +89,10 @@ def ensure_folders(database: Database, account_id: int) -> None:
         mailstore.ensure_default_folders(session, account_id)
 
 
-def sync_app_folders(database: Database, account_id: int, sync: AppFolderSync) -> None:
-    """Bring the account's app folders up to date with `sync`, in a transaction of its own."""
+def sync_app_folders(database: Database, account_id: int, kept: KeptFolders) -> None:
+    """Bring the account's app folders up to date, in a transaction of its own."""
     with database.writing() as session, session.begin():
-        sync(session, [account_id])
+        kept.sync(session, [account_id])
 
 
 def list_folders(database: Database, account_id: int) -> list[FolderInfo]:
@@ -278,17 +276,26 @@ def change_flags(
     uids: Sequence[int],
     mode: Literal["add", "remove", "replace"],
     flags: Iterable[str],
+    kept: KeptFolders | None = None,
+    client: str = "",
 ) -> dict[int, tuple[str, ...]]:
-    """Add, remove or replace flags of the messages `uids`; return their new flags."""
+    """Add, remove or replace flags of the messages `uids`; return their new flags.
+
+    In an app folder, `kept` hears of each change, from `client`, and may refuse it.
+    """
     given = set(normal_flags(flags))
     changed: dict[int, tuple[str, ...]] = {}
     with database.writing() as session, session.begin():
+        folder = _kept_folder(session, folder_id, kept)
         for chunk in _chunks(uids):
-            for message in session.scalars(
-                select(MailMessage).where(
-                    MailMessage.folder_id == folder_id, MailMessage.uid.in_(chunk)
-                )
-            ):
+            query = select(MailMessage).where(
+                MailMessage.folder_id == folder_id, MailMessage.uid.in_(chunk)
+            )
+            if folder is not None:
+                # Two clients changing one object's flags at once: one after the
+                # other, so that each action is decided on the flags the other left.
+                query = query.with_for_update()
+            for message in session.scalars(query):
                 current = set(message.flags)
                 if mode == "add":
                     new = current | given
@@ -299,22 +306,52 @@ def change_flags(
                 if len(new) > MAX_FLAGS:
                     raise StorageRefusal("too many flags on one message", "LIMIT")
                 if new != current:
+                    before = message.flags
                     message.flags = sorted(new)
+                    if folder is not None and kept is not None:
+                        kept.flags_changed(
+                            session, Actor(account_id, client), folder, message, before
+                        )
                 changed[message.uid] = tuple(sorted(new))
         mailstore.announce_change(session, account_id)
     return changed
 
 
+def _kept_folder(session: Session, folder_id: int, kept: KeptFolders | None) -> MailFolder | None:
+    """The folder `folder_id` if it is an app folder and someone keeps it, else None."""
+    if kept is None:
+        return None
+    folder = session.get(MailFolder, folder_id)
+    return folder if folder is not None and folder.kept_by is not None else None
+
+
 def expunge(
-    database: Database, account_id: int, folder_id: int, uids: Sequence[int] | None = None
+    database: Database,
+    account_id: int,
+    folder_id: int,
+    uids: Sequence[int] | None = None,
+    kept: KeptFolders | None = None,
+    client: str = "",
 ) -> list[int]:
-    """Delete the folder's \\Deleted messages (only among `uids`, if given); return their UIDs."""
+    """Delete the folder's \\Deleted messages (only among `uids`, if given); return their UIDs.
+
+    In an app folder, `kept` hears of each, from `client`.
+    """
     with database.writing() as session, session.begin():
         query = select(MailMessage.uid, MailMessage.flags).where(MailMessage.folder_id == folder_id)
         candidates = [uid for uid, flags in session.execute(query) if "\\Deleted" in flags]
         if uids is not None:
             allowed = set(uids)
             candidates = [uid for uid in candidates if uid in allowed]
+        folder = _kept_folder(session, folder_id, kept)
+        if folder is not None and kept is not None:
+            for chunk in _chunks(candidates):
+                for message in session.scalars(
+                    select(MailMessage).where(
+                        MailMessage.folder_id == folder_id, MailMessage.uid.in_(chunk)
+                    )
+                ):
+                    kept.expunged(session, Actor(account_id, client), folder, message)
         for chunk in _chunks(candidates):
             session.execute(
                 delete(MailMessage).where(
@@ -334,13 +371,23 @@ def copy_messages(
     target: str,
     move: bool,
     quota: int | None,
+    kept: KeptFolders | None = None,
+    client: str = "",
 ) -> tuple[int, list[tuple[int, int]]]:
-    """Copy (or move) messages to the folder `target`; return its UIDVALIDITY and UID pairs."""
+    """Copy (or move) messages to the folder `target`; return its UIDVALIDITY and UID pairs.
+
+    To, from or between app folders, `kept` hears of each message, from `client`,
+    and may refuse; without it, nothing goes into an app folder.
+    """
     with database.writing() as session, session.begin():
         destination = _destination(session, account_id, target)
-        _refuse_kept(destination)
         if destination.id == folder_id and move:
             raise StorageRefusal("source and destination are the same mailbox", "CANNOT")
+        source = session.get(MailFolder, folder_id)
+        if source is None or (destination.kept_by is None and source.kept_by is None):
+            kept = None
+        elif kept is None:
+            _refuse_kept(destination)
         messages: list[MailMessage] = []
         for chunk in _chunks(uids):
             messages += session.scalars(
@@ -353,6 +400,15 @@ def copy_messages(
             _check_quota(session, account_id, sum(m.size for m in messages), quota)
         pairs = []
         for message in messages:
+            shows = None
+            if (
+                kept is not None
+                and source is not None
+                and kept.copying(
+                    session, Actor(account_id, client), source, destination, message, move
+                )
+            ):
+                shows = (message.object_key or "", message.view_digest or "")
             copied = mailstore.append(
                 session,
                 account_id,
@@ -360,6 +416,7 @@ def copy_messages(
                 message.raw,
                 flags=message.flags,
                 internal_at=message.internal_at,
+                shows=shows,
             )
             pairs.append((message.uid, copied))
             if move:

@@ -38,6 +38,10 @@ class ClaimedMessage:
     trace_id: str | None
     # The end of its DATA, for the reply's latency.
     received_at: datetime
+    # A person's action in an app folder, in words, and the object (`mailbox:key`) it
+    # acts on; None for mail (see `mailcmd.runtime.folder_keeper`).
+    folder_action: str | None = None
+    folder_object: str | None = None
 
 
 _RETURNED = (
@@ -54,6 +58,8 @@ _RETURNED = (
     InboundMessage.authentication_results,
     InboundMessage.trace_id,
     InboundMessage.received_at,
+    InboundMessage.folder_action,
+    InboundMessage.folder_object,
 )
 # Sets the columns its parameters name on a message, while the claim still holds.
 # Built once: it runs for every message; SQLAlchemy compiles (and caches) it once

@@ -15,14 +15,21 @@ import logging
 from collections.abc import Callable, Iterable
 from email.utils import format_datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from mailcmd.addressing.reply_keys import ReplyKeys
 from mailcmd.app.folders import AppFolder, FolderContext, FolderItem
 from mailcmd.app.registry import Registry
 from mailcmd.app.rendering import Rendered, Renderer
-from mailcmd.db.models import Account, AccountAddress, MailFolder, MailMessage
+from mailcmd.db.models import (
+    Account,
+    AccountAddress,
+    InboundMessage,
+    MailFolder,
+    MailMessage,
+)
+from mailcmd.db.queue_states import FINAL
 from mailcmd.imap.mailstore import announce_change, append, ensure_app_folders
 from mailcmd.outbound.composing import compose
 from mailcmd.outbound.mails import IN_TRANSCRIPT, links_for
@@ -54,10 +61,15 @@ class FolderViews:
         """Whether the app declares any folder (with none, syncing does nothing)."""
         return bool(self._folders)
 
-    def sync(self, session: Session, account_ids: Iterable[int | None]) -> None:
+    def sync(
+        self, session: Session, account_ids: Iterable[int | None], settled: int | None = None
+    ) -> None:
         """Bring the app folders of each account in `account_ids` up to date; the caller commits.
 
-        None among them (a sender without an account) is passed over. An account
+        None among them (a sender without an account) is passed over. An object
+        with a folder action still queued (other than `settled`, the queued message
+        being finished in `session`) is left as the client put it: its action will
+        change it, and showing it as it was meanwhile would flicker. An account
         whose sync fails (a mistake in the app's folder function or template) is
         logged and left as it was: the view is derived, and the commands that ran
         must not be undone for it; its next sync tries again.
@@ -65,24 +77,17 @@ class FolderViews:
         for account_id in sorted({id for id in account_ids if id is not None}):
             try:
                 with session.begin_nested():
-                    self._sync_account(session, account_id)
+                    self._sync_account(session, account_id, settled)
             except Exception:
                 log.exception("app folders of account %d not synced", account_id)
 
-    def _sync_account(self, session: Session, account_id: int) -> None:
+    def _sync_account(self, session: Session, account_id: int, settled: int | None) -> None:
         """Bring the account's app folders up to date, creating any it lacks."""
         if not self._folders:
             return
-        login = session.scalar(select(Account.login).where(Account.id == account_id))
-        if login is None:
+        to = account_address(session, account_id)
+        if to is None:
             return
-        # The To of its messages: the account's first address, else its login.
-        to = session.scalar(
-            select(AccountAddress.address)
-            .where(AccountAddress.account_id == account_id)
-            .order_by(AccountAddress.id)
-            .limit(1)
-        )
         folders = self._app_folders(session, account_id)
         if len(folders) < len(self._folders):
             ensure_app_folders(
@@ -92,6 +97,7 @@ class FolderViews:
             )
             folders = self._app_folders(session, account_id)
         changed = False
+        acting_on = objects_acted_on(session, account_id, settled)
         for folder in self._folders:
             row = folders.get(folder.name)
             if row is None or row.kept_by != folder.mailbox:
@@ -99,7 +105,8 @@ class FolderViews:
                 # declared it) stays the account's: nothing is put into it.
                 continue
             context = FolderContext(session=session, account_id=account_id, limit=self._limit)
-            changed |= self._sync_folder(session, folder, row.id, account_id, to or login, context)
+            left = {key for mailbox, key in acting_on if mailbox == folder.mailbox}
+            changed |= self._sync_folder(session, folder, row.id, account_id, to, context, left)
         if changed:
             announce_change(session, account_id)
 
@@ -121,9 +128,12 @@ class FolderViews:
         account_id: int,
         to: str,
         context: FolderContext,
+        left: set[str],
     ) -> bool:
-        """Sync one folder; return whether any message came or went."""
-        items = folder.items(context)
+        """Sync one folder, but for the objects `left` as they are; return whether any
+        message came, went or changed its flags."""
+        items = [item for item in folder.items(context) if item.key not in left]
+        mapped = folder.actions.mapped_flags()
         shown: dict[str | None, tuple[int, str | None, list[str]]] = {}
         doubles = []
         for message_id, key, digest, flags in session.execute(
@@ -133,6 +143,8 @@ class FolderViews:
             .where(MailMessage.folder_id == folder_id)
             .order_by(MailMessage.uid)
         ):
+            if key in left:
+                continue
             if key in shown:
                 # Shown twice (or put there before the folder was the app's): the
                 # newest stays, the others go.
@@ -167,10 +179,17 @@ class FolderViews:
         if stale:
             session.execute(delete(MailMessage).where(MailMessage.id.in_(stale)))
         # Oldest first, so that the newest object has the highest UID.
-        added = 0
+        added = reflagged = 0
         for key, (item, reply_to, rendered, digest) in reversed(wanted.items()):
             previous = shown.get(key)
+            # The client's own flags stay; the mapped ones say what the object is now.
+            flags = shown_flags(previous[2] if previous is not None else [], item, mapped)
             if previous is not None and previous[1] == digest:
+                if set(flags) != set(previous[2]):
+                    session.execute(
+                        update(MailMessage).where(MailMessage.id == previous[0]).values(flags=flags)
+                    )
+                    reflagged += 1
                 continue
             composed = compose(
                 rendered,
@@ -183,8 +202,6 @@ class FolderViews:
                 message_id=f"<{folder.mailbox}.{key}.{digest[:16]}@{self._domain}>",
                 date=item.changed_at,
             )
-            # The client's flags are its own: a new rendering of the object keeps them.
-            flags = previous[2] if previous is not None else []
             append(
                 session,
                 account_id,
@@ -195,16 +212,56 @@ class FolderViews:
                 shows=(key, digest),
             )
             added += 1
-        if stale or added:
+        if stale or added or reflagged:
             log.info(
-                "app folder %s of account %d: %d shown, %d added, %d expunged",
+                "app folder %s of account %d: %d shown, %d added, %d expunged, %d reflagged",
                 folder.name,
                 account_id,
                 len(wanted),
                 added,
                 len(stale),
+                reflagged,
             )
-        return bool(stale or added)
+        return bool(stale or added or reflagged)
+
+
+def account_address(session: Session, account_id: int) -> str | None:
+    """The account's address as its app folders' messages name it: its first address,
+    else its login; None if there is no such account."""
+    address = session.scalar(
+        select(AccountAddress.address)
+        .where(AccountAddress.account_id == account_id)
+        .order_by(AccountAddress.id)
+        .limit(1)
+    )
+    return address or session.scalar(select(Account.login).where(Account.id == account_id))
+
+
+def shown_flags(stored: Iterable[str], item: FolderItem, mapped: frozenset[str]) -> list[str]:
+    """The flags a message showing `item` has: those of `stored` the folder does not
+    map (the client's own), and those of the item's that it maps. Mapped flags are
+    compared without case, as IMAP compares keywords."""
+    own = [flag for flag in stored if flag.lower() not in mapped]
+    return sorted({*own, *(flag for flag in item.flags if flag.lower() in mapped)})
+
+
+def objects_acted_on(
+    session: Session, account_id: int, settled: int | None
+) -> set[tuple[str, str]]:
+    """The objects (mailbox, key) with a folder action of the account's still to be
+    processed, but for the queued message `settled`."""
+    query = select(InboundMessage.folder_object).where(
+        InboundMessage.account_id == account_id,
+        InboundMessage.folder_object.is_not(None),
+        InboundMessage.status.not_in(FINAL),
+    )
+    if settled is not None:
+        query = query.where(InboundMessage.id != settled)
+    found = set()
+    for folder_object in session.scalars(query):
+        mailbox, _, key = (folder_object or "").partition(":")
+        found.add((mailbox, key))
+    return found
 
 
 def _digest(item: FolderItem, reply_to: str, rendered: Rendered) -> str:

@@ -149,6 +149,9 @@ class Processor:
             return Outcome(ClaimLost.LOST, "another worker holds the message")
         if outcome.status == QueueStatus.FAILED:
             self._apologise(session, row, ref)
+            if row.folder_action is not None:
+                # The action will not run: the folder shows the object as it is.
+                self._folder_views.sync(session, [row.account_id])
         return outcome
 
     def _run(self, session: Session, attempt: Attempt, savepoint: MessageSavepoint) -> Outcome:
@@ -191,15 +194,19 @@ class Processor:
                 caused = [replace(mail, holds_secret=True) for mail in caused]
             mails += caused
         replies = [mail for mail in mails if mail.is_reply]
+        refused = any(mail.refusal for mail in replies)
+        if row.folder_action is not None:
+            replies = _folder_action_replies(replies, row.folder_action)
         notifications = self._one_per_recipient([mail for mail in mails if not mail.is_reply])
         held = self._queue_mails(session, [*replies, *notifications], row, sender)
         if self._folder_views.declared:
             # What the commands changed shows in the folders of whoever they concern:
             # the sender, and every account a notification went to (a shared object).
+            # A folder action refused is undone there by the same sync.
             owners = [mail.owner.account_id for mail in mails if mail.owner is not None]
-            self._folder_views.sync(session, [sender.account_id, *owners])
+            self._folder_views.sync(session, [sender.account_id, *owners], settled=row.id)
         forget = any(context.forget_requested for context in contexts)
-        ending: Ending = "refused" if any(mail.refusal for mail in replies) else "done"
+        ending: Ending = "refused" if refused else "done"
         return self._finish(session, row, attempt, "; ".join(held), forget=forget, ending=ending)
 
     def _for_recipient(
@@ -365,3 +372,16 @@ class Processor:
     def _is_secret_mailbox(self, recipient: str) -> bool:
         mailbox = self._routes.mailbox_of(recipient)
         return mailbox is not None and mailbox.holds_secrets
+
+
+def _folder_action_replies(replies: list[OutgoingMail], action: str) -> list[OutgoingMail]:
+    """What answers a person's action in an app folder: nothing when it was done (the
+    folder shows it), a refusal that says which action it answers, and a confirmation's
+    question (its Reply-To expires; the action waits for the answer)."""
+    kept = []
+    for mail in replies:
+        if mail.refusal:
+            kept.append(replace(mail, subject=f"Not done: {action}"))
+        elif mail.tag_expires is not None:
+            kept.append(replace(mail, subject=f"Confirm: {action}"))
+    return kept

@@ -37,6 +37,7 @@ from mailcmd.outbound.delivery import Deliverer
 from mailcmd.outbound.signing import load_signers
 from mailcmd.runtime.allocator import return_big_blocks_to_the_system
 from mailcmd.runtime.attempts import Outcome
+from mailcmd.runtime.folder_keeper import FolderKeeper
 from mailcmd.runtime.folder_views import FolderViews
 from mailcmd.runtime.outcomes import Outcomes
 from mailcmd.runtime.processing import Processor
@@ -113,6 +114,9 @@ class Server:
             settings.domain,
             settings.imap.app_folder_limit,
         )
+        self.folder_keeper = FolderKeeper(
+            self.registry, self.folder_views, self.reply_keys.keys, settings.domain
+        )
         self.tls = server_tls(settings) if receive else None
         self.signers = load_signers(settings) if work else None
         # Sessions of the mailbox server hear at once of mail this process delivers:
@@ -171,7 +175,8 @@ class Server:
             self.processing_outcomes,
             on_done=self._processed,
         )
-        notifier.subscribe(Channel.NEW_MAIL, lambda _: worker.wake())
+        # here_too: an IMAP client's folder action, queued in this process, wakes it too.
+        notifier.subscribe(Channel.NEW_MAIL, lambda _: worker.wake(), here_too=True)
         alerter = Alerter(
             database,
             renderer,
@@ -228,7 +233,7 @@ class Server:
                 authenticator,
                 database,
                 self.mailbox_events,
-                self.folder_views.sync if self.folder_views.declared else None,
+                self.folder_keeper if self.folder_views.declared else None,
             ),
         ]
         autoconfig = settings.autoconfig

@@ -1,4 +1,5 @@
-"""app folders: a folder kept by an app, and the object each of its messages shows
+"""app folders: a folder kept by an app, the object each of its messages shows, and
+the queued actions a person took in one
 
 Revision ID: f2a4c6e8b0d1
 Revises: e1f3a5b7c9d2
@@ -23,9 +24,15 @@ def upgrade() -> None:
     with op.batch_alter_table("mail_messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("object_key", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("view_digest", sa.String(length=64), nullable=True))
+    with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("folder_action", sa.String(length=255), nullable=True))
+        batch_op.add_column(sa.Column("folder_object", sa.String(length=130), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
+        batch_op.drop_column("folder_object")
+        batch_op.drop_column("folder_action")
     with op.batch_alter_table("mail_messages", schema=None) as batch_op:
         batch_op.drop_column("view_digest")
         batch_op.drop_column("object_key")

@@ -1,11 +1,7 @@
 """The app as a folder: the tasks app's Tasks and Tasks/Done, live in every client's mailbox."""
 
-import email
-import email.policy
-import imaplib
 import re
 from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -14,77 +10,28 @@ from sqlalchemy import delete, select
 from mailcmd.db.database import open_database
 from mailcmd.db.models import MailFolder, MailMessage
 from mailcmd.imap.mailstore import local_account_id
-from tests.conftest import ALICE, PASSWORD, Cli
-from tests.imap_support import LOGIN, imap_client, raw_imap
-from tests.servers import RunningServer, running_server, smtp_settings, wait_until
-
-BOB = "bob@app.localhost"
-# How long an IDLE may wait for a change a mail made: the worker runs it at once.
-IDLE_BOUND = 5.0
+from tests.app_folders_support import (
+    BOB,
+    IDLE_BOUND,
+    flags_and_uids,
+    folder,
+    folder_server,
+    inbox,
+    login,
+    send,
+    showing,
+    subjects,
+)
+from tests.conftest import ALICE, Cli
+from tests.imap_support import LOGIN, raw_imap
+from tests.servers import RunningServer, wait_until
 
 
 @pytest.fixture
 def working_server(accounts: Cli, database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
     """A server with its worker and a small app folder limit; alice and bob may log in."""
-    assert accounts("users", "enable", BOB).exit_code == 0
-    settings = smtp_settings(
-        tmp_path / "state", database_url, imap={"check_seconds": 30.0, "app_folder_limit": 3}
-    )
-    with running_server(settings, work=True) as server:
+    with folder_server(accounts, database_url, tmp_path / "state") as server:
         yield server
-
-
-def send(
-    server: RunningServer,
-    sender: str,
-    subject: str,
-    to: str = "tasks@app.localhost",
-    body: str = "",
-) -> None:
-    smtp = server.submission()
-    smtp.login(sender, PASSWORD)
-    smtp.sendmail(
-        sender,
-        [to],
-        f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n"
-        f"Message-ID: <{abs(hash((sender, subject, to, body)))}@app.localhost>\r\n\r\n"
-        f"{body}\r\n".encode(),
-    )
-
-
-def login(server: RunningServer, who: str = ALICE) -> imaplib.IMAP4:
-    client = imap_client(server)
-    client.login(who, PASSWORD)
-    return client
-
-
-def folder(server: RunningServer, name: str, who: str = ALICE) -> list[EmailMessage]:
-    """The messages of `who`'s folder `name`, in UID order, as a fresh login sees them."""
-    client = login(server, who)
-    try:
-        typ, _ = client.select(f'"{name}"', readonly=True)
-        assert typ == "OK"
-        typ, data = client.uid("FETCH", "1:*", "(BODY.PEEK[])")
-        assert typ == "OK"
-        messages = [item[1] for item in data if isinstance(item, tuple)]
-        return [
-            email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[misc]
-            for raw in messages
-        ]
-    finally:
-        client.logout()
-
-
-def subjects(server: RunningServer, name: str, who: str = ALICE) -> list[str]:
-    return [str(message["Subject"]) for message in folder(server, name, who)]
-
-
-def showing(server: RunningServer, name: str, count: int, who: str = ALICE) -> list[str]:
-    """Wait until `who`'s folder shows `count` messages; return their subjects."""
-    return wait_until(
-        lambda: (found := subjects(server, name, who)) and len(found) == count and found,
-        f"{count} messages in {who}'s {name}",
-    )
 
 
 def test_the_tasks_folder_shows_each_task_with_a_reply_to_that_continues_it(
@@ -191,10 +138,6 @@ def test_a_shared_task_shows_in_both_folders_and_follows_the_owners_edit(
     )
 
 
-def inbox(server: RunningServer) -> list[EmailMessage]:
-    return folder(server, "INBOX")
-
-
 def test_append_copy_rename_and_delete_of_an_app_folder_are_refused(
     working_server: RunningServer,
 ) -> None:
@@ -206,7 +149,11 @@ def test_append_copy_rename_and_delete_of_an_app_folder_are_refused(
         assert (typ, data[0]) == ("NO", b"[CANNOT] Tasks is kept by the tasks app")
         client.select("INBOX")
         typ, data = client.copy("1", "Tasks")
-        assert (typ, data[0]) == ("NO", b"[CANNOT] Tasks is kept by the tasks app")
+        assert (typ, data[0]) == (
+            "NO",
+            b"[CANNOT] Tasks shows the tasks app's objects:"
+            b" only its own messages move into it, from Tasks/Done",
+        )
         typ, data = client.rename("Tasks", "Chores")
         assert (typ, data[0]) == ("NO", b"[CANNOT] Tasks is kept by the tasks app")
         typ, data = client.delete("Tasks/Done")
@@ -269,33 +216,6 @@ def test_a_folder_rebuilt_from_nothing_shows_the_same_messages(
     # The same messages; in UID order, oldest task first, which two workers may have
     # appended the other way round.
     assert sorted(after) == sorted(before)
-
-
-def flags_and_uids(server: RunningServer, name: str) -> list[tuple[int, str]]:
-    """The UIDs and flags of alice's folder `name`, as a fresh login sees them.
-
-    A message replaced between the SELECT and the FETCH fetches as nothing (the
-    session hears of the replacement only at its next NOOP or IDLE): an empty
-    answer then, for the caller to look again.
-    """
-    client = login(server)
-    try:
-        client.select(f'"{name}"', readonly=True)
-        typ, data = client.uid("FETCH", "1:*", "(FLAGS)")
-        assert typ == "OK"
-        found = []
-        for line in data:
-            if line is None:
-                continue
-            assert isinstance(line, bytes)
-            match = re.search(rb"UID (\d+) FLAGS \(([^)]*)\)|FLAGS \(([^)]*)\) UID (\d+)", line)
-            assert match is not None, line
-            uid = match.group(1) or match.group(4)
-            flags = match.group(2) if match.group(2) is not None else match.group(3)
-            found.append((int(uid), flags.decode()))
-        return found
-    finally:
-        client.logout()
 
 
 def test_a_clients_flags_stay_when_the_tasks_message_is_replaced(
