@@ -335,14 +335,23 @@ class ImapCommands(logging.Handler):
         line = record.getMessage().split(": ", 1)[-1]
         self.commands.append((id(task), record.created, line))
 
-    def idling_in(self, mailbox: str) -> bool:
-        """Whether a session that selected `mailbox` last has started IDLE since."""
+    def idling_in(self, mailbox: str, since: float = 0.0) -> bool:
+        """Whether a session that selected `mailbox` last has started IDLE since.
+
+        Only an IDLE from epoch second `since` on counts: one after a change, say,
+        which the client has then heard of.
+        """
         selected: dict[int, str] = {}
-        for session, _, line in list(self.commands):
+        for session, at, line in list(self.commands):
             words = line.split(" ", 2)
             if len(words) == 3 and words[1].lower() in ("select", "examine"):
                 selected[session] = words[2].strip('"')
-            if len(words) == 2 and words[1].upper() == "IDLE" and selected.get(session) == mailbox:
+            if (
+                len(words) == 2
+                and words[1].upper() == "IDLE"
+                and selected.get(session) == mailbox
+                and at >= since
+            ):
                 return True
         return False
 
