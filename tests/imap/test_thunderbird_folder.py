@@ -2,8 +2,8 @@
 
 Alice has two tasks before Thunderbird starts. Thunderbird shows the folders `Tasks`
 and `Tasks/Done`, lists the tasks, and shows a task added by mail while it idles in
-`Tasks`; starring a task there and moving one to `Tasks/Done` act on the app within
-seconds, and the list follows the app without a folder switch. Thunderbird's own
+`Tasks`; starring a task there (and unstarring it) and moving one to `Tasks/Done` act
+on the app within seconds, and the list follows the app without a folder switch. Thunderbird's own
 front-end code does each step (the star button's handler, the Move To command), so
 that Thunderbird itself sends the IMAP commands.
 """
@@ -231,6 +231,18 @@ def test_starring_and_moving_a_task_in_thunderbird_act_on_the_app_and_the_list_f
     print("Thunderbird's commands since the move:", imap_commands.since(moved))
     assert done - moved < ACT_SECONDS, done - moved
     assert rows.rows[0].starred, rows
+
+    # Unstarring gives the task its normal priority back, in a message of its own again.
+    uid = rows.rows[0].uid
+    thunderbird.star(MILK, starred=False)
+    wait_until(
+        lambda: (found := task(app_database, 1)) and found[0] == "normal",
+        "task 1's priority normal after its star went out",
+    )
+    rows, _ = thunderbird.await_rows(
+        f"{MILK!r} replaced, not starred",
+        lambda rows: listing(MILK)(rows) and rows.rows[0].uid != uid and not rows.rows[0].starred,
+    )
 
     thunderbird.open_folder("Tasks/Done")
     thunderbird.await_rows(
