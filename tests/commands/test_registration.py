@@ -221,6 +221,17 @@ def test_commands_lists_every_address_verb_usage_and_policy(cli: Cli) -> None:
     assert ["tasks.remind", "cron", "0", "8", "*", "*", "*", "(UTC)"] in [
         line.split() for line in table.stdout.splitlines()
     ]
+    # What a client's actions in the app's folders run, as the folders declare it.
+    folders = table.stdout.split("APP FOLDER")[1].splitlines()[1:]
+    assert [line.split(maxsplit=1)[1].split("  ")[0] for line in folders[:6]] == [
+        "sets \\Flagged",
+        "clears \\Flagged",
+        "sets $Done",
+        "clears $Done",
+        "moves a message in",
+        "deletes a message",
+    ]
+    assert "Tasks/Done  moves a message in  done" in folders
 
 
 def test_the_readmes_table_of_the_bundled_app_is_what_mailcmd_commands_lists(cli: Cli) -> None:
