@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mailcmd.app.folders import FolderActions
 from mailcmd.app.loading import (
     MODULE_PREFIX,
     check_folders,
@@ -23,8 +24,9 @@ def commands(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List the app's commands (address, verb, usage, who may use them, what they do) and
-    scheduled jobs; with --json, each command's options, description and example too."""
+    """List the app's commands (address, verb, usage, who may use them, what they do),
+    scheduled jobs and what a client's actions in its folders run; with --json, each
+    command's options, description and example."""
     settings = cli_state(ctx).settings
     registry = load_registry(settings.commands)
     renderer = Renderer(template_folders(settings.templates))
@@ -66,6 +68,23 @@ def commands(
                 for job in registry.jobs.values()
             ],
         )
+    actions = [
+        [folder.name, when, command]
+        for folder in registry.folders
+        for when, command in _folder_actions(folder.actions)
+    ]
+    if actions:
+        typer.echo("")
+        print_table(["APP FOLDER", "WHEN A CLIENT", "RUNS"], actions)
+
+
+def _folder_actions(actions: FolderActions) -> list[tuple[str, str]]:
+    """What a client may do in a folder, in words, and the command line each runs."""
+    found = []
+    for flag, (when_set, when_cleared) in actions.flags.items():
+        found += [(f"sets {flag}", when_set), (f"clears {flag}", when_cleared)]
+    found += [("moves a message in", actions.arrival), ("deletes a message", actions.delete)]
+    return [(when, command) for when, command in found if command is not None]
 
 
 # The width a terminal shows without wrapping; a usage line longer than that is kept whole.

@@ -108,3 +108,5 @@ FINAL: Final = tuple(
     for status in QueueStatus
     if all(row.event == QueueEvent.REQUEUED for row in TRANSITIONS if row.status == status)
 )
+# Where the work on a row is still to come or under way.
+UNFINISHED: Final = tuple(status for status in QueueStatus if status not in FINAL)

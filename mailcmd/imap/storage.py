@@ -338,12 +338,15 @@ def expunge(
     In an app folder, `kept` hears of each, from `client`.
     """
     with database.writing() as session, session.begin():
+        folder = _kept_folder(session, folder_id, kept)
         query = select(MailMessage.uid, MailMessage.flags).where(MailMessage.folder_id == folder_id)
+        if folder is not None:
+            # Two clients expunging one object's message at once: one deletion asked.
+            query = query.with_for_update()
         candidates = [uid for uid, flags in session.execute(query) if "\\Deleted" in flags]
         if uids is not None:
             allowed = set(uids)
             candidates = [uid for uid in candidates if uid in allowed]
-        folder = _kept_folder(session, folder_id, kept)
         if folder is not None and kept is not None:
             for chunk in _chunks(candidates):
                 for message in session.scalars(
@@ -390,11 +393,14 @@ def copy_messages(
             _refuse_kept(destination)
         messages: list[MailMessage] = []
         for chunk in _chunks(uids):
-            messages += session.scalars(
-                select(MailMessage).where(
-                    MailMessage.folder_id == folder_id, MailMessage.uid.in_(chunk)
-                )
-            ).all()
+            query = select(MailMessage).where(
+                MailMessage.folder_id == folder_id, MailMessage.uid.in_(chunk)
+            )
+            if move:
+                # Two clients moving one message at once: the second finds it gone,
+                # so it lands in one place, and an app folder's action runs once.
+                query = query.with_for_update()
+            messages += session.scalars(query).all()
         messages.sort(key=lambda message: message.uid)
         if quota is not None and not move:
             _check_quota(session, account_id, sum(m.size for m in messages), quota)

@@ -125,6 +125,26 @@ def test_a_folder_function_takes_a_folder_context_and_a_folder_is_declared_once(
             return []
 
 
+@pytest.mark.parametrize(
+    ("flag", "problem"),
+    [
+        ("\\Deleted", "the system flags a folder may map are"),
+        ("\\Recent", "the system flags a folder may map are"),
+        ("Not done", "a keyword has no spaces"),
+        ("$Done]", "a keyword has no spaces"),
+        ("", "a keyword has 1 to 64 characters"),
+    ],
+)
+def test_a_folder_maps_only_flags_a_client_can_set(flag: str, problem: str) -> None:
+    box = MailApp().mailbox("box")
+
+    with pytest.raises(RegistrationError, match=rf"things: flag .*: {re.escape(problem)}"):
+
+        @box.folder("Things", template="box/thing", flags={flag: ("done", None)})
+        def things(ctx: FolderContext) -> list[FolderItem]:
+            return []
+
+
 def test_a_tag_must_name_a_parameter() -> None:
     box = MailApp().mailbox("box")
 
@@ -145,6 +165,11 @@ def test_a_tag_must_name_a_parameter() -> None:
             "inbox.py:.* things: folder 'Inbox/Things': every account has that folder",
         ),
         ("folderclash", "folder 'things' declared twice: .*one.py:.* first and .*two.py:.* second"),
+        (
+            "folderaction",
+            "box.py:.* things: folder 'Things': 'archive' is not a command of box@"
+            r" \(its commands: finish\)",
+        ),
     ],
 )
 def test_app_mistakes_stop_mailcmd_with_one_line_naming_the_place(
@@ -196,6 +221,17 @@ def test_commands_lists_every_address_verb_usage_and_policy(cli: Cli) -> None:
     assert ["tasks.remind", "cron", "0", "8", "*", "*", "*", "(UTC)"] in [
         line.split() for line in table.stdout.splitlines()
     ]
+    # What a client's actions in the app's folders run, as the folders declare it.
+    folders = table.stdout.split("APP FOLDER")[1].splitlines()[1:]
+    assert [line.split(maxsplit=1)[1].split("  ")[0] for line in folders[:6]] == [
+        "sets \\Flagged",
+        "clears \\Flagged",
+        "sets $Done",
+        "clears $Done",
+        "moves a message in",
+        "deletes a message",
+    ]
+    assert "Tasks/Done  moves a message in  done" in folders
 
 
 def test_the_readmes_table_of_the_bundled_app_is_what_mailcmd_commands_lists(cli: Cli) -> None:

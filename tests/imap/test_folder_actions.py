@@ -4,13 +4,16 @@ Each action is queued with the client's change and run by the worker like mail; 
 folder then shows the task as the app has it, which undoes an action refused.
 """
 
+import json
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.app_folders_support import (
+    BOB,
     IDLE_BOUND,
     folder,
     folder_server,
@@ -180,3 +183,232 @@ def test_the_done_keyword_marks_a_task_done(two_tasks: RunningServer) -> None:
         "task 2 done",
     )
     assert flags_by_subject(two_tasks, "Tasks/Done") == {"Water the plants (done, task 2)": "$Done"}
+
+
+def test_deleting_a_task_asks_to_confirm_by_mail_and_the_answer_deletes_it(
+    two_tasks: RunningServer,
+) -> None:
+    uid = uid_of(two_tasks, "Tasks", MILK)
+    client = login(two_tasks)
+    try:
+        client.select("Tasks")
+        client.uid("STORE", str(uid), "+FLAGS", "(\\Deleted)")
+        typ, _ = client.expunge()
+        assert typ == "OK"
+    finally:
+        client.logout()
+
+    question = wait_until(
+        lambda: next((m for m in inbox(two_tasks) if "Confirm:" in str(m["Subject"])), None),
+        "the question whether to delete",
+    )
+    assert str(question["Subject"]) == f'Confirm: deleted "{MILK}" from Tasks'
+    # Not deleted yet: the folder shows the task again until the answer comes.
+    assert wait_until(
+        lambda: sorted(subjects(two_tasks, "Tasks")) == [MILK, PLANTS], "task 1 shown again"
+    )
+
+    send(two_tasks, ALICE, "Re: delete", to=str(question["Reply-To"]), body="yes")
+
+    assert wait_until(lambda: subjects(two_tasks, "Tasks") == [PLANTS], "task 1 deleted")
+
+
+def test_a_task_moved_to_trash_asks_to_confirm_too(two_tasks: RunningServer) -> None:
+    uid = uid_of(two_tasks, "Tasks", PLANTS)
+
+    typ, _ = act(two_tasks, "Tasks", "MOVE", str(uid), "Trash")
+
+    assert typ == "OK"
+    # Trash has the message, as after any deletion; the app asks before it deletes.
+    assert subjects(two_tasks, "Trash") == [PLANTS]
+    wait_until(
+        lambda: f'Confirm: deleted "{PLANTS}" from Tasks' in answers(two_tasks),
+        "the question whether to delete",
+    )
+
+
+def test_an_action_the_app_refuses_is_undone_in_the_folder_and_answered(
+    two_tasks: RunningServer,
+) -> None:
+    send(two_tasks, ALICE, "share 1 bob@app.localhost")
+    question = wait_until(
+        lambda: next((m for m in inbox(two_tasks) if "Share task 1" in str(m["Subject"])), None),
+        "the question whether to share",
+    )
+    send(two_tasks, ALICE, "Re: share", to=str(question["Reply-To"]), body="yes")
+    showing(two_tasks, "Tasks", 1, who=BOB)
+    uid = uid_of(two_tasks, "Tasks", MILK, who=BOB)
+
+    # Bob may see alice's task, not delete it.
+    typ, _ = act(two_tasks, "Tasks", "MOVE", str(uid), "Trash", who=BOB)
+
+    assert typ == "OK"
+    refusal = wait_until(
+        lambda: next(
+            (m for m in folder(two_tasks, "INBOX", BOB) if "Not done" in str(m["Subject"])),
+            None,
+        ),
+        "bob's answer",
+    )
+    assert str(refusal["Subject"]) == f'Not done: deleted "{MILK}" from Tasks'
+    assert (
+        "only alice@app.localhost can delete task 1" in refusal.get_body(("plain",)).get_content()
+    )
+    assert showing(two_tasks, "Tasks", 1, who=BOB) == [MILK]
+    assert sorted(subjects(two_tasks, "Tasks")) == [MILK, PLANTS]
+
+
+def test_each_action_is_queued_with_its_trace(two_tasks: RunningServer, accounts: Cli) -> None:
+    uid = uid_of(two_tasks, "Tasks", PLANTS)
+
+    act(two_tasks, "Tasks", "STORE", str(uid), "+FLAGS", "(\\Flagged)")
+
+    def action() -> dict[str, str] | None:
+        listed = json.loads(accounts("queue", "list", "--json").stdout)
+        return next((item for item in listed if item["folder_action"] is not None), None)
+
+    queued = wait_until(
+        lambda: (found := action()) and found["status"] == "done" and found,
+        "the action, done, in the queue",
+    )
+    assert queued["folder_action"] == f'flagged "{PLANTS}" in Tasks'
+    assert queued["account"] == ALICE
+    assert re.fullmatch(r"tasks\+2\.[A-Za-z0-9]+@app\.localhost", queued["rcpt_tos"][0])
+    shown = accounts("queue", "show", queued["trace_id"])
+    assert shown.exit_code == 0
+    assert f'flagged "{PLANTS}" in Tasks' in shown.stdout
+    assert re.search(r"subject\W+edit --priority high", shown.stdout)
+
+
+def test_flags_the_app_does_not_map_run_nothing(two_tasks: RunningServer, accounts: Cli) -> None:
+    uid = uid_of(two_tasks, "Tasks", PLANTS)
+
+    typ, _ = act(two_tasks, "Tasks", "STORE", str(uid), "+FLAGS", "(\\Seen $Later)")
+
+    assert typ == "OK"
+    assert flags_by_subject(two_tasks)[PLANTS] == "$Later \\Seen"
+    listed = json.loads(accounts("queue", "list", "--json").stdout)
+    assert [item for item in listed if item["folder_action"] is not None] == []
+
+
+def test_moves_into_or_out_of_the_apps_folders_elsewhere_are_refused(
+    two_tasks: RunningServer,
+) -> None:
+    uid = uid_of(two_tasks, "Tasks", MILK)
+
+    typ, data = act(two_tasks, "Tasks", "MOVE", str(uid), "Archive")
+
+    assert (typ, data[0]) == (
+        "NO",
+        b"[CANNOT] a message of Tasks moves only to Tasks/Done or to Trash;"
+        b" copy it to keep it elsewhere",
+    )
+    typ, data = act(two_tasks, "INBOX", "MOVE", "1:*", "Tasks/Done")
+    assert (typ, data[0]) == (
+        "NO",
+        b"[CANNOT] Tasks/Done shows the tasks app's objects:"
+        b" only its own messages move into it, from Tasks",
+    )
+    # A copy out is the person's own: it stays as it is when the task changes.
+    typ, _ = act(two_tasks, "Tasks", "COPY", str(uid), "Archive")
+    assert typ == "OK"
+    assert subjects(two_tasks, "Archive") == [MILK]
+    assert sorted(subjects(two_tasks, "Tasks")) == [MILK, PLANTS]
+
+
+def at_once(server: RunningServer, name: str, *commands: tuple[str, ...]) -> list[tuple]:
+    """Run each UID command from a client of its own, all released together."""
+    clients = [login(server) for _ in commands]
+    for client in clients:
+        client.select(f'"{name}"')
+    start = threading.Barrier(len(commands))
+    results: list[tuple] = [()] * len(commands)
+
+    def run(index: int) -> None:
+        start.wait(timeout=5)
+        results[index] = clients[index].uid(*commands[index])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(commands))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=15)
+    for client in clients:
+        client.logout()
+    return results
+
+
+def test_two_clients_moving_one_task_at_once_give_one_result(two_tasks: RunningServer) -> None:
+    uid = str(uid_of(two_tasks, "Tasks", MILK))
+
+    results = at_once(two_tasks, "Tasks", ("MOVE", uid, "Tasks/Done"), ("MOVE", uid, "Archive"))
+
+    # The move to Archive is refused, or finds the message gone; the other lands once.
+    assert sorted(typ for typ, _ in results) in (["NO", "OK"], ["OK", "OK"])
+    assert wait_until(
+        lambda: subjects(two_tasks, "Tasks/Done") == ["Buy milk (done, task 1)"],
+        "task 1 done",
+    )
+    assert subjects(two_tasks, "Tasks") == [PLANTS]
+    assert subjects(two_tasks, "Archive") == []
+
+
+def test_two_clients_moving_one_task_two_ways_give_one_result_and_one_view(
+    two_tasks: RunningServer,
+) -> None:
+    uid = str(uid_of(two_tasks, "Tasks", MILK))
+
+    results = at_once(two_tasks, "Tasks", ("MOVE", uid, "Tasks/Done"), ("MOVE", uid, "Trash"))
+
+    assert [typ for typ, _ in results] == ["OK", "OK"]
+    # Whichever came first moved it; the other found it gone. The task is shown
+    # once, where its state says.
+    trashed = subjects(two_tasks, "Trash")
+    assert trashed in ([], [MILK])
+    if trashed:
+        wait_until(
+            lambda: f'Confirm: deleted "{MILK}" from Tasks' in answers(two_tasks),
+            "the question whether to delete",
+        )
+        assert wait_until(
+            lambda: sorted(subjects(two_tasks, "Tasks")) == [MILK, PLANTS], "task 1 open"
+        )
+    else:
+        assert wait_until(
+            lambda: subjects(two_tasks, "Tasks/Done") == ["Buy milk (done, task 1)"],
+            "task 1 done",
+        )
+    assert (
+        len([s for s in subjects(two_tasks, "Tasks") if "task 1)" in s])
+        + len(subjects(two_tasks, "Tasks/Done"))
+        == 1
+    )
+
+
+def test_two_clients_starring_and_unstarring_at_once_agree_with_the_app(
+    two_tasks: RunningServer, accounts: Cli
+) -> None:
+    uid = str(uid_of(two_tasks, "Tasks", MILK))
+
+    results = at_once(
+        two_tasks,
+        "Tasks",
+        ("STORE", uid, "+FLAGS", "(\\Flagged)"),
+        ("STORE", uid, "-FLAGS", "(\\Flagged)"),
+    )
+
+    assert [typ for typ, _ in results] == ["OK", "OK"]
+
+    def settled() -> bool:
+        listed = json.loads(accounts("queue", "list", "--json").stdout)
+        return all(item["status"] == "done" for item in listed)
+
+    wait_until(settled, "every action processed")
+    # The star and the priority say the same, whichever action ran last.
+    wait_until(
+        lambda: (
+            ("\\Flagged" in flags_by_subject(two_tasks).get(MILK, ""))
+            == ("Priority: high" in task_mail(two_tasks, "Tasks", 1))
+        ),
+        "the star and the priority agreeing",
+    )

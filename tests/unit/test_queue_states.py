@@ -11,6 +11,7 @@ from mailcmd.db.queue_states import (
     FINAL,
     HELD,
     TRANSITIONS,
+    UNFINISHED,
     WAITING,
     QueueEvent,
     QueueTransitionError,
@@ -85,6 +86,7 @@ def test_the_sets_of_statuses_follow_from_the_table() -> None:
     assert CLAIMABLE == (QUEUED, PROCESSING, DEFERRED)
     assert WAITING == (QUEUED, DEFERRED)
     assert FINAL == (DONE, FAILED)
+    assert UNFINISHED == (QUEUED, PROCESSING, DEFERRED)
 
 
 def test_a_lease_is_twice_the_longest_an_attempt_may_take() -> None:
