@@ -252,6 +252,14 @@ class Thunderbird:
         """
         self.marionette.script(MOVE, subject, path)
 
+    def delete(self, subject: str) -> None:
+        """Delete the row titled `subject`, as the Delete key in the message list does.
+
+        The row is selected (a click), then the key's command (`cmd_deleteMessage`)
+        runs: Thunderbird moves the message to Trash on the server (MOVE).
+        """
+        self.marionette.script(DELETE, subject)
+
     def message_pane(self, part: str) -> "DisplayedPart":
         """What the message pane shows of the message's body, once it shows `part`.
 
@@ -579,10 +587,12 @@ REPLY = (
     + """
 const [subject, firstLine] = arguments;
 const folder = inbox();
-const headers = [...folder.msgDatabase.enumerateMessages()].filter(
-  header => header.mime2DecodedSubject == subject
+// Thunderbird files what IDLE announces in the INBOX also while another folder is shown.
+const original = await waitFor("a message titled " + subject + " in the INBOX", () =>
+  [...folder.msgDatabase.enumerateMessages()]
+    .filter(header => header.mime2DecodedSubject == subject)
+    .at(-1)
 );
-const original = headers.at(-1);
 const identity = MailServices.accounts.defaultAccount.defaultIdentity;
 await composeAndSend(
   () =>
@@ -700,6 +710,14 @@ function folderAt(path) {
 async function about3Pane() {
   return waitFor("the 3-pane window", () => mainWindow()?.gTabmail?.currentAbout3Pane);
 }
+// What a click on a row does: the row is the selection, the message pane shows it.
+async function selectRow(about3Pane, subject) {
+  const { index } = await rowTitled(about3Pane, subject);
+  about3Pane.threadTree.selectedIndex = index;
+  await waitFor("the row of " + subject + " selected", () =>
+    about3Pane.gDBView.hdrForFirstSelectedMessage?.mime2DecodedSubject == subject
+  );
+}
 async function rowTitled(about3Pane, subject) {
   return waitFor("a row titled " + subject + " in the list", () => {
     const view = about3Pane.gDBView;
@@ -802,11 +820,17 @@ const destination = folderAt(path);
 if (!destination) {
   throw new Error("no folder " + path);
 }
-const { index } = await rowTitled(pane, subject);
-pane.threadTree.selectedIndex = index;
-await waitFor("the row of " + subject + " selected", () =>
-  pane.gDBView.hdrForFirstSelectedMessage?.mime2DecodedSubject == subject
-);
+await selectRow(pane, subject);
 pane.commandController.doCommand("cmd_moveMessage", destination);
+"""
+)
+
+DELETE = (
+    FOLDERS
+    + """
+const [subject] = arguments;
+const pane = await about3Pane();
+await selectRow(pane, subject);
+pane.commandController.doCommand("cmd_deleteMessage");
 """
 )

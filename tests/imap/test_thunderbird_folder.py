@@ -3,9 +3,11 @@
 Alice has two tasks before Thunderbird starts. Thunderbird shows the folders `Tasks`
 and `Tasks/Done`, lists the tasks, and shows a task added by mail while it idles in
 `Tasks`; starring a task there (and unstarring it) and moving one to `Tasks/Done` act
-on the app within seconds, and the list follows the app without a folder switch. Thunderbird's own
-front-end code does each step (the star button's handler, the Move To command), so
-that Thunderbird itself sends the IMAP commands.
+on the app within seconds, and the list follows the app without a folder switch.
+Deleting one asks by mail first (the task shows again meanwhile), and the answer
+`yes`, sent from Thunderbird too, deletes it. Thunderbird's own front-end code does
+each step (the star button's handler, the Move To command, the Delete key's command,
+Reply and Send), so that Thunderbird itself sends the IMAP and SMTP commands.
 """
 
 import smtplib
@@ -249,3 +251,28 @@ def test_starring_and_moving_a_task_in_thunderbird_act_on_the_app_and_the_list_f
         f"{PLANTS_DONE!r} in Tasks/Done",
         lambda rows: rows.folder == "Tasks/Done" and rows.subjects == [PLANTS_DONE],
     )
+
+
+def test_deleting_a_task_in_thunderbird_asks_by_mail_and_a_yes_from_thunderbird_deletes_it(
+    thunderbird: Thunderbird, imap_commands: ImapCommands, app_database: Database
+) -> None:
+    rows, _ = thunderbird.await_rows(f"{MILK!r} and {PLANTS!r}", listing(MILK, PLANTS))
+    uid = row_of(rows, PLANTS).uid
+
+    deleted = time.time()
+    thunderbird.delete(PLANTS)
+    # The app asks first: the task is back in Tasks (a new message), without a folder
+    # switch, and the question is in the INBOX.
+    rows, back = thunderbird.await_rows(
+        f"{PLANTS!r} back",
+        lambda rows: listing(MILK, PLANTS)(rows) and row_of(rows, PLANTS).uid != uid,
+    )
+    print(f"seconds from the deletion to the task's row back: {back - deleted:.2f}")
+    print("Thunderbird's commands since the deletion:", imap_commands.since(deleted))
+    assert task(app_database, 2) is not None
+
+    answered = time.time()
+    thunderbird.reply(f'Confirm: deleted "{PLANTS}" from Tasks', "yes")
+    wait_until(lambda: task(app_database, 2) is None, "task 2 deleted after the yes")
+    _, gone = thunderbird.await_rows(f"only {MILK!r}", listing(MILK))
+    print(f"seconds from the yes sent to the task's row gone: {gone - answered:.2f}")
