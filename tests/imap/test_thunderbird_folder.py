@@ -2,12 +2,13 @@
 
 Alice has two tasks before Thunderbird starts. Thunderbird shows the folders `Tasks`
 and `Tasks/Done`, lists the tasks, and shows a task added by mail while it idles in
-`Tasks`; starring a task there (and unstarring it) and moving one to `Tasks/Done` act
-on the app within seconds, and the list follows the app without a folder switch.
-Deleting one asks by mail first (the task shows again meanwhile), and the answer
-`yes`, sent from Thunderbird too, deletes it. Thunderbird's own front-end code does
-each step (the star button's handler, the Move To command, the Delete key's command,
-Reply and Send), so that Thunderbird itself sends the IMAP and SMTP commands.
+`Tasks`; starring a task there (and unstarring it) and moving one to `Tasks/Done`
+(and back) act on the app within seconds, and the list follows the app without a
+folder switch. Deleting one asks by mail first (the task shows again meanwhile), and
+the answer `yes`, sent from Thunderbird too, deletes it. Thunderbird's own front-end
+code does each step (the star button's handler, the Move To command, the Delete
+key's command, Reply and Send), so that Thunderbird itself sends the IMAP and SMTP
+commands.
 """
 
 import smtplib
@@ -251,6 +252,15 @@ def test_starring_and_moving_a_task_in_thunderbird_act_on_the_app_and_the_list_f
         f"{PLANTS_DONE!r} in Tasks/Done",
         lambda rows: rows.folder == "Tasks/Done" and rows.subjects == [PLANTS_DONE],
     )
+
+    # And back: a move to Tasks reopens the task.
+    thunderbird.move(PLANTS_DONE, "Tasks")
+    wait_until(
+        lambda: (found := task(app_database, 2)) and found[1] is None,
+        "task 2 open again after its move back to Tasks",
+    )
+    thunderbird.open_folder("Tasks")
+    thunderbird.await_rows(f"{MILK!r} and {PLANTS!r} again", listing(MILK, PLANTS))
 
 
 def test_deleting_a_task_in_thunderbird_asks_by_mail_and_a_yes_from_thunderbird_deletes_it(
