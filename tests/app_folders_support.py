@@ -19,12 +19,19 @@ IDLE_BOUND = 5.0
 
 
 @contextmanager
-def folder_server(accounts: Cli, database_url: str, state: Path) -> Iterator[RunningServer]:
-    """A server with its worker and a small app folder limit; alice and bob may log in."""
+def folder_server(
+    accounts: Cli, database_url: str, state: Path, app: dict[str, Path] | None = None
+) -> Iterator[RunningServer]:
+    """A server with its worker and a small app folder limit; alice and bob may log in.
+
+    `app` (its `commands` and `templates` folders) replaces the bundled tasks app.
+    """
     assert accounts("users", "enable", BOB).exit_code == 0
     settings = smtp_settings(
         state, database_url, imap={"check_seconds": 30.0, "app_folder_limit": 3}
     )
+    if app is not None:
+        settings = settings.model_copy(update=app)
     with running_server(settings, work=True) as server:
         yield server
 

@@ -123,11 +123,11 @@ def _refuse_kept(folder: MailFolder) -> None:
         raise StorageRefusal(f"{folder.name} is kept by the {folder.kept_by} app", "CANNOT")
 
 
-def _destination(session: Session, account_id: int, name: str) -> MailFolder:
+def _destination(session: Session, account_id: int, name: str, lock: bool = False) -> MailFolder:
     # Mail put into a folder that does not exist tells the client it may create it
     # and try again (RFC 3501 APPEND and COPY).
     try:
-        return _folder(session, account_id, name)
+        return _folder(session, account_id, name, lock)
     except StorageRefusal:
         raise StorageRefusal("No such mailbox", "TRYCREATE") from None
 
@@ -383,7 +383,9 @@ def copy_messages(
     and may refuse; without it, nothing goes into an app folder.
     """
     with database.writing() as session, session.begin():
-        destination = _destination(session, account_id, target)
+        # The destination's row before the messages', in the order a sync of the app
+        # folders takes them: a move and a sync never wait for each other in a circle.
+        destination = _destination(session, account_id, target, lock=True)
         if destination.id == folder_id and move:
             raise StorageRefusal("source and destination are the same mailbox", "CANNOT")
         source = session.get(MailFolder, folder_id)

@@ -109,9 +109,11 @@ class FolderKeeper:
         origin, target = self._declared(source), self._declared(destination)
         if target is not None:
             if origin is None or origin.mailbox != target.mailbox or message.object_key is None:
+                siblings = _siblings(self._folders, target)
+                only = f"only its own messages move into it, from {siblings}"
                 raise StorageRefusal(
-                    f"{target.name} shows the {target.mailbox} app's objects: only its own"
-                    f" messages move into it, from {_siblings(self._folders, target)}",
+                    f"{target.name} shows the {target.mailbox} app's objects: "
+                    + (only if siblings else "nothing moves into it"),
                     "CANNOT",
                 )
             if target.actions.arrival is None:
@@ -130,11 +132,13 @@ class FolderKeeper:
             done = f"deleted {_subject(message)} from {origin.name}"
             self._queue(session, actor, origin, message, origin.actions.delete, done)
             return False
+        places = [_siblings(self._folders, origin)]
+        if origin.actions.delete is not None:
+            places.append("Trash")
+        ways = " or to ".join(place for place in places if place)
+        moves = f"moves only to {ways}" if ways else "stays in it"
         raise StorageRefusal(
-            f"a message of {origin.name} moves only to {_siblings(self._folders, origin)}"
-            + (" or to Trash" if origin.actions.delete is not None else "")
-            + "; copy it to keep it elsewhere",
-            "CANNOT",
+            f"a message of {origin.name} {moves}; copy it to keep it elsewhere", "CANNOT"
         )
 
     def expunged(
@@ -222,7 +226,6 @@ def _subject(message: MailMessage) -> str:
 
 
 def _siblings(folders: dict[str, AppFolder], folder: AppFolder) -> str:
-    """The other folders of `folder`'s mailbox, for a refusal."""
+    """The other folders of `folder`'s mailbox, for a refusal ('' if none)."""
     names = [name for name, other in folders.items() if other.mailbox == folder.mailbox]
-    others = [name for name in names if name != folder.name]
-    return " or ".join(others) if others else "nowhere"
+    return " or ".join(name for name in names if name != folder.name)
