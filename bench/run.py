@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     for verdict in checked:
         print(verdict.line())
     elapsed = time.monotonic() - began
-    print(f"\nran {elapsed:.0f} s; {_machine()}")
+    print(f"\nran {elapsed:.0f} s; {machine()}")
     name = f"{started_at:%Y%m%dT%H%M%SZ}{'-quick' if quick else ''}.json"
     output = options.output or RESULTS / name
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": quick,
         "rounds": rounds,
         "budget": asdict(budget),
-        "machine": _machine(),
+        "machine": machine(),
         "postgres": postgres_problem or "measured",
         "salmon": salmon_problem or f"salmon-mail {peer.SALMON_VERSION}",
         "summaries": [summary.as_dict() for summary in summaries],
@@ -414,7 +414,7 @@ def _compact(measurement: Measurement) -> dict[str, Any]:
     return values
 
 
-def _machine() -> str:
+def machine() -> str:
     cpu = "unknown CPU"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
