@@ -7,6 +7,7 @@ through one submission connection (STARTTLS + AUTH), kept open.
 
 import smtplib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -50,8 +51,12 @@ class FolderRounds:
         self._smtp.login(login, password)
         self.actor = ImapClient(imap_port, login, password)
         self.watcher = ImapClient(imap_port, login, password)
+        self.inbox = ImapClient(imap_port, login, password)
         self.actor.select(TASKS)
         self.watcher.select(TASKS)
+        self.inbox.select("INBOX")
+        # The two IDLE clients of a mailed `add` are read at once, each in a thread.
+        self._threads = ThreadPoolExecutor(2)
         self._sent = 0
 
     def close(self) -> None:
@@ -59,51 +64,69 @@ class FolderRounds:
         self._smtp.quit()
         self.actor.close()
         self.watcher.close()
+        self.inbox.close()
+        self._threads.shutdown()
         self._replies.close()
         self._database.close()
 
-    def adds(self, rounds: int, shown: int) -> tuple[Series, Series]:
-        """Mail `add` `rounds` times: to the task's message in `Tasks` (IDLE), and to the reply.
+    def adds(self, rounds: int, shown: int) -> list[Series]:
+        """Mail `add` `rounds` times, timed to its message in `Tasks` and to its reply.
 
-        `shown` labels the folder's size before the first round.
+        `shown` is the number of tasks in the folder before the first round (each
+        round adds one; past `imap.app_folder_limit` the oldest leaves). The reply is
+        timed twice: to the EXISTS of an IDLE client on INBOX (when a person sees
+        it), and to its INTERNALDATE (as `bench.run`'s reply columns; stamped
+        when the reply is made, before the folder's sync and the commit).
         """
         engine = self._installation.engine
-        folder = Series(engine, f"add -> Tasks ({shown} shown)")
-        reply = Series(engine, f"add -> reply ({shown} shown)")
-        self.watcher.select(TASKS)
+        size = f"{shown}+{rounds} tasks"
+        found = [
+            Series(engine, f"add -> Tasks ({size})"),
+            Series(engine, f"add -> INBOX reply ({size})"),
+            Series(engine, f"add -> reply INTERNALDATE ({size})"),
+        ]
         cpu_before = self._installation.server.cpu_seconds()
         for _ in range(rounds):
-            seen_at, replied_at = self.add()
-            folder.latencies.append(seen_at)
-            reply.latencies.append(replied_at)
-        reply.cpu_seconds = self._installation.server.cpu_seconds() - cpu_before
-        return folder, reply
+            for series, seconds in zip(found, self.add(), strict=True):
+                series.latencies.append(seconds)
+        found[1].cpu_seconds = self._installation.server.cpu_seconds() - cpu_before
+        return found
 
-    def add(self) -> tuple[float, float]:
-        """Mail one `add`; return the seconds from its 250 to its EXISTS, and to its reply."""
-        newest = self.watcher.newest()
+    def add(self) -> tuple[float, float, float]:
+        """Mail one `add`: seconds from its 250 to its EXISTS in Tasks, in INBOX, and to
+        its reply's INTERNALDATE."""
+        self.watcher.select(TASKS)
+        newest = [client.newest() for client in (self.watcher, self.inbox)]
         self._sent += 1
         tag = f"folders-{self._installation.engine}-{self._sent}-{time.monotonic_ns()}"
         raw = message(tag)
         message_id = str(message_from_bytes(raw)["Message-ID"])
         self._replies.mark()
+        self.watcher.idle()
+        self.inbox.idle()
         self._smtp.sendmail(installations.LOGIN, [f"tasks@{installations.DOMAIN}"], raw)
         sent, sent_wall = time.perf_counter(), time.time()
-        seen_at, _ = self.watcher.idle_until_newer(newest.uid if newest else 0)
-        return seen_at - sent, self._reply_at(message_id) - sent_wall
+        waits = [
+            self._threads.submit(client.until_newer, last.uid if last else 0)
+            for client, last in zip((self.watcher, self.inbox), newest, strict=True)
+        ]
+        (in_folder, _), (in_inbox, _) = (wait.result() for wait in waits)
+        return in_folder - sent, in_inbox - sent, self._reply_at(message_id) - sent_wall
 
     def stars(self, rounds: int) -> Series:
         """Star the oldest unstarred task `rounds` times: from the STORE's OK to its new message."""
-        series = Series(self._installation.engine, "star -> view")
         self.watcher.select(TASKS)
         self.actor.select(TASKS)
+        size = len(self.actor.messages())
+        series = Series(self._installation.engine, f"star -> view ({size} tasks)")
         for _ in range(rounds):
             target = next(m for m in self.actor.messages() if "\\Flagged" not in m.flags)
             newest = self.watcher.newest()
             assert newest is not None
+            self.watcher.idle()
             self.actor.command(f"UID STORE {target.uid} +FLAGS (\\Flagged)")
             stored = time.perf_counter()
-            seen_at, replaced = self.watcher.idle_until_newer(newest.uid)
+            seen_at, replaced = self.watcher.until_newer(newest.uid)
             if "\\Flagged" not in replaced.flags:
                 raise AssertionError(f"the replacement of UID {target.uid} is not starred")
             series.latencies.append(seen_at - stored)
@@ -111,14 +134,16 @@ class FolderRounds:
 
     def moves(self, rounds: int) -> Series:
         """Move the oldest task to Done `rounds` times: from the MOVE's OK to the done message."""
-        series = Series(self._installation.engine, "move -> Done view")
         self.watcher.select(DONE)
         self.actor.select(TASKS)
+        size = len(self.actor.messages())
+        series = Series(self._installation.engine, f"move -> Done view ({size} tasks)")
         for _ in range(rounds):
             target = self.actor.messages()[0]
+            self.watcher.idle()
             untagged, _ = self.actor.command(f'UID MOVE {target.uid} "{DONE}"')
             moved = time.perf_counter()
-            seen_at, _ = self.watcher.idle_until_newer(moved_uid(untagged))
+            seen_at, _ = self.watcher.until_newer(moved_uid(untagged))
             series.latencies.append(seen_at - moved)
         return series
 

@@ -33,8 +33,7 @@ from pathlib import Path
 from bench import installations
 from bench.folder_rounds import FolderRounds, Series
 from bench.processes import free_port
-from bench.report import percentile
-from bench.run import RESULTS, machine
+from bench.report import RESULTS, machine, percentile
 
 DEFAULT_ROUNDS = 30
 DEFAULT_SHOWN = (100, 500)
@@ -63,11 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     if postgres_problem:
         print(f"PostgreSQL skipped: {postgres_problem}", flush=True)
     started_at, began = datetime.now(UTC), time.monotonic()
-    series: list[Series] = []
     with tempfile.TemporaryDirectory(prefix="mailcmd-bench-folders-") as scratch:
-        engines = ["sqlite"] + ([] if postgres_problem else ["postgresql"])
-        for engine in engines:
-            series += measure(Path(scratch), engine, options.rounds, options.shown)
+        series = measure_engines(
+            Path(scratch), postgres_problem is None, options.rounds, options.shown
+        )
     text = table(series)
     print()
     print(text)
@@ -87,6 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     output.write_text(json.dumps(document, indent=1))
     print(f"results: {output}")
     return 0
+
+
+def measure_engines(
+    folder: Path, with_postgres: bool, rounds: int, shown: list[int]
+) -> list[Series]:
+    """Time the folders on SQLite, then on PostgreSQL `with_postgres`."""
+    series: list[Series] = []
+    for engine in ["sqlite"] + (["postgresql"] if with_postgres else []):
+        series += measure(folder, engine, rounds, shown)
+    return series
 
 
 def measure(folder: Path, engine: str, rounds: int, shown: list[int]) -> list[Series]:

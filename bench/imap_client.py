@@ -43,6 +43,7 @@ class ImapClient:
         self._socket = client_tls_context().wrap_socket(raw)
         self._buffer = b""
         self._tags = 0
+        self._idling = ""
         self._line()  # the greeting
         self.command(f'LOGIN "{login}" "{password}"')
 
@@ -83,30 +84,35 @@ class ImapClient:
         found = self.messages("*")
         return found[-1] if found else None
 
-    def idle_until_newer(self, uid: int, timeout: float = TIMEOUT) -> tuple[float, Message]:
-        """IDLE until an EXISTS brings a message of UID above `uid`; return when it came.
+    def idle(self) -> None:
+        """Start IDLE on the selected folder: news of it comes from now on."""
+        self._tags += 1
+        self._idling = f"t{self._tags}"
+        self._socket.sendall(f"{self._idling} IDLE\r\n".encode())
+        deadline = time.perf_counter() + TIMEOUT
+        while not self._line(deadline).startswith(b"+"):
+            pass
 
-        The time (`time.perf_counter`) is when the EXISTS line was read. After each
-        EXISTS the client ends IDLE, fetches the last message's UID and, if it is not
-        yet the awaited one, IDLEs again (news of the few milliseconds between is
-        given when IDLE starts again).
+    def until_newer(self, uid: int, timeout: float = TIMEOUT) -> tuple[float, Message]:
+        """In IDLE, wait for an EXISTS that brings a message of UID above `uid`.
+
+        Returns when (`time.perf_counter`) that EXISTS line was read, and the
+        message; the client is no longer in IDLE. After each EXISTS the client ends
+        IDLE and fetches the last message's UID; if it is not yet the awaited one, it
+        IDLEs again (news of the few milliseconds between comes when IDLE starts).
         """
         deadline = time.perf_counter() + timeout
         while True:
-            self._tags += 1
-            tag = f"t{self._tags}"
-            self._socket.sendall(f"{tag} IDLE\r\n".encode())
-            while not self._line(deadline).startswith(b"+"):
-                pass
             while not EXISTS.match(self._line(deadline)):
                 pass
             seen_at = time.perf_counter()
             self._socket.sendall(b"DONE\r\n")
-            while not self._line(deadline).startswith(tag.encode() + b" "):
+            while not self._line(deadline).startswith(self._idling.encode() + b" "):
                 pass
             newest = self.newest()
             if newest is not None and newest.uid > uid:
                 return seen_at, newest
+            self.idle()
 
     def close(self) -> None:
         """Log out and close the connection."""
