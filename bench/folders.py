@@ -14,7 +14,7 @@ when the bench role is there, on PostgreSQL. For each, in order:
 3. `move -> Done view`: `UID MOVE uid Tasks/Done`, from its tagged OK to the
    EXISTS, at a connection in IDLE on `Tasks/Done`, of the done rendering that
    replaces the moved message: the worker ran `done`.
-4. `add` again with the folder holding 100 and then 500 tasks
+4. all three again with the folder holding 100 and then 500 tasks
    (`imap.app_folder_limit`): what re-rendering the folder costs each command.
 
 Prints median, p95 and max per measure and database, and writes the figures
@@ -115,17 +115,15 @@ def measure(folder: Path, engine: str, rounds: int, shown: list[int]) -> list[Se
     try:
         timing = FolderRounds(system, imap_port)
         try:
-            timing.add()  # the first login's argon2, the first templates: not timed
-            found = list(timing.adds(rounds, shown=1))
-            _progress(found)
-            found.append(timing.stars(rounds))
-            _progress(found[-1:])
-            found.append(timing.moves(rounds))
-            _progress(found[-1:])
-            for size in shown:
-                timing.fill(size)
+            # The first login's argon2 and the first templates, not timed; one task.
+            timing.add()
+            found: list[Series] = []
+            for size in [1, *shown]:
+                if size > 1:
+                    timing.fill(size)
                 found += timing.adds(rounds, shown=size)
-                _progress(found[-2:])
+                found += [timing.stars(rounds), timing.moves(rounds)]
+                _progress(found[-5:])
         finally:
             timing.close()
     finally:

@@ -21,6 +21,8 @@ def test_the_folder_rounds_time_every_measure_on_a_real_server(tmp_path: Path) -
         "add -> Tasks (5+2 tasks)",
         "add -> INBOX reply (5+2 tasks)",
         "add -> reply INTERNALDATE (5+2 tasks)",
+        "star -> view (7 tasks)",
+        "move -> Done view (7 tasks)",
     ]
     assert all(len(series.latencies) == 2 for series in found)
     assert [series.cpu_seconds is not None for series in found].count(True) == 2
