@@ -1,8 +1,9 @@
 """The rounds of `bench.folders` against one running mailcmd: mail, star and move, timed.
 
-Two IMAPS connections of the load's account: the actor (selects `Tasks`, stars
-and moves) and the watcher (IDLE on the folder that should change). Mail goes
-through one submission connection (STARTTLS + AUTH), kept open.
+Three IMAPS connections of the load's account: the actor (selects `Tasks`, stars
+and moves), the watcher (IDLE on the folder that should change) and the inbox
+(IDLE on INBOX, for replies). Mail goes through one submission connection
+(STARTTLS + AUTH), kept open.
 """
 
 import smtplib
@@ -28,12 +29,12 @@ REPLY_SECONDS = 30.0
 
 @dataclass
 class Series:
-    """One measure on one database: each round's latency in seconds, and CPU per round."""
+    """One measure on one database: each round's latency in seconds, and the server's CPU."""
 
     engine: str
     measure: str
     latencies: list[float] = field(default_factory=list)
-    # The server process's CPU seconds over all rounds (add only: per mailed command).
+    # The server process's CPU seconds over all rounds (the INBOX reply of the adds only).
     cpu_seconds: float | None = None
 
 
