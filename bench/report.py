@@ -1,11 +1,17 @@
 """Figures of a run: one measurement per system and load and round, summarised into a table."""
 
 import math
+import os
+import platform
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 MIB = 1024 * 1024
+# Where every run writes its figures (git-ignored).
+RESULTS = Path(__file__).resolve().parent / "results"
 # The end-to-end peer (the Salmon app): end-to-end rows are also divided by its rate.
 PEER = "salmon"
 
@@ -205,3 +211,16 @@ def _rank(summary: Summary) -> int:
     if summary.system == PEER:
         return 2
     return {"floor": 0, "receive": 1, "end-to-end": 3}[summary.kind]
+
+
+def machine() -> str:
+    """The machine and versions a run measured on, in one line."""
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.partition(":")[2].strip()
+            break
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()},"
+        f" Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+    )

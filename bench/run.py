@@ -5,7 +5,8 @@ once, then sends every load to every system in rounds, the systems' order
 rotating from load to load, so that drift in the machine's load hits all alike.
 Then 1,000 idle connections, the worker alone on a pre-filled queue (replies to
 the INBOX and through the relay), and end to end with one and with two
-`mailcmd worker` processes (SQLite and PostgreSQL). Prints the table and writes
+`mailcmd worker` processes (SQLite and PostgreSQL), and the tasks app's folders
+(`bench.folders`: mail, star and move to the view in IDLE). Prints the tables and writes
 everything as JSON under `bench/results/`.
 """
 
@@ -13,9 +14,6 @@ import argparse
 import functools
 import json
 import multiprocessing
-import os
-import platform
-import sqlite3
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -24,17 +22,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import installations, peer, scaling, worker_alone
+from bench import folders, installations, peer, scaling, worker_alone
 from bench.idle import IdleResult, hold_idle
 from bench.installations import Installation
 from bench.load import LoadResult, generate, raise_file_limit
 from bench.matrix import KB, Budget, Load, loads, spec_for, takes
 from bench.processes import memory_bytes, reset_peak_memory
 from bench.replies import Watch, open_watch
-from bench.report import Measurement, summarise, table
+from bench.report import RESULTS, Measurement, machine, summarise, table
 from bench.targets import verdicts
 
-RESULTS = Path(__file__).resolve().parent / "results"
 # End-to-end cells wait this long at most for their replies, and give up sooner on silence.
 REPLY_TIMEOUT = 120.0
 REPLY_STALL = 20.0
@@ -54,6 +51,7 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--no-salmon", action="store_true", help="without the Salmon peer")
     parser.add_argument("--idle", type=int, default=1000, help="idle connections to hold")
+    parser.add_argument("--no-folders", action="store_true", help="without the app folders' part")
     parser.add_argument("--only", help="run only loads whose label contains this text")
     parser.add_argument("--output", type=Path, help="JSON file (default: bench/results/...)")
     return parser.parse_args(argv)
@@ -104,6 +102,14 @@ def main(argv: list[str] | None = None) -> int:
                 for engine in ("sqlite", "postgresql")
                 if engine == "sqlite" or postgres_problem is None
             ]
+        folder_series = []
+        if not options.no_folders:
+            folder_series = folders.measure_engines(
+                folder,
+                with_postgres=postgres_problem is None,
+                rounds=10 if quick else folders.DEFAULT_ROUNDS,
+                shown=[500] if quick else list(folders.DEFAULT_SHOWN),
+            )
     summaries = summarise(measurements)
 
     order = [load.label for load in matrix] + [ROUND_TRIP_LOAD]
@@ -128,8 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for verdict in checked:
         print(verdict.line())
+    if folder_series:
+        print()
+        print(folders.table(folder_series))
     elapsed = time.monotonic() - began
-    print(f"\nran {elapsed:.0f} s; {_machine()}")
+    print(f"\nran {elapsed:.0f} s; {machine()}")
     name = f"{started_at:%Y%m%dT%H%M%SZ}{'-quick' if quick else ''}.json"
     output = options.output or RESULTS / name
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -139,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": quick,
         "rounds": rounds,
         "budget": asdict(budget),
-        "machine": _machine(),
+        "machine": machine(),
         "postgres": postgres_problem or "measured",
         "salmon": salmon_problem or f"salmon-mail {peer.SALMON_VERSION}",
         "summaries": [summary.as_dict() for summary in summaries],
@@ -149,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         "scaling": scales,
         "worker_alone": alone,
         "targets": [asdict(verdict) for verdict in checked],
+        "folders": [asdict(series) for series in folder_series],
         "measurements": [_compact(measurement) for measurement in measurements],
     }
     output.write_text(json.dumps(document, indent=1, default=str))
@@ -412,18 +422,6 @@ def _compact(measurement: Measurement) -> dict[str, Any]:
     values["latencies"] = len(measurement.latencies)
     values["reply_latencies"] = len(measurement.reply_latencies)
     return values
-
-
-def _machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.partition(":")[2].strip()
-            break
-    return (
-        f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()},"
-        f" Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
-    )
 
 
 if __name__ == "__main__":
