@@ -1,6 +1,5 @@
 """Reply templates with Jinja2: text first, an HTML twin when there is one, strict variables."""
 
-import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +69,10 @@ class Renderer:
         )
         for environment in (self._text, self._html):
             environment.filters[SHORTEN_FILTER] = shorten
+        # Text templates without an HTML twin: Jinja2 remembers no miss, and looking
+        # through every folder again for each mail cost more than rendering it. A twin
+        # added while mailcmd runs is used from its next start.
+        self._without_html: set[str] = set()
 
     def exists(self, name: str) -> bool:
         """Whether the text template `name` can be found."""
@@ -103,8 +106,13 @@ class Renderer:
             text = str(module)
             subject = getattr(module, SUBJECT_VARIABLE, None)
             html = None
-            with contextlib.suppress(jinja2.TemplateNotFound):
-                html = self._html.get_template(name + HTML_SUFFIX).render(html_values)
+            if name not in self._without_html:
+                try:
+                    html = self._html.get_template(name + HTML_SUFFIX).render(html_values)
+                except jinja2.TemplateNotFound as missing:
+                    if missing.name != name + HTML_SUFFIX:
+                        raise  # one the twin includes: a mistake to report
+                    self._without_html.add(name)
         except jinja2.TemplateNotFound as error:
             raise TemplateError(f"template {error.name} not found") from None
         except jinja2.TemplateError as error:

@@ -31,10 +31,14 @@ from mailcmd.db.models import (
 )
 from mailcmd.db.queue_states import UNFINISHED
 from mailcmd.imap.mailstore import announce_change, append, ensure_app_folders
+from mailcmd.operations.traces import current_trace_id, traced
 from mailcmd.outbound.composing import compose
 from mailcmd.outbound.mails import IN_TRANSCRIPT, links_for
 
 log = logging.getLogger(__name__)
+
+# Where, in `session.info`, the accounts to sync before the commit wait (see `sync_later`).
+_DUE = "mailcmd_folders_due"
 
 
 class FolderViews:
@@ -61,27 +65,47 @@ class FolderViews:
         """Whether the app declares any folder (with none, syncing does nothing)."""
         return bool(self._folders)
 
-    def sync(
-        self, session: Session, account_ids: Iterable[int | None], settled: int | None = None
-    ) -> None:
+    def sync(self, session: Session, account_ids: Iterable[int | None]) -> None:
         """Bring the app folders of each account in `account_ids` up to date; the caller commits.
 
         None among them (a sender without an account) is passed over. An object
-        with a folder action still queued (other than `settled`, the queued message
-        being finished in `session`) is left as the client put it: its action will
-        change it, and showing it as it was meanwhile would flicker. An account
-        whose sync fails (a mistake in the app's folder function or template) is
-        logged and left as it was: the view is derived, and the commands that ran
-        must not be undone for it; its next sync tries again.
+        with a folder action still unfinished in the queue is left as the client put
+        it: its action will change it, and showing it as it was meanwhile would
+        flicker. An account whose sync fails (a mistake in the app's folder function
+        or template) is logged and left as it was: the view is derived, and the
+        commands that ran must not be undone for it; its next sync tries again.
         """
         for account_id in sorted({id for id in account_ids if id is not None}):
             try:
                 with session.begin_nested():
-                    self._sync_account(session, account_id, settled)
+                    self._sync_account(session, account_id)
             except Exception:
                 log.exception("app folders of account %d not synced", account_id)
 
-    def _sync_account(self, session: Session, account_id: int, settled: int | None) -> None:
+    def sync_later(self, session: Session, account_ids: Iterable[int | None]) -> None:
+        """Have `sync_due` sync these accounts' folders before `session` commits.
+
+        The worker's batch syncs each account once, however many of its messages
+        changed it: with a folder of hundreds of objects, a sync is most of what a
+        command costs. Each account is synced in the trace of the last message that
+        asked for it.
+        """
+        if not self._folders:
+            return
+        due: dict[int, str | None] = session.info.setdefault(_DUE, {})
+        for account_id in account_ids:
+            if account_id is not None:
+                due.pop(account_id, None)
+                due[account_id] = current_trace_id()
+
+    def sync_due(self, session: Session) -> None:
+        """Sync the accounts `sync_later` named in `session`, each once."""
+        due: dict[int, str | None] = session.info.pop(_DUE, {})
+        for account_id, trace_id in due.items():
+            with traced(trace_id):
+                self.sync(session, [account_id])
+
+    def _sync_account(self, session: Session, account_id: int) -> None:
         """Bring the account's app folders up to date, creating any it lacks."""
         if not self._folders:
             return
@@ -97,7 +121,7 @@ class FolderViews:
             )
             folders = self._app_folders(session, account_id)
         changed = False
-        acting_on = objects_acted_on(session, account_id, settled)
+        acting_on = objects_acted_on(session, account_id)
         for folder in self._folders:
             row = folders.get(folder.name)
             if row is None or row.kept_by != folder.mailbox:
@@ -245,11 +269,9 @@ def shown_flags(stored: Iterable[str], item: FolderItem, mapped: frozenset[str])
     return sorted({*own, *(flag for flag in item.flags if flag.lower() in mapped)})
 
 
-def objects_acted_on(
-    session: Session, account_id: int, settled: int | None
-) -> set[tuple[str, str]]:
+def objects_acted_on(session: Session, account_id: int) -> set[tuple[str, str]]:
     """The objects (mailbox, key) with a folder action of the account's still to be
-    processed, but for the queued message `settled`."""
+    processed."""
     query = select(InboundMessage.folder_object).where(
         InboundMessage.account_id == account_id,
         InboundMessage.folder_object.is_not(None),
@@ -257,8 +279,6 @@ def objects_acted_on(
         # many the account has had.
         InboundMessage.status.in_(UNFINISHED),
     )
-    if settled is not None:
-        query = query.where(InboundMessage.id != settled)
     found = set()
     for folder_object in session.scalars(query):
         mailbox, _, key = (folder_object or "").partition(":")

@@ -93,7 +93,14 @@ class Processor:
     def process_batch(self, batch: Batch) -> list[tuple[Attempt, Outcome]]:
         """Process `batch` in one transaction (see `batches`); runs in a worker thread."""
         timed_out = time_limit_passed(self._settings.worker.handler_timeout)
-        return run_batch(self._database, batch, self._attempt, self._fail, timed_out)
+        return run_batch(
+            self._database,
+            batch,
+            self._attempt,
+            self._fail,
+            timed_out,
+            before_commit=self._folder_views.sync_due,
+        )
 
     def record_failure(self, attempt: Attempt, error: BaseException | str) -> Outcome:
         """Record in a transaction of its own that `attempt` failed (see `_fail`)."""
@@ -101,6 +108,7 @@ class Processor:
             if reload_claimed(session.connection(), attempt.queue_id, attempt.claim_token) is None:
                 return Outcome(ClaimLost.LOST, "another worker holds the message")
             outcome = self._fail(session, attempt, error)
+            self._folder_views.sync_due(session)
             session.commit()
             return outcome
 
@@ -151,7 +159,7 @@ class Processor:
             self._apologise(session, row, ref)
             if row.folder_action is not None:
                 # The action will not run: the folder shows the object as it is.
-                self._folder_views.sync(session, [row.account_id])
+                self._folder_views.sync_later(session, [row.account_id])
         return outcome
 
     def _run(self, session: Session, attempt: Attempt, savepoint: MessageSavepoint) -> Outcome:
@@ -199,12 +207,11 @@ class Processor:
             replies = _folder_action_replies(replies, row.folder_action)
         notifications = self._one_per_recipient([mail for mail in mails if not mail.is_reply])
         held = self._queue_mails(session, [*replies, *notifications], row, sender)
-        if self._folder_views.declared:
-            # What the commands changed shows in the folders of whoever they concern:
-            # the sender, and every account a notification went to (a shared object).
-            # A folder action refused is undone there by the same sync.
-            owners = [mail.owner.account_id for mail in mails if mail.owner is not None]
-            self._folder_views.sync(session, [sender.account_id, *owners], settled=row.id)
+        # What the commands changed shows in the folders of whoever they concern: the
+        # sender, and every account a notification went to (a shared object). A
+        # folder action refused is undone there by the same sync.
+        owners = [mail.owner.account_id for mail in mails if mail.owner is not None]
+        self._folder_views.sync_later(session, [sender.account_id, *owners])
         forget = any(context.forget_requested for context in contexts)
         ending: Ending = "refused" if refused else "done"
         return self._finish(session, row, attempt, "; ".join(held), forget=forget, ending=ending)
