@@ -24,7 +24,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailcmd import (
     Accepts,
@@ -81,6 +81,10 @@ class Task(Model):
     done_at: Mapped[datetime | None]
     # The due day its owner was reminded on, so that a reminder goes out once.
     reminded_for: Mapped[date | None]
+    # Bumped, with the time, on every change its mail tells (`_answer`): the folder's
+    # message of a task whose revision is the same is not rendered again.
+    revision: Mapped[int] = mapped_column(default=0, server_default="0")
+    changed_at: Mapped[datetime | None]
 
     owner: Mapped[Account] = relationship()
     comments: Mapped[list["TaskComment"]] = relationship(
@@ -191,7 +195,9 @@ def _address(account: Account) -> str | None:
 def _answer(ctx: Context, task: Task, event: str, *, concerned: Account | None = None) -> None:
     """Reply with the task as it stands, and tell everyone else who shares it; the
     `concerned` account (the one the change is about) hears it told to them."""
-    ctx.session.flush()
+    ctx.session.flush()  # a new task's defaults are its row's
+    task.revision += 1
+    task.changed_at = utc_now()
     ctx.reply("tasks/task", task=task, event=event, tag=task.id)
     others = [task.owner] + [share.account for share in task.shares]
     changed_by = ctx.sender.login or ctx.sender.address
@@ -262,26 +268,21 @@ def done_tasks(ctx: FolderContext) -> list[FolderItem]:
 
 def _folder_items(ctx: FolderContext, query: Select[tuple[Task]]) -> list[FolderItem]:
     """The first `ctx.limit` tasks of `query` as their folder shows them, each dated by
-    its last change that has a time."""
-    # What the template shows of every task, loaded in a few queries, not a few per task.
-    query = query.limit(ctx.limit).options(
-        selectinload(Task.owner),
-        selectinload(Task.comments).selectinload(TaskComment.author),
-        selectinload(Task.shares).selectinload(TaskShare.account),
-    )
+    its last change and versioned by its revision."""
+    # Only the tasks' own rows: the folder renders (and so loads the owner, comments
+    # and shares of) only those whose revision its messages do not show yet.
     items = []
-    for task in ctx.session.scalars(query):
-        times = [task.created_at, task.done_at, *(c.created_at for c in task.comments)]
-        changed_at = max(t for t in times if t is not None)
+    for task in ctx.session.scalars(query.limit(ctx.limit)):
         flags = {"\\Flagged"} if task.priority == "high" else set()
         if task.done_at is not None:
             flags.add("$Done")
         items.append(
             FolderItem(
                 key=str(task.id),
-                changed_at=changed_at,
+                changed_at=task.changed_at or task.done_at or task.created_at,
                 values={"task": task},
                 flags=frozenset(flags),
+                version=str(task.revision),
             )
         )
     return items

@@ -41,12 +41,18 @@ class FolderItem:
     are what the folder's template sees. `flags` are those of the folder's mapped
     flags (`FolderActions.flags`) that the object has now (`\\Flagged` for a task of
     high priority): the message shows exactly these of them, whatever a client set.
+    `version`, when given, must change whenever anything the template shows of the
+    object changes (a revision number the app bumps on each change): an object whose
+    version, Date and Reply-To are those of its message, rendered from the same
+    template, is not rendered again. Without it, each sync renders every object and
+    compares the results, which costs most of a command with hundreds of objects.
     """
 
     key: str
     changed_at: datetime
     values: Mapping[str, Any] = field(default_factory=dict)
     flags: frozenset[str] = frozenset()
+    version: str | None = None
 
 
 @dataclass(frozen=True)

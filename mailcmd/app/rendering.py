@@ -1,5 +1,6 @@
 """Reply templates with Jinja2: text first, an HTML twin when there is one, strict variables."""
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,7 @@ class Renderer:
     def __init__(self, folders: Sequence[Path]) -> None:
         """Look templates up in `folders`, in order."""
         loader = jinja2.FileSystemLoader([str(folder) for folder in folders])
+        self._loader = loader
         # Text mail is not HTML: escaping it would garble every '&' and '<' a person
         # typed. Only the HTML twin is autoescaped.
         self._text = jinja2.Environment(
@@ -83,6 +85,18 @@ class Renderer:
         except jinja2.TemplateSyntaxError as error:
             raise TemplateError(f"template {name}: line {error.lineno}: {error.message}") from None
         return True
+
+    def fingerprint(self, name: str) -> str:
+        """A digest of the sources of template `name` (its text and any HTML twin, and
+        nothing they include): it changes when either file is edited."""
+        digest = hashlib.sha256()
+        for suffix in (TEXT_SUFFIX, HTML_SUFFIX):
+            try:
+                source, _, _ = self._loader.get_source(self._text, name + suffix)
+            except jinja2.TemplateNotFound:
+                source = ""
+            digest.update(source.encode() + b"\0")
+        return digest.hexdigest()
 
     def render(
         self, name: str, values: Mapping[str, Any], links: ActionLinks | None = None

@@ -19,6 +19,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from mailcmd.addressing.reply_keys import ReplyKeys
+from mailcmd.app.actions import ActionLinks
 from mailcmd.app.folders import AppFolder, FolderContext, FolderItem
 from mailcmd.app.registry import Registry
 from mailcmd.app.rendering import Rendered, Renderer
@@ -175,7 +176,14 @@ class FolderViews:
                 doubles.append(shown[key][0])
             shown[key] = (message_id, digest, flags)
         keys = self._keys()
-        wanted: dict[str, tuple[FolderItem, str, Rendered, str]] = {}
+        # A versioned object is rendered only if its message shows another version,
+        # or was rendered from another template.
+        fingerprint = (
+            self._renderer.fingerprint(folder.template)
+            if any(item.version is not None for item in items)
+            else ""
+        )
+        wanted: dict[str, tuple[FolderItem, ActionLinks, str, Rendered | None]] = {}
         for item in items:
             links = links_for(
                 session,
@@ -186,25 +194,21 @@ class FolderViews:
                 to=to,
                 account_id=account_id,
             )
-            rendered = self._renderer.render(
-                folder.template, {IN_TRANSCRIPT: False, **item.values}, links
-            )
-            wanted[item.key] = (
-                item,
-                links.address,
-                rendered,
-                _digest(item, links.address, rendered),
-            )
+            if item.version is not None:
+                wanted[item.key] = (item, links, _version_digest(item, links, fingerprint), None)
+            else:
+                text = self._render(folder, item, links)
+                wanted[item.key] = (item, links, _digest(item, links.address, text), text)
         stale = doubles + [
             message_id
             for key, (message_id, digest, _) in shown.items()
-            if key is None or key not in wanted or wanted[key][3] != digest
+            if key is None or key not in wanted or wanted[key][2] != digest
         ]
         if stale:
             session.execute(delete(MailMessage).where(MailMessage.id.in_(stale)))
         # Oldest first, so that the newest object has the highest UID.
         added = reflagged = 0
-        for key, (item, reply_to, rendered, digest) in reversed(wanted.items()):
+        for key, (item, links, digest, rendered) in reversed(wanted.items()):
             previous = shown.get(key)
             # The client's own flags stay; the mapped ones say what the object is now.
             flags = shown_flags(previous[2] if previous is not None else [], item, mapped)
@@ -215,13 +219,15 @@ class FolderViews:
                     )
                     reflagged += 1
                 continue
+            if rendered is None:
+                rendered = self._render(folder, item, links)
             composed = compose(
                 rendered,
                 from_address=f"{folder.mailbox}@{self._domain}",
                 to_address=to,
                 domain=self._domain,
                 subject=rendered.subject or key,
-                reply_to=reply_to,
+                reply_to=links.address,
                 auto_submitted="auto-generated",
                 message_id=f"<{folder.mailbox}.{key}.{digest[:16]}@{self._domain}>",
                 date=item.changed_at,
@@ -247,6 +253,10 @@ class FolderViews:
                 reflagged,
             )
         return bool(stale or added or reflagged)
+
+    def _render(self, folder: AppFolder, item: FolderItem, links: ActionLinks) -> Rendered:
+        """The object's message text, as the folder's template shows it."""
+        return self._renderer.render(folder.template, {IN_TRANSCRIPT: False, **item.values}, links)
 
 
 def account_address(session: Session, account_id: int) -> str | None:
@@ -284,6 +294,20 @@ def objects_acted_on(session: Session, account_id: int) -> set[tuple[str, str]]:
         mailbox, _, key = (folder_object or "").partition(":")
         found.add((mailbox, key))
     return found
+
+
+def _version_digest(item: FolderItem, links: ActionLinks, fingerprint: str) -> str:
+    """What the message of a versioned object shows, hashed without rendering it: its
+    version, Date and Reply-To, and the template's sources."""
+    parts = [
+        "version",
+        item.key,
+        item.version or "",
+        format_datetime(item.changed_at),
+        links.address,
+        fingerprint,
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def _digest(item: FolderItem, reply_to: str, rendered: Rendered) -> str:
