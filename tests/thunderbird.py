@@ -22,10 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.marionette import Marionette
 from tests.servers import TIMEOUT
 
 THUNDERBIRD = shutil.which("thunderbird")
+# The marks of a test module that drives a real Thunderbird.
+NEEDS_THUNDERBIRD = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        THUNDERBIRD is None, reason="Thunderbird is not installed (apt-get install thunderbird)"
+    ),
+]
 
 # Seconds Thunderbird may take to start and open Marionette on a busy machine.
 STARTUP_SECONDS = 60.0

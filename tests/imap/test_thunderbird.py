@@ -15,19 +15,14 @@ import trustme
 from tests.conftest import ALICE, PASSWORD, Cli
 from tests.servers import RunningServer, running_server, smtp_settings, wait_until
 from tests.thunderbird import (
-    THUNDERBIRD,
+    NEEDS_THUNDERBIRD,
     ImapCommands,
     MailAccount,
     logged_imap_commands,
     running_thunderbird,
 )
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        THUNDERBIRD is None, reason="Thunderbird is not installed (apt-get install thunderbird)"
-    ),
-]
+pytestmark = NEEDS_THUNDERBIRD
 
 ADDED = "Task 1 added: Buy milk"
 COMMENTED = "Task 1 commented: Buy milk"

@@ -27,7 +27,7 @@ from mailcmd.db.database import Database, open_database
 from tests.conftest import ALICE, PASSWORD, Cli
 from tests.servers import TIMEOUT, RunningServer, running_server, smtp_settings, wait_until
 from tests.thunderbird import (
-    THUNDERBIRD,
+    NEEDS_THUNDERBIRD,
     ImapCommands,
     ListedRow,
     ListedRows,
@@ -37,12 +37,7 @@ from tests.thunderbird import (
     running_thunderbird,
 )
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        THUNDERBIRD is None, reason="Thunderbird is not installed (apt-get install thunderbird)"
-    ),
-]
+pytestmark = NEEDS_THUNDERBIRD
 
 TASKS = "tasks@app.localhost"
 # The tasks' messages, as templates/tasks/folder-item.txt titles them.

@@ -18,20 +18,15 @@ from tests.long_task import COMMENT_INDENT, COMMENTED, INDENTED, PARAGRAPH, long
 from tests.servers import RunningServer
 from tests.thunderbird import (
     HTML_PART,
+    NEEDS_THUNDERBIRD,
     TEXT_PART,
-    THUNDERBIRD,
     DisplayedPart,
     MailAccount,
     Thunderbird,
     running_thunderbird,
 )
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        THUNDERBIRD is None, reason="Thunderbird is not installed (apt-get install thunderbird)"
-    ),
-]
+pytestmark = NEEDS_THUNDERBIRD
 
 
 @pytest.fixture
