@@ -10,7 +10,8 @@ an attached CSV file, and `export` sends them back as one.
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Annotated, Literal
+from functools import partial
+from typing import Annotated, Any, Literal
 
 from sqlalchemy import (
     BigInteger,
@@ -21,10 +22,11 @@ from sqlalchemy import (
     Select,
     String,
     Text,
+    UnaryExpression,
     or_,
     select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from mailcmd import (
     Accepts,
@@ -244,12 +246,8 @@ FOLDER_FLAGS = {
 def open_tasks(ctx: FolderContext) -> list[FolderItem]:
     """The open tasks the account sees, the newest first: its Tasks folder. A task moved
     here is reopened; one starred is of high priority; one deleted asks to confirm."""
-    query = (
-        select(Task)
-        .where(_visible_to(ctx.account_id), Task.done_at.is_(None))
-        .order_by(Task.id.desc())
-    )
-    return _folder_items(ctx, query)
+    shown = _visible_to(ctx.account_id), Task.done_at.is_(None)
+    return _folder_items(ctx, shown, (Task.id.desc(),))
 
 
 @tasks.folder(
@@ -258,34 +256,47 @@ def open_tasks(ctx: FolderContext) -> list[FolderItem]:
 def done_tasks(ctx: FolderContext) -> list[FolderItem]:
     """The done tasks the account sees, the last done first: its Tasks/Done folder. A
     task moved here is done."""
+    shown = _visible_to(ctx.account_id), Task.done_at.is_not(None)
+    return _folder_items(ctx, shown, (Task.done_at.desc(), Task.id.desc()))
+
+
+def _folder_items(
+    ctx: FolderContext,
+    where: tuple[ColumnElement[bool], ...],
+    order: tuple[UnaryExpression[Any], ...],
+) -> list[FolderItem]:
+    """The first `ctx.limit` tasks `where` says, in `order`, as their folder shows them,
+    each dated by its last change and versioned by its revision."""
+    # Only the columns that decide whether a task's message is still right: the
+    # task itself (with its owner, comments and shares) is loaded only to render it.
     query = (
-        select(Task)
-        .where(_visible_to(ctx.account_id), Task.done_at.is_not(None))
-        .order_by(Task.done_at.desc(), Task.id.desc())
+        select(
+            Task.id, Task.revision, Task.priority, Task.created_at, Task.done_at, Task.changed_at
+        )
+        .where(*where)
+        .order_by(*order)
+        .limit(ctx.limit)
     )
-    return _folder_items(ctx, query)
-
-
-def _folder_items(ctx: FolderContext, query: Select[tuple[Task]]) -> list[FolderItem]:
-    """The first `ctx.limit` tasks of `query` as their folder shows them, each dated by
-    its last change and versioned by its revision."""
-    # Only the tasks' own rows: the folder renders (and so loads the owner, comments
-    # and shares of) only those whose revision its messages do not show yet.
     items = []
-    for task in ctx.session.scalars(query.limit(ctx.limit)):
-        flags = {"\\Flagged"} if task.priority == "high" else set()
-        if task.done_at is not None:
+    for row in ctx.session.execute(query):
+        flags = {"\\Flagged"} if row.priority == "high" else set()
+        if row.done_at is not None:
             flags.add("$Done")
         items.append(
             FolderItem(
-                key=str(task.id),
-                changed_at=task.changed_at or task.done_at or task.created_at,
-                values={"task": task},
+                key=str(row.id),
+                changed_at=row.changed_at or row.done_at or row.created_at,
+                values=partial(_shown_task, ctx.session, row.id),
                 flags=frozenset(flags),
-                version=str(task.revision),
+                version=str(row.revision),
             )
         )
     return items
+
+
+def _shown_task(session: Session, task_id: int) -> dict[str, Task | None]:
+    """What the folder's template sees of the task `task_id`."""
+    return {"task": session.get(Task, task_id)}
 
 
 @tasks.command("add", example="add Buy milk --due +2w --tag home")

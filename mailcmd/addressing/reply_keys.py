@@ -23,8 +23,10 @@ from mailcmd.errors import MailcmdError
 
 MAC_CHARACTERS = 10
 EXPIRY_CHARACTERS = 4
-# How many recently signed keys are remembered (a few per message a worker runs).
-_SIGNED_KEPT = 256
+# How many recently signed keys are remembered: a few per message a worker runs, and
+# one per object an app folder shows, signed again at each sync of the folder (a
+# dozen accounts' folders of 500 stay signed).
+_SIGNED_KEPT = 8192
 # Day 0 of the expiry field; four base32 characters reach well past 4000.
 _EPOCH = date(2020, 1, 1)
 _BASE32 = "abcdefghijklmnopqrstuvwxyz234567"

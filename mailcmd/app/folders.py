@@ -37,8 +37,10 @@ class FolderItem:
     `key` names the object (a task's number; at most 64 characters, those a
     plus-tag may have): it is the plus-tag of the message's signed Reply-To, so
     answering the message continues the object as an answer to any of its mails
-    does. `changed_at` (aware) is the message's Date; `values`
-    are what the folder's template sees. `flags` are those of the folder's mapped
+    does. `changed_at` (aware) is the message's Date; `values` are what the
+    folder's template sees, or a function that returns them, called only when the
+    object is rendered (with `version`, loading each object whole is then paid only
+    for those that changed). `flags` are those of the folder's mapped
     flags (`FolderActions.flags`) that the object has now (`\\Flagged` for a task of
     high priority): the message shows exactly these of them, whatever a client set.
     `version`, when given, must change whenever anything the template shows of the
@@ -50,7 +52,7 @@ class FolderItem:
 
     key: str
     changed_at: datetime
-    values: Mapping[str, Any] = field(default_factory=dict)
+    values: Mapping[str, Any] | Callable[[], Mapping[str, Any]] = field(default_factory=dict)
     flags: frozenset[str] = frozenset()
     version: str | None = None
 

@@ -256,7 +256,8 @@ class FolderViews:
 
     def _render(self, folder: AppFolder, item: FolderItem, links: ActionLinks) -> Rendered:
         """The object's message text, as the folder's template shows it."""
-        return self._renderer.render(folder.template, {IN_TRANSCRIPT: False, **item.values}, links)
+        values = item.values() if callable(item.values) else item.values
+        return self._renderer.render(folder.template, {IN_TRANSCRIPT: False, **values}, links)
 
 
 def account_address(session: Session, account_id: int) -> str | None:
@@ -303,7 +304,7 @@ def _version_digest(item: FolderItem, links: ActionLinks, fingerprint: str) -> s
         "version",
         item.key,
         item.version or "",
-        format_datetime(item.changed_at),
+        item.changed_at.isoformat(),
         links.address,
         fingerprint,
     ]
