@@ -52,20 +52,13 @@ FailOne = Callable[[Session, Attempt, BaseException | str], Outcome]
 
 
 def run_batch(
-    database: Database,
-    batch: Batch,
-    run: RunOne,
-    fail: FailOne,
-    timed_out: str,
-    before_commit: Callable[[Session], None] | None = None,
+    database: Database, batch: Batch, run: RunOne, fail: FailOne, timed_out: str
 ) -> list[tuple[Attempt, Outcome]]:
     """Process `batch` in one write transaction; return each attempt made and its outcome.
 
     `timed_out` is the failure recorded for a message given up on. Attempts not
-    begun when the worker stops are handed back to the queue, unmade.
-    `before_commit` does, in the same transaction, what the batch's messages left to
-    be done once for all of them. An exception from here means nothing of the batch
-    was committed.
+    begun when the worker stops are handed back to the queue, unmade. An exception
+    from here means nothing of the batch was committed.
     """
     made: list[tuple[Attempt, Outcome]] = []
     # With SQLite the batch holds the only write lock: nothing changes under it.
@@ -91,8 +84,6 @@ def run_batch(
             batch.running = None
         if unbegun:
             release(session.connection(), [attempt.message for attempt in unbegun])
-        if before_commit is not None and not batch.given_up:
-            before_commit(session)
         with batch.committing() as may:
             if not may:
                 session.rollback()

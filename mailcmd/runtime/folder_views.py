@@ -32,14 +32,10 @@ from mailcmd.db.models import (
 )
 from mailcmd.db.queue_states import UNFINISHED
 from mailcmd.imap.mailstore import announce_change, append, ensure_app_folders
-from mailcmd.operations.traces import current_trace_id, traced
 from mailcmd.outbound.composing import compose
 from mailcmd.outbound.mails import IN_TRANSCRIPT, links_for
 
 log = logging.getLogger(__name__)
-
-# Where, in `session.info`, the accounts to sync before the commit wait (see `sync_later`).
-_DUE = "mailcmd_folders_due"
 
 
 class FolderViews:
@@ -82,29 +78,6 @@ class FolderViews:
                     self._sync_account(session, account_id)
             except Exception:
                 log.exception("app folders of account %d not synced", account_id)
-
-    def sync_later(self, session: Session, account_ids: Iterable[int | None]) -> None:
-        """Have `sync_due` sync these accounts' folders before `session` commits.
-
-        The worker's batch syncs each account once, however many of its messages
-        changed it: with a folder of hundreds of objects, a sync is most of what a
-        command costs. Each account is synced in the trace of the last message that
-        asked for it.
-        """
-        if not self._folders:
-            return
-        due: dict[int, str | None] = session.info.setdefault(_DUE, {})
-        for account_id in account_ids:
-            if account_id is not None:
-                due.pop(account_id, None)
-                due[account_id] = current_trace_id()
-
-    def sync_due(self, session: Session) -> None:
-        """Sync the accounts `sync_later` named in `session`, each once."""
-        due: dict[int, str | None] = session.info.pop(_DUE, {})
-        for account_id, trace_id in due.items():
-            with traced(trace_id):
-                self.sync(session, [account_id])
 
     def _sync_account(self, session: Session, account_id: int) -> None:
         """Bring the account's app folders up to date, creating any it lacks."""

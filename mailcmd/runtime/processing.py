@@ -52,7 +52,7 @@ from mailcmd.runtime.attempts import (
 from mailcmd.runtime.batches import MessageSavepoint, run_batch
 from mailcmd.runtime.claims import ClaimedMessage, record_on_claim, reload_claimed
 from mailcmd.runtime.execution import CommandRunner
-from mailcmd.runtime.folder_views import FolderViews
+from mailcmd.runtime.folder_syncer import FolderSyncer
 from mailcmd.runtime.loop_guards import came_back, first_time, start_again
 from mailcmd.runtime.reply_policy import counted_address, held_back
 from mailcmd.settings import Settings
@@ -73,19 +73,19 @@ class Processor:
         renderer: Renderer,
         database: Database,
         routes: RouteResolver,
-        folder_views: FolderViews,
+        folder_syncer: FolderSyncer,
         today: Callable[[], date] = date.today,
     ) -> None:
         """Process with `registry`'s handlers, rendering with `renderer`, in `database`;
         addresses are resolved, and reply tags signed, by `routes`; what commands
-        change shows in the app folders `folder_views` keeps."""
+        change shows in the app folders once `folder_syncer` has synced them."""
         self._settings = settings
         self._registry = registry
         self._routes = routes
         self._renderer = renderer
         self._database = database
         self._today = today
-        self._folder_views = folder_views
+        self._folder_syncer = folder_syncer
         self._runner = CommandRunner(
             settings, renderer, routes.keys, today, builtin_services(settings, registry)
         )
@@ -93,14 +93,7 @@ class Processor:
     def process_batch(self, batch: Batch) -> list[tuple[Attempt, Outcome]]:
         """Process `batch` in one transaction (see `batches`); runs in a worker thread."""
         timed_out = time_limit_passed(self._settings.worker.handler_timeout)
-        return run_batch(
-            self._database,
-            batch,
-            self._attempt,
-            self._fail,
-            timed_out,
-            before_commit=self._folder_views.sync_due,
-        )
+        return run_batch(self._database, batch, self._attempt, self._fail, timed_out)
 
     def record_failure(self, attempt: Attempt, error: BaseException | str) -> Outcome:
         """Record in a transaction of its own that `attempt` failed (see `_fail`)."""
@@ -108,7 +101,6 @@ class Processor:
             if reload_claimed(session.connection(), attempt.queue_id, attempt.claim_token) is None:
                 return Outcome(ClaimLost.LOST, "another worker holds the message")
             outcome = self._fail(session, attempt, error)
-            self._folder_views.sync_due(session)
             session.commit()
             return outcome
 
@@ -159,7 +151,7 @@ class Processor:
             self._apologise(session, row, ref)
             if row.folder_action is not None:
                 # The action will not run: the folder shows the object as it is.
-                self._folder_views.sync_later(session, [row.account_id])
+                self._folder_syncer.sync_after_commit(session, [row.account_id])
         return outcome
 
     def _run(self, session: Session, attempt: Attempt, savepoint: MessageSavepoint) -> Outcome:
@@ -211,7 +203,7 @@ class Processor:
         # sender, and every account a notification went to (a shared object). A
         # folder action refused is undone there by the same sync.
         owners = [mail.owner.account_id for mail in mails if mail.owner is not None]
-        self._folder_views.sync_later(session, [sender.account_id, *owners])
+        self._folder_syncer.sync_after_commit(session, [sender.account_id, *owners])
         forget = any(context.forget_requested for context in contexts)
         ending: Ending = "refused" if refused else "done"
         return self._finish(session, row, attempt, "; ".join(held), forget=forget, ending=ending)

@@ -38,6 +38,7 @@ from mailcmd.outbound.signing import load_signers
 from mailcmd.runtime.allocator import return_big_blocks_to_the_system
 from mailcmd.runtime.attempts import Outcome
 from mailcmd.runtime.folder_keeper import FolderKeeper
+from mailcmd.runtime.folder_syncer import FolderSyncer
 from mailcmd.runtime.folder_views import FolderViews
 from mailcmd.runtime.outcomes import Outcomes
 from mailcmd.runtime.processing import Processor
@@ -168,10 +169,11 @@ class Server:
         notifier.subscribe(
             Channel.RELAY_MAIL, lambda _: deliverer.relay_mail_queued(), here_too=True
         )
+        syncer = FolderSyncer(database, self.folder_views, on_synced=self._processed)
         worker = Worker(
             settings.worker,
             database,
-            Processor(settings, self.registry, renderer, database, self.routes, self.folder_views),
+            Processor(settings, self.registry, renderer, database, self.routes, syncer),
             self.processing_outcomes,
             on_done=self._processed,
         )
@@ -196,7 +198,9 @@ class Server:
             on_mail=self._processed,
             folder_views=self.folder_views,
         )
-        return [deliverer, alerter, scheduler, worker]
+        # The syncer stops after the worker, so that what the worker's last batch
+        # changed still shows.
+        return [deliverer, alerter, scheduler, syncer, worker]
 
     def _receivers(
         self,

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from mailcmd import MailTestClient
 from mailcmd.db.models import MailFolder
 from tests.conftest import ALICE, PASSWORD
+from tests.servers import wait_until
 
 BROKEN = Path(__file__).parents[1] / "apps" / "brokenfolder"
 
@@ -34,7 +35,11 @@ def test_a_failing_folder_function_leaves_the_command_answered_and_logs_why(
         exchange = broken.send("box@app.localhost", "go", login=ALICE)
 
     assert exchange.reply_text.strip() == "It went."
-    [record] = [r for r in caplog.records if r.name == "mailcmd.runtime.folder_views"]
+    # The folders are synced once the command's transaction has committed.
+    [record] = wait_until(
+        lambda: [r for r in caplog.records if r.name == "mailcmd.runtime.folder_views"],
+        "the folder's failure logged",
+    )
     assert record.getMessage().startswith("app folders of account ")
     assert record.exc_info is not None
     assert "no things here" in str(record.exc_info[1])
