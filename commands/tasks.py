@@ -26,7 +26,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
 from mailcmd import (
     Accepts,
@@ -277,8 +277,10 @@ def _folder_items(
         .order_by(*order)
         .limit(ctx.limit)
     )
+    rows = ctx.session.execute(query).all()
+    tasks = _ShownTasks(ctx.session, [row.id for row in rows])
     items = []
-    for row in ctx.session.execute(query):
+    for row in rows:
         flags = {"\\Flagged"} if row.priority == "high" else set()
         if row.done_at is not None:
             flags.add("$Done")
@@ -286,7 +288,7 @@ def _folder_items(
             FolderItem(
                 key=str(row.id),
                 changed_at=row.changed_at or row.done_at or row.created_at,
-                values=partial(_shown_task, ctx.session, row.id),
+                values=partial(tasks.values, row.id),
                 flags=frozenset(flags),
                 version=str(row.revision),
             )
@@ -294,9 +296,35 @@ def _folder_items(
     return items
 
 
-def _shown_task(session: Session, task_id: int) -> dict[str, Task | None]:
-    """What the folder's template sees of the task `task_id`."""
-    return {"task": session.get(Task, task_id)}
+class _ShownTasks:
+    """The folder's tasks, loaded whole (owner, comments, shares) only when one is
+    rendered, with the others of its chunk of the folder: a folder rendered from
+    nothing costs a few queries per chunk, not a few per task."""
+
+    CHUNK = 50
+
+    def __init__(self, session: Session, ids: list[int]) -> None:
+        self._session = session
+        self._ids = ids
+        self._loaded: dict[int, Task] = {}
+
+    def values(self, task_id: int) -> dict[str, Task | None]:
+        """What the folder's template sees of the task `task_id`."""
+        if task_id not in self._loaded:
+            # The chunk of the folder's order it is in, whatever order renders them.
+            start = self._ids.index(task_id) // self.CHUNK * self.CHUNK
+            chunk = self._ids[start : start + self.CHUNK]
+            query = (
+                select(Task)
+                .where(Task.id.in_(chunk))
+                .options(
+                    selectinload(Task.owner),
+                    selectinload(Task.comments).selectinload(TaskComment.author),
+                    selectinload(Task.shares).selectinload(TaskShare.account),
+                )
+            )
+            self._loaded.update((task.id, task) for task in self._session.scalars(query))
+        return {"task": self._loaded.get(task_id)}
 
 
 @tasks.command("add", example="add Buy milk --due +2w --tag home")
