@@ -111,9 +111,11 @@ def test_a_command_mail_has_one_trace_in_the_json_log_the_reply_and_the_cli(
     assert TRACE_ID.fullmatch(relayed_trace)
     assert local_trace != relayed_trace
     in_trace = loggers_in_trace(entries, local_trace)
-    # The task shown in alice's Tasks folder: synced, in the command's trace, once the
-    # worker's transaction has committed (before or after its line saying so).
-    assert in_trace.count("mailcmd.runtime.folder_views") == 1
+    # The task shown in alice's Tasks folder: by the folder syncer, in the command's
+    # trace, once the worker's transaction has committed (before or after its line
+    # saying so), unless the IMAP login that reads the reply showed it first (a login
+    # syncs the account outside any trace, and the syncer then has nothing to say).
+    assert in_trace.count("mailcmd.runtime.folder_views") <= 1
     assert [logger for logger in in_trace if logger != "mailcmd.runtime.folder_views"] == [
         "mailcmd.smtp.transactions",
         "mailcmd.runtime.worker",  # claimed
